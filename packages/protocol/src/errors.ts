@@ -1,0 +1,130 @@
+import { z } from 'zod';
+
+/**
+ * Every error shelfsync reports, as string constants. One union for the whole
+ * system so logs, metrics, HTTP bodies and WebSocket errors speak the same words.
+ */
+export const ErrorCode = {
+  /** Input failed schema validation. */
+  ValidationFailed: 'VALIDATION_FAILED',
+  /** The account does not hold enough rights for a decrement or a transfer. */
+  InsufficientRights: 'INSUFFICIENT_RIGHTS',
+  /** Cancelling or settling more reserved units than are outstanding. */
+  InsufficientReservation: 'INSUFFICIENT_RESERVATION',
+  /** The writer tried to change an account or key it does not own. */
+  NotOwner: 'NOT_OWNER',
+  /** Rights may only move between the two accounts of one location. */
+  InvalidTransfer: 'INVALID_TRANSFER',
+  /** A cumulative total would pass Number.MAX_SAFE_INTEGER. */
+  CounterOverflow: 'COUNTER_OVERFLOW',
+  /** An incoming update could not be decoded or applied. */
+  UpdateMalformed: 'UPDATE_MALFORMED',
+  /** An incoming update is larger than the receiver accepts. */
+  UpdateTooLarge: 'UPDATE_TOO_LARGE',
+  /** An incoming update depends on operations the receiver has not seen. */
+  UpdateMissingDependency: 'UPDATE_MISSING_DEPENDENCY',
+  /** An incoming update writes or deletes another writer's entries. */
+  UpdateForeignEntry: 'UPDATE_FOREIGN_ENTRY',
+  /** An incoming update adds a shared type, key or struct the schema does not have. */
+  UpdateUnexpectedType: 'UPDATE_UNEXPECTED_TYPE',
+  /** An incoming update writes a value that does not match the document schema. */
+  UpdateInvalidValue: 'UPDATE_INVALID_VALUE',
+  /** An incoming update lowers a cumulative total. */
+  UpdateDecreasingTotal: 'UPDATE_DECREASING_TOTAL',
+  /** An incoming update leaves one of the writer's accounts with negative rights. */
+  UpdateOverdrawn: 'UPDATE_OVERDRAWN',
+  /** An incoming update rewrites the writer's own entry without building on its latest value. */
+  UpdateConcurrentEntry: 'UPDATE_CONCURRENT_ENTRY',
+  /** An incoming update uses a Yjs client id that belongs to another writer. */
+  UpdateClientIdTaken: 'UPDATE_CLIENT_ID_TAKEN',
+  /** The resource does not exist. */
+  NotFound: 'NOT_FOUND',
+  /** An unexpected failure; details stay in the server log. */
+  Internal: 'INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The HTTP status each error code answers with. Complete by type: a new code must be placed here. */
+export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
+  VALIDATION_FAILED: 400,
+  INSUFFICIENT_RIGHTS: 409,
+  INSUFFICIENT_RESERVATION: 409,
+  NOT_OWNER: 403,
+  INVALID_TRANSFER: 422,
+  COUNTER_OVERFLOW: 422,
+  UPDATE_MALFORMED: 400,
+  UPDATE_TOO_LARGE: 413,
+  UPDATE_MISSING_DEPENDENCY: 409,
+  UPDATE_FOREIGN_ENTRY: 403,
+  UPDATE_UNEXPECTED_TYPE: 422,
+  UPDATE_INVALID_VALUE: 422,
+  UPDATE_DECREASING_TOTAL: 422,
+  UPDATE_OVERDRAWN: 409,
+  UPDATE_CONCURRENT_ENTRY: 409,
+  UPDATE_CLIENT_ID_TAKEN: 403,
+  NOT_FOUND: 404,
+  INTERNAL: 500,
+};
+
+/** A failure as data: a code, a sentence for people, and structured details for programs. */
+export interface ShelfsyncError {
+  readonly code: ErrorCode;
+  readonly detail: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+export function shelfsyncError(
+  code: ErrorCode,
+  detail: string,
+  details?: Readonly<Record<string, unknown>>,
+): ShelfsyncError {
+  return details === undefined ? { code, detail } : { code, detail, details };
+}
+
+/** Outcome of an operation that can fail for a reason the caller should handle. */
+export type Result<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ShelfsyncError };
+
+export function ok<T>(value: T): Result<T> {
+  return { ok: true, value };
+}
+
+export function fail<T = never>(
+  code: ErrorCode,
+  detail: string,
+  details?: Readonly<Record<string, unknown>>,
+): Result<T> {
+  return { ok: false, error: shelfsyncError(code, detail, details) };
+}
+
+const errorCodeValues = Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]];
+export const ErrorCodeSchema = z.enum(errorCodeValues);
+
+/** RFC 9457 problem details, as every shelfsync HTTP error body is shaped. */
+export const ProblemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int().min(400).max(599),
+  detail: z.string(),
+  code: ErrorCodeSchema,
+  instance: z.string().optional(),
+  requestId: z.string().optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export type Problem = z.infer<typeof ProblemSchema>;
+
+/** Turns an error into a problem+json body; `type` is a stable URN per code. */
+export function toProblem(error: ShelfsyncError, context: { instance?: string; requestId?: string } = {}): Problem {
+  const status = httpStatusByCode[error.code];
+  const problem: Problem = {
+    type: `urn:shelfsync:error:${error.code.toLowerCase().replaceAll('_', '-')}`,
+    title: error.code,
+    status,
+    detail: error.detail,
+    code: error.code,
+  };
+  if (context.instance !== undefined) problem.instance = context.instance;
+  if (context.requestId !== undefined) problem.requestId = context.requestId;
+  if (error.details !== undefined) problem.details = { ...error.details };
+  return problem;
+}

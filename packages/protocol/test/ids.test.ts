@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AccountIdSchema,
+  CENTRAL_ACCOUNT,
+  SkuSchema,
+  StoreIdSchema,
+  accountOwner,
+  onlineAccount,
+  ownsAccount,
+  parseAccountId,
+  storeAccount,
+  storeWriter,
+  writerKey,
+  HUB_WRITER,
+} from '../src/index.js';
+
+describe('ids', () => {
+  it('accepts well-formed store ids and refuses the rest, including the reserved "dc"', () => {
+    for (const id of ['a', 'store-1', 'x9', 'a'.repeat(32)]) expect(StoreIdSchema.safeParse(id).success, id).toBe(true);
+    for (const id of ['', 'dc', 'Store', '-a', 'a-', 'a_b', 'a'.repeat(33), 'a b', 'é']) {
+      expect(StoreIdSchema.safeParse(id).success, id).toBe(false);
+    }
+  });
+
+  it('accepts SKUs of letters, digits, dot, underscore and dash', () => {
+    for (const sku of ['SKU-1', 'a.b_c', '0', 'X'.repeat(64)]) expect(SkuSchema.safeParse(sku).success, sku).toBe(true);
+    for (const sku of ['', '-a', 'a/b', 'X'.repeat(65), 'a b'])
+      expect(SkuSchema.safeParse(sku).success, sku).toBe(false);
+  });
+
+  it('parses the three account shapes and nothing else', () => {
+    expect(parseAccountId('store:s1')).toEqual({ kind: 'store', location: 's1' });
+    expect(parseAccountId('online:s1')).toEqual({ kind: 'online', location: 's1' });
+    expect(parseAccountId('online:dc')).toEqual({ kind: 'online', location: 'dc' });
+    for (const bad of ['store:dc', 'store:', 'online:', 'hub', 'pos:s1', 'store:S1', 'store:s1:x']) {
+      expect(parseAccountId(bad), bad).toBeNull();
+      expect(AccountIdSchema.safeParse(bad).success, bad).toBe(false);
+    }
+  });
+
+  it('a store owns only its store account; the hub owns every online account', () => {
+    const s1 = StoreIdSchema.parse('s1');
+    const s2 = StoreIdSchema.parse('s2');
+    expect(writerKey(storeWriter(s1))).toBe('store:s1');
+    expect(writerKey(HUB_WRITER)).toBe('hub');
+    expect(accountOwner(storeAccount(s1))).toBe('store:s1');
+    expect(accountOwner(onlineAccount(s1))).toBe('hub');
+    expect(accountOwner(CENTRAL_ACCOUNT)).toBe('hub');
+    expect(ownsAccount(storeWriter(s1), storeAccount(s1))).toBe(true);
+    expect(ownsAccount(storeWriter(s1), storeAccount(s2))).toBe(false);
+    expect(ownsAccount(storeWriter(s1), onlineAccount(s1))).toBe(false);
+    expect(ownsAccount(HUB_WRITER, onlineAccount(s2))).toBe(true);
+    expect(ownsAccount(HUB_WRITER, storeAccount(s2))).toBe(false);
+  });
+});
