@@ -1,0 +1,36 @@
+export { createSkuDoc, initMeta, type SkuDocOptions } from './doc.js';
+export {
+  computeStock,
+  ledgerOf,
+  parseLedgerEntry,
+  readAccount,
+  readEntry,
+  rightsOf,
+  type AccountTotals,
+  type LocationStock,
+  type StockView,
+} from './ledger.js';
+export {
+  OperationSchema,
+  QuantitySchema,
+  applyOperation,
+  isAllowedTransfer,
+  type Operation,
+  type OperationOutcome,
+  type OperationType,
+} from './operations.js';
+export {
+  AccountStateSchema,
+  EMPTY_ACCOUNT,
+  LEDGER_MAP,
+  LedgerEntrySchema,
+  META_MAP,
+  SCHEMA_VERSION,
+  TotalSchema,
+  isMetaKey,
+  metaValueSchemas,
+  type AccountState,
+  type LedgerEntry,
+  type MetaKey,
+} from './schema.js';
+export { MAX_UPDATE_BYTES, applyValidatedUpdate, validateUpdate, type UpdateAcceptance } from './validate-update.js';

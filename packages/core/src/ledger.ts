@@ -1,0 +1,164 @@
+import { CENTRAL_LOCATION, accountOwner, parseAccountId, type AccountId, type WriterKey } from '@shelfsync/protocol';
+import type * as Y from 'yjs';
+import { EMPTY_ACCOUNT, LEDGER_MAP, LedgerEntrySchema, type AccountState, type LedgerEntry } from './schema.js';
+
+/** Totals of one account and what follows from them. */
+export interface AccountTotals {
+  readonly account: AccountId;
+  readonly p: number;
+  readonly n: number;
+  /** Σ t[x>account]: rights received from other accounts. */
+  readonly received: number;
+  /** Σ t[account>x]: rights given to other accounts. */
+  readonly given: number;
+  /** p - n + received - given: units this account may still commit. */
+  readonly rights: number;
+  readonly reserved: number;
+  readonly settled: number;
+  /** reserved - settled: units held for reservations that are still on the shelf. */
+  readonly outstanding: number;
+}
+
+/** Stock of one physical location: a store, or `dc` for the central warehouse. */
+export interface LocationStock {
+  readonly location: string;
+  /** Rights of the location's `store:` account (0 for `dc`). */
+  readonly posRights: number;
+  /** Rights of the location's `online:` account. */
+  readonly onlineRights: number;
+  /** Units reserved online and not yet picked up, shipped or cancelled. */
+  readonly outstandingReservations: number;
+  /** posRights + onlineRights + outstandingReservations. */
+  readonly onShelf: number;
+}
+
+/** Everything derived from one SKU document. */
+export interface StockView {
+  /** Σp - Σn: units not yet committed, chain-wide. Always equals Σ rights. */
+  readonly value: number;
+  readonly added: number;
+  readonly committed: number;
+  readonly accounts: Readonly<Record<string, AccountTotals>>;
+  readonly locations: Readonly<Record<string, LocationStock>>;
+  /** Ledger keys whose value does not parse; they are left out of every total. */
+  readonly invalidEntries: readonly string[];
+}
+
+// Map values are immutable JSON objects owned by their Yjs item, so a parse
+// result can be cached on the object itself for as long as the item lives.
+const parsedEntries = new WeakMap<object, LedgerEntry | null>();
+
+/** Parses a raw ledger value; `null` when it does not match the schema. */
+export function parseLedgerEntry(raw: unknown): LedgerEntry | null {
+  if (typeof raw !== 'object' || raw === null) return null;
+  const cached = parsedEntries.get(raw);
+  if (cached !== undefined) return cached;
+  const result = LedgerEntrySchema.safeParse(raw);
+  const parsed = result.success ? result.data : null;
+  parsedEntries.set(raw, parsed);
+  return parsed;
+}
+
+export function ledgerOf(doc: Y.Doc): Y.Map<unknown> {
+  return doc.getMap(LEDGER_MAP);
+}
+
+/** The current entry of one writer, or an empty entry when it has none (or an invalid one). */
+export function readEntry(doc: Y.Doc, key: WriterKey): LedgerEntry {
+  return parseLedgerEntry(ledgerOf(doc).get(key)) ?? {};
+}
+
+/** The state one account's owner has written, or all zeros. */
+export function readAccount(doc: Y.Doc, owner: WriterKey, account: AccountId): AccountState {
+  return readEntry(doc, owner)[account] ?? EMPTY_ACCOUNT;
+}
+
+interface MutableTotals {
+  p: number;
+  n: number;
+  received: number;
+  given: number;
+  reserved: number;
+  settled: number;
+}
+
+/** Derives every account's rights and every location's stock from a SKU document. */
+export function computeStock(doc: Y.Doc): StockView {
+  const totals = new Map<AccountId, MutableTotals>();
+  const invalidEntries: string[] = [];
+  const totalsOf = (account: AccountId): MutableTotals => {
+    let entry = totals.get(account);
+    if (entry === undefined) {
+      entry = { p: 0, n: 0, received: 0, given: 0, reserved: 0, settled: 0 };
+      totals.set(account, entry);
+    }
+    return entry;
+  };
+  for (const [key, raw] of ledgerOf(doc).entries()) {
+    const entry = parseLedgerEntry(raw);
+    if (entry === null) {
+      invalidEntries.push(key);
+      continue;
+    }
+    for (const [account, state] of Object.entries(entry) as [AccountId, AccountState][]) {
+      const own = totalsOf(account);
+      own.p += state.p;
+      own.n += state.n;
+      own.reserved += state.reserved;
+      own.settled += state.settled;
+      for (const [to, quantity] of Object.entries(state.t) as [AccountId, number][]) {
+        own.given += quantity;
+        totalsOf(to).received += quantity;
+      }
+    }
+  }
+
+  let added = 0;
+  let committed = 0;
+  const accounts: Record<string, AccountTotals> = {};
+  const locations = new Map<string, { posRights: number; onlineRights: number; outstandingReservations: number }>();
+  for (const [account, t] of [...totals].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    added += t.p;
+    committed += t.n;
+    const rights = t.p - t.n + t.received - t.given;
+    const outstanding = t.reserved - t.settled;
+    accounts[account] = { account, ...t, rights, outstanding };
+    const parsed = parseAccountId(account);
+    if (parsed === null) continue;
+    let location = locations.get(parsed.location);
+    if (location === undefined) {
+      location = { posRights: 0, onlineRights: 0, outstandingReservations: 0 };
+      locations.set(parsed.location, location);
+    }
+    if (parsed.kind === 'store') location.posRights += rights;
+    else location.onlineRights += rights;
+    location.outstandingReservations += outstanding;
+  }
+  const locationView: Record<string, LocationStock> = {};
+  for (const [location, l] of locations) {
+    locationView[location] = { location, ...l, onShelf: l.posRights + l.onlineRights + l.outstandingReservations };
+  }
+  return { value: added - committed, added, committed, accounts, locations: locationView, invalidEntries };
+}
+
+/**
+ * Rights of one account: p - n + Σ received - Σ given. Rights move only between
+ * the two accounts of one store (see isAllowedTransfer, enforced on every
+ * operation and every incoming update), so only the account's own entry and its
+ * counterpart's are read: the sale path does not grow with the number of stores.
+ * `replace` reads one writer's entry as given instead of as held, to judge an
+ * entry before it is written.
+ */
+export function rightsOf(doc: Y.Doc, account: AccountId, replace?: { key: WriterKey; entry: LedgerEntry }): number {
+  const parsed = parseAccountId(account);
+  if (parsed === null) return 0;
+  const entryOf = (key: WriterKey): LedgerEntry => (key === replace?.key ? replace.entry : readEntry(doc, key));
+  const own = entryOf(accountOwner(account))[account] ?? EMPTY_ACCOUNT;
+  let rights = own.p - own.n;
+  for (const quantity of Object.values(own.t)) rights -= quantity;
+  if (parsed.location !== CENTRAL_LOCATION) {
+    const counterpart = `${parsed.kind === 'store' ? 'online' : 'store'}:${parsed.location}` as AccountId;
+    rights += entryOf(accountOwner(counterpart))[counterpart]?.t[account] ?? 0;
+  }
+  return rights;
+}

@@ -1,0 +1,228 @@
+import {
+  AccountIdSchema,
+  CENTRAL_LOCATION,
+  ErrorCode,
+  accountOwner,
+  fail,
+  ok,
+  ownsAccount,
+  parseAccountId,
+  writerKey,
+  type AccountId,
+  type Result,
+  type Writer,
+} from '@shelfsync/protocol';
+import type * as Y from 'yjs';
+import { computeStock, ledgerOf, readEntry, rightsOf } from './ledger.js';
+import { EMPTY_ACCOUNT, type AccountState, type LedgerEntry } from './schema.js';
+import { z } from 'zod';
+
+/** Units moved by one operation: a positive integer, at most a billion. */
+export const QuantitySchema = z.int().min(1).max(1_000_000_000);
+
+const accountQuantity = { account: AccountIdSchema, quantity: QuantitySchema };
+
+/**
+ * Every operation on a SKU document, as data. Each runs as one Yjs transaction
+ * by the owner of the account it changes.
+ */
+export const OperationSchema = z.discriminatedUnion('type', [
+  /** Units arrive from a supplier: p += quantity. */
+  z.strictObject({ type: z.literal('receive'), ...accountQuantity }),
+  /** A customer returns units: p += quantity. */
+  z.strictObject({ type: z.literal('return'), ...accountQuantity }),
+  /** Units arrive from another location: p += quantity. */
+  z.strictObject({ type: z.literal('receiveTransfer'), ...accountQuantity }),
+  /** A sale: n += quantity, only with enough rights. */
+  z.strictObject({ type: z.literal('sell'), ...accountQuantity }),
+  /** Units leave for another location: n += quantity, only with enough rights. */
+  z.strictObject({ type: z.literal('shipOut'), ...accountQuantity }),
+  /** A physical count of a location, booked as the delta against this replica's view of its shelf. */
+  z.strictObject({ type: z.literal('count'), account: AccountIdSchema, counted: z.int().min(0).max(1_000_000_000) }),
+  /** Rights move between the two accounts of one location (release: store > online; grant: online > store). */
+  z.strictObject({
+    type: z.literal('transferRights'),
+    from: AccountIdSchema,
+    to: AccountIdSchema,
+    quantity: QuantitySchema,
+  }),
+  /** Units held for an online order: n += quantity and reserved += quantity. */
+  z.strictObject({ type: z.literal('reserve'), ...accountQuantity }),
+  /** A reservation is cancelled and its units return to the shelf: p += quantity, settled += quantity. */
+  z.strictObject({ type: z.literal('cancelReservation'), ...accountQuantity }),
+  /** Reserved units are picked up or shipped: settled += quantity. */
+  z.strictObject({ type: z.literal('settleReservation'), ...accountQuantity }),
+]);
+export type Operation = z.infer<typeof OperationSchema>;
+export type OperationType = Operation['type'];
+
+/** What an operation did. */
+export interface OperationOutcome {
+  readonly type: OperationType;
+  /** The account whose rights the operation changed (the giving account for a transfer). */
+  readonly account: AccountId;
+  /** Signed change of that account's rights; 0 for a count that matched. */
+  readonly delta: number;
+  /** The account's rights after the operation. */
+  readonly rights: number;
+}
+
+/** Whether rights may move from one account to the other: only between the two accounts of one store. */
+export function isAllowedTransfer(from: AccountId, to: AccountId): boolean {
+  const a = parseAccountId(from);
+  const b = parseAccountId(to);
+  return a !== null && b !== null && a.location === b.location && a.location !== CENTRAL_LOCATION && a.kind !== b.kind;
+}
+
+type Change = (state: AccountState) => AccountState;
+
+/**
+ * Applies one operation as the given writer, in one Yjs transaction (with
+ * `origin` as its origin). Fails with a coded error, changing nothing, when the
+ * writer does not own the account, the rights do not cover a decrement, or a
+ * total would overflow.
+ */
+export function applyOperation(
+  doc: Y.Doc,
+  writer: Writer,
+  operation: Operation,
+  origin: unknown = null,
+): Result<OperationOutcome> {
+  const account = operation.type === 'transferRights' ? operation.from : operation.account;
+  if (!ownsAccount(writer, account)) {
+    return fail(ErrorCode.NotOwner, `${writerKey(writer)} may not write account ${account}`, { account });
+  }
+  const rights = rightsOf(doc, account);
+  const increment = (quantity: number, change: Change): Result<OperationOutcome> =>
+    write(doc, writer, account, change, origin, {
+      type: operation.type,
+      account,
+      delta: quantity,
+      rights: rights + quantity,
+    });
+  const decrement = (quantity: number, change: Change): Result<OperationOutcome> => {
+    if (rights < quantity) {
+      return fail(ErrorCode.InsufficientRights, `${account} holds ${rights} rights, ${quantity} needed`, {
+        account,
+        rights,
+        requested: quantity,
+      });
+    }
+    return write(doc, writer, account, change, origin, {
+      type: operation.type,
+      account,
+      delta: -quantity,
+      rights: rights - quantity,
+    });
+  };
+
+  switch (operation.type) {
+    case 'receive':
+    case 'return':
+    case 'receiveTransfer': {
+      const q = operation.quantity;
+      return increment(q, (s) => ({ ...s, p: s.p + q }));
+    }
+    case 'sell':
+    case 'shipOut': {
+      const q = operation.quantity;
+      return decrement(q, (s) => ({ ...s, n: s.n + q }));
+    }
+    case 'reserve': {
+      if (parseAccountId(account)?.kind !== 'online') {
+        return fail(ErrorCode.ValidationFailed, `reservations are held by online accounts, not ${account}`, {
+          account,
+        });
+      }
+      const q = operation.quantity;
+      return decrement(q, (s) => ({ ...s, n: s.n + q, reserved: s.reserved + q }));
+    }
+    case 'cancelReservation':
+    case 'settleReservation': {
+      const q = operation.quantity;
+      const state = readEntry(doc, accountOwner(account))[account] ?? EMPTY_ACCOUNT;
+      const outstanding = state.reserved - state.settled;
+      if (outstanding < q) {
+        return fail(
+          ErrorCode.InsufficientReservation,
+          `${account} has ${outstanding} reserved units outstanding, ${q} requested`,
+          {
+            account,
+            outstanding,
+            requested: q,
+          },
+        );
+      }
+      if (operation.type === 'settleReservation') {
+        return write(doc, writer, account, (s) => ({ ...s, settled: s.settled + q }), origin, {
+          type: operation.type,
+          account,
+          delta: 0,
+          rights,
+        });
+      }
+      return increment(q, (s) => ({ ...s, p: s.p + q, settled: s.settled + q }));
+    }
+    case 'count': {
+      const parsed = parseAccountId(account);
+      if (parsed === null || (parsed.kind === 'online' && parsed.location !== CENTRAL_LOCATION)) {
+        return fail(
+          ErrorCode.ValidationFailed,
+          `count a store through its store: account, or the warehouse through online:dc`,
+          {
+            account,
+          },
+        );
+      }
+      const shelf = computeStock(doc).locations[parsed.location]?.onShelf ?? 0;
+      const delta = operation.counted - shelf;
+      if (delta === 0) return ok({ type: operation.type, account, delta: 0, rights });
+      return delta > 0
+        ? increment(delta, (s) => ({ ...s, p: s.p + delta }))
+        : decrement(-delta, (s) => ({ ...s, n: s.n - delta }));
+    }
+    case 'transferRights': {
+      const { to, quantity: q } = operation;
+      if (!isAllowedTransfer(account, to)) {
+        return fail(
+          ErrorCode.InvalidTransfer,
+          `rights move only between store:X and online:X of one store, not ${account} > ${to}`,
+          {
+            from: account,
+            to,
+          },
+        );
+      }
+      return decrement(q, (s) => ({ ...s, t: { ...s.t, [to]: (s.t[to] ?? 0) + q } }));
+    }
+  }
+}
+
+function write(
+  doc: Y.Doc,
+  writer: Writer,
+  account: AccountId,
+  change: Change,
+  origin: unknown,
+  outcome: OperationOutcome,
+): Result<OperationOutcome> {
+  const key = writerKey(writer);
+  const entry = readEntry(doc, key);
+  const next = change(entry[account] ?? EMPTY_ACCOUNT);
+  if (!isSafeState(next)) {
+    return fail(ErrorCode.CounterOverflow, `a total of ${account} would pass ${Number.MAX_SAFE_INTEGER}`, { account });
+  }
+  const nextEntry: LedgerEntry = { ...entry, [account]: next };
+  doc.transact(() => ledgerOf(doc).set(key, nextEntry), origin);
+  return ok(outcome);
+}
+
+function isSafeState(state: AccountState): boolean {
+  return (
+    Number.isSafeInteger(state.p) &&
+    Number.isSafeInteger(state.n) &&
+    Number.isSafeInteger(state.reserved) &&
+    Number.isSafeInteger(state.settled) &&
+    Object.values(state.t).every((q) => Number.isSafeInteger(q))
+  );
+}

@@ -1,0 +1,56 @@
+import { AccountIdSchema, SkuSchema, type AccountId } from '@shelfsync/protocol';
+import { z } from 'zod';
+
+/**
+ * The document schema, version 1. See docs/crdt.md for the prose version.
+ *
+ * A SKU document has exactly two top-level shared types, both Y.Map:
+ * - `ledger`: one entry per writer (`store:<id>` or `hub`), whose value is a
+ *   plain JSON object mapping each account the writer owns to its totals.
+ * - `meta`: document metadata, written only by the hub.
+ *
+ * One key per writer, rewritten whole by every operation, keeps the document
+ * bounded: Yjs merges a run of overwritten values of one key by one client into
+ * a single deleted struct, so the encoded size follows writers, not operations.
+ */
+export const LEDGER_MAP = 'ledger';
+export const META_MAP = 'meta';
+export const SCHEMA_VERSION = 1;
+
+/** A cumulative, monotonic total: a non-negative safe integer. */
+export const TotalSchema = z.int().min(0);
+
+/**
+ * The totals of one account. Every field is cumulative and only ever grows.
+ * - `p`: units added (receipts, returns, cancelled reservations, count surplus)
+ * - `n`: units committed (sales, shrink, shipments out, reservations)
+ * - `t`: rights given to another account, by receiving account
+ * - `reserved`: units ever put on hold for online reservations (also counted in `n`)
+ * - `settled`: reserved units whose hold ended (picked up, shipped or cancelled)
+ */
+export const AccountStateSchema = z.strictObject({
+  p: TotalSchema,
+  n: TotalSchema,
+  t: z.record(AccountIdSchema, TotalSchema),
+  reserved: TotalSchema,
+  settled: TotalSchema,
+});
+export type AccountState = z.infer<typeof AccountStateSchema>;
+
+/** The value of one ledger entry: the accounts of one writer. */
+export const LedgerEntrySchema = z.record(AccountIdSchema, AccountStateSchema);
+export type LedgerEntry = Readonly<Record<AccountId, AccountState>>;
+
+/** Each `meta` key and the schema of its value. */
+export const metaValueSchemas = {
+  schema: z.literal(SCHEMA_VERSION),
+  sku: SkuSchema,
+  title: z.string().max(200),
+} as const;
+export type MetaKey = keyof typeof metaValueSchemas;
+
+export function isMetaKey(key: string): key is MetaKey {
+  return Object.hasOwn(metaValueSchemas, key);
+}
+
+export const EMPTY_ACCOUNT: AccountState = Object.freeze({ p: 0, n: 0, t: Object.freeze({}), reserved: 0, settled: 0 });

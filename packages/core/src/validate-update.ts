@@ -1,0 +1,388 @@
+import {
+  ErrorCode,
+  fail,
+  ok,
+  ownsAccount,
+  writerKey,
+  type AccountId,
+  type Result,
+  type Writer,
+  type WriterKey,
+} from '@shelfsync/protocol';
+import * as Y from 'yjs';
+import { parseLedgerEntry, rightsOf } from './ledger.js';
+import { isAllowedTransfer } from './operations.js';
+import {
+  EMPTY_ACCOUNT,
+  LEDGER_MAP,
+  LedgerEntrySchema,
+  META_MAP,
+  isMetaKey,
+  metaValueSchemas,
+  type AccountState,
+  type LedgerEntry,
+} from './schema.js';
+
+/** Updates above this size are refused before they are decoded. */
+export const MAX_UPDATE_BYTES = 1024 * 1024;
+
+/** An update with no structs and an empty delete set is exactly these two zero bytes. */
+const EMPTY_UPDATE_BYTES = 2;
+
+/** What an accepted update does: `changed` is false for an update the document already holds. */
+export interface UpdateAcceptance {
+  readonly changed: boolean;
+}
+
+type RootName = typeof LEDGER_MAP | typeof META_MAP;
+
+/** Where a struct lives: one key of one of the two top-level maps. */
+interface Slot {
+  readonly root: RootName;
+  readonly key: string;
+}
+
+/** A struct of the update that the document does not hold yet. */
+interface NewItem {
+  readonly item: Y.Item;
+  /** First and one-past-last clock the document does not hold yet. */
+  readonly clock: number;
+  readonly end: number;
+  /** The value this one builds on, as Yjs reads it (for a partly held struct: its own clock - 1). */
+  readonly origin: Y.ID | null;
+  deleted: boolean;
+  slot: Slot | null;
+}
+
+type Rejection = Result<never>;
+
+/**
+ * Decides whether `update`, sent by `writer`, may be applied to `doc`, without
+ * modifying `doc`. The update's structs are read and resolved against the
+ * document (a new item's map key comes from its origin, as Yjs does), and it is
+ * accepted only when:
+ *
+ * - it decodes, has no gaps and needs no operation the document lacks;
+ * - every struct it adds is a JSON value (or a deleted one) under the writer's
+ *   own key of `ledger` (or, for the hub only, of `meta`), under a Yjs client id
+ *   no other writer has used, and every item it newly deletes is the writer's own;
+ * - the writer's new values form one chain from the value the document holds
+ *   (no concurrent rewrite of the writer's own entry, as a replica that lost its
+ *   state would make);
+ * - the resulting entry parses, holds only accounts the writer owns and
+ *   transfers between one store's two accounts, lowers no total, and leaves
+ *   every account of the writer with non-negative rights.
+ *
+ * Anything else is rejected with a coded reason. Only the shapes our own
+ * writers produce are accepted; that is deliberate.
+ */
+export function validateUpdate(doc: Y.Doc, update: Uint8Array, writer: Writer): Result<UpdateAcceptance> {
+  if (update.byteLength > MAX_UPDATE_BYTES) {
+    return fail(ErrorCode.UpdateTooLarge, `update of ${update.byteLength} bytes exceeds ${MAX_UPDATE_BYTES}`);
+  }
+  let decoded: { structs: (Y.Item | Y.GC | Y.Skip)[]; ds: { clients: Map<number, { clock: number; len: number }[]> } };
+  try {
+    decoded = Y.decodeUpdate(update);
+  } catch (error) {
+    return fail(ErrorCode.UpdateMalformed, `update does not decode: ${describe(error)}`);
+  }
+  if (decoded.structs.length === 0 && decoded.ds.clients.size === 0 && update.byteLength !== EMPTY_UPDATE_BYTES) {
+    // Yjs stops reading once it has what it needs; bytes that decode to
+    // nothing but are longer than an empty update are not an update.
+    return fail(ErrorCode.UpdateMalformed, 'update decodes to nothing but carries trailing bytes');
+  }
+  const own = writerKey(writer);
+  const store = doc.store;
+  const ledgerType: unknown = doc.share.get(LEDGER_MAP);
+  const metaType: unknown = doc.share.get(META_MAP);
+  const slotOfHeld = (struct: Y.Item | Y.GC): Slot | null => {
+    if (!(struct instanceof Y.Item) || struct.parentSub === null) return null;
+    const parent: unknown = struct.parent;
+    if (parent === undefined || parent === null) return null;
+    if (parent === ledgerType) return { root: LEDGER_MAP, key: struct.parentSub };
+    if (parent === metaType) return { root: META_MAP, key: struct.parentSub };
+    return null;
+  };
+  const ownerOf = (slot: Slot): WriterKey => (slot.root === META_MAP ? 'hub' : (slot.key as WriterKey));
+
+  // 1. The structs the document lacks: contiguous per client, of allowed kinds,
+  //    under client ids this writer already uses (or new ones).
+  const newItems = new Map<number, NewItem[]>();
+  const findNew = (client: number, clock: number): NewItem | undefined =>
+    newItems.get(client)?.find((n) => n.clock <= clock && clock < n.end);
+  for (const struct of decoded.structs) {
+    const client = struct.id.client;
+    const held = Y.getState(store, client);
+    const end = struct.id.clock + struct.length;
+    if (struct instanceof Y.Skip) {
+      if (end > held) return fail(ErrorCode.UpdateMissingDependency, `update skips clocks of client ${client}`);
+      continue;
+    }
+    if (end <= held) continue; // already held: Yjs ignores it
+    const list = newItems.get(client) ?? [];
+    const expected = list.at(-1)?.end ?? held;
+    if (struct.id.clock > expected) {
+      return fail(
+        ErrorCode.UpdateMissingDependency,
+        `update starts client ${client} at ${struct.id.clock}, replica holds ${expected}`,
+      );
+    }
+    if (struct.id.clock < expected && struct.id.clock >= held) {
+      return fail(ErrorCode.UpdateMalformed, `update repeats clocks of client ${client}`);
+    }
+    if (!(struct instanceof Y.Item)) {
+      return fail(ErrorCode.UpdateUnexpectedType, 'update inserts a garbage-collected range the schema never produces');
+    }
+    if (struct.rightOrigin !== null) {
+      return fail(ErrorCode.UpdateUnexpectedType, 'update inserts list content; the schema has only maps');
+    }
+    if (!(struct.content instanceof Y.ContentAny) && !(struct.content instanceof Y.ContentDeleted)) {
+      return fail(
+        ErrorCode.UpdateUnexpectedType,
+        `update writes ${struct.content.constructor.name}; only JSON values are allowed`,
+      );
+    }
+    const deleted = struct.content instanceof Y.ContentDeleted;
+    if (!deleted && struct.length !== 1)
+      return fail(ErrorCode.UpdateInvalidValue, 'a map value holds exactly one JSON value');
+    if (list.length === 0) {
+      if (held > 0) {
+        const first = store.clients.get(client)?.[0];
+        const slot = first === undefined ? null : slotOfHeld(first);
+        if (slot === null || ownerOf(slot) !== own) {
+          return fail(ErrorCode.UpdateClientIdTaken, `client id ${client} belongs to another writer`, { client });
+        }
+      }
+      newItems.set(client, list);
+    }
+    const clock = Math.max(struct.id.clock, held);
+    const origin = clock > struct.id.clock ? Y.createID(client, clock - 1) : struct.origin;
+    list.push({ item: struct, clock, end, origin, deleted, slot: null });
+  }
+
+  // 2. Each new item's slot, as Yjs derives it: from its origin (held, or new
+  //    in this update, in any order) or else from the parent and key it names.
+  const resolving = new Set<NewItem>();
+  const resolve = (entry: NewItem): Slot | Rejection => {
+    if (entry.slot !== null) return entry.slot;
+    if (entry.origin === null) {
+      const parent: unknown = entry.item.parent;
+      if ((parent !== LEDGER_MAP && parent !== META_MAP) || entry.item.parentSub === null) {
+        return fail(ErrorCode.UpdateUnexpectedType, 'update writes outside the ledger and meta maps');
+      }
+      entry.slot = { root: parent, key: entry.item.parentSub };
+      return entry.slot;
+    }
+    const origin = entry.origin;
+    if (origin.clock < Y.getState(store, origin.client)) {
+      const slot = slotOfHeld(Y.getItem(store, origin));
+      if (slot === null)
+        return fail(ErrorCode.UpdateUnexpectedType, 'update continues content outside the ledger and meta maps');
+      entry.slot = slot;
+      return slot;
+    }
+    const from = findNew(origin.client, origin.clock);
+    if (from === undefined || resolving.has(from)) {
+      return fail(
+        ErrorCode.UpdateMissingDependency,
+        `update builds on ${origin.client}:${origin.clock}, which this replica lacks`,
+      );
+    }
+    resolving.add(entry);
+    const slot = resolve(from);
+    resolving.delete(entry);
+    if ('ok' in slot) return slot;
+    entry.slot = slot;
+    return slot;
+  };
+  const bySlot = new Map<string, NewItem[]>();
+  for (const list of newItems.values()) {
+    for (const entry of list) {
+      const slot = resolve(entry);
+      if ('ok' in slot) return slot;
+      if (ownerOf(slot) !== own) {
+        return fail(ErrorCode.UpdateForeignEntry, `update writes ${slot.root}.${slot.key}, which ${own} does not own`);
+      }
+      const id = slotId(slot);
+      const items = bySlot.get(id);
+      if (items === undefined) bySlot.set(id, [entry]);
+      else items.push(entry);
+    }
+  }
+
+  // 3. Items this update newly deletes: held ones must be the writer's; new ones are marked.
+  const deletedHeld = new Set<string>();
+  for (const [client, ranges] of decoded.ds.clients) {
+    const held = Y.getState(store, client);
+    const structs = store.clients.get(client) ?? [];
+    for (const { clock, len } of ranges) {
+      const end = clock + len;
+      if (clock < held) {
+        for (let i = Y.findIndexSS(structs, clock); i < structs.length; i++) {
+          const struct = structs[i];
+          if (struct === undefined || struct.id.clock >= Math.min(end, held)) break;
+          if (struct.deleted) continue;
+          const slot = slotOfHeld(struct);
+          if (slot === null || ownerOf(slot) !== own) {
+            return fail(ErrorCode.UpdateForeignEntry, `update deletes an entry ${own} does not own`);
+          }
+          deletedHeld.add(slotId(slot));
+        }
+      }
+      for (let c = Math.max(clock, held); c < end;) {
+        const entry = findNew(client, c);
+        if (entry === undefined) {
+          return fail(ErrorCode.UpdateMissingDependency, `update deletes ${client}:${c}, which this replica lacks`);
+        }
+        entry.deleted = true;
+        c = entry.end;
+      }
+    }
+  }
+
+  if (bySlot.size === 0 && deletedHeld.size === 0) return ok({ changed: false });
+
+  // 4. Per touched key: the new values chain from the held one, and the final value is valid.
+  for (const id of new Set([...bySlot.keys(), ...deletedHeld])) {
+    const slot = parseSlotId(id);
+    const held = heldItem(doc, slot);
+    const chain = orderChain(held?.lastId ?? null, bySlot.get(id) ?? []);
+    if (chain === null) {
+      return fail(
+        ErrorCode.UpdateConcurrentEntry,
+        `update rewrites ${slot.root}.${slot.key} without building on its latest value`,
+      );
+    }
+    const last = chain.at(-1);
+    const value: unknown =
+      last === undefined
+        ? undefined // only deletions: the held value goes away
+        : last.deleted || !(last.item.content instanceof Y.ContentAny)
+          ? undefined
+          : last.item.content.arr[0];
+    const rejection = slot.root === META_MAP ? checkMeta(slot.key, value) : checkEntry(doc, writer, own, value);
+    if (rejection !== null) return rejection;
+  }
+  return ok({ changed: true });
+}
+
+function slotId(slot: Slot): string {
+  return `${slot.root}\u0000${slot.key}`;
+}
+
+function parseSlotId(id: string): Slot {
+  const at = id.indexOf('\u0000');
+  return { root: id.slice(0, at) as RootName, key: id.slice(at + 1) };
+}
+
+/**
+ * Orders a key's new values into one chain starting at the held value, or
+ * returns null when they do not form one (a fork, or a value that builds on
+ * something else).
+ */
+function orderChain(start: Y.ID | null, items: readonly NewItem[]): NewItem[] | null {
+  const byOrigin = new Map<string, NewItem>();
+  for (const entry of items) {
+    const key = idKey(entry.origin);
+    if (byOrigin.has(key)) return null;
+    byOrigin.set(key, entry);
+  }
+  const chain: NewItem[] = [];
+  let cursor = idKey(start);
+  for (let entry = byOrigin.get(cursor); entry !== undefined; entry = byOrigin.get(cursor)) {
+    chain.push(entry);
+    cursor = idKey(entry.item.lastId);
+  }
+  return chain.length === items.length ? chain : null;
+}
+
+function idKey(id: Y.ID | null): string {
+  return id === null ? '' : `${id.client}:${id.clock}`;
+}
+
+/**
+ * Validates `update` and, when it is accepted, applies it to `doc` with
+ * `origin`. A rejected update leaves `doc` untouched.
+ */
+export function applyValidatedUpdate(
+  doc: Y.Doc,
+  update: Uint8Array,
+  writer: Writer,
+  origin: unknown = null,
+): Result<UpdateAcceptance> {
+  const verdict = validateUpdate(doc, update, writer);
+  if (verdict.ok && verdict.value.changed) Y.applyUpdate(doc, update, origin);
+  return verdict;
+}
+
+/** The rightmost item the document holds for a map key (deleted or not): Y.Map's own writes chain from it. */
+function heldItem(doc: Y.Doc, slot: Slot): Y.Item | undefined {
+  return doc.share.get(slot.root)?._map.get(slot.key);
+}
+
+/** The value the document holds for a key, read without creating any shared type. */
+function heldValue(doc: Y.Doc, slot: Slot): unknown {
+  const item = heldItem(doc, slot);
+  if (item === undefined || item.deleted) return undefined;
+  return item.content.getContent()[item.length - 1];
+}
+
+function checkMeta(key: string, value: unknown): Rejection | null {
+  if (!isMetaKey(key)) return fail(ErrorCode.UpdateUnexpectedType, `meta key "${key}" is not in the schema`);
+  if (!metaValueSchemas[key].safeParse(value).success) {
+    return fail(ErrorCode.UpdateInvalidValue, `meta.${key} does not match the schema`);
+  }
+  return null;
+}
+
+function checkEntry(doc: Y.Doc, writer: Writer, key: WriterKey, value: unknown): Rejection | null {
+  let next: LedgerEntry = {};
+  if (value !== undefined) {
+    const parsed = LedgerEntrySchema.safeParse(value);
+    if (!parsed.success) return fail(ErrorCode.UpdateInvalidValue, `ledger entry ${key} does not match the schema`);
+    next = parsed.data;
+  }
+  for (const [account, state] of Object.entries(next) as [AccountId, AccountState][]) {
+    if (!ownsAccount(writer, account)) {
+      return fail(ErrorCode.UpdateForeignEntry, `ledger entry ${key} holds account ${account}, which it does not own`);
+    }
+    for (const to of Object.keys(state.t) as AccountId[]) {
+      if (!isAllowedTransfer(account, to)) {
+        return fail(ErrorCode.UpdateInvalidValue, `transfer ${account} > ${to} is not between one store's accounts`);
+      }
+    }
+    if (state.settled > state.reserved) {
+      return fail(ErrorCode.UpdateInvalidValue, `${account} settles more reserved units than it reserved`);
+    }
+  }
+  const previous = parseLedgerEntry(heldValue(doc, { root: LEDGER_MAP, key })) ?? {};
+  for (const [account, old] of Object.entries(previous) as [AccountId, AccountState][]) {
+    const decreased = findDecrease(old, next[account] ?? EMPTY_ACCOUNT);
+    if (decreased !== null) {
+      return fail(ErrorCode.UpdateDecreasingTotal, `${account}.${decreased} would decrease`, {
+        account,
+        field: decreased,
+      });
+    }
+  }
+  for (const account of Object.keys(next) as AccountId[]) {
+    const rights = rightsOf(doc, account, { key, entry: next });
+    if (rights < 0)
+      return fail(ErrorCode.UpdateOverdrawn, `${account} would hold ${rights} rights`, { account, rights });
+  }
+  return null;
+}
+
+function findDecrease(old: AccountState, next: AccountState): string | null {
+  for (const field of ['p', 'n', 'reserved', 'settled'] as const) {
+    if (next[field] < old[field]) return field;
+  }
+  for (const [to, quantity] of Object.entries(old.t) as [AccountId, number][]) {
+    if ((next.t[to] ?? 0) < quantity) return `t.${to}`;
+  }
+  return null;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,83 @@
+import { onlineAccount, storeAccount } from '@shelfsync/protocol';
+import * as Y from 'yjs';
+import type { Operation } from '../../src/index.js';
+import { makeHub, makeStores, storeIdOf, syncWithHub, type Replica } from './replica.js';
+
+/** A small deterministic PRNG (mulberry32), so a workload replays exactly from its seed. */
+export function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface GrowthSample {
+  readonly operations: number;
+  readonly bytes: number;
+}
+
+/**
+ * Runs `total` operations over `stores` stores and the hub (2 accounts per
+ * store: store:X written by the store, online:X by the hub), syncing every
+ * `syncEvery` operations, and samples the hub document's encoded size.
+ */
+export function runGrowthWorkload(options: {
+  stores: number;
+  total: number;
+  syncEvery: number;
+  sampleAt: readonly number[];
+  seed: number;
+}): { samples: GrowthSample[]; hub: Replica; stores: Replica[] } {
+  const random = prng(options.seed);
+  const stores = makeStores(options.stores);
+  const hub = makeHub();
+  const samples: GrowthSample[] = [];
+  const sampleAt = new Set(options.sampleAt);
+  for (let done = 1; done <= options.total; done++) {
+    const index = Math.floor(random() * (options.stores + 1));
+    const store = stores[index];
+    const location = storeIdOf(index % options.stores);
+    const r = random();
+    let operation: Operation;
+    if (store !== undefined) {
+      const own = storeAccount(location);
+      operation =
+        r < 0.6
+          ? { type: 'sell', account: own, quantity: 1 }
+          : r < 0.8
+            ? { type: 'receive', account: own, quantity: 5 }
+            : r < 0.9
+              ? { type: 'transferRights', from: own, to: onlineAccount(location), quantity: 1 }
+              : { type: 'return', account: own, quantity: 1 };
+      store.apply(operation);
+    } else {
+      const online = onlineAccount(location);
+      operation =
+        r < 0.4
+          ? { type: 'reserve', account: online, quantity: 1 }
+          : r < 0.6
+            ? { type: 'settleReservation', account: online, quantity: 1 }
+            : r < 0.7
+              ? { type: 'cancelReservation', account: online, quantity: 1 }
+              : r < 0.85
+                ? { type: 'transferRights', from: online, to: storeAccount(location), quantity: 1 }
+                : { type: 'receive', account: online, quantity: 3 };
+      hub.apply(operation);
+    }
+    if (done % options.syncEvery === 0) {
+      for (const s of stores) {
+        const verdict = syncWithHub(s, hub);
+        if (!verdict.ok) throw new Error(`hub rejected an honest sync: ${verdict.error.detail}`);
+      }
+    }
+    if (sampleAt.has(done)) {
+      for (const s of stores) syncWithHub(s, hub);
+      samples.push({ operations: done, bytes: Y.encodeStateAsUpdate(hub.doc).byteLength });
+    }
+  }
+  return { samples, hub, stores };
+}

@@ -1,0 +1,227 @@
+import {
+  ErrorCode,
+  HUB_WRITER,
+  onlineAccount,
+  storeAccount,
+  storeWriter,
+  type ErrorCode as Code,
+} from '@shelfsync/protocol';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { MAX_UPDATE_BYTES, applyValidatedUpdate, initMeta, ledgerOf, validateUpdate } from '../src/index.js';
+import { assertAcceptedEffect, capture, copyOf, forge, forgeryKinds, type ForgeryKind } from './support/forge.js';
+import { REMOTE, makeHub, makeStores, storeIdOf, syncWithHub } from './support/replica.js';
+import { runs } from './support/runs.js';
+
+const a = storeIdOf(0);
+const b = storeIdOf(1);
+const writerA = storeWriter(a);
+
+/** A small synced chain: two stores with stock, rights moved both ways, a reservation. */
+function world(extraSales = 0) {
+  const [storeA, storeB] = makeStores(2);
+  if (storeA === undefined || storeB === undefined) throw new Error('no stores');
+  const hub = makeHub();
+  initMeta(hub.doc, 'SKU-1' as never);
+  storeA.apply({ type: 'receive', account: storeAccount(a), quantity: 20 });
+  storeA.apply({ type: 'transferRights', from: storeAccount(a), to: onlineAccount(a), quantity: 5 });
+  storeB.apply({ type: 'receive', account: storeAccount(b), quantity: 7 });
+  for (let i = 0; i < extraSales; i++) storeA.apply({ type: 'sell', account: storeAccount(a), quantity: 1 });
+  syncWithHub(storeA, hub);
+  syncWithHub(storeB, hub);
+  hub.apply({ type: 'reserve', account: onlineAccount(a), quantity: 2 });
+  hub.apply({ type: 'transferRights', from: onlineAccount(a), to: storeAccount(a), quantity: 1 });
+  syncWithHub(storeA, hub);
+  syncWithHub(storeB, hub);
+  return { storeA, storeB, hub };
+}
+
+const expectedCode: Record<ForgeryKind, Code | readonly Code[]> = {
+  foreignKey: ErrorCode.UpdateForeignEntry,
+  hubKey: ErrorCode.UpdateForeignEntry,
+  deleteForeign: ErrorCode.UpdateForeignEntry,
+  deleteHub: ErrorCode.UpdateForeignEntry,
+  decreaseTotal: ErrorCode.UpdateDecreasingTotal,
+  dropAccount: ErrorCode.UpdateDecreasingTotal,
+  overdraw: ErrorCode.UpdateOverdrawn,
+  foreignAccount: ErrorCode.UpdateForeignEntry,
+  transferElsewhere: ErrorCode.UpdateInvalidValue,
+  badValue: ErrorCode.UpdateInvalidValue,
+  newRoot: ErrorCode.UpdateUnexpectedType,
+  text: ErrorCode.UpdateUnexpectedType,
+  nested: ErrorCode.UpdateUnexpectedType,
+  listInLedger: ErrorCode.UpdateUnexpectedType,
+  meta: ErrorCode.UpdateForeignEntry,
+  clientHijack: ErrorCode.UpdateClientIdTaken,
+  fork: ErrorCode.UpdateConcurrentEntry,
+  missingDependency: ErrorCode.UpdateMissingDependency,
+  // Cut or random bytes fail wherever decoding first goes wrong.
+  truncated: [
+    ErrorCode.UpdateMalformed,
+    ErrorCode.UpdateMissingDependency,
+    ErrorCode.UpdateUnexpectedType,
+    ErrorCode.UpdateInvalidValue,
+  ],
+  garbage: [
+    ErrorCode.UpdateMalformed,
+    ErrorCode.UpdateMissingDependency,
+    ErrorCode.UpdateUnexpectedType,
+    ErrorCode.UpdateInvalidValue,
+    ErrorCode.UpdateForeignEntry,
+  ],
+  gcStruct: ErrorCode.UpdateUnexpectedType,
+};
+
+function expectRejected(doc: Y.Doc, update: Uint8Array, codes: Code | readonly Code[]): void {
+  const before = Y.encodeStateAsUpdate(doc);
+  const verdict = applyValidatedUpdate(doc, update, writerA, REMOTE);
+  expect(verdict.ok, `accepted: ${JSON.stringify(verdict)}`).toBe(false);
+  if (!verdict.ok) expect(typeof codes === 'string' ? [codes] : codes).toContain(verdict.error.code);
+  expect(Y.encodeStateAsUpdate(doc)).toEqual(before);
+}
+
+describe('validateUpdate: every forgery is rejected and changes nothing', () => {
+  for (const kind of forgeryKinds) {
+    it(kind, () => {
+      const { hub } = world();
+      expectRejected(hub.doc, forge(hub.doc, kind, 3), expectedCode[kind]);
+    });
+  }
+
+  it('refuses an update above the size limit before decoding it', () => {
+    const { hub } = world();
+    expectRejected(hub.doc, new Uint8Array(MAX_UPDATE_BYTES + 1), ErrorCode.UpdateTooLarge);
+  });
+
+  it('a store cannot write through the hub: the hub key and online accounts stay the hub’s', () => {
+    const { hub } = world();
+    const viaHubKey = capture(copyOf(hub.doc), (d) => ledgerOf(d).set('hub', ledgerOf(hub.doc).get('hub')));
+    expectRejected(hub.doc, viaHubKey, ErrorCode.UpdateForeignEntry);
+  });
+
+  it('garbage that decodes as an empty update is still refused', () => {
+    const { hub } = world();
+    expectRejected(hub.doc, Uint8Array.from([0, 0, 7, 7, 7]), ErrorCode.UpdateMalformed);
+  });
+});
+
+describe('validateUpdate: honest updates are accepted', () => {
+  it('incremental updates from operations, one by one', () => {
+    const { storeA, hub } = world();
+    const from = storeA.sent.length;
+    storeA.apply({ type: 'sell', account: storeAccount(a), quantity: 3 });
+    storeA.apply({ type: 'transferRights', from: storeAccount(a), to: onlineAccount(a), quantity: 2 });
+    storeA.apply({ type: 'count', account: storeAccount(a), counted: 30 });
+    for (const update of storeA.sent.slice(from)) {
+      expect(validateUpdate(hub.doc, update, writerA)).toEqual({ ok: true, value: { changed: true } });
+      Y.applyUpdate(hub.doc, update);
+    }
+    expect(ledgerOf(hub.doc).get('store:store-0')).toEqual(ledgerOf(storeA.doc).get('store:store-0'));
+  });
+
+  it('a sync step 2 carrying the whole delete set (others’ deletions included) and updates merged across restarts', () => {
+    const { storeA, hub } = world();
+    storeA.apply({ type: 'sell', account: storeAccount(a), quantity: 1 });
+    storeA.restart();
+    storeA.apply({ type: 'sell', account: storeAccount(a), quantity: 1 });
+    storeA.restart();
+    storeA.apply({ type: 'return', account: storeAccount(a), quantity: 1 });
+    const step2 = Y.encodeStateAsUpdate(storeA.doc, Y.encodeStateVector(hub.doc));
+    expect(applyValidatedUpdate(hub.doc, step2, writerA)).toEqual({ ok: true, value: { changed: true } });
+    expect(ledgerOf(hub.doc).toJSON()).toEqual(ledgerOf(storeA.doc).toJSON());
+  });
+
+  it('an update the hub already holds is accepted as a no-op', () => {
+    const { storeA, hub } = world();
+    for (const update of storeA.sent)
+      expect(validateUpdate(hub.doc, update, writerA)).toEqual({ ok: true, value: { changed: false } });
+    expect(validateUpdate(hub.doc, Y.encodeStateAsUpdate(hub.doc), writerA)).toEqual({
+      ok: true,
+      value: { changed: false },
+    });
+  });
+
+  it('a first write by a brand-new store, and the hub writing meta', () => {
+    const { hub } = world();
+    const [, , storeC] = makeStores(3);
+    if (storeC === undefined) throw new Error('no store');
+    storeC.apply({ type: 'receive', account: storeAccount(storeIdOf(2)), quantity: 1 });
+    expect(applyValidatedUpdate(hub.doc, storeC.sent[0] as Uint8Array, storeC.writer).ok).toBe(true);
+    const otherHub = copyOf(hub.doc);
+    const meta = capture(otherHub, (d) => d.getMap('meta').set('title', 'Blue mug'));
+    expect(validateUpdate(hub.doc, meta, HUB_WRITER)).toEqual({ ok: true, value: { changed: true } });
+    expect(validateUpdate(hub.doc, meta, writerA)).toMatchObject({
+      ok: false,
+      error: { code: ErrorCode.UpdateForeignEntry },
+    });
+  });
+});
+
+describe('validateUpdate properties (fast-check)', () => {
+  it('random forgeries against random synced states are all rejected and leave the document byte-for-byte unchanged', () => {
+    fc.assert(
+      fc.property(fc.nat(6), fc.constantFrom(...forgeryKinds), fc.nat(1000), (sales, kind, seed) => {
+        const { hub } = world(sales);
+        expectRejected(hub.doc, forge(hub.doc, kind, seed), expectedCode[kind]);
+      }),
+      { numRuns: runs(1500) },
+    );
+  });
+
+  it('mutated honest updates (flipped, cut or spliced bytes) are rejected, or accepted only when the result keeps every rule', () => {
+    fc.assert(
+      fc.property(
+        fc.nat(6),
+        fc.array(fc.record({ at: fc.nat(), value: fc.nat(255) }), { minLength: 1, maxLength: 4 }),
+        fc.option(fc.nat(), { nil: undefined }),
+        (sales, flips, cut) => {
+          const { storeA, hub } = world(sales);
+          storeA.apply({ type: 'sell', account: storeAccount(a), quantity: 1 });
+          storeA.apply({ type: 'transferRights', from: storeAccount(a), to: onlineAccount(a), quantity: 1 });
+          const honest = Y.encodeStateAsUpdate(storeA.doc, Y.encodeStateVector(hub.doc));
+          let mutated = honest.slice();
+          for (const { at, value } of flips) mutated[at % mutated.length] = value;
+          if (cut !== undefined) mutated = mutated.slice(0, cut % (mutated.length + 1));
+          const before = Y.encodeStateAsUpdate(hub.doc);
+          const verdict = validateUpdate(hub.doc, mutated, writerA);
+          expect(Y.encodeStateAsUpdate(hub.doc)).toEqual(before);
+          if (verdict.ok) assertAcceptedEffect(hub.doc, mutated, writerA);
+        },
+      ),
+      { numRuns: runs(3000) },
+    );
+  });
+
+  it('every honest update of a random operation sequence is accepted', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ pick: fc.nat(4), quantity: fc.integer({ min: 1, max: 4 }), restart: fc.boolean() }), {
+          maxLength: 30,
+        }),
+        (steps) => {
+          const { storeA, hub } = world();
+          for (const step of steps) {
+            if (step.restart) storeA.restart();
+            const own = storeAccount(a);
+            const operations = [
+              { type: 'receive', account: own, quantity: step.quantity },
+              { type: 'sell', account: own, quantity: step.quantity },
+              { type: 'count', account: own, counted: step.quantity * 3 },
+              { type: 'transferRights', from: own, to: onlineAccount(a), quantity: step.quantity },
+              { type: 'return', account: own, quantity: step.quantity },
+            ] as const;
+            const sent = storeA.sent.length;
+            storeA.apply(operations[step.pick % operations.length] ?? operations[0]);
+            for (const update of storeA.sent.slice(sent)) {
+              const verdict = applyValidatedUpdate(hub.doc, update, writerA);
+              expect(verdict).toEqual({ ok: true, value: { changed: true } });
+            }
+          }
+          expect(ledgerOf(hub.doc).get('store:store-0')).toEqual(ledgerOf(storeA.doc).get('store:store-0'));
+        },
+      ),
+      { numRuns: runs(500) },
+    );
+  });
+});
