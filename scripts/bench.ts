@@ -1,0 +1,43 @@
+/**
+ * Runs a benchmark suite and writes its table into docs/benchmarks.md, between
+ * that suite's markers, with the command and the machine that produced it.
+ * Usage: pnpm bench <suite>   (suites: core)
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCoreBench, type BenchRow } from '../packages/core/bench/core-bench.js';
+
+const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = { core: runCoreBench };
+
+const name = process.argv[2] ?? 'core';
+const suite = suites[name];
+if (suite === undefined) {
+  console.error(`unknown suite "${name}"; known: ${Object.keys(suites).join(', ')}`);
+  process.exit(2);
+}
+
+const rows = await suite();
+const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}`;
+const table = [
+  `Command: \`pnpm bench ${name}\` — ${new Date().toISOString().slice(0, 10)}, ${machine}`,
+  '',
+  '| measure | result | note |',
+  '| --- | --- | --- |',
+  ...rows.map((r) => `| ${r.name} | ${r.value} | ${r.note} |`),
+].join('\n');
+console.log(table);
+
+const file = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'benchmarks.md');
+const start = `<!-- bench:${name}:start -->`;
+const end = `<!-- bench:${name}:end -->`;
+const doc = readFileSync(file, 'utf8');
+const from = doc.indexOf(start);
+const to = doc.indexOf(end);
+if (from < 0 || to < from) {
+  console.error(`docs/benchmarks.md has no ${start} ... ${end} section`);
+  process.exit(1);
+}
+writeFileSync(file, `${doc.slice(0, from + start.length)}\n${table}\n${doc.slice(to)}`);
+console.log(`\nwrote docs/benchmarks.md (${name})`);
