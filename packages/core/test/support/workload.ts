@@ -15,6 +15,13 @@ export function prng(seed: number): () => number {
   };
 }
 
+/** The first choice whose cumulative threshold exceeds `r` (in [0, 1)). */
+function pick(r: number, choices: readonly (readonly [number, Operation])[]): Operation {
+  const chosen = choices.find(([upTo]) => r < upTo) ?? choices.at(-1);
+  if (chosen === undefined) throw new Error('no choices');
+  return chosen[1];
+}
+
 export interface GrowthSample {
   readonly operations: number;
   readonly bytes: number;
@@ -42,31 +49,27 @@ export function runGrowthWorkload(options: {
     const store = stores[index];
     const location = storeIdOf(index % options.stores);
     const r = random();
-    let operation: Operation;
     if (store !== undefined) {
       const own = storeAccount(location);
-      operation =
-        r < 0.6
-          ? { type: 'sell', account: own, quantity: 1 }
-          : r < 0.8
-            ? { type: 'receive', account: own, quantity: 5 }
-            : r < 0.9
-              ? { type: 'transferRights', from: own, to: onlineAccount(location), quantity: 1 }
-              : { type: 'return', account: own, quantity: 1 };
-      store.apply(operation);
+      store.apply(
+        pick(r, [
+          [0.6, { type: 'sell', account: own, quantity: 1 }],
+          [0.8, { type: 'receive', account: own, quantity: 5 }],
+          [0.9, { type: 'transferRights', from: own, to: onlineAccount(location), quantity: 1 }],
+          [1, { type: 'return', account: own, quantity: 1 }],
+        ]),
+      );
     } else {
       const online = onlineAccount(location);
-      operation =
-        r < 0.4
-          ? { type: 'reserve', account: online, quantity: 1 }
-          : r < 0.6
-            ? { type: 'settleReservation', account: online, quantity: 1 }
-            : r < 0.7
-              ? { type: 'cancelReservation', account: online, quantity: 1 }
-              : r < 0.85
-                ? { type: 'transferRights', from: online, to: storeAccount(location), quantity: 1 }
-                : { type: 'receive', account: online, quantity: 3 };
-      hub.apply(operation);
+      hub.apply(
+        pick(r, [
+          [0.4, { type: 'reserve', account: online, quantity: 1 }],
+          [0.6, { type: 'settleReservation', account: online, quantity: 1 }],
+          [0.7, { type: 'cancelReservation', account: online, quantity: 1 }],
+          [0.85, { type: 'transferRights', from: online, to: storeAccount(location), quantity: 1 }],
+          [1, { type: 'receive', account: online, quantity: 3 }],
+        ]),
+      );
     }
     if (done % options.syncEvery === 0) {
       for (const s of stores) {
