@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { MAX_UPDATE_BYTES, applyValidatedUpdate, initMeta, ledgerOf, validateUpdate } from '../src/index.js';
-import { assertAcceptedEffect, capture, copyOf, forge, forgeryKinds, type ForgeryKind } from './support/forge.js';
+import { assertAcceptedEffect, capture, copyOf, forge, forgeryKinds, type ForgeryKind } from '../src/testing/index.js';
 import { REMOTE, makeHub, makeStores, storeIdOf, syncWithHub } from './support/replica.js';
 import { runs } from './support/runs.js';
 

@@ -39,6 +39,16 @@ export const ErrorCode = {
   UpdateClientIdTaken: 'UPDATE_CLIENT_ID_TAKEN',
   /** The resource does not exist. */
   NotFound: 'NOT_FOUND',
+  /** The route exists, the method does not. */
+  MethodNotAllowed: 'METHOD_NOT_ALLOWED',
+  /** Missing or invalid credentials. */
+  Unauthorized: 'UNAUTHORIZED',
+  /** A request body above the size limit. */
+  PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
+  /** A request body that is not JSON. */
+  UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
+  /** An Idempotency-Key reused with a different request. */
+  IdempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
   /** An unexpected failure; details stay in the server log. */
   Internal: 'INTERNAL',
 } as const;
@@ -63,6 +73,11 @@ export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
   UPDATE_CONCURRENT_ENTRY: 409,
   UPDATE_CLIENT_ID_TAKEN: 403,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  UNAUTHORIZED: 401,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  IDEMPOTENCY_KEY_REUSED: 422,
   INTERNAL: 500,
 };
 

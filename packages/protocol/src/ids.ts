@@ -3,15 +3,17 @@ import { z } from 'zod';
 /** The location name of the central warehouse, used in `online:dc`. */
 export const CENTRAL_LOCATION = 'dc';
 
-const storeIdPattern = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+// Store ids and SKUs share one format, part of the public contract.
+const idPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /**
- * A store's id: lower-case letters, digits and inner dashes, 1 to 32 characters.
- * `dc` is reserved, because `online:dc` names the central warehouse account.
+ * A store's id: letters, digits, `.`, `_` and `-`, 1 to 64 characters, starting
+ * alphanumeric (the same format as a SKU). `dc` is reserved, because `online:dc`
+ * names the central warehouse account.
  */
 export const StoreIdSchema = z
   .string()
-  .regex(storeIdPattern, 'store id: a-z, 0-9 and inner dashes, 1-32 chars')
+  .regex(idPattern, 'store id: A-Z, a-z, 0-9, ".", "_" and "-", 1-64 chars, starting alphanumeric')
   .refine((id) => id !== CENTRAL_LOCATION, { message: `store id "${CENTRAL_LOCATION}" is reserved` })
   .brand<'StoreId'>();
 export type StoreId = z.infer<typeof StoreIdSchema>;
@@ -19,7 +21,7 @@ export type StoreId = z.infer<typeof StoreIdSchema>;
 /** A stock keeping unit: letters, digits, `.`, `_` and `-`, 1 to 64 characters, starting alphanumeric. */
 export const SkuSchema = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'sku: A-Z, a-z, 0-9, ".", "_" and "-", 1-64 chars')
+  .regex(idPattern, 'sku: A-Z, a-z, 0-9, ".", "_" and "-", 1-64 chars, starting alphanumeric')
   .brand<'Sku'>();
 export type Sku = z.infer<typeof SkuSchema>;
 
@@ -52,7 +54,7 @@ export function parseAccountId(value: string): ParsedAccountId | null {
   const kind = value.slice(0, colon);
   const location = value.slice(colon + 1);
   if (kind === 'online' && location === CENTRAL_LOCATION) return { kind, location };
-  if ((kind === 'store' || kind === 'online') && location !== CENTRAL_LOCATION && storeIdPattern.test(location)) {
+  if ((kind === 'store' || kind === 'online') && location !== CENTRAL_LOCATION && idPattern.test(location)) {
     return { kind, location };
   }
   return null;

@@ -35,3 +35,20 @@ export {
   type Result,
   type ShelfsyncError,
 } from './errors.js';
+export { CloseCode, closeCodeName, type CloseCodeName } from './close-codes.js';
+export {
+  AdjustmentRequestSchema,
+  IdempotencyKeySchema,
+  OperationResponseSchema,
+  QuantityInputSchema,
+  SYNC_PATH,
+  StockMovementRequestSchema,
+  TransferInRequestSchema,
+  TransferOutRequestSchema,
+  type AdjustmentRequest,
+  type OperationResponse,
+  type StockMovementRequest,
+  type TransferInRequest,
+  type TransferOutRequest,
+} from './api.js';
+export { seededRandom } from './random.js';

@@ -1,19 +1,7 @@
-import { onlineAccount, storeAccount } from '@shelfsync/protocol';
+import { onlineAccount, seededRandom, storeAccount } from '@shelfsync/protocol';
 import * as Y from 'yjs';
 import type { Operation } from '../../src/index.js';
 import { makeHub, makeStores, storeIdOf, syncWithHub, type Replica } from './replica.js';
-
-/** A small deterministic PRNG (mulberry32), so a workload replays exactly from its seed. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The first choice whose cumulative threshold exceeds `r` (in [0, 1)). */
 function pick(r: number, choices: readonly (readonly [number, Operation])[]): Operation {
@@ -39,7 +27,7 @@ export function runGrowthWorkload(options: {
   sampleAt: readonly number[];
   seed: number;
 }): { samples: GrowthSample[]; hub: Replica; stores: Replica[] } {
-  const random = prng(options.seed);
+  const random = seededRandom(options.seed);
   const stores = makeStores(options.stores);
   const hub = makeHub();
   const samples: GrowthSample[] = [];

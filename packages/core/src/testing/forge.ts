@@ -1,15 +1,8 @@
-import { storeAccount, type Writer } from '@shelfsync/protocol';
+import { StoreIdSchema, storeAccount, type Writer } from '@shelfsync/protocol';
 import * as Y from 'yjs';
-import {
-  LEDGER_MAP,
-  META_MAP,
-  computeStock,
-  ledgerOf,
-  parseLedgerEntry,
-  readEntry,
-  type LedgerEntry,
-} from '../../src/index.js';
-import { assertSafe, storeIdOf } from './replica.js';
+import { computeStock, ledgerOf, parseLedgerEntry, readEntry } from '../ledger.js';
+import { LEDGER_MAP, META_MAP, type LedgerEntry } from '../schema.js';
+import { assertSafe } from './invariants.js';
 
 /** A copy of a document that a forger can write to freely, optionally under a chosen Yjs client id. */
 export function copyOf(doc: Y.Doc, clientID?: number): Y.Doc {
@@ -38,7 +31,7 @@ export function clientOf(doc: Y.Doc, key: string): number {
   return item.id.client;
 }
 
-/** Every forgery the validator must refuse, as the store `store-0` (the attacker) would send it. */
+/** Every forgery the validator must refuse, as an attacking store would send it. */
 export const forgeryKinds = [
   'foreignKey',
   'hubKey',
@@ -64,24 +57,42 @@ export const forgeryKinds = [
 ] as const;
 export type ForgeryKind = (typeof forgeryKinds)[number];
 
-const attacker = storeAccount(storeIdOf(0));
+/** Who forges, and whose entry the forgery goes after. */
+export interface ForgeryParties {
+  readonly attacker: string;
+  readonly victim: string;
+}
 
-/** Builds one forged update against `hub` (which must hold entries for store-0 and store-1). */
-export function forge(hub: Y.Doc, kind: ForgeryKind, seed: number): Uint8Array {
-  const own = readEntry(hub, 'store:store-0');
+const DEFAULT_PARTIES: ForgeryParties = { attacker: 'store-0', victim: 'store-1' };
+
+/**
+ * Builds one forged update against `hub`, as the attacker store would send it;
+ * `hub` must hold entries for both the attacker and the victim.
+ */
+export function forge(
+  hub: Y.Doc,
+  kind: ForgeryKind,
+  seed: number,
+  parties: ForgeryParties = DEFAULT_PARTIES,
+): Uint8Array {
+  const attackerKey = `store:${parties.attacker}` as const;
+  const victimKey = `store:${parties.victim}` as const;
+  const attacker = storeAccount(StoreIdSchema.parse(parties.attacker));
+  const victimId = StoreIdSchema.parse(parties.victim);
+  const own = readEntry(hub, attackerKey);
   const state = own[attacker] ?? { p: 0, n: 0, t: {}, reserved: 0, settled: 0 };
-  const setOwn = (entry: unknown) => capture(copyOf(hub), (d) => ledgerOf(d).set('store:store-0', entry));
+  const setOwn = (entry: unknown) => capture(copyOf(hub), (d) => ledgerOf(d).set(attackerKey, entry));
   switch (kind) {
     case 'foreignKey': {
-      const victim = readEntry(hub, 'store:store-1');
-      const account = storeAccount(storeIdOf(1));
+      const victim = readEntry(hub, victimKey);
+      const account = storeAccount(victimId);
       const v = victim[account] ?? { p: 0, n: 0, t: {}, reserved: 0, settled: 0 };
-      return capture(copyOf(hub), (d) => ledgerOf(d).set('store:store-1', { [account]: { ...v, p: v.p + 1 + seed } }));
+      return capture(copyOf(hub), (d) => ledgerOf(d).set(victimKey, { [account]: { ...v, p: v.p + 1 + seed } }));
     }
     case 'hubKey':
       return capture(copyOf(hub), (d) => ledgerOf(d).set('hub', {}));
     case 'deleteForeign':
-      return capture(copyOf(hub), (d) => ledgerOf(d).delete('store:store-1'));
+      return capture(copyOf(hub), (d) => ledgerOf(d).delete(victimKey));
     case 'deleteHub':
       return capture(copyOf(hub), (d) => ledgerOf(d).delete('hub'));
     case 'decreaseTotal':
@@ -93,9 +104,9 @@ export function forge(hub: Y.Doc, kind: ForgeryKind, seed: number): Uint8Array {
       return setOwn({ [attacker]: { ...state, n: state.n + rights + 1 + (seed % 5) } });
     }
     case 'foreignAccount':
-      return setOwn({ ...own, 'online:store-0': { p: 1 + seed, n: 0, t: {}, reserved: 0, settled: 0 } });
+      return setOwn({ ...own, [`online:${parties.attacker}`]: { p: 1 + seed, n: 0, t: {}, reserved: 0, settled: 0 } });
     case 'transferElsewhere':
-      return setOwn({ [attacker]: { ...state, p: state.p + 1, t: { ...state.t, 'online:store-1': 1 } } });
+      return setOwn({ [attacker]: { ...state, p: state.p + 1, t: { ...state.t, [`online:${parties.victim}`]: 1 } } });
     case 'badValue': {
       const values: unknown[] = [
         { [attacker]: { ...state, p: String(state.p + 1) } },
@@ -113,24 +124,22 @@ export function forge(hub: Y.Doc, kind: ForgeryKind, seed: number): Uint8Array {
     case 'text':
       return capture(copyOf(hub), (d) => d.getText('notes').insert(0, 'hello'));
     case 'nested':
-      return capture(copyOf(hub), (d) => ledgerOf(d).set('store:store-0', new Y.Map()));
+      return capture(copyOf(hub), (d) => ledgerOf(d).set(attackerKey, new Y.Map()));
     case 'listInLedger':
       return capture(new Y.Doc(), (d) => d.getArray(LEDGER_MAP).insert(0, [1]));
     case 'meta':
       return capture(copyOf(hub), (d) => d.getMap(META_MAP).set('title', `forged ${seed}`));
     case 'clientHijack': {
-      const victimClient = clientOf(hub, 'store:store-1');
-      return setOwnAs(hub, victimClient, { [attacker]: { ...state, p: state.p + 1 } });
+      const victimClient = clientOf(hub, victimKey);
+      return setOwnAs(hub, victimClient, attackerKey, { [attacker]: { ...state, p: state.p + 1 } });
     }
     case 'fork':
       // A replica that lost its state writes its entry from scratch.
-      return capture(new Y.Doc(), (d) =>
-        ledgerOf(d).set('store:store-0', { [attacker]: { ...state, p: state.p + 1 } }),
-      );
+      return capture(new Y.Doc(), (d) => ledgerOf(d).set(attackerKey, { [attacker]: { ...state, p: state.p + 1 } }));
     case 'missingDependency': {
       const copy = copyOf(hub);
-      capture(copy, (d) => ledgerOf(d).set('store:store-0', { [attacker]: { ...state, p: state.p + 1 } }));
-      return capture(copy, (d) => ledgerOf(d).set('store:store-0', { [attacker]: { ...state, p: state.p + 2 } }));
+      capture(copy, (d) => ledgerOf(d).set(attackerKey, { [attacker]: { ...state, p: state.p + 1 } }));
+      return capture(copy, (d) => ledgerOf(d).set(attackerKey, { [attacker]: { ...state, p: state.p + 2 } }));
     }
     case 'truncated': {
       const honest = setOwn({ [attacker]: { ...state, p: state.p + 1 } });
@@ -151,8 +160,8 @@ export function forge(hub: Y.Doc, kind: ForgeryKind, seed: number): Uint8Array {
   }
 }
 
-function setOwnAs(hub: Y.Doc, clientID: number, entry: LedgerEntry): Uint8Array {
-  return capture(copyOf(hub, clientID), (d) => ledgerOf(d).set('store:store-0', entry));
+function setOwnAs(hub: Y.Doc, clientID: number, key: string, entry: LedgerEntry): Uint8Array {
+  return capture(copyOf(hub, clientID), (d) => ledgerOf(d).set(key, entry));
 }
 
 /**

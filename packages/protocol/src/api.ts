@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { SkuSchema, StoreIdSchema } from './ids.js';
+
+/** The WebSocket path stores sync on. */
+export const SYNC_PATH = '/v1/sync';
+
+/** Units in one request: a positive integer, at most a billion. */
+export const QuantityInputSchema = z.int().min(1).max(1_000_000_000);
+
+/** POST /v1/receipts, /v1/sales, /v1/returns on a store. */
+export const StockMovementRequestSchema = z.strictObject({ sku: SkuSchema, quantity: QuantityInputSchema });
+export type StockMovementRequest = z.infer<typeof StockMovementRequestSchema>;
+
+/** POST /v1/adjustments: a physical count of the store's shelf. */
+export const AdjustmentRequestSchema = z.strictObject({ sku: SkuSchema, counted: z.int().min(0).max(1_000_000_000) });
+export type AdjustmentRequest = z.infer<typeof AdjustmentRequestSchema>;
+
+/** POST /v1/transfers: ship units to another store. */
+export const TransferOutRequestSchema = z.strictObject({
+  sku: SkuSchema,
+  quantity: QuantityInputSchema,
+  toStore: StoreIdSchema,
+});
+export type TransferOutRequest = z.infer<typeof TransferOutRequestSchema>;
+
+/** POST /v1/transfers/receive: units shipped by another store arrived. */
+export const TransferInRequestSchema = z.strictObject({
+  sku: SkuSchema,
+  quantity: QuantityInputSchema,
+  fromStore: StoreIdSchema,
+});
+export type TransferInRequest = z.infer<typeof TransferInRequestSchema>;
+
+/** The Idempotency-Key header: 1 to 200 printable ASCII characters. */
+export const IdempotencyKeySchema = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,200}$/, 'Idempotency-Key: 1-200 printable ASCII characters');
+
+/** What every store operation answers with, on success. */
+export const OperationResponseSchema = z.strictObject({
+  operation: z.enum(['receive', 'sell', 'return', 'count', 'shipOut', 'receiveTransfer']),
+  sku: SkuSchema,
+  quantity: z.int(),
+  /** What this store's POS may still sell. */
+  rights: z.int(),
+  /** Units on this store's shelf, as this store sees it. */
+  onShelf: z.int(),
+  /** Chain-wide uncommitted units, as last known here. */
+  available: z.int(),
+});
+export type OperationResponse = z.infer<typeof OperationResponseSchema>;

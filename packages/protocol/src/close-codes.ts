@@ -1,0 +1,35 @@
+/**
+ * WebSocket close codes shelfsync uses, named (4xxx is the range RFC 6455 leaves
+ * to applications). The second digit group mirrors the closest HTTP status.
+ */
+export const CloseCode = {
+  /** Clean shutdown of either side. */
+  GoingAway: { code: 1001, reason: 'going away' },
+  /** A frame or control message did not parse, or came before the handshake. */
+  BadRequest: { code: 4400, reason: 'bad request' },
+  /** The token expired or was revoked during the session. */
+  Unauthorized: { code: 4401, reason: 'unauthorized' },
+  /** The handshake names a different store than the token. */
+  Forbidden: { code: 4403, reason: 'forbidden' },
+  /** The peer speaks a protocol version this side does not. */
+  UnsupportedProtocol: { code: 4406, reason: 'unsupported protocol version' },
+  /** No handshake arrived in time. */
+  HandshakeTimeout: { code: 4408, reason: 'handshake timeout' },
+  /** A newer connection of the same store replaced this one. */
+  Replaced: { code: 4409, reason: 'replaced by a newer connection' },
+  /** The store kept sending updates the hub rejects. */
+  TooManyInvalidUpdates: { code: 4422, reason: 'too many invalid updates' },
+  /** The peer reads too slowly: its send buffer passed the limit. It may reconnect and catch up. */
+  SlowConsumer: { code: 4429, reason: 'slow consumer' },
+  /** An unexpected failure on the closing side. */
+  InternalError: { code: 4500, reason: 'internal error' },
+} as const;
+export type CloseCodeName = keyof typeof CloseCode;
+
+/** The name of a close code, for logs and metrics; undefined for codes shelfsync does not define. */
+export function closeCodeName(code: number): CloseCodeName | undefined {
+  for (const [name, value] of Object.entries(CloseCode) as [CloseCodeName, { code: number }][]) {
+    if (value.code === code) return name;
+  }
+  return undefined;
+}
