@@ -35,7 +35,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['packages/*/src/**/*.ts'],
+    files: ['packages/{protocol,core,sync,storage}/src/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -1,0 +1,1 @@
+export { CLI_ENTRY, startCommand, type ChildCommand, type StartOptions } from './processes.js';

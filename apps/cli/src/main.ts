@@ -1,0 +1,152 @@
+import { HubConfigSchema, MIN_SECRET_LENGTH, signStoreToken, startHub } from '@shelfsync/hub';
+import { StoreIdSchema } from '@shelfsync/protocol';
+import { StoreConfigSchema, startStore } from '@shelfsync/store';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { UsageError, describeFlags, parseFlags, type FlagSpec } from './args.js';
+import { runDemo } from './demo.js';
+import { onShutdown } from './shutdown.js';
+
+const hubFlags = {
+  port: { flag: 'port', env: 'SHELFSYNC_PORT', description: 'port to listen on (0: any free port)' },
+  host: { flag: 'host', env: 'SHELFSYNC_HOST', description: 'address to bind (default 127.0.0.1)' },
+  dataDir: { flag: 'data', env: 'SHELFSYNC_DATA', description: 'data directory' },
+  secret: {
+    flag: 'secret',
+    env: 'SHELFSYNC_SECRET',
+    description: `token signing secret, ${MIN_SECRET_LENGTH}+ chars (default: kept in <data>/hub-secret)`,
+  },
+} satisfies Record<string, FlagSpec>;
+
+const storeFlags = {
+  id: { flag: 'id', env: 'SHELFSYNC_STORE_ID', description: 'store id' },
+  hubUrl: { flag: 'hub', env: 'SHELFSYNC_HUB', description: 'hub address, e.g. ws://127.0.0.1:8080' },
+  port: { flag: 'port', env: 'SHELFSYNC_PORT', description: 'port of the local POS API (0: any free port)' },
+  host: { flag: 'host', env: 'SHELFSYNC_HOST', description: 'address to bind (default 127.0.0.1)' },
+  dataDir: { flag: 'data', env: 'SHELFSYNC_DATA', description: 'data directory' },
+  token: { flag: 'token', env: 'SHELFSYNC_TOKEN', description: 'store token from `shelfsync token`' },
+} satisfies Record<string, FlagSpec>;
+
+const tokenFlags = {
+  store: { flag: 'store', env: 'SHELFSYNC_STORE_ID', description: 'store id the token is bound to' },
+  secret: { flag: 'secret', env: 'SHELFSYNC_SECRET', description: "the hub's secret" },
+} satisfies Record<string, FlagSpec>;
+
+const demoFlags = {
+  port: { flag: 'port', env: 'SHELFSYNC_PORT', description: 'hub port (default 8080; stores take the next three)' },
+  dataDir: { flag: 'data', env: 'SHELFSYNC_DATA', description: 'data directory (default .data/demo)' },
+  seed: { flag: 'seed', description: 'seed of the catalog and the traffic (default 1)' },
+  rate: { flag: 'rate', description: 'operations per second across all stores (default 4)' },
+} satisfies Record<string, FlagSpec>;
+
+const commands: Record<
+  string,
+  { summary: string; flags: Record<string, FlagSpec>; run: (argv: string[]) => Promise<void> }
+> = {
+  hub: { summary: 'run the cloud hub', flags: hubFlags, run: runHub },
+  store: { summary: 'run a store node', flags: storeFlags, run: runStore },
+  token: { summary: 'print a store token signed with the hub secret', flags: tokenFlags, run: runToken },
+  demo: {
+    summary: 'run a hub, three stores and light traffic',
+    flags: demoFlags,
+    run: (argv) => runDemo(parseDemo(argv)),
+  },
+};
+
+function usage(): string {
+  return [
+    'usage: shelfsync <command> [flags]   (npm run shelfsync -- <command> ...)',
+    '',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(6)} ${c.summary}`),
+    '',
+    'shelfsync <command> --help shows its flags.',
+  ].join('\n');
+}
+
+async function runHub(argv: string[]): Promise<void> {
+  const raw = parseFlags(argv, hubFlags, HubConfigSchema.extend({ secret: z.string().optional() }));
+  const secret = raw.secret ?? dataDirSecret(raw.dataDir);
+  const config = HubConfigSchema.parse({ ...raw, secret });
+  mkdirSync(config.dataDir, { recursive: true });
+  const hub = await startHub(config);
+  process.stdout.write(`hub listening on ${hub.url}\n`);
+  onShutdown(() => hub.close());
+}
+
+async function runStore(argv: string[]): Promise<void> {
+  const config = parseFlags(argv, storeFlags, StoreConfigSchema);
+  mkdirSync(config.dataDir, { recursive: true });
+  const store = await startStore(config);
+  process.stdout.write(`store ${config.id} listening on ${store.url}\n`);
+  onShutdown(() => store.close());
+}
+
+async function runToken(argv: string[]): Promise<void> {
+  const { store, secret } = parseFlags(
+    argv,
+    tokenFlags,
+    z.object({
+      store: StoreIdSchema,
+      secret: z.string().min(MIN_SECRET_LENGTH, `at least ${MIN_SECRET_LENGTH} characters`),
+    }),
+  );
+  process.stdout.write(`${signStoreToken(store, secret)}\n`);
+  return Promise.resolve();
+}
+
+function parseDemo(argv: string[]) {
+  return parseFlags(
+    argv,
+    demoFlags,
+    z.object({
+      port: z.coerce.number().int().min(1).max(65532).default(8080),
+      dataDir: z.string().min(1).default(join('.data', 'demo')),
+      seed: z.coerce.number().int().default(1),
+      rate: z.coerce.number().positive().max(1000).default(4),
+    }),
+  );
+}
+
+/** The hub's secret kept in its data directory, created on first use (mode 0600). */
+function dataDirSecret(dataDir: string | undefined): string {
+  if (dataDir === undefined) throw new UsageError('--data (or SHELFSYNC_DATA): required');
+  const file = join(dataDir, 'hub-secret');
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
+    process.stderr.write(`created a new hub secret in ${file}\n`);
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return;
+  }
+  const command = commands[name];
+  if (command === undefined) throw new UsageError(`unknown command "${name}"\n\n${usage()}`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`usage: shelfsync ${name} [flags]\n${command.summary}\n\n${describeFlags(command.flags)}\n`);
+    return;
+  }
+  try {
+    await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError)
+      throw new UsageError(`shelfsync ${name}: ${error.message}\n(see shelfsync ${name} --help)`);
+    throw error;
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

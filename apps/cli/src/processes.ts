@@ -1,0 +1,62 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The CLI entry point, to start hubs and stores as separate processes. */
+export const CLI_ENTRY = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+/** A shelfsync command running as a child process. */
+export interface ChildCommand {
+  readonly child: ChildProcess;
+  /** The URL it printed once listening. */
+  readonly url: string;
+  /** Asks it to stop (SIGTERM) and resolves when it has exited. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Extra environment variables. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Node flags that let it run TypeScript; default: this process's own (the CLI runs under tsx). */
+  readonly nodeArgs?: readonly string[];
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Starts `shelfsync <args>` as a child process and resolves once it prints its
+ * "listening on <url>" line.
+ */
+export function startCommand(args: readonly string[], options: StartOptions = {}): Promise<ChildCommand> {
+  const { env = {}, nodeArgs = process.execArgv, timeoutMs = 30_000 } = options;
+  const child = spawn(process.execPath, [...nodeArgs, CLI_ENTRY, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`shelfsync ${args.join(' ')} did not start within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => {
+      output += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve({
+          child,
+          url: match[1],
+          stop: async () => {
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+            await exited;
+          },
+        });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`shelfsync ${args.join(' ')} exited with ${String(code)} before listening`));
+    });
+  });
+}

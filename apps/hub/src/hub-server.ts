@@ -1,0 +1,154 @@
+import Router from '@koa/router';
+import { computeStock, type StockView } from '@shelfsync/core';
+import {
+  closeServer,
+  createLogger,
+  listen,
+  parseOrThrow,
+  problem,
+  problems,
+  requestId,
+  wsTransport,
+  type Logger,
+  type RequestState,
+} from '@shelfsync/edge';
+import { ErrorCode, SYNC_PATH, SkuSchema, type Sku } from '@shelfsync/protocol';
+import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
+import { HubStorage, HubSync, type HubSyncEvent } from '@shelfsync/sync';
+import Koa from 'koa';
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { HubConfig } from './config.js';
+import { verifyStoreToken } from './token.js';
+import { YjsReadEndpoint } from './yjs-endpoint.js';
+
+/** A running hub. */
+export interface RunningHub {
+  readonly port: number;
+  readonly url: string;
+  readonly sync: HubSync;
+  readonly storage: HubStorage;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a hub: HTTP (Koa) and the stores' WebSocket on one port. Stores
+ * authenticate before the upgrade completes, so no frame of theirs is ever read
+ * unauthenticated (and none is dropped while authentication runs).
+ */
+export async function startHub(config: HubConfig, log: Logger = createLogger('hub')): Promise<RunningHub> {
+  const adapter = await SqlJsStorageAdapter.open({ path: join(config.dataDir, 'hub.sqlite') });
+  const storage = await HubStorage.open(adapter, () => randomUUID());
+  const sync = new HubSync(storage, { onEvent: (event) => logSyncEvent(log, event) });
+
+  const app = new Koa<RequestState>();
+  const router = new Router<RequestState>();
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/v1/skus/:sku', async (ctx) => {
+    const sku = parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku');
+    if (!storage.has(sku)) throw problem(ErrorCode.NotFound, `no stock recorded for ${sku}`);
+    ctx.body = skuBody(sku, computeStock(await storage.open(sku)), storage.updatedAt(sku));
+  });
+  router.get('/v1/stores', (ctx) => {
+    ctx.body = {
+      stores: sync.storeLinks().map((link) => ({ ...link, lastSeen: new Date(link.lastSeen).toISOString() })),
+    };
+  });
+  app.use(requestId());
+  app.use(problems((error, ctx) => log.error({ err: error, requestId: ctx.state.requestId }, 'request failed')));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+
+  const handle = app.callback();
+  const server = createServer((request, response) => {
+    void handle(request, response);
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 2 * 1024 * 1024 });
+  const readers = new YjsReadEndpoint((sku) => storage.open(sku), log);
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(request.url ?? '/', 'http://hub');
+    const readSku = YjsReadEndpoint.skuOf(url.pathname);
+    if (readSku !== null) {
+      wss.handleUpgrade(request, socket, head, (ws) => readers.accept(readSku, ws));
+      return;
+    }
+    if (url.pathname !== SYNC_PATH) {
+      refuse(socket, 404, 'Not Found');
+      return;
+    }
+    const token = bearer(request) ?? url.searchParams.get('token');
+    const storeId = token === null ? null : verifyStoreToken(token, config.secret);
+    if (storeId === null) {
+      log.warn({ remote: request.socket.remoteAddress }, 'store connection refused: missing or invalid token');
+      refuse(socket, 401, 'Unauthorized');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      sync.connect(storeId, wsTransport(ws));
+    });
+  });
+
+  const port = await listen(server, config.port, config.host);
+  const url = `http://${config.host}:${port}`;
+  log.info({ url, epoch: storage.epoch, skus: storage.allSkus().length }, 'hub listening');
+  return {
+    port,
+    url,
+    sync,
+    storage,
+    async close() {
+      sync.close();
+      readers.close();
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      await closeServer(server);
+      await storage.flush();
+      await adapter.close();
+      log.info('hub stopped');
+    },
+  };
+}
+
+function skuBody(sku: Sku, view: StockView, updatedAt: number | undefined) {
+  return {
+    sku,
+    available: view.value,
+    locations: Object.values(view.locations).map((l) => ({
+      location: l.location,
+      onShelf: l.onShelf,
+      posRights: l.posRights,
+      onlineRights: l.onlineRights,
+      reserved: l.outstandingReservations,
+    })),
+    updatedAt: updatedAt === undefined ? null : new Date(updatedAt).toISOString(),
+  };
+}
+
+function bearer(request: IncomingMessage): string | null {
+  const header = request.headers.authorization;
+  return header?.startsWith('Bearer ') === true ? header.slice('Bearer '.length).trim() : null;
+}
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function logSyncEvent(log: Logger, event: HubSyncEvent): void {
+  switch (event.type) {
+    case 'accepted':
+      log.debug(event, 'update accepted');
+      return;
+    case 'rejected':
+    case 'protocol-error':
+    case 'slow-consumer':
+      log.warn(event, event.type);
+      return;
+    default:
+      log.info(event, event.type);
+  }
+}

@@ -1,0 +1,129 @@
+import type { Logger } from '@shelfsync/edge';
+import { SkuSchema, type Sku } from '@shelfsync/protocol';
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import * as syncProtocol from 'y-protocols/sync';
+import type { WebSocket } from 'ws';
+import type * as Y from 'yjs';
+
+/** The path prefix of the y-websocket compatible, read-only document endpoint. */
+export const YJS_PATH_PREFIX = '/yjs/';
+
+// y-websocket's message types; only sync matters to a read-only peer.
+const MESSAGE_SYNC = 0;
+const MESSAGE_AWARENESS = 1;
+const MESSAGE_QUERY_AWARENESS = 3;
+
+/**
+ * Serves each SKU document at `/yjs/<sku>` in y-websocket's wire format, read
+ * only: a stock `y-websocket` WebsocketProvider syncs the document and then
+ * receives every change live; anything it tries to write is ignored.
+ */
+export class YjsReadEndpoint {
+  private readonly subscribers = new Map<
+    Sku,
+    { doc: Y.Doc; sockets: Set<WebSocket>; listener: (update: Uint8Array) => void }
+  >();
+
+  constructor(
+    private readonly open: (sku: Sku) => Promise<Y.Doc>,
+    private readonly log: Logger,
+  ) {}
+
+  /** The SKU a request path names, or null if it is not one of ours. */
+  static skuOf(pathname: string): Sku | null {
+    if (!pathname.startsWith(YJS_PATH_PREFIX)) return null;
+    const parsed = SkuSchema.safeParse(decodeURIComponent(pathname.slice(YJS_PATH_PREFIX.length)));
+    return parsed.success ? parsed.data : null;
+  }
+
+  /** Takes a new connection. Messages are queued from the first moment, so none is lost while the document loads. */
+  accept(sku: Sku, socket: WebSocket): void {
+    let ready: Promise<Y.Doc> = this.open(sku).then((doc) => {
+      this.subscribe(sku, doc, socket);
+      const encoder = encoding.createEncoder();
+      encoding.writeVarUint(encoder, MESSAGE_SYNC);
+      syncProtocol.writeSyncStep1(encoder, doc);
+      send(socket, encoding.toUint8Array(encoder));
+      return doc;
+    });
+    socket.on('message', (data: Buffer) => {
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      ready = ready.then((doc) => {
+        this.handle(doc, socket, bytes);
+        return doc;
+      });
+    });
+    socket.on('close', () => this.unsubscribe(sku, socket));
+    ready.catch((error: unknown) => {
+      this.log.error({ err: error, sku }, 'yjs endpoint failed to open a document');
+      socket.close(1011, 'internal error');
+    });
+  }
+
+  /** Closes every connection. */
+  close(): void {
+    for (const { sockets } of this.subscribers.values()) for (const socket of sockets) socket.terminate();
+  }
+
+  private handle(doc: Y.Doc, socket: WebSocket, bytes: Uint8Array): void {
+    try {
+      const decoder = decoding.createDecoder(bytes);
+      const type = decoding.readVarUint(decoder);
+      if (type !== MESSAGE_SYNC) {
+        if (type !== MESSAGE_AWARENESS && type !== MESSAGE_QUERY_AWARENESS) socket.close(4400, 'bad request');
+        return;
+      }
+      const syncType = decoding.readVarUint(decoder);
+      if (syncType === syncProtocol.messageYjsSyncStep1) {
+        const encoder = encoding.createEncoder();
+        encoding.writeVarUint(encoder, MESSAGE_SYNC);
+        syncProtocol.writeSyncStep2(encoder, doc, decoding.readVarUint8Array(decoder));
+        send(socket, encoding.toUint8Array(encoder));
+      }
+      // Step 2 and updates from a reader are ignored: this endpoint is read only.
+    } catch {
+      socket.close(4400, 'bad request');
+    }
+  }
+
+  private subscribe(sku: Sku, doc: Y.Doc, socket: WebSocket): void {
+    let entry = this.subscribers.get(sku);
+    if (entry === undefined) {
+      const sockets = new Set<WebSocket>();
+      const listener = (update: Uint8Array): void => {
+        const encoder = encoding.createEncoder();
+        encoding.writeVarUint(encoder, MESSAGE_SYNC);
+        syncProtocol.writeUpdate(encoder, update);
+        const message = encoding.toUint8Array(encoder);
+        for (const s of sockets) send(s, message);
+      };
+      doc.on('update', listener);
+      entry = { doc, sockets, listener };
+      this.subscribers.set(sku, entry);
+    }
+    entry.sockets.add(socket);
+  }
+
+  private unsubscribe(sku: Sku, socket: WebSocket): void {
+    const entry = this.subscribers.get(sku);
+    if (entry === undefined) return;
+    entry.sockets.delete(socket);
+    if (entry.sockets.size === 0) {
+      entry.doc.off('update', entry.listener);
+      this.subscribers.delete(sku);
+    }
+  }
+}
+
+// Readers are best effort: a reader that falls this far behind is dropped and can reconnect.
+const MAX_READER_BUFFER = 4 * 1024 * 1024;
+
+function send(socket: WebSocket, message: Uint8Array): void {
+  if (socket.readyState !== socket.OPEN) return;
+  if (socket.bufferedAmount > MAX_READER_BUFFER) {
+    socket.close(4429, 'slow consumer');
+    return;
+  }
+  socket.send(message, { binary: true });
+}

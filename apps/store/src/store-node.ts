@@ -1,0 +1,210 @@
+import Router from '@koa/router';
+import { applyOperation, computeStock, rightsOf, type Operation } from '@shelfsync/core';
+import {
+  closeServer,
+  createLogger,
+  listen,
+  parseOrThrow,
+  problem,
+  problems,
+  readJson,
+  requestId,
+  type Logger,
+  type RequestState,
+} from '@shelfsync/edge';
+import {
+  AdjustmentRequestSchema,
+  ErrorCode,
+  IdempotencyKeySchema,
+  SkuSchema,
+  StockMovementRequestSchema,
+  TransferInRequestSchema,
+  TransferOutRequestSchema,
+  storeAccount,
+  httpStatusByCode,
+  storeWriter,
+  toProblem,
+  type OperationResponse,
+  type Sku,
+} from '@shelfsync/protocol';
+import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
+import { StoreStorage, StoreSync, type StoreSyncEvent } from '@shelfsync/sync';
+import Koa, { type Context } from 'koa';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import type * as Y from 'yjs';
+import type { StoreConfig } from './config.js';
+import { HubLink } from './hub-link.js';
+import { IdempotencyKeys } from './idempotency.js';
+
+/** A running store node. */
+export interface RunningStore {
+  readonly port: number;
+  readonly url: string;
+  readonly sync: StoreSync;
+  readonly storage: StoreStorage;
+  /** Drops the hub connection now; it reconnects by itself (tests, demos). */
+  dropHubLink(): void;
+  close(): Promise<void>;
+}
+
+const LOCAL = Symbol('shelfsync.local');
+
+/**
+ * Starts a store node: the local POS API, the SKU documents on the embedded
+ * sql.js storage, and the link to the hub. Sales only need local rights, so the
+ * POS keeps working with the hub unreachable.
+ */
+export async function startStore(
+  config: StoreConfig,
+  log: Logger = createLogger('store', { storeId: config.id }),
+): Promise<RunningStore> {
+  const adapter = await SqlJsStorageAdapter.open({ path: join(config.dataDir, 'store.sqlite') });
+  const storage = await StoreStorage.open(adapter);
+  const sync = new StoreSync(config.id, storage, { onEvent: (event) => logSyncEvent(log, event) });
+  const idempotency = new IdempotencyKeys(adapter);
+  const writer = storeWriter(config.id);
+  const own = storeAccount(config.id);
+
+  /** Applies one operation: one Yjs transaction, durable before it is answered or sent. */
+  const commit = async (
+    path: string,
+    sku: Sku,
+    operation: Operation,
+    quantity: number,
+    name: OperationResponse['operation'],
+  ) => {
+    const doc = await storage.open(sku);
+    const updates: Uint8Array[] = [];
+    const collect = (update: Uint8Array, origin: unknown): void => {
+      if (origin === LOCAL) updates.push(update);
+    };
+    doc.on('update', collect);
+    const result = applyOperation(doc, writer, operation, LOCAL);
+    doc.off('update', collect);
+    if (!result.ok) {
+      // A refusal is an answer, kept under the idempotency key like a success.
+      return { status: httpStatusByCode[result.error.code], body: toProblem(result.error, { instance: path }) };
+    }
+    for (const update of updates) {
+      await storage.recordLocal(sku, update);
+      sync.localUpdate(sku, update);
+    }
+    const body: OperationResponse = { operation: name, sku, quantity, ...stockFigures(doc) };
+    return { status: 201, body };
+  };
+
+  const stockFigures = (doc: Y.Doc) => {
+    const view = computeStock(doc);
+    return { rights: rightsOf(doc, own), onShelf: view.locations[config.id]?.onShelf ?? 0, available: view.value };
+  };
+
+  const mutate = (
+    path: string,
+    handle: (
+      ctx: Context,
+    ) => Promise<{ sku: Sku; operation: Operation; quantity: number; name: OperationResponse['operation'] }>,
+  ) =>
+    router.post(path, async (ctx) => {
+      const header = ctx.get('idempotency-key');
+      const key = header === '' ? undefined : parseOrThrow(IdempotencyKeySchema, header, 'header.Idempotency-Key');
+      const input = await handle(ctx);
+      const answer = await idempotency.run(key, { method: 'POST', path, body: input }, () =>
+        commit(path, input.sku, input.operation, input.quantity, input.name),
+      );
+      ctx.status = answer.status;
+      if (answer.status >= 400) ctx.type = 'application/problem+json';
+      if (answer.replayed) ctx.set('Idempotent-Replayed', 'true');
+      ctx.body = answer.body;
+    });
+
+  const app = new Koa<RequestState>();
+  const router = new Router<RequestState>();
+  const movement = (type: 'receive' | 'sell' | 'return') => async (ctx: Context) => {
+    const { sku, quantity } = await readJson(ctx, StockMovementRequestSchema);
+    return { sku, quantity, name: type, operation: { type, account: own, quantity } satisfies Operation };
+  };
+  mutate('/v1/receipts', movement('receive'));
+  mutate('/v1/sales', movement('sell'));
+  mutate('/v1/returns', movement('return'));
+  mutate('/v1/adjustments', async (ctx) => {
+    const { sku, counted } = await readJson(ctx, AdjustmentRequestSchema);
+    return { sku, quantity: counted, name: 'count', operation: { type: 'count', account: own, counted } };
+  });
+  mutate('/v1/transfers', async (ctx) => {
+    const { sku, quantity, toStore } = await readJson(ctx, TransferOutRequestSchema);
+    if (toStore === config.id) throw problem(ErrorCode.ValidationFailed, 'a store cannot ship to itself');
+    return { sku, quantity, name: 'shipOut', operation: { type: 'shipOut', account: own, quantity } };
+  });
+  mutate('/v1/transfers/receive', async (ctx) => {
+    const { sku, quantity } = await readJson(ctx, TransferInRequestSchema);
+    return { sku, quantity, name: 'receiveTransfer', operation: { type: 'receiveTransfer', account: own, quantity } };
+  });
+
+  router.get('/v1/skus/:sku', async (ctx) => {
+    const sku = parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku');
+    if (!storage.has(sku)) throw problem(ErrorCode.NotFound, `this store holds nothing for ${sku}`);
+    const doc = await storage.open(sku);
+    const status = sync.status();
+    ctx.body = {
+      sku,
+      storeId: config.id,
+      ...stockFigures(doc),
+      hubConnected: status.connected,
+      lastSyncedAt: status.lastSyncedAt === null ? null : new Date(status.lastSyncedAt).toISOString(),
+      pendingSync: (await storage.dirty()).includes(sku),
+    };
+  });
+  router.get('/v1/status', async (ctx) => {
+    const status = sync.status();
+    ctx.body = {
+      storeId: config.id,
+      hub: {
+        url: config.hubUrl,
+        connected: status.connected,
+        caughtUp: status.caughtUp,
+        lastSyncedAt: status.lastSyncedAt === null ? null : new Date(status.lastSyncedAt).toISOString(),
+        cursor: status.cursor,
+      },
+      skus: storage.skus().length,
+      pendingSync: (await storage.dirty()).length,
+      rejected: [...status.rejected].map(([sku, error]) => ({ sku, ...error })),
+    };
+  });
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+
+  app.use(requestId());
+  app.use(problems((error, ctx) => log.error({ err: error, requestId: ctx.state.requestId }, 'request failed')));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+
+  const handle = app.callback();
+  const server = createServer((request, response) => {
+    void handle(request, response);
+  });
+  const port = await listen(server, config.port, config.host);
+  const url = `http://${config.host}:${port}`;
+  const link = new HubLink(config.hubUrl, config.token, sync, log);
+  link.start();
+  log.info({ url, hub: config.hubUrl, skus: storage.skus().length }, 'store listening');
+  return {
+    port,
+    url,
+    sync,
+    storage,
+    dropHubLink: () => link.drop(),
+    async close() {
+      link.stop();
+      await closeServer(server);
+      await adapter.close();
+      log.info('store stopped');
+    },
+  };
+}
+
+function logSyncEvent(log: Logger, event: StoreSyncEvent): void {
+  if (event.type === 'rejected' || event.type === 'protocol-error') log.warn(event, event.type);
+  else log.info(event, event.type);
+}

@@ -1,0 +1,114 @@
+import { ErrorCode, shelfsyncError, toProblem, type ShelfsyncError } from '@shelfsync/protocol';
+import { randomUUID } from 'node:crypto';
+import type { Context, Middleware, Next } from 'koa';
+import type { z } from 'zod';
+
+/** A ShelfsyncError thrown through Koa; the problem middleware turns it into problem+json. */
+export class HttpProblem extends Error {
+  override readonly name = 'HttpProblem';
+  constructor(readonly error: ShelfsyncError) {
+    super(error.detail);
+  }
+}
+
+export function problem(code: ErrorCode, detail: string, details?: Readonly<Record<string, unknown>>): HttpProblem {
+  return new HttpProblem(shelfsyncError(code, detail, details));
+}
+
+export interface RequestState {
+  requestId: string;
+}
+
+const requestIdPattern = /^[\x21-\x7e]{1,128}$/;
+
+/** Takes the caller's X-Request-Id when it is sane, or makes one, and echoes it on the response. */
+export function requestId(): Middleware<RequestState> {
+  return async (ctx, next) => {
+    const given = ctx.get('x-request-id');
+    ctx.state.requestId = requestIdPattern.test(given) ? given : randomUUID();
+    ctx.set('X-Request-Id', ctx.state.requestId);
+    await next();
+  };
+}
+
+/** Logs what the problem middleware could not map; the response never carries it. */
+export type UnexpectedErrorLogger = (error: unknown, ctx: Context) => void;
+
+/**
+ * Every error leaves as RFC 9457 problem+json with a `code`, a `detail` and the
+ * request id; unexpected errors become INTERNAL with no internals in the body.
+ * Unmatched routes answer NOT_FOUND the same way.
+ */
+export function problems(logUnexpected: UnexpectedErrorLogger): Middleware<RequestState> {
+  return async (ctx, next: Next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        throw problem(ErrorCode.NotFound, `no route for ${ctx.method} ${ctx.path}`);
+      }
+      if (ctx.status === 405 && (ctx.body === undefined || typeof ctx.body === 'string')) {
+        throw problem(ErrorCode.MethodNotAllowed, `${ctx.method} is not allowed on ${ctx.path}`);
+      }
+    } catch (error) {
+      let known: ShelfsyncError;
+      if (error instanceof HttpProblem) {
+        known = error.error;
+      } else {
+        logUnexpected(error, ctx);
+        known = shelfsyncError(ErrorCode.Internal, 'unexpected error; see the server log with this request id');
+      }
+      const body = toProblem(known, { instance: ctx.path, requestId: ctx.state.requestId });
+      ctx.status = body.status;
+      ctx.type = 'application/problem+json';
+      ctx.body = body;
+    }
+  };
+}
+
+export interface ReadJsonOptions {
+  /** Largest accepted body in bytes. */
+  readonly limit: number;
+}
+
+/**
+ * Reads and validates a JSON body: JSON media type, at most `limit` bytes, strict
+ * parse, then the zod schema (strict objects reject unknown fields).
+ */
+export async function readJson<S extends z.ZodType>(
+  ctx: Context,
+  schema: S,
+  options: ReadJsonOptions = { limit: 64 * 1024 },
+): Promise<z.infer<S>> {
+  if (!ctx.is('application/json')) {
+    throw problem(ErrorCode.UnsupportedMediaType, 'send the body as application/json');
+  }
+  const declared = Number(ctx.get('content-length') || '0');
+  if (declared > options.limit) throw problem(ErrorCode.PayloadTooLarge, `body over ${options.limit} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.byteLength;
+    if (size > options.limit) throw problem(ErrorCode.PayloadTooLarge, `body over ${options.limit} bytes`);
+    chunks.push(chunk);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw problem(ErrorCode.ValidationFailed, 'body is not valid JSON');
+  }
+  return parseOrThrow(schema, raw, 'body');
+}
+
+/** Parses with zod or throws VALIDATION_FAILED naming each issue and where it is. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => ({
+    path: [where, ...issue.path.map(String)].join('.'),
+    message: issue.message,
+  }));
+  throw problem(ErrorCode.ValidationFailed, `${issues[0]?.path ?? where}: ${issues[0]?.message ?? 'invalid'}`, {
+    issues,
+  });
+}

@@ -1,0 +1,14 @@
+export {
+  HttpProblem,
+  parseOrThrow,
+  problem,
+  problems,
+  readJson,
+  requestId,
+  type ReadJsonOptions,
+  type RequestState,
+  type UnexpectedErrorLogger,
+} from './http.js';
+export { closeServer, listen } from './listen.js';
+export { wsTransport } from './ws-transport.js';
+export { createLogger, type Logger } from './log.js';

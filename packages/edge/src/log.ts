@@ -1,0 +1,20 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * A structured JSON logger (pino) on stderr, so stdout stays free for what a
+ * command prints (a token, a URL). Level from SHELFSYNC_LOG_LEVEL, default info.
+ * Secrets are redacted wherever they appear under these keys.
+ */
+export function createLogger(name: string, bindings: Record<string, unknown> = {}): Logger {
+  return pino(
+    {
+      name,
+      level: process.env.SHELFSYNC_LOG_LEVEL ?? 'info',
+      base: { pid: process.pid, ...bindings },
+      redact: { paths: ['secret', 'token', '*.secret', '*.token', 'headers.authorization'], censor: '[redacted]' },
+    },
+    pino.destination(2),
+  );
+}

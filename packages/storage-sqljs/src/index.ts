@@ -1,0 +1,1 @@
+export { SqlJsStorageAdapter, type SqlJsStorageOptions } from './sqljs-storage-adapter.js';

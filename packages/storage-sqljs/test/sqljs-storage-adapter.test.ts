@@ -1,0 +1,82 @@
+import { applyOperation, computeStock, createSkuDoc } from '@shelfsync/core';
+import { StoreIdSchema, storeAccount, storeWriter } from '@shelfsync/protocol';
+import { DocStore } from '@shelfsync/storage';
+import { runStorageAdapterTests } from '@shelfsync/storage/testing';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqlJsStorageAdapter } from '../src/index.js';
+
+const dirs: string[] = [];
+const tempDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'shelfsync-sqljs-'));
+  dirs.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+runStorageAdapterTests('SqlJsStorageAdapter in memory', async () => {
+  const adapter = await SqlJsStorageAdapter.open();
+  return { adapter, teardown: () => adapter.close() };
+});
+
+runStorageAdapterTests('SqlJsStorageAdapter on a file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shelfsync-sqljs-'));
+  const path = join(dir, 'nested', 'db.sqlite');
+  const adapter = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+  const opened: SqlJsStorageAdapter[] = [adapter];
+  return {
+    adapter,
+    reopen: async () => {
+      const again = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+      opened.push(again);
+      return again;
+    },
+    teardown: async () => {
+      for (const a of opened) await a.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('SqlJsStorageAdapter files', () => {
+  it('writes the file atomically on flush and leaves no temporary file', async () => {
+    const path = join(tempDir(), 'db.sqlite');
+    const adapter = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+    await adapter.save(['k'], Uint8Array.from([1]));
+    expect(existsSync(path)).toBe(false);
+    await adapter.flush();
+    expect(existsSync(path)).toBe(true);
+    expect(existsSync(`${path}.tmp`)).toBe(false);
+    await adapter.close();
+  });
+
+  it('refuses a corrupt file with its name, instead of starting empty', async () => {
+    const path = join(tempDir(), 'db.sqlite');
+    writeFileSync(path, 'this is not a database, not even close to one, really not');
+    await expect(SqlJsStorageAdapter.open({ path })).rejects.toThrow(path);
+  });
+
+  it('carries SKU documents across a restart through DocStore', async () => {
+    const path = join(tempDir(), 'db.sqlite');
+    const s1 = StoreIdSchema.parse('s1');
+    const first = await SqlJsStorageAdapter.open({ path });
+    const store = new DocStore(first);
+    const doc = createSkuDoc();
+    const writes: Promise<void>[] = [];
+    doc.on('update', (u: Uint8Array) => writes.push(store.appendUpdate('MUG', u)));
+    for (let i = 0; i < 3; i++)
+      applyOperation(doc, storeWriter(s1), { type: 'receive', account: storeAccount(s1), quantity: 2 });
+    await Promise.all(writes);
+    await first.close();
+
+    const second = await SqlJsStorageAdapter.open({ path });
+    const loaded = createSkuDoc();
+    expect(await new DocStore(second).load('MUG', loaded)).toBe(true);
+    expect(computeStock(loaded).value).toBe(6);
+    await second.close();
+  });
+});

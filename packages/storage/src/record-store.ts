@@ -1,0 +1,29 @@
+import type { StorageAdapter, StorageKey, StorageWrite } from './storage-adapter.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** JSON records over a StorageAdapter, parsed on the way out (a zod schema fits `schema`). */
+export class RecordStore {
+  constructor(private readonly adapter: StorageAdapter) {}
+
+  /** The record at `key`, parsed by `schema`, or undefined when absent. Throws when stored bytes do not parse. */
+  async get<T>(key: StorageKey, schema: { parse(value: unknown): T }): Promise<T | undefined> {
+    const bytes = await this.adapter.load(key);
+    if (bytes === undefined) return undefined;
+    return schema.parse(JSON.parse(decoder.decode(bytes)));
+  }
+
+  put(key: StorageKey, value: unknown): Promise<void> {
+    return this.adapter.save(key, encoder.encode(JSON.stringify(value)));
+  }
+
+  delete(key: StorageKey): Promise<void> {
+    return this.adapter.remove(key);
+  }
+
+  /** The write that stores `value` at `key`, for an atomic `writeBatch`. */
+  putWrite(key: StorageKey, value: unknown): StorageWrite {
+    return { key, data: encoder.encode(JSON.stringify(value)) };
+  }
+}

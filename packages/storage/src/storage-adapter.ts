@@ -1,0 +1,44 @@
+/**
+ * A storage key: path segments, e.g. `['doc', 'SKU-1', 'snapshot']`. Each segment
+ * is a non-empty string of printable ASCII (0x21-0x7e). Keys order segment by
+ * segment, each segment in byte order; a key sorts before every longer key it
+ * is a prefix of.
+ */
+export type StorageKey = readonly string[];
+
+/** One stored value with its key. */
+export interface StorageChunk {
+  readonly key: StorageKey;
+  readonly data: Uint8Array;
+}
+
+/** One write of an atomic batch: a save, or a removal. */
+export type StorageWrite =
+  { readonly key: StorageKey; readonly data: Uint8Array } | { readonly key: StorageKey; readonly remove: true };
+
+/**
+ * Where a process keeps its bytes. Implementations: `MemoryStorageAdapter`
+ * (tests) and the sql.js adapter (`@shelfsync/storage-sqljs`); each passes
+ * `runStorageAdapterTests`. Calls may overlap; each one's effect is as if they
+ * ran one at a time in call order.
+ */
+export interface StorageAdapter {
+  /** The value at `key`, or undefined. */
+  load(key: StorageKey): Promise<Uint8Array | undefined>;
+  /** Stores `data` at `key`, replacing any value. The adapter keeps its own copy. */
+  save(key: StorageKey, data: Uint8Array): Promise<void>;
+  /** Removes `key`; removing a missing key is not an error. */
+  remove(key: StorageKey): Promise<void>;
+  /** Every value whose key starts with `prefix` (the prefix itself included), in key order. */
+  loadRange(prefix: StorageKey): Promise<StorageChunk[]>;
+  /** Every key that starts with `prefix`, in key order, without loading values. */
+  keys(prefix: StorageKey): Promise<StorageKey[]>;
+  /** Removes every key that starts with `prefix`. */
+  removeRange(prefix: StorageKey): Promise<void>;
+  /** Applies all writes or none of them. */
+  writeBatch(writes: readonly StorageWrite[]): Promise<void>;
+  /** Resolves once everything written before the call is durable. */
+  flush(): Promise<void>;
+  /** Flushes, then releases resources; any later call but close rejects. Closing twice is harmless. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,145 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { StorageAdapter, StorageKey } from '../storage-adapter.js';
+
+/** What one conformance run needs: a fresh adapter, optionally a way to reopen its data, and cleanup. */
+export interface AdapterUnderTest {
+  readonly adapter: StorageAdapter;
+  /** Reopens the same data after `adapter.close()`: adapters that persist must provide it. */
+  readonly reopen?: () => Promise<StorageAdapter>;
+  readonly teardown: () => Promise<void>;
+}
+
+const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
+
+/**
+ * The contract every StorageAdapter must keep, as one vitest suite. A new
+ * adapter proves itself with one call: `runStorageAdapterTests('mine', setup)`.
+ */
+export function runStorageAdapterTests(name: string, setup: () => Promise<AdapterUnderTest>): void {
+  describe(`StorageAdapter conformance: ${name}`, () => {
+    let subject: AdapterUnderTest;
+    let adapter: StorageAdapter;
+    beforeEach(async () => {
+      subject = await setup();
+      adapter = subject.adapter;
+    });
+    afterEach(async () => {
+      await subject.teardown();
+    });
+
+    it('loads undefined for a missing key, and what was saved otherwise', async () => {
+      expect(await adapter.load(['a'])).toBeUndefined();
+      await adapter.save(['a', 'b'], bytes(1, 2, 3));
+      expect(await adapter.load(['a', 'b'])).toEqual(bytes(1, 2, 3));
+      expect(await adapter.load(['a'])).toBeUndefined();
+    });
+
+    it('overwrites, and stores empty values', async () => {
+      await adapter.save(['k'], bytes(1));
+      await adapter.save(['k'], bytes(2, 2));
+      expect(await adapter.load(['k'])).toEqual(bytes(2, 2));
+      await adapter.save(['empty'], new Uint8Array(0));
+      expect(await adapter.load(['empty'])).toEqual(new Uint8Array(0));
+    });
+
+    it('keeps its own copies: mutating what was saved or loaded changes nothing stored', async () => {
+      const input = bytes(1, 2, 3);
+      await adapter.save(['k'], input);
+      input[0] = 9;
+      const output = await adapter.load(['k']);
+      if (output === undefined) throw new Error('missing');
+      output[1] = 9;
+      expect(await adapter.load(['k'])).toEqual(bytes(1, 2, 3));
+    });
+
+    it('removes keys; removing a missing key is fine', async () => {
+      await adapter.save(['k'], bytes(1));
+      await adapter.remove(['k']);
+      await adapter.remove(['never']);
+      expect(await adapter.load(['k'])).toBeUndefined();
+    });
+
+    it('loadRange and keys match by whole segments, in key order', async () => {
+      const keys: StorageKey[] = [['a', 'c'], ['ab'], ['a'], ['a', 'b', 'x'], ['a', 'b'], ['b'], ['a', 'B']];
+      for (const [i, key] of keys.entries()) await adapter.save(key, bytes(i));
+      const expected = [['a'], ['a', 'B'], ['a', 'b'], ['a', 'b', 'x'], ['a', 'c']];
+      expect(await adapter.keys(['a'])).toEqual(expected);
+      const range = await adapter.loadRange(['a']);
+      expect(range.map((c) => c.key)).toEqual(expected);
+      expect(range.map((c) => c.data)).toEqual([bytes(2), bytes(6), bytes(4), bytes(3), bytes(0)]);
+      expect(await adapter.keys(['zzz'])).toEqual([]);
+      expect(await adapter.loadRange(['a', 'b', 'x', 'y'])).toEqual([]);
+    });
+
+    it('removeRange removes exactly the keys under the prefix', async () => {
+      for (const key of [['a'], ['a', 'b'], ['ab'], ['b']]) await adapter.save(key, bytes(1));
+      await adapter.removeRange(['a']);
+      expect(await adapter.keys(['a'])).toEqual([]);
+      expect(await adapter.load(['ab'])).toEqual(bytes(1));
+      expect(await adapter.load(['b'])).toEqual(bytes(1));
+    });
+
+    it('writeBatch applies saves and removals together, or nothing when one key is invalid', async () => {
+      await adapter.save(['old'], bytes(1));
+      await adapter.writeBatch([
+        { key: ['new'], data: bytes(2) },
+        { key: ['old'], remove: true },
+      ]);
+      expect(await adapter.load(['new'])).toEqual(bytes(2));
+      expect(await adapter.load(['old'])).toBeUndefined();
+      await expect(
+        adapter.writeBatch([
+          { key: ['x'], data: bytes(3) },
+          { key: ['bad key'], data: bytes(4) },
+        ]),
+      ).rejects.toThrow();
+      expect(await adapter.load(['x'])).toBeUndefined();
+    });
+
+    it('applies overlapping calls in call order', async () => {
+      const writes = Array.from({ length: 200 }, (_, i) =>
+        adapter.save(['n', String(i).padStart(3, '0')], bytes(i % 256)),
+      );
+      const last = adapter.save(['n', '000'], bytes(42));
+      await Promise.all([...writes, last]);
+      expect(await adapter.keys(['n'])).toHaveLength(200);
+      expect(await adapter.load(['n', '000'])).toEqual(bytes(42));
+    });
+
+    it('refuses invalid keys', async () => {
+      for (const key of [[], [''], ['a b'], ['a\u0000b'], ['é'], ['ok', '']]) {
+        await expect(adapter.save(key, bytes(1)), JSON.stringify(key)).rejects.toThrow();
+        await expect(adapter.load(key), JSON.stringify(key)).rejects.toThrow();
+      }
+    });
+
+    it('flushes, then rejects every call after close', async () => {
+      await adapter.save(['k'], bytes(1));
+      await adapter.flush();
+      await adapter.close();
+      await expect(adapter.load(['k'])).rejects.toThrow();
+      await expect(adapter.save(['k'], bytes(2))).rejects.toThrow();
+      await adapter.close(); // closing twice is harmless
+    });
+
+    it('keeps data across close and reopen (persistent adapters)', async (context) => {
+      if (subject.reopen === undefined) {
+        context.skip();
+        return;
+      }
+      await adapter.save(['flushed'], bytes(1));
+      await adapter.flush();
+      await adapter.save(['closed'], bytes(2));
+      await adapter.writeBatch([
+        { key: ['batch'], data: bytes(3) },
+        { key: ['flushed', 'x'], data: bytes(4) },
+      ]);
+      await adapter.close();
+      const reopened = await subject.reopen();
+      expect(await reopened.load(['flushed'])).toEqual(bytes(1));
+      expect(await reopened.load(['closed'])).toEqual(bytes(2));
+      expect(await reopened.keys(['flushed'])).toEqual([['flushed'], ['flushed', 'x']]);
+      await reopened.close();
+    });
+  });
+}

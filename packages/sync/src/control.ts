@@ -1,0 +1,66 @@
+import { ErrorCodeSchema, SkuSchema, StoreIdSchema } from '@shelfsync/protocol';
+import { z } from 'zod';
+
+/** The sync protocol version this code speaks; sent in the handshake. */
+export const PROTOCOL_VERSION = 1;
+
+const Cursor = z.int().min(0);
+
+/**
+ * Store -> hub, first frame of every connection. `cursor` and `epoch` are the
+ * hub change cursor the store last caught up to (0 and null before its first
+ * sync); `dirty` the SKUs with local changes the hub may not hold.
+ */
+export const HelloSchema = z.strictObject({
+  type: z.literal('hello'),
+  protocol: z.int(),
+  storeId: StoreIdSchema,
+  epoch: z.string().max(64).nullable(),
+  cursor: Cursor,
+  dirty: z.array(SkuSchema),
+});
+
+/**
+ * Hub -> store, the answer to hello. `changed` lists the SKUs changed at the hub
+ * after the store's cursor (every SKU when the epochs differ); the store then
+ * syncs `changed ∪ dirty` and records `cursor` once that is done.
+ */
+export const WelcomeSchema = z.strictObject({
+  type: z.literal('welcome'),
+  protocol: z.int(),
+  epoch: z.string().max(64),
+  cursor: Cursor,
+  changed: z.array(SkuSchema),
+});
+
+/**
+ * Hub -> store: every DOC frame with a reference up to `ref` has been processed
+ * (applied and durable, or refused). `change` is the change number the frame
+ * `ref` produced at the hub, when it changed anything.
+ */
+export const AckSchema = z.strictObject({
+  type: z.literal('ack'),
+  ref: z.int().min(1),
+  change: z.int().min(1).optional(),
+});
+
+/** Either way: a coded error, about one frame (`ref`, `sku`) or the session. */
+export const ErrorMessageSchema = z.strictObject({
+  type: z.literal('error'),
+  code: ErrorCodeSchema,
+  detail: z.string().max(2000),
+  sku: SkuSchema.optional(),
+  ref: z.int().min(1).optional(),
+});
+
+export const ControlMessageSchema = z.discriminatedUnion('type', [
+  HelloSchema,
+  WelcomeSchema,
+  AckSchema,
+  ErrorMessageSchema,
+]);
+export type ControlMessage = z.infer<typeof ControlMessageSchema>;
+export type Hello = z.infer<typeof HelloSchema>;
+export type Welcome = z.infer<typeof WelcomeSchema>;
+export type Ack = z.infer<typeof AckSchema>;
+export type ErrorMessage = z.infer<typeof ErrorMessageSchema>;

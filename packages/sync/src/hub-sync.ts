@@ -1,0 +1,360 @@
+import { validateUpdate } from '@shelfsync/core';
+import {
+  CloseCode,
+  ErrorCode,
+  SkuSchema,
+  storeWriter,
+  type ErrorCode as Code,
+  type Sku,
+  type StoreId,
+} from '@shelfsync/protocol';
+import * as Y from 'yjs';
+import { PROTOCOL_VERSION, type ControlMessage, type Hello } from './control.js';
+import {
+  FrameError,
+  SyncMessageType,
+  decodeFrame,
+  encodeControlFrame,
+  encodeDocFrame,
+  type DocFrame,
+} from './frames.js';
+import type { Transport } from './transport.js';
+
+/** What the hub's sync needs from the hub's storage. */
+export interface HubDocuments {
+  /** This hub's data lineage: a new epoch means change cursors from before mean nothing. */
+  readonly epoch: string;
+  /** The SKU's document, loaded on first use (an empty one for a new SKU). */
+  open(sku: Sku): Promise<Y.Doc>;
+  /**
+   * Makes `update`, already applied to the SKU's document, durable, and records
+   * the change in the change log. Resolves, once durable, with its change number.
+   */
+  commit(sku: Sku, update: Uint8Array): Promise<number>;
+  /** The newest change number (0 before any). */
+  cursor(): number;
+  /** The SKUs changed after change number `cursor`. */
+  changedSince(cursor: number): Sku[];
+  /** Every SKU the hub holds. */
+  allSkus(): Sku[];
+}
+
+/** Something the hub's sync did, for logs and metrics. */
+export type HubSyncEvent =
+  | { readonly type: 'connected'; readonly storeId: StoreId }
+  | { readonly type: 'disconnected'; readonly storeId: StoreId; readonly code: number; readonly reason: string }
+  | { readonly type: 'handshake'; readonly storeId: StoreId; readonly changed: number; readonly dirty: number }
+  | { readonly type: 'accepted'; readonly storeId: StoreId; readonly sku: Sku; readonly bytes: number }
+  | {
+      readonly type: 'rejected';
+      readonly storeId: StoreId;
+      readonly sku: string;
+      readonly code: Code;
+      readonly detail: string;
+    }
+  | { readonly type: 'protocol-error'; readonly storeId: StoreId; readonly detail: string }
+  | { readonly type: 'slow-consumer'; readonly storeId: StoreId; readonly bufferedAmount: number };
+
+export interface HubSyncOptions {
+  /** Rejected updates a session may send before it is closed with TooManyInvalidUpdates. */
+  readonly maxInvalidUpdates: number;
+  /** A store whose socket buffers more than this is closed with SlowConsumer; it reconnects and catches up. */
+  readonly maxBufferedBytes: number;
+  /** A connection that has not said hello by then is closed with HandshakeTimeout. */
+  readonly handshakeTimeoutMs: number;
+  readonly onEvent: (event: HubSyncEvent) => void;
+  readonly now: () => number;
+}
+
+const DEFAULT_OPTIONS: HubSyncOptions = {
+  maxInvalidUpdates: 20,
+  maxBufferedBytes: 8 * 1024 * 1024,
+  handshakeTimeoutMs: 10_000,
+  onEvent: () => {},
+  now: () => Date.now(),
+};
+
+/** What the hub knows about one store's link. */
+export interface StoreLinkStatus {
+  readonly storeId: StoreId;
+  readonly connected: boolean;
+  /** Milliseconds since the epoch of the last frame from the store. */
+  readonly lastSeen: number;
+  readonly rejectedUpdates: number;
+}
+
+/**
+ * The hub side of the sync protocol: one session per connected store, every
+ * SKU document over it. Every update a store sends is validated against the
+ * hub's document (`validateUpdate`) before it is applied, made durable before it
+ * is acknowledged, and only then relayed to the other stores.
+ */
+export class HubSync {
+  private readonly options: HubSyncOptions;
+  private readonly live = new Map<StoreId, HubSession>();
+  private readonly links = new Map<StoreId, { lastSeen: number; rejectedUpdates: number }>();
+
+  constructor(
+    private readonly documents: HubDocuments,
+    options: Partial<HubSyncOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_OPTIONS, ...options };
+  }
+
+  /** Attaches a connection already authenticated as `storeId`. A previous connection of that store is replaced. */
+  connect(storeId: StoreId, transport: Transport): HubSession {
+    this.live.get(storeId)?.close(CloseCode.Replaced);
+    const session = new HubSession(this, this.documents, this.options, storeId, transport);
+    this.live.set(storeId, session);
+    this.touch(storeId);
+    this.options.onEvent({ type: 'connected', storeId });
+    return session;
+  }
+
+  /**
+   * Sends an update the hub has committed, with its change number, to every live
+   * store except `except`.
+   */
+  broadcast(sku: Sku, update: Uint8Array, change: number, except?: HubSession): void {
+    const frame = encodeDocFrame(sku, change, SyncMessageType.Update, update);
+    for (const session of this.live.values()) if (session !== except) session.sendFrame(frame);
+  }
+
+  /** Every store the hub has heard from since it started, connected or not. */
+  storeLinks(): StoreLinkStatus[] {
+    return [...this.links].map(([storeId, link]) => ({ storeId, connected: this.live.has(storeId), ...link }));
+  }
+
+  /** Closes every session (hub shutdown). */
+  close(): void {
+    for (const session of [...this.live.values()]) session.close(CloseCode.GoingAway);
+  }
+
+  /** @internal */
+  touch(storeId: StoreId): void {
+    const link = this.links.get(storeId);
+    if (link === undefined) this.links.set(storeId, { lastSeen: this.options.now(), rejectedUpdates: 0 });
+    else link.lastSeen = this.options.now();
+  }
+
+  /** @internal */
+  countRejected(storeId: StoreId): void {
+    const link = this.links.get(storeId);
+    if (link !== undefined) link.rejectedUpdates++;
+  }
+
+  /** @internal */
+  detach(session: HubSession): void {
+    if (this.live.get(session.storeId) === session) this.live.delete(session.storeId);
+  }
+}
+
+/** One store's connection at the hub. Frames are processed one at a time, in order. */
+export class HubSession {
+  private state: 'handshake' | 'live' | 'closed' = 'handshake';
+  private queue: Promise<void> = Promise.resolve();
+  private invalid = 0;
+  private readonly handshakeTimer: ReturnType<typeof setTimeout>;
+
+  constructor(
+    private readonly hub: HubSync,
+    private readonly documents: HubDocuments,
+    private readonly options: HubSyncOptions,
+    readonly storeId: StoreId,
+    private readonly transport: Transport,
+  ) {
+    transport.onMessage((bytes) => {
+      this.queue = this.queue
+        .then(() => this.handle(bytes))
+        .catch((error: unknown) => {
+          this.options.onEvent({ type: 'protocol-error', storeId, detail: `internal: ${String(error)}` });
+          this.close(CloseCode.InternalError);
+        });
+    });
+    transport.onClose((code, reason) => {
+      clearTimeout(this.handshakeTimer);
+      this.state = 'closed';
+      this.hub.detach(this);
+      this.options.onEvent({ type: 'disconnected', storeId, code, reason });
+    });
+    this.handshakeTimer = setTimeout(() => {
+      if (this.state === 'handshake') this.close(CloseCode.HandshakeTimeout);
+    }, options.handshakeTimeoutMs);
+    // A timer must never keep a process alive on its own.
+    if (typeof this.handshakeTimer === 'object' && 'unref' in this.handshakeTimer) this.handshakeTimer.unref();
+  }
+
+  get isLive(): boolean {
+    return this.state === 'live';
+  }
+
+  /** Closes the session with a named close code. */
+  close(closeCode: { code: number; reason: string }): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.handshakeTimer);
+    this.hub.detach(this);
+    this.transport.close(closeCode.code, closeCode.reason);
+  }
+
+  /** @internal Sends a frame unless the store reads too slowly, in which case it is dropped from the hub. */
+  sendFrame(frame: Uint8Array): void {
+    if (this.state !== 'live') return;
+    if (this.transport.bufferedAmount > this.options.maxBufferedBytes) {
+      this.options.onEvent({
+        type: 'slow-consumer',
+        storeId: this.storeId,
+        bufferedAmount: this.transport.bufferedAmount,
+      });
+      this.close(CloseCode.SlowConsumer);
+      return;
+    }
+    this.transport.send(frame);
+  }
+
+  private send(message: ControlMessage): void {
+    this.sendFrame(encodeControlFrame(message));
+  }
+
+  private protocolError(detail: string, closeCode: { code: number; reason: string } = CloseCode.BadRequest): void {
+    this.options.onEvent({ type: 'protocol-error', storeId: this.storeId, detail });
+    if (this.state === 'live') this.send({ type: 'error', code: ErrorCode.ValidationFailed, detail });
+    this.close(closeCode);
+  }
+
+  private async handle(bytes: Uint8Array): Promise<void> {
+    if (this.state === 'closed') return;
+    this.hub.touch(this.storeId);
+    let frame;
+    try {
+      frame = decodeFrame(bytes);
+    } catch (error) {
+      this.protocolError(error instanceof FrameError ? error.message : String(error));
+      return;
+    }
+    if (this.state === 'handshake') {
+      if (frame.kind !== 'control' || frame.message.type !== 'hello') {
+        this.protocolError('the first frame must be hello');
+        return;
+      }
+      this.welcome(frame.message);
+      return;
+    }
+    if (frame.kind === 'control') {
+      if (frame.message.type === 'error') {
+        this.options.onEvent({
+          type: 'protocol-error',
+          storeId: this.storeId,
+          detail: `store reports ${frame.message.code}: ${frame.message.detail}`,
+        });
+        return;
+      }
+      this.protocolError(`unexpected ${frame.message.type} from a store`);
+      return;
+    }
+    await this.handleDoc(frame);
+  }
+
+  private welcome(hello: Hello): void {
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      this.send({
+        type: 'error',
+        code: ErrorCode.ValidationFailed,
+        detail: `protocol ${hello.protocol} unsupported; this hub speaks ${PROTOCOL_VERSION}`,
+      });
+      this.protocolError(`unsupported protocol ${hello.protocol}`, CloseCode.UnsupportedProtocol);
+      return;
+    }
+    if (hello.storeId !== this.storeId) {
+      this.protocolError(`hello names store ${hello.storeId}, the token ${this.storeId}`, CloseCode.Forbidden);
+      return;
+    }
+    clearTimeout(this.handshakeTimer);
+    this.state = 'live';
+    const sameLineage = hello.epoch === this.documents.epoch;
+    const changed = sameLineage ? this.documents.changedSince(hello.cursor) : this.documents.allSkus();
+    this.send({
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION,
+      epoch: this.documents.epoch,
+      cursor: this.documents.cursor(),
+      changed,
+    });
+    this.options.onEvent({
+      type: 'handshake',
+      storeId: this.storeId,
+      changed: changed.length,
+      dirty: hello.dirty.length,
+    });
+  }
+
+  private async handleDoc(frame: DocFrame): Promise<void> {
+    const sku = SkuSchema.safeParse(frame.sku);
+    if (!sku.success) {
+      this.reject(frame, ErrorCode.ValidationFailed, `"${frame.sku.slice(0, 80)}" is not a SKU`);
+      return;
+    }
+    const doc = await this.documents.open(sku.data);
+    if (this.state === 'closed') return;
+    if (frame.type === SyncMessageType.Step1) {
+      let diff: Uint8Array;
+      try {
+        diff = Y.encodeStateAsUpdate(doc, frame.payload);
+      } catch {
+        this.reject(frame, ErrorCode.ValidationFailed, 'step 1 carries a malformed state vector');
+        return;
+      }
+      this.sendFrame(encodeDocFrame(sku.data, 0, SyncMessageType.Step2, diff));
+      this.sendFrame(encodeDocFrame(sku.data, 0, SyncMessageType.Step1, Y.encodeStateVector(doc)));
+      this.ack(frame.ref);
+      return;
+    }
+
+    const verdict = validateUpdate(doc, frame.payload, storeWriter(this.storeId));
+    if (!verdict.ok) {
+      this.reject(frame, verdict.error.code, verdict.error.detail);
+      return;
+    }
+    if (verdict.value.changed) {
+      // Relay what actually changed (Yjs' own incremental update), not the
+      // store's bytes: a step 2 also carries the store's whole delete set.
+      let applied: Uint8Array | null = null;
+      const capture = (update: Uint8Array, origin: unknown): void => {
+        if (origin === this) applied = update;
+      };
+      doc.on('update', capture);
+      try {
+        Y.applyUpdate(doc, frame.payload, this);
+      } finally {
+        doc.off('update', capture);
+      }
+      const committed = applied ?? frame.payload;
+      const change = await this.documents.commit(sku.data, committed);
+      this.options.onEvent({ type: 'accepted', storeId: this.storeId, sku: sku.data, bytes: frame.payload.byteLength });
+      this.ack(frame.ref, change);
+      this.hub.broadcast(sku.data, committed, change, this);
+      return;
+    }
+    this.ack(frame.ref);
+  }
+
+  private ack(ref: number, change?: number): void {
+    if (ref > 0) this.send(change === undefined ? { type: 'ack', ref } : { type: 'ack', ref, change });
+  }
+
+  private reject(frame: DocFrame, code: Code, detail: string): void {
+    this.invalid++;
+    this.hub.countRejected(this.storeId);
+    this.options.onEvent({ type: 'rejected', storeId: this.storeId, sku: frame.sku, code, detail });
+    const sku = SkuSchema.safeParse(frame.sku);
+    this.send({
+      type: 'error',
+      code,
+      detail,
+      ...(sku.success ? { sku: sku.data } : {}),
+      ...(frame.ref > 0 ? { ref: frame.ref } : {}),
+    });
+    this.ack(frame.ref);
+    if (this.invalid > this.options.maxInvalidUpdates) this.close(CloseCode.TooManyInvalidUpdates);
+  }
+}

@@ -1,0 +1,42 @@
+export { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js';
+export {
+  AckSchema,
+  ControlMessageSchema,
+  ErrorMessageSchema,
+  HelloSchema,
+  PROTOCOL_VERSION,
+  WelcomeSchema,
+  type Ack,
+  type ControlMessage,
+  type ErrorMessage,
+  type Hello,
+  type Welcome,
+} from './control.js';
+export {
+  FrameError,
+  FrameKind,
+  SyncMessageType,
+  decodeFrame,
+  encodeControlFrame,
+  encodeDocFrame,
+  type ControlFrame,
+  type DocFrame,
+  type Frame,
+} from './frames.js';
+export {
+  HubSession,
+  HubSync,
+  type HubDocuments,
+  type HubSyncEvent,
+  type HubSyncOptions,
+  type StoreLinkStatus,
+} from './hub-sync.js';
+export {
+  StoreSync,
+  type StoreDocuments,
+  type StoreSyncEvent,
+  type StoreSyncOptions,
+  type StoreSyncStatus,
+} from './store-sync.js';
+export { createTransportPair, type Transport } from './transport.js';
+export { HubStorage, REMOTE_ORIGIN, StoreStorage } from './persistent-documents.js';

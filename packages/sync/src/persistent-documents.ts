@@ -1,0 +1,234 @@
+import { SkuSchema, type Sku } from '@shelfsync/protocol';
+import { DocStore, RecordStore, type StorageAdapter } from '@shelfsync/storage';
+import { createSkuDoc } from '@shelfsync/core';
+import type * as Y from 'yjs';
+import * as YCodec from 'yjs';
+import { z } from 'zod';
+import type { HubDocuments } from './hub-sync.js';
+import type { StoreDocuments } from './store-sync.js';
+
+/** Transaction origin of updates loaded from storage or received from a peer: not local changes. */
+export const REMOTE_ORIGIN = Symbol('shelfsync.remote');
+
+const DIRTY = 'dirty';
+
+/**
+ * SKU documents kept in memory and persisted through a StorageAdapter: every
+ * update is appended before it counts as done, and each SKU is compacted into a
+ * snapshot once enough updates have piled up.
+ */
+class PersistedDocs {
+  readonly docStore: DocStore;
+  private readonly docs = new Map<string, Promise<Y.Doc>>();
+
+  constructor(readonly adapter: StorageAdapter) {
+    this.docStore = new DocStore(adapter);
+  }
+
+  open(sku: Sku): Promise<Y.Doc> {
+    let doc = this.docs.get(sku);
+    if (doc === undefined) {
+      doc = (async () => {
+        const loaded = createSkuDoc();
+        await this.docStore.load(sku, loaded);
+        return loaded;
+      })();
+      this.docs.set(sku, doc);
+    }
+    return doc;
+  }
+
+  /** Stores an update already applied to the SKU's open document, compacting when due. */
+  async append(sku: Sku, update: Uint8Array): Promise<void> {
+    await this.docStore.appendUpdate(sku, update);
+    if (this.docStore.needsCompaction(sku)) await this.docStore.compact(sku, await this.open(sku));
+  }
+
+  async storedSkus(): Promise<Sku[]> {
+    return (await this.docStore.skus()).filter((sku): sku is Sku => SkuSchema.safeParse(sku).success);
+  }
+}
+
+const HubMetaSchema = z.strictObject({ epoch: z.string(), cursor: z.int().min(0) });
+const ChangeSchema = z.strictObject({ seq: z.int().min(1), at: z.int().min(0) });
+
+/**
+ * The hub's documents and change log, persisted through a StorageAdapter.
+ * Each commit takes the next change number; `changedSince` answers which SKUs a
+ * reconnecting store must exchange, so catch-up follows what changed.
+ */
+export class HubStorage implements HubDocuments {
+  private readonly docs: PersistedDocs;
+  private readonly records: RecordStore;
+  /** SKU -> its latest change; Map order is ascending change number. */
+  private readonly changes = new Map<Sku, { seq: number; at: number }>();
+  private current = 0;
+
+  private constructor(
+    adapter: StorageAdapter,
+    readonly epoch: string,
+    private readonly now: () => number,
+  ) {
+    this.docs = new PersistedDocs(adapter);
+    this.records = new RecordStore(adapter);
+  }
+
+  /** Opens the hub's storage, creating a new epoch for an empty one. */
+  static async open(
+    adapter: StorageAdapter,
+    newEpoch: () => string,
+    now: () => number = Date.now,
+  ): Promise<HubStorage> {
+    const records = new RecordStore(adapter);
+    let meta = await records.get(['hub', 'meta'], HubMetaSchema);
+    if (meta === undefined) {
+      meta = { epoch: newEpoch(), cursor: 0 };
+      await records.put(['hub', 'meta'], meta);
+    }
+    const storage = new HubStorage(adapter, meta.epoch, now);
+    const entries: [Sku, { seq: number; at: number }][] = [];
+    for (const chunk of await adapter.loadRange(['hub', 'change'])) {
+      const sku = SkuSchema.safeParse(chunk.key[2]);
+      const change = ChangeSchema.safeParse(JSON.parse(new TextDecoder().decode(chunk.data)));
+      if (sku.success && change.success) entries.push([sku.data, change.data]);
+    }
+    entries.sort((a, b) => a[1].seq - b[1].seq);
+    for (const [sku, change] of entries) storage.changes.set(sku, change);
+    storage.current = Math.max(meta.cursor, entries.at(-1)?.[1].seq ?? 0);
+    return storage;
+  }
+
+  open(sku: Sku): Promise<Y.Doc> {
+    return this.docs.open(sku);
+  }
+
+  async commit(sku: Sku, update: Uint8Array): Promise<number> {
+    const change = { seq: ++this.current, at: this.now() };
+    this.changes.delete(sku);
+    this.changes.set(sku, change);
+    // The change record goes first: after a crash between the two writes a store
+    // syncs a SKU needlessly, never misses one.
+    const record = this.records.put(['hub', 'change', sku], change);
+    await Promise.all([record, this.docs.append(sku, update)]);
+    return change.seq;
+  }
+
+  cursor(): number {
+    return this.current;
+  }
+
+  changedSince(cursor: number): Sku[] {
+    const changed: Sku[] = [];
+    for (const [sku, change] of this.changes) if (change.seq > cursor) changed.push(sku);
+    return changed;
+  }
+
+  allSkus(): Sku[] {
+    return [...this.changes.keys()];
+  }
+
+  /** Whether any store or the hub ever wrote this SKU. */
+  has(sku: Sku): boolean {
+    return this.changes.has(sku);
+  }
+
+  /** Milliseconds since the epoch of the SKU's latest change, or undefined. */
+  updatedAt(sku: Sku): number | undefined {
+    return this.changes.get(sku)?.at;
+  }
+
+  async flush(): Promise<void> {
+    await this.records.put(['hub', 'meta'], { epoch: this.epoch, cursor: this.current });
+    await this.adapter.flush();
+  }
+
+  private get adapter(): StorageAdapter {
+    return this.docs.adapter;
+  }
+}
+
+const CursorSchema = z.strictObject({ epoch: z.string().nullable(), cursor: z.int().min(0) });
+
+/**
+ * A store's documents, dirty set and hub cursor, persisted through a
+ * StorageAdapter. `recordLocal` is the one way a local change becomes durable:
+ * the SKU is marked dirty before its update is stored, so a crash between the
+ * two can only cause one needless sync.
+ */
+export class StoreStorage implements StoreDocuments {
+  private readonly docs: PersistedDocs;
+  private readonly records: RecordStore;
+  private readonly dirtySet = new Set<Sku>();
+  /** SKUs this store holds anything for. */
+  private readonly known = new Set<Sku>();
+  /** Local changes being written: their SKUs may not be cleaned until the sync has seen them. */
+  private readonly writing = new Map<Sku, number>();
+
+  private constructor(private readonly adapter: StorageAdapter) {
+    this.docs = new PersistedDocs(adapter);
+    this.records = new RecordStore(adapter);
+  }
+
+  static async open(adapter: StorageAdapter): Promise<StoreStorage> {
+    const storage = new StoreStorage(adapter);
+    for (const sku of await storage.docs.storedSkus()) storage.known.add(sku);
+    for (const key of await adapter.keys([DIRTY])) {
+      const sku = SkuSchema.safeParse(key[1]);
+      if (sku.success) storage.dirtySet.add(sku.data);
+    }
+    return storage;
+  }
+
+  open(sku: Sku): Promise<Y.Doc> {
+    return this.docs.open(sku);
+  }
+
+  /** Every SKU this store holds anything for. */
+  skus(): Sku[] {
+    return [...this.known];
+  }
+
+  has(sku: Sku): boolean {
+    return this.known.has(sku);
+  }
+
+  /** Makes a local change durable; call before acknowledging it or sending it. */
+  async recordLocal(sku: Sku, update: Uint8Array): Promise<void> {
+    this.writing.set(sku, (this.writing.get(sku) ?? 0) + 1);
+    this.known.add(sku);
+    try {
+      const mark = this.dirtySet.has(sku) ? Promise.resolve() : this.adapter.save([DIRTY, sku], new Uint8Array(0));
+      this.dirtySet.add(sku);
+      await Promise.all([mark, this.docs.append(sku, update)]);
+    } finally {
+      const left = (this.writing.get(sku) ?? 1) - 1;
+      if (left === 0) this.writing.delete(sku);
+      else this.writing.set(sku, left);
+    }
+  }
+
+  async applyRemote(sku: Sku, update: Uint8Array): Promise<void> {
+    const doc = await this.docs.open(sku);
+    YCodec.applyUpdate(doc, update, REMOTE_ORIGIN);
+    this.known.add(sku);
+    await this.docs.append(sku, update);
+  }
+
+  dirty(): Promise<Sku[]> {
+    return Promise.resolve([...this.dirtySet]);
+  }
+
+  markClean(skus: readonly Sku[]): Promise<void> {
+    const clean = skus.filter((sku) => !this.writing.has(sku) && this.dirtySet.delete(sku));
+    if (clean.length === 0) return Promise.resolve();
+    return this.adapter.writeBatch(clean.map((sku) => ({ key: [DIRTY, sku], remove: true as const })));
+  }
+
+  async loadCursor(): Promise<{ epoch: string | null; cursor: number }> {
+    return (await this.records.get(['sync', 'cursor'], CursorSchema)) ?? { epoch: null, cursor: 0 };
+  }
+
+  saveCursor(epoch: string, cursor: number): Promise<void> {
+    return this.records.put(['sync', 'cursor'], { epoch, cursor });
+  }
+}

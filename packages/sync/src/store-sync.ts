@@ -1,0 +1,366 @@
+import { CloseCode, SkuSchema, type ShelfsyncError, type Sku, type StoreId } from '@shelfsync/protocol';
+import * as Y from 'yjs';
+import { PROTOCOL_VERSION, type Welcome } from './control.js';
+import {
+  FrameError,
+  SyncMessageType,
+  decodeFrame,
+  encodeControlFrame,
+  encodeDocFrame,
+  type DocFrame,
+} from './frames.js';
+import type { Transport } from './transport.js';
+
+/** What a store's sync needs from the store's storage. */
+export interface StoreDocuments {
+  /** The SKU's document, loaded on first use (an empty one for a SKU new to this store). */
+  open(sku: Sku): Promise<Y.Doc>;
+  /** Applies an update received from the hub to the SKU's document and makes it durable. */
+  applyRemote(sku: Sku, update: Uint8Array): Promise<void>;
+  /** The SKUs with local changes the hub may not hold (kept durably by the caller with each local update). */
+  dirty(): Promise<Sku[]>;
+  /**
+   * The hub holds every local change of these SKUs made before this call.
+   * Implementations must issue their storage write before their first await, so
+   * that a local change recorded after the call is never cleaned by it.
+   */
+  markClean(skus: readonly Sku[]): Promise<void>;
+  /** The hub change cursor this store last caught up to. */
+  loadCursor(): Promise<{ epoch: string | null; cursor: number }>;
+  saveCursor(epoch: string, cursor: number): Promise<void>;
+}
+
+/** Something the store's sync did, for logs, metrics and tests. */
+export type StoreSyncEvent =
+  | { readonly type: 'live'; readonly changed: number; readonly dirty: number }
+  | { readonly type: 'caught-up'; readonly cursor: number; readonly skus: number }
+  | { readonly type: 'rejected'; readonly sku: string; readonly error: ShelfsyncError }
+  | { readonly type: 'protocol-error'; readonly detail: string }
+  | { readonly type: 'closed'; readonly code: number; readonly reason: string };
+
+export interface StoreSyncOptions {
+  readonly onEvent: (event: StoreSyncEvent) => void;
+  readonly now: () => number;
+}
+
+/** The store's view of its link to the hub. */
+export interface StoreSyncStatus {
+  /** A connection is attached and past the handshake. */
+  readonly connected: boolean;
+  /** Connected, and every SKU changed on either side while apart has been exchanged. */
+  readonly caughtUp: boolean;
+  /** Milliseconds since the epoch when the store was last known to be in step with the hub, or null. */
+  readonly lastSyncedAt: number | null;
+  readonly cursor: number;
+  /** SKUs whose local changes the hub refused, with the last refusal. */
+  readonly rejected: ReadonlyMap<string, ShelfsyncError>;
+}
+
+/**
+ * The store side of the sync protocol. Long-lived: `attach` it to each new
+ * connection. On every connection it says hello with its change cursor and
+ * dirty SKUs, then exchanges step 1 / step 2 for exactly the SKUs changed on
+ * either side while apart, so catch-up follows what changed, not the catalog.
+ * Local changes go out as they happen (`localUpdate`, called once they are durable).
+ */
+export class StoreSync {
+  private readonly options: StoreSyncOptions;
+  private session: StoreSession | null = null;
+  private lastSyncedAt: number | null = null;
+  private cursor = 0;
+  private readonly rejected = new Map<string, ShelfsyncError>();
+
+  constructor(
+    readonly storeId: StoreId,
+    private readonly documents: StoreDocuments,
+    options: Partial<StoreSyncOptions> = {},
+  ) {
+    this.options = { onEvent: () => {}, now: () => Date.now(), ...options };
+  }
+
+  /** Starts a session on a fresh connection; a previous one is closed. */
+  attach(transport: Transport): void {
+    this.session?.close(CloseCode.GoingAway);
+    const session = new StoreSession(this, this.documents, this.options, transport);
+    this.session = session;
+    session.start();
+  }
+
+  /** Hands over a local update that is already durable; it is sent now when possible, or at the next catch-up. */
+  localUpdate(sku: Sku, update: Uint8Array): void {
+    this.session?.localUpdate(sku, update);
+  }
+
+  /** Closes the current connection, if any. */
+  detach(): void {
+    this.session?.close(CloseCode.GoingAway);
+    this.session = null;
+  }
+
+  status(): StoreSyncStatus {
+    const session = this.session;
+    return {
+      connected: session?.isLive ?? false,
+      caughtUp: session?.isCaughtUp ?? false,
+      lastSyncedAt: session?.isCaughtUp === true ? this.options.now() : this.lastSyncedAt,
+      cursor: this.cursor,
+      rejected: this.rejected,
+    };
+  }
+
+  /** @internal */
+  recordSynced(cursor: number): void {
+    this.cursor = cursor;
+    this.lastSyncedAt = this.options.now();
+  }
+
+  /** @internal */
+  recordRejected(sku: string, error: ShelfsyncError | null): void {
+    if (error === null) this.rejected.delete(sku);
+    else this.rejected.set(sku, error);
+  }
+
+  /** @internal */
+  ended(session: StoreSession): void {
+    if (this.session === session) {
+      if (session.isCaughtUp) this.lastSyncedAt = this.options.now();
+      this.session = null;
+    }
+  }
+}
+
+class StoreSession {
+  private state: 'hello' | 'live' | 'closed' = 'hello';
+  private queue: Promise<void> = Promise.resolve();
+  private nextRef = 1;
+  private welcome: Welcome | null = null;
+  /** SKUs waiting for the hub's step 2 (catch-up, or a gap found in a relayed update). */
+  private readonly awaitingStep2 = new Set<string>();
+  /** SKUs in catch-up whose local state has not been offered to the hub yet. */
+  private readonly catchingUp = new Set<string>();
+  /** Local changes not sent on this connection: the next catch-up carries them. */
+  private readonly unsent = new Set<string>();
+  /** Per SKU, the reference of the last frame that carried its local changes. */
+  private readonly lastRef = new Map<string, number>();
+  private catchUpRefs = new Set<number>();
+  /** The hub change number up to which this store holds every change, and the ones seen above it. */
+  private cursor = 0;
+  private readonly changesAbove = new Set<number>();
+  /** References the hub refused, until their acknowledgement arrives. */
+  private readonly refused = new Set<number>();
+  private caughtUp = false;
+
+  constructor(
+    private readonly owner: StoreSync,
+    private readonly documents: StoreDocuments,
+    private readonly options: StoreSyncOptions,
+    private readonly transport: Transport,
+  ) {
+    transport.onMessage((bytes) => {
+      this.queue = this.queue
+        .then(() => this.handle(bytes))
+        .catch((error: unknown) => {
+          this.options.onEvent({ type: 'protocol-error', detail: `internal: ${String(error)}` });
+          this.close(CloseCode.InternalError);
+        });
+    });
+    transport.onClose((code, reason) => {
+      this.state = 'closed';
+      this.owner.ended(this);
+      this.options.onEvent({ type: 'closed', code, reason });
+    });
+  }
+
+  get isLive(): boolean {
+    return this.state === 'live';
+  }
+
+  get isCaughtUp(): boolean {
+    return this.state === 'live' && this.caughtUp;
+  }
+
+  start(): void {
+    this.queue = this.queue.then(async () => {
+      const [{ epoch, cursor }, dirty] = await Promise.all([this.documents.loadCursor(), this.documents.dirty()]);
+      if (this.state === 'closed') return;
+      this.transport.send(
+        encodeControlFrame({
+          type: 'hello',
+          protocol: PROTOCOL_VERSION,
+          storeId: this.owner.storeId,
+          epoch,
+          cursor,
+          dirty,
+        }),
+      );
+    });
+  }
+
+  close(closeCode: { code: number; reason: string }): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.owner.ended(this);
+    this.transport.close(closeCode.code, closeCode.reason);
+  }
+
+  localUpdate(sku: Sku, update: Uint8Array): void {
+    if (this.state === 'live' && !this.catchingUp.has(sku) && !this.unsent.has(sku)) {
+      const ref = this.nextRef++;
+      this.lastRef.set(sku, ref);
+      this.transport.send(encodeDocFrame(sku, ref, SyncMessageType.Update, update));
+    } else {
+      this.unsent.add(sku);
+    }
+  }
+
+  private async handle(bytes: Uint8Array): Promise<void> {
+    let frame;
+    try {
+      frame = decodeFrame(bytes);
+    } catch (error) {
+      this.options.onEvent({
+        type: 'protocol-error',
+        detail: error instanceof FrameError ? error.message : String(error),
+      });
+      this.close(CloseCode.BadRequest);
+      return;
+    }
+    // An error the hub sent just before closing still explains the close.
+    if (this.state === 'closed' && !(frame.kind === 'control' && frame.message.type === 'error')) return;
+    if (frame.kind === 'doc') {
+      await this.handleDoc(frame);
+      return;
+    }
+    const message = frame.message;
+    switch (message.type) {
+      case 'welcome':
+        await this.handleWelcome(message);
+        return;
+      case 'ack':
+        await this.handleAck(message.ref);
+        if (message.change !== undefined) await this.noteChange(message.change);
+        return;
+      case 'error':
+        if (message.sku !== undefined) {
+          if (message.ref !== undefined) this.refused.add(message.ref);
+          this.owner.recordRejected(message.sku, { code: message.code, detail: message.detail });
+          this.options.onEvent({
+            type: 'rejected',
+            sku: message.sku,
+            error: { code: message.code, detail: message.detail },
+          });
+        } else {
+          this.options.onEvent({ type: 'protocol-error', detail: `hub reports ${message.code}: ${message.detail}` });
+        }
+        return;
+      case 'hello':
+        this.options.onEvent({ type: 'protocol-error', detail: 'unexpected hello from the hub' });
+        this.close(CloseCode.BadRequest);
+        return;
+    }
+  }
+
+  private async handleWelcome(welcome: Welcome): Promise<void> {
+    if (this.state !== 'hello' || welcome.protocol !== PROTOCOL_VERSION) {
+      this.close(welcome.protocol !== PROTOCOL_VERSION ? CloseCode.UnsupportedProtocol : CloseCode.BadRequest);
+      return;
+    }
+    this.welcome = welcome;
+    this.cursor = welcome.cursor;
+    this.state = 'live';
+    const dirty = await this.documents.dirty();
+    if (this.state !== 'live') return;
+    const skus = new Set<string>([...welcome.changed, ...dirty, ...this.unsent]);
+    this.unsent.clear();
+    this.options.onEvent({ type: 'live', changed: welcome.changed.length, dirty: dirty.length });
+    for (const sku of skus) {
+      const parsed = SkuSchema.safeParse(sku);
+      if (!parsed.success) continue;
+      const doc = await this.documents.open(parsed.data);
+      if (this.state !== 'live') return;
+      this.awaitingStep2.add(sku);
+      this.catchingUp.add(sku);
+      this.transport.send(encodeDocFrame(sku, 0, SyncMessageType.Step1, Y.encodeStateVector(doc)));
+    }
+    await this.checkCaughtUp();
+  }
+
+  private async handleDoc(frame: DocFrame): Promise<void> {
+    const parsed = SkuSchema.safeParse(frame.sku);
+    if (!parsed.success || this.state !== 'live') {
+      this.options.onEvent({ type: 'protocol-error', detail: `unexpected doc frame for "${frame.sku.slice(0, 80)}"` });
+      return;
+    }
+    const sku = parsed.data;
+    if (frame.type === SyncMessageType.Step1) {
+      // The hub asks for what it lacks: this carries the SKU's local changes.
+      const doc = await this.documents.open(sku);
+      if (this.state !== 'live') return;
+      const ref = this.nextRef++;
+      const wasCatchingUp = this.catchingUp.delete(sku);
+      if (wasCatchingUp) this.catchUpRefs.add(ref);
+      this.lastRef.set(sku, ref);
+      this.unsent.delete(sku);
+      this.transport.send(encodeDocFrame(sku, ref, SyncMessageType.Step2, Y.encodeStateAsUpdate(doc, frame.payload)));
+      return;
+    }
+    await this.documents.applyRemote(sku, frame.payload);
+    if (this.state !== 'live') return;
+    if (frame.type === SyncMessageType.Step2) this.awaitingStep2.delete(sku);
+    else if (frame.ref > 0) await this.noteChange(frame.ref);
+    const doc = await this.documents.open(sku);
+    if (doc.store.pendingStructs !== null || doc.store.pendingDs !== null) {
+      // A relayed update builds on something this store never received: ask for the gap.
+      if (!this.awaitingStep2.has(sku)) {
+        this.awaitingStep2.add(sku);
+        this.transport.send(encodeDocFrame(sku, 0, SyncMessageType.Step1, Y.encodeStateVector(doc)));
+      }
+      return;
+    }
+    await this.checkCaughtUp();
+  }
+
+  private async handleAck(upTo: number): Promise<void> {
+    // A SKU is clean once the hub accepted the last frame carrying its local
+    // changes and nothing newer is waiting; a refused SKU stays dirty.
+    const clean: Sku[] = [];
+    for (const [sku, ref] of this.lastRef) {
+      if (ref > upTo) continue;
+      this.lastRef.delete(sku);
+      if (this.refused.has(ref)) continue;
+      this.owner.recordRejected(sku, null);
+      if (!this.unsent.has(sku) && !this.catchingUp.has(sku)) clean.push(sku as Sku);
+    }
+    for (const ref of this.refused) if (ref <= upTo) this.refused.delete(ref);
+    for (const ref of this.catchUpRefs) if (ref <= upTo) this.catchUpRefs.delete(ref);
+    if (clean.length > 0) await this.documents.markClean(clean);
+    await this.checkCaughtUp();
+  }
+
+  /**
+   * Every change after the welcome reaches this store exactly once: relayed
+   * with its number, or, for its own, in the acknowledgement. The cursor moves
+   * over the numbers seen without a gap, and is saved once caught up, so the
+   * next reconnect exchanges only what changed after it.
+   */
+  private async noteChange(change: number): Promise<void> {
+    if (change <= this.cursor) return;
+    this.changesAbove.add(change);
+    const before = this.cursor;
+    while (this.changesAbove.delete(this.cursor + 1)) this.cursor++;
+    if (this.cursor !== before && this.caughtUp && this.welcome !== null) {
+      await this.documents.saveCursor(this.welcome.epoch, this.cursor);
+      this.owner.recordSynced(this.cursor);
+    }
+  }
+
+  private async checkCaughtUp(): Promise<void> {
+    const welcome = this.welcome;
+    if (this.caughtUp || welcome === null || this.state !== 'live') return;
+    if (this.awaitingStep2.size > 0 || this.catchingUp.size > 0 || this.catchUpRefs.size > 0) return;
+    this.caughtUp = true;
+    await this.documents.saveCursor(welcome.epoch, this.cursor);
+    this.owner.recordSynced(this.cursor);
+    this.options.onEvent({ type: 'caught-up', cursor: this.cursor, skus: welcome.changed.length });
+  }
+}

@@ -1,0 +1,206 @@
+import { ErrorCode, CloseCode, storeAccount, type StoreId } from '@shelfsync/protocol';
+import { forge } from '@shelfsync/core/testing';
+import { describe, expect, it, vi } from 'vitest';
+import * as Y from 'yjs';
+import {
+  SyncMessageType,
+  createTransportPair,
+  encodeControlFrame,
+  encodeDocFrame,
+  type Transport,
+} from '../src/index.js';
+import { TestHub, TestStore, recording, sku } from './support/chain.js';
+
+const MUG = sku('MUG-1');
+const TEA = sku('TEA-1');
+const until = (condition: () => boolean | Promise<boolean>): Promise<void> =>
+  vi.waitFor(async () => expect(await condition()).toBe(true), { timeout: 5000, interval: 2 });
+
+const receive = (id: StoreId, quantity: number) => ({ type: 'receive' as const, account: storeAccount(id), quantity });
+const sell = (id: StoreId, quantity: number) => ({ type: 'sell' as const, account: storeAccount(id), quantity });
+
+describe('sync over one connection per store', () => {
+  it('a sale reaches the hub and the other stores; all replicas converge', async () => {
+    const hub = await TestHub.create();
+    const a = await TestStore.create('A');
+    const b = await TestStore.create('B');
+    a.connect(hub);
+    b.connect(hub);
+    await until(() => a.caughtUpCount() === 1 && b.caughtUpCount() === 1);
+
+    await a.apply(MUG, receive(a.id, 10));
+    await a.apply(MUG, sell(a.id, 3));
+    await until(async () => (await hub.stock(MUG)).value === 7);
+    await until(async () => (await b.stock(MUG)).value === 7);
+    expect(await a.storage.dirty()).toEqual([]);
+    expect(Y.encodeStateVector(await b.storage.open(MUG))).toEqual(Y.encodeStateVector(await hub.storage.open(MUG)));
+  });
+
+  it('a store sells offline; on reconnect only the changed SKUs are exchanged and nothing is lost', async () => {
+    const hub = await TestHub.create();
+    const a = await TestStore.create('A');
+    const b = await TestStore.create('B');
+    a.connect(hub);
+    b.connect(hub);
+    await until(() => a.caughtUpCount() === 1 && b.caughtUpCount() === 1);
+    for (let i = 0; i < 20; i++) await a.apply(sku(`SKU-${i}`), receive(a.id, 5));
+    await until(async () => (await hub.storage.open(sku('SKU-19'))) !== undefined && hub.storage.cursor() === 20);
+    await until(async () => (await b.stock(sku('SKU-19'))).value === 5);
+
+    a.disconnect();
+    await a.apply(MUG, receive(a.id, 4));
+    await a.apply(MUG, sell(a.id, 4));
+    expect(await a.storage.dirty()).toEqual([MUG]);
+    await b.apply(TEA, receive(b.id, 2));
+    await until(async () => (await hub.stock(TEA)).value === 2);
+
+    a.connect(hub);
+    await until(() => a.caughtUpCount() === 2);
+    const handshakeStep1 = a.link?.sent.filter((f) => f.kind === 'doc' && f.type === SyncMessageType.Step1) ?? [];
+    // 21 SKUs exist; only MUG (dirty here) and TEA (changed at the hub) are exchanged.
+    expect(handshakeStep1.map((f) => (f.kind === 'doc' ? f.sku : '')).sort()).toEqual([MUG, TEA]);
+    await until(async () => (await hub.stock(MUG)).committed === 4 && (await b.stock(MUG)).committed === 4);
+    expect((await a.stock(TEA)).value).toBe(2);
+    expect(await a.storage.dirty()).toEqual([]);
+    expect((await a.storage.loadCursor()).cursor).toBe(hub.storage.cursor());
+  });
+
+  it('a store that reconnects with nothing changed on either side exchanges no SKU', async () => {
+    const hub = await TestHub.create();
+    const a = await TestStore.create('A');
+    a.connect(hub);
+    await until(() => a.caughtUpCount() === 1);
+    for (let i = 0; i < 50; i++) await a.apply(sku(`SKU-${i}`), receive(a.id, 1));
+    await until(async () => (await a.storage.dirty()).length === 0);
+    a.disconnect();
+    a.connect(hub);
+    await until(() => a.caughtUpCount() === 2);
+    expect(a.link?.sent.filter((f) => f.kind === 'doc')).toEqual([]);
+  });
+
+  it('relayed updates that build on something the store lacks are filled in with a step 1', async () => {
+    const hub = await TestHub.create();
+    const a = await TestStore.create('A');
+    const b = await TestStore.create('B');
+    a.connect(hub);
+    await until(() => a.caughtUpCount() === 1);
+    await a.apply(MUG, receive(a.id, 3));
+    await until(async () => (await hub.stock(MUG)).value === 3);
+    // b joins now, catches up MUG, and then sees a's later writes live.
+    b.connect(hub);
+    await until(() => b.caughtUpCount() === 1);
+    await a.apply(MUG, sell(a.id, 1));
+    await until(async () => (await b.stock(MUG)).value === 2);
+  });
+});
+
+describe('the hub refuses what a store may not do', () => {
+  it('forged updates get a coded error, change nothing, and enough of them close the connection', async () => {
+    const hub = await TestHub.create({ maxInvalidUpdates: 3 });
+    const a = await TestStore.create('store-0');
+    const b = await TestStore.create('store-1');
+    a.connect(hub);
+    b.connect(hub);
+    await until(() => a.caughtUpCount() === 1 && b.caughtUpCount() === 1);
+    await a.apply(MUG, receive(a.id, 10));
+    await b.apply(MUG, receive(b.id, 10));
+    await until(async () => (await hub.stock(MUG)).value === 20);
+    await until(async () => (await a.stock(MUG)).value === 20);
+
+    const before = await hub.state(MUG);
+    const doc = await a.storage.open(MUG);
+    const kinds = ['foreignKey', 'decreaseTotal', 'overdraw', 'garbage'] as const;
+    for (const [i, kind] of kinds.entries())
+      a.link?.send(encodeDocFrame(MUG, 100 + i, SyncMessageType.Update, forge(doc, kind, i)));
+    await until(() => a.events.filter((e) => e.type === 'closed').length === 1);
+    const rejected = hub.events.filter((e) => e.type === 'rejected');
+    expect(rejected.map((e) => (e.type === 'rejected' ? e.code : ''))).toEqual([
+      ErrorCode.UpdateForeignEntry,
+      ErrorCode.UpdateDecreasingTotal,
+      ErrorCode.UpdateOverdrawn,
+      expect.stringMatching(/^UPDATE_/) as unknown as string,
+    ]);
+    expect(a.events.filter((e) => e.type === 'rejected')).toHaveLength(4);
+    expect(a.events.find((e) => e.type === 'closed')).toMatchObject({ code: CloseCode.TooManyInvalidUpdates.code });
+    expect(await hub.state(MUG)).toEqual(before);
+    expect(hub.sync.storeLinks().find((l) => l.storeId === a.id)).toMatchObject({
+      connected: false,
+      rejectedUpdates: 4,
+    });
+  });
+
+  it('the handshake must come first, name the token’s store and speak this protocol', async () => {
+    const hub = await TestHub.create();
+    const cases: [Uint8Array, number][] = [
+      [encodeDocFrame('MUG-1', 0, SyncMessageType.Step1, new Uint8Array([0])), CloseCode.BadRequest.code],
+      [
+        encodeControlFrame({ type: 'hello', protocol: 1, storeId: 'B' as StoreId, epoch: null, cursor: 0, dirty: [] }),
+        CloseCode.Forbidden.code,
+      ],
+      [
+        encodeControlFrame({ type: 'hello', protocol: 99, storeId: 'A' as StoreId, epoch: null, cursor: 0, dirty: [] }),
+        CloseCode.UnsupportedProtocol.code,
+      ],
+      [Uint8Array.from([7, 7, 7]), CloseCode.BadRequest.code],
+    ];
+    for (const [frame, code] of cases) {
+      const [storeSide, hubSide] = createTransportPair();
+      let closedWith = 0;
+      storeSide.onClose((c) => {
+        closedWith = c;
+      });
+      hub.sync.connect('A' as StoreId, hubSide);
+      storeSide.send(frame);
+      await until(() => closedWith !== 0);
+      expect(closedWith).toBe(code);
+    }
+  });
+
+  it('a connection that never says hello is closed after the handshake timeout', async () => {
+    const hub = await TestHub.create({ handshakeTimeoutMs: 20 });
+    const [storeSide, hubSide] = createTransportPair();
+    let closedWith = 0;
+    storeSide.onClose((c) => {
+      closedWith = c;
+    });
+    hub.sync.connect('A' as StoreId, hubSide);
+    await until(() => closedWith === CloseCode.HandshakeTimeout.code);
+  });
+
+  it('a store that reads too slowly is dropped instead of buffered without bound, and catches up later', async () => {
+    const hub = await TestHub.create({ maxBufferedBytes: 64 * 1024 });
+    const a = await TestStore.create('A');
+    const b = await TestStore.create('B');
+    const [storeSide, hubSide] = createTransportPair();
+    // b's link pretends to be backed up.
+    const stuck: Transport = {
+      send: (frame) => hubSide.send(frame),
+      close: (code, reason) => hubSide.close(code, reason),
+      bufferedAmount: 1024 * 1024,
+      onMessage: (handler) => hubSide.onMessage(handler),
+      onClose: (handler) => hubSide.onClose(handler),
+    };
+    hub.sync.connect(b.id, stuck);
+    b.sync.attach(recording(storeSide));
+    await until(() => hub.sync.storeLinks().some((l) => l.storeId === b.id));
+    a.connect(hub);
+    await until(() => a.caughtUpCount() === 1);
+    await a.apply(MUG, receive(a.id, 1));
+    await until(() => hub.events.some((e) => e.type === 'slow-consumer' && e.storeId === b.id));
+    await until(() => b.events.some((e) => e.type === 'closed' && e.code === CloseCode.SlowConsumer.code));
+    b.connect(hub);
+    await until(async () => (await b.stock(MUG)).value === 1);
+  });
+
+  it('a newer connection of the same store replaces the older one', async () => {
+    const hub = await TestHub.create();
+    const a = await TestStore.create('A');
+    a.connect(hub);
+    await until(() => a.caughtUpCount() === 1);
+    const older = a.events.length;
+    a.connect(hub);
+    await until(() => a.caughtUpCount() === 2);
+    expect(a.events.slice(older).some((e) => e.type === 'closed')).toBe(true);
+    expect(hub.sync.storeLinks()).toEqual([expect.objectContaining({ storeId: 'A', connected: true })]);
+  });
+});

@@ -1,0 +1,120 @@
+import { applyOperation, computeStock, type Operation, type StockView } from '@shelfsync/core';
+import { SkuSchema, StoreIdSchema, storeWriter, type Result, type Sku, type StoreId } from '@shelfsync/protocol';
+import { MemoryStorageAdapter } from '@shelfsync/storage';
+import * as Y from 'yjs';
+import {
+  HubStorage,
+  HubSync,
+  StoreStorage,
+  StoreSync,
+  createTransportPair,
+  decodeFrame,
+  type Frame,
+  type HubSession,
+  type HubSyncEvent,
+  type HubSyncOptions,
+  type StoreSyncEvent,
+  type Transport,
+} from '../../src/index.js';
+
+export const sku = (value: string): Sku => SkuSchema.parse(value);
+
+/** A transport that records every frame it sends, decoded. */
+export function recording(transport: Transport): Transport & { readonly sent: Frame[] } {
+  const sent: Frame[] = [];
+  return {
+    sent,
+    send(frame) {
+      sent.push(decodeFrame(frame));
+      transport.send(frame);
+    },
+    close: (code, reason) => transport.close(code, reason),
+    get bufferedAmount() {
+      return transport.bufferedAmount;
+    },
+    onMessage: (handler) => transport.onMessage(handler),
+    onClose: (handler) => transport.onClose(handler),
+  };
+}
+
+export class TestHub {
+  readonly events: HubSyncEvent[] = [];
+  readonly sync: HubSync;
+
+  private constructor(
+    readonly adapter: MemoryStorageAdapter,
+    readonly storage: HubStorage,
+    options: Partial<HubSyncOptions>,
+  ) {
+    this.sync = new HubSync(storage, { ...options, onEvent: (event) => this.events.push(event) });
+  }
+
+  static async create(options: Partial<HubSyncOptions> = {}, adapter = new MemoryStorageAdapter()): Promise<TestHub> {
+    return new TestHub(adapter, await HubStorage.open(adapter, () => 'epoch-1'), options);
+  }
+
+  async stock(value: Sku): Promise<StockView> {
+    return computeStock(await this.storage.open(value));
+  }
+
+  async state(value: Sku): Promise<Uint8Array> {
+    return Y.encodeStateAsUpdate(await this.storage.open(value));
+  }
+}
+
+export class TestStore {
+  readonly events: StoreSyncEvent[] = [];
+  readonly sync: StoreSync;
+  /** The store-side transport of the current connection, recording what the store sends. */
+  link: (Transport & { readonly sent: Frame[] }) | null = null;
+  session: HubSession | null = null;
+
+  private constructor(
+    readonly id: StoreId,
+    readonly adapter: MemoryStorageAdapter,
+    readonly storage: StoreStorage,
+  ) {
+    this.sync = new StoreSync(id, storage, { onEvent: (event) => this.events.push(event) });
+  }
+
+  static async create(id: string, adapter = new MemoryStorageAdapter()): Promise<TestStore> {
+    return new TestStore(StoreIdSchema.parse(id), adapter, await StoreStorage.open(adapter));
+  }
+
+  /** Applies an operation as this store, the way the store node does: durable first, then handed to sync. */
+  async apply(target: Sku, operation: Operation): Promise<Result<unknown>> {
+    const doc = await this.storage.open(target);
+    const updates: Uint8Array[] = [];
+    const collect = (update: Uint8Array, origin: unknown): void => {
+      if (origin === 'local') updates.push(update);
+    };
+    doc.on('update', collect);
+    const result = applyOperation(doc, storeWriter(this.id), operation, 'local');
+    doc.off('update', collect);
+    for (const update of updates) {
+      await this.storage.recordLocal(target, update);
+      this.sync.localUpdate(target, update);
+    }
+    return result;
+  }
+
+  connect(hub: TestHub): HubSession {
+    const [storeSide, hubSide] = createTransportPair();
+    this.link = recording(storeSide);
+    this.session = hub.sync.connect(this.id, hubSide);
+    this.sync.attach(this.link);
+    return this.session;
+  }
+
+  disconnect(): void {
+    this.sync.detach();
+  }
+
+  async stock(value: Sku): Promise<StockView> {
+    return computeStock(await this.storage.open(value));
+  }
+
+  caughtUpCount(): number {
+    return this.events.filter((e) => e.type === 'caught-up').length;
+  }
+}

@@ -1,0 +1,44 @@
+import { CLI_ENTRY } from '@shelfsync/cli';
+import { verifyStoreToken } from '@shelfsync/hub';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], { encoding: 'utf8' });
+
+describe('shelfsync CLI', () => {
+  it('token prints the token alone on stdout, bound to the store and the secret', () => {
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', CLI_ENTRY, 'token', '--store', 'north', '--secret', 'a-secret-of-16-chars'],
+      { encoding: 'utf8' },
+    );
+    expect(out).toMatch(/^ss1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\n$/);
+    expect(verifyStoreToken(out.trim(), 'a-secret-of-16-chars')).toBe('north');
+    expect(verifyStoreToken(out.trim(), 'another-secret-16-chars')).toBeNull();
+  });
+
+  it('explains each command with --help', () => {
+    for (const command of ['hub', 'store', 'token', 'demo']) {
+      const result = run(command, '--help');
+      expect(result.status, command).toBe(0);
+      expect(result.stdout).toContain(`usage: shelfsync ${command}`);
+    }
+    expect(run('--help').stdout).toContain('shelfsync <command> --help');
+  });
+
+  it('refuses bad flags with a sentence naming the flag, and exit code 2', () => {
+    const missing = run('store', '--id', 'north');
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('--hub (or SHELFSYNC_HUB): required');
+    const badPort = run('hub', '--port', 'eighty', '--data', '/tmp/x', '--secret', 'a-secret-of-16-chars');
+    expect(badPort.status).toBe(2);
+    expect(badPort.stderr).toContain('--port');
+    const shortSecret = run('token', '--store', 'north', '--secret', 'short');
+    expect(shortSecret.status).toBe(2);
+    expect(shortSecret.stderr).toContain('at least 16 characters');
+    const unknown = run('token', '--bogus', '1');
+    expect(unknown.status).toBe(2);
+    expect(run('fly').status).toBe(2);
+  });
+});
