@@ -1,15 +1,26 @@
 /**
  * Runs a benchmark suite and writes its table into docs/benchmarks.md, between
  * that suite's markers, with the command and the machine that produced it.
- * Usage: pnpm bench <suite>   (suites: core)
+ * Usage: pnpm bench <suite>   (suites: core, sync)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runPropagationBench } from '../apps/cli/bench/propagation-bench.js';
 import { runCoreBench, type BenchRow } from '../packages/core/bench/core-bench.js';
+import { runSyncBench } from '../packages/sync/bench/sync-bench.js';
 
-const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = { core: runCoreBench };
+const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
+  core: runCoreBench,
+  sync: async () => [
+    ...(await runSyncBench()),
+    // The load the store/hub work asks for, then lighter ones that show where the cost lies.
+    await runPropagationBench({ stores: 20, salesPerSecond: 50, seconds: 10 }),
+    await runPropagationBench({ stores: 20, salesPerSecond: 5, seconds: 10 }),
+    await runPropagationBench({ stores: 5, salesPerSecond: 50, seconds: 10 }),
+  ],
+};
 
 const name = process.argv[2] ?? 'core';
 const suite = suites[name];

@@ -18,6 +18,20 @@ describe('shelfsync CLI', () => {
     expect(verifyStoreToken(out.trim(), 'another-secret-16-chars')).toBeNull();
   });
 
+  it('through npm, as documented, stdout is still the token alone', () => {
+    const root = new URL('..', import.meta.url);
+    const result = spawnSync(
+      'npm',
+      ['run', 'shelfsync', '--', 'token', '--store', 'north', '--secret', 'a-secret-of-16-chars'],
+      {
+        cwd: root,
+        encoding: 'utf8',
+      },
+    );
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^ss1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\n$/);
+  });
+
   it('explains each command with --help', () => {
     for (const command of ['hub', 'store', 'token', 'demo']) {
       const result = run(command, '--help');

@@ -7,7 +7,7 @@ import {
 } from '@shelfsync/storage';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import initSqlJs, { type Database, type SqlJsStatic, type SqlValue } from 'sql.js';
+import initSqlJs, { type Database, type SqlJsStatic, type SqlValue, type Statement } from 'sql.js';
 
 export interface SqlJsStorageOptions {
   /** The database file; omit for a database that lives in memory only. */
@@ -36,13 +36,25 @@ export class SqlJsStorageAdapter implements StorageAdapter {
   private closed = false;
   private flushing: Promise<void> | null = null;
   private readonly timer: ReturnType<typeof setInterval> | null;
+  // The hot statements are prepared once (sql.js 1.16 exports through SQLite's
+  // backup API, which leaves prepared statements intact).
+  private readonly upsert: Statement;
+  private readonly removeOne: Statement;
+  private readonly selectOne: Statement;
 
   private constructor(
     private readonly db: Database,
     private readonly path: string | undefined,
     flushIntervalMs: number,
   ) {
+    // The database lives in wasm memory and reaches disk only through flush, so a
+    // rollback journal file in sql.js' in-memory file system buys nothing and costs
+    // a file creation per transaction: keep the journal in memory instead.
+    this.db.run('PRAGMA journal_mode = MEMORY');
     this.db.run('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID');
+    this.upsert = this.db.prepare('INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)');
+    this.removeOne = this.db.prepare('DELETE FROM kv WHERE key = ?');
+    this.selectOne = this.db.prepare('SELECT value FROM kv WHERE key = ?');
     if (path !== undefined && flushIntervalMs > 0) {
       this.timer = setInterval(() => {
         this.flush().catch(() => {
@@ -78,8 +90,14 @@ export class SqlJsStorageAdapter implements StorageAdapter {
   load(key: StorageKey): Promise<Uint8Array | undefined> {
     return this.run(() => {
       assertKey(key);
-      const rows = this.select('SELECT value FROM kv WHERE key = ?', [encodeKey(key)]);
-      return rows[0]?.[0] instanceof Uint8Array ? rows[0][0].slice() : undefined;
+      try {
+        this.selectOne.bind([encodeKey(key)]);
+        if (!this.selectOne.step()) return undefined;
+        const value = this.selectOne.get()[0];
+        return value instanceof Uint8Array ? value.slice() : undefined;
+      } finally {
+        this.selectOne.reset();
+      }
     });
   }
 
@@ -116,15 +134,17 @@ export class SqlJsStorageAdapter implements StorageAdapter {
   writeBatch(writes: readonly StorageWrite[]): Promise<void> {
     return this.run(() => {
       for (const write of writes) assertKey(write.key);
-      this.db.run('BEGIN');
+      // One statement is atomic by itself; several share a transaction.
+      const several = writes.length > 1;
+      if (several) this.db.run('BEGIN');
       try {
         for (const write of writes) {
-          if ('remove' in write) this.db.run('DELETE FROM kv WHERE key = ?', [encodeKey(write.key)]);
-          else this.db.run('INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)', [encodeKey(write.key), write.data]);
+          const statement = 'remove' in write ? this.removeOne : this.upsert;
+          statement.run('remove' in write ? [encodeKey(write.key)] : [encodeKey(write.key), write.data]);
         }
-        this.db.run('COMMIT');
+        if (several) this.db.run('COMMIT');
       } catch (error) {
-        this.db.run('ROLLBACK');
+        if (several) this.db.run('ROLLBACK');
         throw error;
       }
       this.dirty = true;
@@ -142,6 +162,7 @@ export class SqlJsStorageAdapter implements StorageAdapter {
     if (this.timer !== null) clearInterval(this.timer);
     await this.flushNow();
     this.closed = true;
+    for (const statement of [this.upsert, this.removeOne, this.selectOne]) statement.free();
     this.db.close();
   }
 

@@ -129,6 +129,9 @@ export class StoreSync {
   }
 }
 
+/** How many changes the cursor may move before it is saved again. */
+const CURSOR_SAVE_EVERY = 64;
+
 class StoreSession {
   private state: 'hello' | 'live' | 'closed' = 'hello';
   private queue: Promise<void> = Promise.resolve();
@@ -145,6 +148,7 @@ class StoreSession {
   private catchUpRefs = new Set<number>();
   /** The hub change number up to which this store holds every change, and the ones seen above it. */
   private cursor = 0;
+  private savedCursor = 0;
   private readonly changesAbove = new Set<number>();
   /** References the hub refused, until their acknowledgement arrives. */
   private readonly refused = new Set<number>();
@@ -165,10 +169,21 @@ class StoreSession {
         });
     });
     transport.onClose((code, reason) => {
+      this.saveCursorOnClose();
       this.state = 'closed';
       this.owner.ended(this);
       this.options.onEvent({ type: 'closed', code, reason });
     });
+  }
+
+  /** The cursor is saved lazily while live; on close whatever it gained is kept. */
+  private saveCursorOnClose(): void {
+    if (this.caughtUp && this.welcome !== null && this.cursor > this.savedCursor) {
+      this.savedCursor = this.cursor;
+      this.documents.saveCursor(this.welcome.epoch, this.cursor).catch((error: unknown) => {
+        this.options.onEvent({ type: 'protocol-error', detail: `saving the cursor failed: ${String(error)}` });
+      });
+    }
   }
 
   get isLive(): boolean {
@@ -198,6 +213,7 @@ class StoreSession {
 
   close(closeCode: { code: number; reason: string }): void {
     if (this.state === 'closed') return;
+    this.saveCursorOnClose();
     this.state = 'closed';
     this.owner.ended(this);
     this.transport.close(closeCode.code, closeCode.reason);
@@ -348,9 +364,13 @@ class StoreSession {
     this.changesAbove.add(change);
     const before = this.cursor;
     while (this.changesAbove.delete(this.cursor + 1)) this.cursor++;
-    if (this.cursor !== before && this.caughtUp && this.welcome !== null) {
+    if (this.cursor === before || !this.caughtUp || this.welcome === null) return;
+    this.owner.recordSynced(this.cursor);
+    // Saved every CURSOR_SAVE_EVERY changes, not each one: a cursor that lags
+    // after a crash only means a slightly larger catch-up.
+    if (this.cursor - this.savedCursor >= CURSOR_SAVE_EVERY) {
+      this.savedCursor = this.cursor;
       await this.documents.saveCursor(this.welcome.epoch, this.cursor);
-      this.owner.recordSynced(this.cursor);
     }
   }
 
@@ -359,6 +379,7 @@ class StoreSession {
     if (this.caughtUp || welcome === null || this.state !== 'live') return;
     if (this.awaitingStep2.size > 0 || this.catchingUp.size > 0 || this.catchUpRefs.size > 0) return;
     this.caughtUp = true;
+    this.savedCursor = this.cursor;
     await this.documents.saveCursor(welcome.epoch, this.cursor);
     this.owner.recordSynced(this.cursor);
     this.options.onEvent({ type: 'caught-up', cursor: this.cursor, skus: welcome.changed.length });
