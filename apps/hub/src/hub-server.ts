@@ -6,8 +6,7 @@ import {
   listen,
   parseOrThrow,
   problem,
-  problems,
-  requestId,
+  createHttpServer,
   wsTransport,
   type Logger,
   type RequestState,
@@ -15,9 +14,8 @@ import {
 import { ErrorCode, SYNC_PATH, SkuSchema, type Sku } from '@shelfsync/protocol';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { HubStorage, HubSync, type HubSyncEvent } from '@shelfsync/sync';
-import Koa from 'koa';
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -44,11 +42,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   const storage = await HubStorage.open(adapter, () => randomUUID());
   const sync = new HubSync(storage, { onEvent: (event) => logSyncEvent(log, event) });
 
-  const app = new Koa<RequestState>();
   const router = new Router<RequestState>();
-  router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
-  });
   router.get('/v1/skus/:sku', async (ctx) => {
     const sku = parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku');
     if (!storage.has(sku)) throw problem(ErrorCode.NotFound, `no stock recorded for ${sku}`);
@@ -59,15 +53,9 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       stores: sync.storeLinks().map((link) => ({ ...link, lastSeen: new Date(link.lastSeen).toISOString() })),
     };
   });
-  app.use(requestId());
-  app.use(problems((error, ctx) => log.error({ err: error, requestId: ctx.state.requestId }, 'request failed')));
-  app.use(router.routes());
-  app.use(router.allowedMethods());
-
-  const handle = app.callback();
-  const server = createServer((request, response) => {
-    void handle(request, response);
-  });
+  const server = createHttpServer(router, (error, ctx) =>
+    log.error({ err: error, requestId: ctx.state.requestId }, 'request failed'),
+  );
   const wss = new WebSocketServer({ noServer: true, maxPayload: 2 * 1024 * 1024 });
   const readers = new YjsReadEndpoint((sku) => storage.open(sku), log);
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {

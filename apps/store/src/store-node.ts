@@ -6,9 +6,8 @@ import {
   listen,
   parseOrThrow,
   problem,
-  problems,
+  createHttpServer,
   readJson,
-  requestId,
   type Logger,
   type RequestState,
 } from '@shelfsync/edge';
@@ -29,8 +28,7 @@ import {
 } from '@shelfsync/protocol';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { StoreStorage, StoreSync, type StoreSyncEvent } from '@shelfsync/sync';
-import Koa, { type Context } from 'koa';
-import { createServer } from 'node:http';
+import type { Context } from 'koa';
 import { join } from 'node:path';
 import type * as Y from 'yjs';
 import type { StoreConfig } from './config.js';
@@ -118,7 +116,6 @@ export async function startStore(
       ctx.body = answer.body;
     });
 
-  const app = new Koa<RequestState>();
   const router = new Router<RequestState>();
   const movement = (type: 'receive' | 'sell' | 'return') => async (ctx: Context) => {
     const { sku, quantity } = await readJson(ctx, StockMovementRequestSchema);
@@ -171,19 +168,10 @@ export async function startStore(
       rejected: [...status.rejected].map(([sku, error]) => ({ sku, ...error })),
     };
   });
-  router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
-  });
 
-  app.use(requestId());
-  app.use(problems((error, ctx) => log.error({ err: error, requestId: ctx.state.requestId }, 'request failed')));
-  app.use(router.routes());
-  app.use(router.allowedMethods());
-
-  const handle = app.callback();
-  const server = createServer((request, response) => {
-    void handle(request, response);
-  });
+  const server = createHttpServer(router, (error, ctx) =>
+    log.error({ err: error, requestId: ctx.state.requestId }, 'request failed'),
+  );
   const port = await listen(server, config.port, config.host);
   const url = `http://${config.host}:${port}`;
   const link = new HubLink(config.hubUrl, config.token, sync, log);

@@ -1,6 +1,8 @@
 import { ErrorCode, shelfsyncError, toProblem, type ShelfsyncError } from '@shelfsync/protocol';
 import { randomUUID } from 'node:crypto';
-import type { Context, Middleware, Next } from 'koa';
+import type Router from '@koa/router';
+import Koa, { type Context, type Middleware, type Next } from 'koa';
+import { createServer, type Server } from 'node:http';
 import type { z } from 'zod';
 
 /** A ShelfsyncError thrown through Koa; the problem middleware turns it into problem+json. */
@@ -110,5 +112,24 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, whe
   }));
   throw problem(ErrorCode.ValidationFailed, `${issues[0]?.path ?? where}: ${issues[0]?.message ?? 'invalid'}`, {
     issues,
+  });
+}
+
+/**
+ * The HTTP server every shelfsync process runs: request ids, problem+json for
+ * every error, the router's routes plus `GET /healthz`, and 405s for wrong methods.
+ */
+export function createHttpServer(router: Router<RequestState>, logUnexpected: UnexpectedErrorLogger): Server {
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  const app = new Koa<RequestState>();
+  app.use(requestId());
+  app.use(problems(logUnexpected));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  const handle = app.callback();
+  return createServer((request, response) => {
+    void handle(request, response);
   });
 }

@@ -1,5 +1,6 @@
 export {
   HttpProblem,
+  createHttpServer,
   parseOrThrow,
   problem,
   problems,

@@ -19,14 +19,20 @@ const until = (condition: () => boolean | Promise<boolean>): Promise<void> =>
 const receive = (id: StoreId, quantity: number) => ({ type: 'receive' as const, account: storeAccount(id), quantity });
 const sell = (id: StoreId, quantity: number) => ({ type: 'sell' as const, account: storeAccount(id), quantity });
 
+/** A hub and two stores, connected and caught up. */
+async function chainOfTwo(ids: [string, string] = ['A', 'B'], options: Parameters<typeof TestHub.create>[0] = {}) {
+  const hub = await TestHub.create(options);
+  const a = await TestStore.create(ids[0]);
+  const b = await TestStore.create(ids[1]);
+  a.connect(hub);
+  b.connect(hub);
+  await until(() => a.caughtUpCount() === 1 && b.caughtUpCount() === 1);
+  return { hub, a, b };
+}
+
 describe('sync over one connection per store', () => {
   it('a sale reaches the hub and the other stores; all replicas converge', async () => {
-    const hub = await TestHub.create();
-    const a = await TestStore.create('A');
-    const b = await TestStore.create('B');
-    a.connect(hub);
-    b.connect(hub);
-    await until(() => a.caughtUpCount() === 1 && b.caughtUpCount() === 1);
+    const { hub, a, b } = await chainOfTwo();
 
     await a.apply(MUG, receive(a.id, 10));
     await a.apply(MUG, sell(a.id, 3));
@@ -37,14 +43,9 @@ describe('sync over one connection per store', () => {
   });
 
   it('a store sells offline; on reconnect only the changed SKUs are exchanged and nothing is lost', async () => {
-    const hub = await TestHub.create();
-    const a = await TestStore.create('A');
-    const b = await TestStore.create('B');
-    a.connect(hub);
-    b.connect(hub);
-    await until(() => a.caughtUpCount() === 1 && b.caughtUpCount() === 1);
+    const { hub, a, b } = await chainOfTwo();
     for (let i = 0; i < 20; i++) await a.apply(sku(`SKU-${i}`), receive(a.id, 5));
-    await until(async () => (await hub.storage.open(sku('SKU-19'))) !== undefined && hub.storage.cursor() === 20);
+    await until(() => hub.storage.cursor() === 20);
     await until(async () => (await b.stock(sku('SKU-19'))).value === 5);
 
     a.disconnect();
@@ -99,12 +100,7 @@ describe('sync over one connection per store', () => {
 
 describe('the hub refuses what a store may not do', () => {
   it('forged updates get a coded error, change nothing, and enough of them close the connection', async () => {
-    const hub = await TestHub.create({ maxInvalidUpdates: 3 });
-    const a = await TestStore.create('store-0');
-    const b = await TestStore.create('store-1');
-    a.connect(hub);
-    b.connect(hub);
-    await until(() => a.caughtUpCount() === 1 && b.caughtUpCount() === 1);
+    const { hub, a, b } = await chainOfTwo(['store-0', 'store-1'], { maxInvalidUpdates: 3 });
     await a.apply(MUG, receive(a.id, 10));
     await b.apply(MUG, receive(b.id, 10));
     await until(async () => (await hub.stock(MUG)).value === 20);
