@@ -114,11 +114,22 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, writer: Writer): 
     const client = struct.id.client;
     const held = Y.getState(store, client);
     const end = struct.id.clock + struct.length;
+    // Yjs never writes empty structs; it would not advance past one either.
+    if (!(struct.length > 0))
+      return fail(ErrorCode.UpdateMalformed, `update holds an empty struct of client ${client}`);
     if (struct instanceof Y.Skip) {
       if (end > held) return fail(ErrorCode.UpdateMissingDependency, `update skips clocks of client ${client}`);
       continue;
     }
-    if (end <= held) continue; // already held: Yjs ignores it
+    if (end <= held) {
+      // Already held: Yjs does not integrate it, but while parsing it still
+      // creates the top-level type a struct names. Refuse names outside the schema.
+      const parent: unknown = struct instanceof Y.Item ? struct.parent : null;
+      if (typeof parent === 'string' && parent !== LEDGER_MAP && parent !== META_MAP) {
+        return fail(ErrorCode.UpdateUnexpectedType, `update names top-level type "${parent.slice(0, 40)}"`);
+      }
+      continue;
+    }
     const list = newItems.get(client) ?? [];
     const expected = list.at(-1)?.end ?? held;
     if (struct.id.clock > expected) {
@@ -216,6 +227,9 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, writer: Writer): 
     const held = Y.getState(store, client);
     const structs = store.clients.get(client) ?? [];
     for (const { clock, len } of ranges) {
+      // An empty range is never written by Yjs, and one it cannot apply yet makes
+      // Y.applyUpdate throw halfway through a transaction.
+      if (!(len > 0)) return fail(ErrorCode.UpdateMalformed, `update deletes an empty range of client ${client}`);
       const end = clock + len;
       if (clock < held) {
         for (let i = Y.findIndexSS(structs, clock); i < structs.length; i++) {

@@ -100,6 +100,47 @@ describe('validateUpdate: every forgery is rejected and changes nothing', () => 
     expectRejected(hub.doc, viaHubKey, ErrorCode.UpdateForeignEntry);
   });
 
+  it('refuses empty delete ranges and empty structs, which make Y.applyUpdate throw halfway (found by the fuzz property)', () => {
+    const { hub } = world();
+    const key = [...new TextEncoder().encode('store:store-0')];
+    const ledger = [...new TextEncoder().encode('ledger')];
+    // No structs; a delete set with one range of length 0 at an unknown client (1234 = 0xd2 0x09).
+    expectRejected(hub.doc, Uint8Array.from([0, 1, 0xd2, 0x09, 1, 5, 0]), ErrorCode.UpdateMalformed);
+    // One deleted-content item of length 0 in the attacker's own ledger entry.
+    const emptyItem = [1, 1, 0xd2, 0x09, 0, 33, 1, ledger.length, ...ledger, key.length, ...key, 0, 0];
+    expectRejected(hub.doc, Uint8Array.from(emptyItem), ErrorCode.UpdateMalformed);
+    // The same item with length 1 decodes fine and fails only on the chain rule: the bytes above are right.
+    const oneItem = [1, 1, 0xd2, 0x09, 0, 33, 1, ledger.length, ...ledger, key.length, ...key, 1, 0];
+    expect(validateUpdate(hub.doc, Uint8Array.from(oneItem), writerA)).toMatchObject({
+      ok: false,
+      error: { code: ErrorCode.UpdateConcurrentEntry },
+    });
+  });
+
+  it('refuses an already-held struct that names another top-level type (Yjs would create it while parsing)', () => {
+    const { storeA, hub } = world();
+    const held = storeA.sent[0];
+    if (held === undefined) throw new Error('no update');
+    const decoded = Y.decodeUpdate(held);
+    expect(decoded.structs.length).toBeGreaterThan(0);
+    // Re-encode the first held struct with parent "evil" instead of "ledger".
+    const first = decoded.structs[0] as Y.Item;
+    const client = first.id.client;
+    const evil = [...new TextEncoder().encode('evil')];
+    const key = [...new TextEncoder().encode(first.parentSub ?? '')];
+    const varuint = (n: number): number[] => {
+      const out: number[] = [];
+      while (n > 127) {
+        out.push((n & 127) | 128);
+        n = Math.floor(n / 128);
+      }
+      out.push(n);
+      return out;
+    };
+    const forged = [1, 1, ...varuint(client), first.id.clock, 33, 1, evil.length, ...evil, key.length, ...key, 1, 0];
+    expectRejected(hub.doc, Uint8Array.from(forged), ErrorCode.UpdateUnexpectedType);
+  });
+
   it('garbage that decodes as an empty update is still refused', () => {
     const { hub } = world();
     expectRejected(hub.doc, Uint8Array.from([0, 0, 7, 7, 7]), ErrorCode.UpdateMalformed);
@@ -175,9 +216,12 @@ describe('validateUpdate properties (fast-check)', () => {
         fc.nat(6),
         fc.array(fc.record({ at: fc.nat(), value: fc.nat(255) }), { minLength: 1, maxLength: 4 }),
         fc.option(fc.nat(), { nil: undefined }),
-        (sales, flips, cut) => {
+        fc.boolean(),
+        (sales, flips, cut, restart) => {
           const { storeA, hub } = world(sales);
           storeA.apply({ type: 'sell', account: storeAccount(a), quantity: 1 });
+          // A restart puts two client ids into the update, and cross-client origins.
+          if (restart) storeA.restart();
           storeA.apply({ type: 'transferRights', from: storeAccount(a), to: onlineAccount(a), quantity: 1 });
           const honest = Y.encodeStateAsUpdate(storeA.doc, Y.encodeStateVector(hub.doc));
           let mutated = honest.slice();
