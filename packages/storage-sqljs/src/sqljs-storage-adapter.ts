@@ -1,5 +1,6 @@
 import {
   assertKey,
+  runSync,
   type StorageAdapter,
   type StorageChunk,
   type StorageKey,
@@ -207,12 +208,7 @@ export class SqlJsStorageAdapter implements StorageAdapter {
   }
 
   private run<T>(body: () => T): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('storage adapter is closed'));
-    try {
-      return Promise.resolve(body());
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
+    return runSync(this.closed, body);
   }
 }
 

@@ -32,3 +32,16 @@ export function hasPrefix(key: StorageKey, prefix: StorageKey): boolean {
 export function keyId(key: StorageKey): string {
   return key.join('\u0000');
 }
+
+/**
+ * Runs a synchronous adapter call as a promise: rejects once the adapter is
+ * closed, and turns a throw into a rejection, so callers see one failure path.
+ */
+export function runSync<T>(closed: boolean, body: () => T): Promise<T> {
+  if (closed) return Promise.reject(new Error('storage adapter is closed'));
+  try {
+    return Promise.resolve(body());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}

@@ -1,4 +1,4 @@
-import { assertKey, compareKeys, hasPrefix, keyId } from './key.js';
+import { assertKey, compareKeys, hasPrefix, keyId, runSync } from './key.js';
 import type { StorageAdapter, StorageChunk, StorageKey, StorageWrite } from './storage-adapter.js';
 
 /** A StorageAdapter in memory: for tests, and for processes that need no durability. */
@@ -62,11 +62,6 @@ export class MemoryStorageAdapter implements StorageAdapter {
   }
 
   private run<T>(body: () => T): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('storage adapter is closed'));
-    try {
-      return Promise.resolve(body());
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
+    return runSync(this.closed, body);
   }
 }
