@@ -39,6 +39,7 @@ export interface RunningHub {
  */
 export async function startHub(config: HubConfig, log: Logger = createLogger('hub')): Promise<RunningHub> {
   const adapter = await SqlJsStorageAdapter.open({ path: join(config.dataDir, 'hub.sqlite') });
+  log.info({ ...adapter.recovery, file: join(config.dataDir, 'hub.sqlite') }, 'storage opened');
   const storage = await HubStorage.open(adapter, () => randomUUID());
   const sync = new HubSync(storage, { onEvent: (event) => logSyncEvent(log, event) });
 

@@ -1,5 +1,5 @@
 import { ErrorCode } from '@shelfsync/protocol';
-import { RecordStore, type StorageAdapter } from '@shelfsync/storage';
+import { RecordStore, type StorageAdapter, type StorageWrite } from '@shelfsync/storage';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { problem } from '@shelfsync/edge';
@@ -21,13 +21,24 @@ export class IdempotencyKeys {
     this.records = new RecordStore(adapter);
   }
 
-  /** Runs `perform` once per key; `perform` returns the status and body to answer with. */
+  /**
+   * Runs `perform` once per key. `perform` gets `recordWrites(status, body)`, the
+   * writes that keep its answer under the key; a `perform` that stores a change
+   * includes them in the change's own atomic batch and says `recorded: true`, so
+   * a crash can never keep the change and lose the answer (a retry would apply
+   * it twice). Otherwise the answer is stored here.
+   */
   async run(
     key: string | undefined,
     request: { method: string; path: string; body: unknown },
-    perform: () => Promise<{ status: number; body: unknown }>,
+    perform: (
+      recordWrites: (status: number, body: unknown) => StorageWrite[],
+    ) => Promise<{ status: number; body: unknown; recorded: boolean }>,
   ): Promise<{ status: number; body: unknown; replayed: boolean }> {
-    if (key === undefined) return { ...(await perform()), replayed: false };
+    if (key === undefined) {
+      const { status, body } = await perform(() => []);
+      return { status, body, replayed: false };
+    }
     const fingerprint = createHash('sha256')
       .update(JSON.stringify([request.method, request.path, request.body]))
       .digest('base64url');
@@ -41,9 +52,12 @@ export class IdempotencyKeys {
       return { status: earlier.status, body: earlier.body, replayed: true };
     }
     const work = (async () => {
-      const answer = { fingerprint, ...(await perform()) };
+      const outcome = await perform((status, body) => [
+        this.records.putWrite(recordKey, { fingerprint, status, body }),
+      ]);
+      const answer = { fingerprint, status: outcome.status, body: outcome.body };
       // Refusals are answers too: a retry of a refused sale is refused the same way.
-      await this.records.put(recordKey, answer);
+      if (!outcome.recorded) await this.records.put(recordKey, answer);
       return answer;
     })();
     this.inFlight.set(key, work);

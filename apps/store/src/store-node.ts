@@ -26,11 +26,12 @@ import {
   type OperationResponse,
   type Sku,
 } from '@shelfsync/protocol';
+import type { StorageWrite } from '@shelfsync/storage';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { StoreStorage, StoreSync, type StoreSyncEvent } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import { join } from 'node:path';
-import type * as Y from 'yjs';
+import * as Y from 'yjs';
 import type { StoreConfig } from './config.js';
 import { HubLink } from './hub-link.js';
 import { IdempotencyKeys } from './idempotency.js';
@@ -58,19 +59,24 @@ export async function startStore(
   log: Logger = createLogger('store', { storeId: config.id }),
 ): Promise<RunningStore> {
   const adapter = await SqlJsStorageAdapter.open({ path: join(config.dataDir, 'store.sqlite') });
+  log.info({ ...adapter.recovery, file: join(config.dataDir, 'store.sqlite') }, 'storage opened');
   const storage = await StoreStorage.open(adapter);
   const sync = new StoreSync(config.id, storage, { onEvent: (event) => logSyncEvent(log, event) });
   const idempotency = new IdempotencyKeys(adapter);
   const writer = storeWriter(config.id);
   const own = storeAccount(config.id);
 
-  /** Applies one operation: one Yjs transaction, durable before it is answered or sent. */
+  /**
+   * Applies one operation: one Yjs transaction, stored (with the request's
+   * idempotency record, in one atomic batch) before it is answered or sent.
+   */
   const commit = async (
     path: string,
     sku: Sku,
     operation: Operation,
     quantity: number,
     name: OperationResponse['operation'],
+    recordWrites: (status: number, body: unknown) => StorageWrite[],
   ) => {
     const doc = await storage.open(sku);
     const updates: Uint8Array[] = [];
@@ -82,14 +88,18 @@ export async function startStore(
     doc.off('update', collect);
     if (!result.ok) {
       // A refusal is an answer, kept under the idempotency key like a success.
-      return { status: httpStatusByCode[result.error.code], body: toProblem(result.error, { instance: path }) };
-    }
-    for (const update of updates) {
-      await storage.recordLocal(sku, update);
-      sync.localUpdate(sku, update);
+      return {
+        status: httpStatusByCode[result.error.code],
+        body: toProblem(result.error, { instance: path }),
+        recorded: false,
+      };
     }
     const body: OperationResponse = { operation: name, sku, quantity, ...stockFigures(doc) };
-    return { status: 201, body };
+    const update = updates.length === 1 ? updates[0] : updates.length > 1 ? Y.mergeUpdates(updates) : undefined;
+    if (update === undefined) return { status: 201, body, recorded: false };
+    await storage.recordLocal(sku, update, recordWrites(201, body));
+    sync.localUpdate(sku, update);
+    return { status: 201, body, recorded: true };
   };
 
   const stockFigures = (doc: Y.Doc) => {
@@ -107,8 +117,8 @@ export async function startStore(
       const header = ctx.get('idempotency-key');
       const key = header === '' ? undefined : parseOrThrow(IdempotencyKeySchema, header, 'header.Idempotency-Key');
       const input = await handle(ctx);
-      const answer = await idempotency.run(key, { method: 'POST', path, body: input }, () =>
-        commit(path, input.sku, input.operation, input.quantity, input.name),
+      const answer = await idempotency.run(key, { method: 'POST', path, body: input }, (recordWrites) =>
+        commit(path, input.sku, input.operation, input.quantity, input.name, recordWrites),
       );
       ctx.status = answer.status;
       if (answer.status >= 400) ctx.type = 'application/problem+json';

@@ -1,1 +1,2 @@
-export { SqlJsStorageAdapter, type SqlJsStorageOptions } from './sqljs-storage-adapter.js';
+export { Journal, readJournalFile } from './journal.js';
+export { SqlJsStorageAdapter, type RecoveryReport, type SqlJsStorageOptions } from './sqljs-storage-adapter.js';

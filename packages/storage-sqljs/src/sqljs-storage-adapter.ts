@@ -6,15 +6,40 @@ import {
   type StorageKey,
   type StorageWrite,
 } from '@shelfsync/storage';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
+import { Journal, readJournalFile } from './journal.js';
 import initSqlJs, { type Database, type SqlJsStatic, type SqlValue, type Statement } from 'sql.js';
 
 export interface SqlJsStorageOptions {
   /** The database file; omit for a database that lives in memory only. */
   readonly path?: string;
-  /** How often unsaved changes are written to the file, in ms; 0 disables the timer. Default 1000. */
+  /**
+   * Journal every write batch to `<path>.journal` and fsync it before the write
+   * resolves (group commit). Default true with a path: a resolved write survives
+   * a crash. Without it, writes reach the disk only at the next snapshot.
+   */
+  readonly journal?: boolean;
+  /** How often a snapshot of the database is written, in ms; 0 disables the timer. Default 1000, or 30000 with a journal. */
   readonly flushIntervalMs?: number;
+}
+
+/** What opening found and repaired, for the caller's log. */
+export interface RecoveryReport {
+  /** Journal batches replayed on top of the snapshot. */
+  readonly replayedBatches: number;
+  /** Bytes of a torn last journal record that were cut off. */
+  readonly tornBytes: number;
 }
 
 let sqlJs: Promise<SqlJsStatic> | null = null;
@@ -42,6 +67,10 @@ export class SqlJsStorageAdapter implements StorageAdapter {
   private readonly upsert: Statement;
   private readonly removeOne: Statement;
   private readonly selectOne: Statement;
+
+  /** What opening found and repaired. */
+  recovery: RecoveryReport = { replayedBatches: 0, tornBytes: 0 };
+  private journal: Journal | null = null;
 
   private constructor(
     private readonly db: Database,
@@ -71,7 +100,9 @@ export class SqlJsStorageAdapter implements StorageAdapter {
   static async open(options: SqlJsStorageOptions = {}): Promise<SqlJsStorageAdapter> {
     sqlJs ??= initSqlJs();
     const SQL = await sqlJs;
-    const { path, flushIntervalMs = 1000 } = options;
+    const { path } = options;
+    const journaled = path !== undefined && options.journal !== false;
+    const flushIntervalMs = options.flushIntervalMs ?? (journaled ? 30_000 : 1000);
     let db: Database;
     if (path !== undefined && existsSync(path)) {
       try {
@@ -85,7 +116,25 @@ export class SqlJsStorageAdapter implements StorageAdapter {
       if (path !== undefined) mkdirSync(dirname(path), { recursive: true });
       db = new SQL.Database();
     }
-    return new SqlJsStorageAdapter(db, path, flushIntervalMs);
+    const adapter = new SqlJsStorageAdapter(db, path, flushIntervalMs);
+    if (journaled) await adapter.recover(path);
+    return adapter;
+  }
+
+  /**
+   * Replays the journal left by the last run (a retired one first, if a crash
+   * interrupted a snapshot) on top of the snapshot, writes a fresh snapshot, and
+   * starts an empty journal. Replaying a write the snapshot already holds is
+   * harmless: the batches are replayed in order, and each sets or removes keys.
+   */
+  private async recover(path: string): Promise<void> {
+    const retired = readJournalFile(retiredJournalPath(path));
+    const { journal, batches, tornBytes } = await Journal.open(journalPath(path));
+    this.journal = journal;
+    const replay = [...retired.batches, ...batches];
+    for (const batch of replay) this.apply(batch);
+    this.recovery = { replayedBatches: replay.length, tornBytes: tornBytes + retired.tornBytes };
+    if (replay.length > 0 || tornBytes > 0) await this.flushNow();
   }
 
   load(key: StorageKey): Promise<Uint8Array | undefined> {
@@ -124,32 +173,38 @@ export class SqlJsStorageAdapter implements StorageAdapter {
   }
 
   removeRange(prefix: StorageKey): Promise<void> {
-    return this.run(() => {
-      assertKey(prefix);
-      const p = encodeKey(prefix);
-      this.db.run(`DELETE FROM kv WHERE key = ? OR (key >= ? AND key < ?)`, [p, p + SEP, p + '\u0001']);
-      this.dirty = true;
-    });
+    return this.run(() => this.range('key', prefix).map((row) => decodeKey(String(row[0])))).then((keys) =>
+      this.writeBatch(keys.map((key) => ({ key, remove: true as const }))),
+    );
   }
 
   writeBatch(writes: readonly StorageWrite[]): Promise<void> {
-    return this.run(() => {
+    const applied = this.run(() => {
       for (const write of writes) assertKey(write.key);
-      // One statement is atomic by itself; several share a transaction.
-      const several = writes.length > 1;
-      if (several) this.db.run('BEGIN');
-      try {
-        for (const write of writes) {
-          const statement = 'remove' in write ? this.removeOne : this.upsert;
-          statement.run('remove' in write ? [encodeKey(write.key)] : [encodeKey(write.key), write.data]);
-        }
-        if (several) this.db.run('COMMIT');
-      } catch (error) {
-        if (several) this.db.run('ROLLBACK');
-        throw error;
-      }
-      this.dirty = true;
+      this.apply(writes);
     });
+    // Resolves once the batch is on disk: a caller acknowledges only after that.
+    // If the journal fails it refuses every later write, so the process stops
+    // acknowledging; a restart recovers what is on disk.
+    const journal = this.journal;
+    return journal === null ? applied : applied.then(() => journal.append(writes));
+  }
+
+  private apply(writes: readonly StorageWrite[]): void {
+    // One statement is atomic by itself; several share a transaction.
+    const several = writes.length > 1;
+    if (several) this.db.run('BEGIN');
+    try {
+      for (const write of writes) {
+        const statement = 'remove' in write ? this.removeOne : this.upsert;
+        statement.run('remove' in write ? [encodeKey(write.key)] : [encodeKey(write.key), write.data]);
+      }
+      if (several) this.db.run('COMMIT');
+    } catch (error) {
+      if (several) this.db.run('ROLLBACK');
+      throw error;
+    }
+    this.dirty = true;
   }
 
   /** Writes the database to its file if anything changed; concurrent calls share one write. */
@@ -163,6 +218,7 @@ export class SqlJsStorageAdapter implements StorageAdapter {
     if (this.timer !== null) clearInterval(this.timer);
     await this.flushNow();
     this.closed = true;
+    await this.journal?.close();
     for (const statement of [this.upsert, this.removeOne, this.selectOne]) statement.free();
     this.db.close();
   }
@@ -171,17 +227,22 @@ export class SqlJsStorageAdapter implements StorageAdapter {
     if (this.flushing !== null) return this.flushing.then(() => this.flushNow());
     if (!this.dirty || this.path === undefined) return Promise.resolve();
     const path = this.path;
-    this.flushing = Promise.resolve().then(() => {
-      this.dirty = false;
+    const journal = this.journal;
+    this.flushing = (async () => {
       try {
+        // With a journal: retire it first, so every batch it holds is in the
+        // snapshot taken next; it is deleted only once that snapshot is durable.
+        if (journal !== null) await journal.rotate(retiredJournalPath(path));
+        this.dirty = false;
         writeAtomically(path, this.db.export());
+        if (journal !== null) rmSync(retiredJournalPath(path), { force: true });
       } catch (error) {
         this.dirty = true;
         throw error;
       } finally {
         this.flushing = null;
       }
-    });
+    })();
     return this.flushing;
   }
 
@@ -211,6 +272,9 @@ export class SqlJsStorageAdapter implements StorageAdapter {
     return runSync(this.closed, body);
   }
 }
+
+const journalPath = (path: string): string => `${path}.journal`;
+const retiredJournalPath = (path: string): string => `${path}.journal.retired`;
 
 /** Temporary file, fsync, rename over the target, fsync of the directory: a reader sees the old file or the new one. */
 function writeAtomically(path: string, data: Uint8Array): void {

@@ -1,5 +1,5 @@
 import * as Y from 'yjs';
-import type { StorageAdapter, StorageKey } from './storage-adapter.js';
+import type { StorageAdapter, StorageKey, StorageWrite } from './storage-adapter.js';
 
 const SEQ_DIGITS = 12;
 
@@ -26,10 +26,18 @@ export class DocStore {
 
   /** Stores one update of `sku` under the next sequence number. */
   async appendUpdate(sku: string, update: Uint8Array): Promise<void> {
+    await this.adapter.writeBatch([await this.prepareAppend(sku, update)]);
+  }
+
+  /**
+   * The write that stores one update of `sku` under the next sequence number, for
+   * a caller that must store it atomically with other writes (`writeBatch`).
+   */
+  async prepareAppend(sku: string, update: Uint8Array): Promise<StorageWrite> {
     const state = await this.stateOf(sku);
     const seq = state.next++;
     state.stored++;
-    await this.adapter.save(updateKey(sku, seq), update);
+    return { key: updateKey(sku, seq), data: update };
   }
 
   /** Applies the snapshot and every stored update of `sku` to `doc`, in one transaction; false when nothing is stored. */

@@ -1,5 +1,5 @@
 import { SkuSchema, type Sku } from '@shelfsync/protocol';
-import { DocStore, RecordStore, type StorageAdapter } from '@shelfsync/storage';
+import { DocStore, RecordStore, type StorageAdapter, type StorageWrite } from '@shelfsync/storage';
 import { createSkuDoc } from '@shelfsync/core';
 import type * as Y from 'yjs';
 import * as YCodec from 'yjs';
@@ -38,9 +38,12 @@ class PersistedDocs {
     return doc;
   }
 
-  /** Stores an update already applied to the SKU's open document, compacting when due. */
-  async append(sku: Sku, update: Uint8Array): Promise<void> {
-    await this.docStore.appendUpdate(sku, update);
+  /**
+   * Stores an update already applied to the SKU's open document, in one atomic
+   * batch with `extra` writes, and compacts the SKU when due.
+   */
+  async append(sku: Sku, update: Uint8Array, extra: readonly StorageWrite[] = []): Promise<void> {
+    await this.adapter.writeBatch([...extra, await this.docStore.prepareAppend(sku, update)]);
     if (this.docStore.needsCompaction(sku)) await this.docStore.compact(sku, await this.open(sku));
   }
 
@@ -106,10 +109,8 @@ export class HubStorage implements HubDocuments {
     const change = { seq: ++this.current, at: this.now() };
     this.changes.delete(sku);
     this.changes.set(sku, change);
-    // The change record goes first: after a crash between the two writes a store
-    // syncs a SKU needlessly, never misses one.
-    const record = this.records.put(['hub', 'change', sku], change);
-    await Promise.all([record, this.docs.append(sku, update)]);
+    // One atomic batch: the update and the change record that tells stores to fetch it.
+    await this.docs.append(sku, update, [this.records.putWrite(['hub', 'change', sku], change)]);
     return change.seq;
   }
 
@@ -192,14 +193,18 @@ export class StoreStorage implements StoreDocuments {
     return this.known.has(sku);
   }
 
-  /** Makes a local change durable; call before acknowledging it or sending it. */
-  async recordLocal(sku: Sku, update: Uint8Array): Promise<void> {
+  /**
+   * Makes a local change durable, in one atomic batch with the SKU's dirty mark
+   * and any `extra` writes (such as the idempotency record of the request that
+   * made the change). Call before acknowledging the change or sending it.
+   */
+  async recordLocal(sku: Sku, update: Uint8Array, extra: readonly StorageWrite[] = []): Promise<void> {
     this.writing.set(sku, (this.writing.get(sku) ?? 0) + 1);
     this.known.add(sku);
     try {
-      const mark = this.dirtySet.has(sku) ? Promise.resolve() : this.adapter.save([DIRTY, sku], new Uint8Array(0));
+      const mark: StorageWrite[] = this.dirtySet.has(sku) ? [] : [{ key: [DIRTY, sku], data: new Uint8Array(0) }];
       this.dirtySet.add(sku);
-      await Promise.all([mark, this.docs.append(sku, update)]);
+      await this.docs.append(sku, update, [...mark, ...extra]);
     } finally {
       const left = (this.writing.get(sku) ?? 1) - 1;
       if (left === 0) this.writing.delete(sku);

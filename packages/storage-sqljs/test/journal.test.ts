@@ -1,0 +1,169 @@
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Journal, SqlJsStorageAdapter, readJournalFile } from '../src/index.js';
+
+const dirs: string[] = [];
+const tempDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'shelfsync-journal-'));
+  dirs.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+const bytes = (...v: number[]): Uint8Array => Uint8Array.from(v);
+
+describe('Journal', () => {
+  it('returns every appended batch after a reopen, in order', async () => {
+    const path = join(tempDir(), 'j');
+    const { journal } = await Journal.open(path);
+    await journal.append([{ key: ['a'], data: bytes(1) }]);
+    await journal.append([
+      { key: ['b', 'c'], data: bytes(2, 3) },
+      { key: ['a'], remove: true },
+    ]);
+    await journal.close();
+    const { journal: again, batches, tornBytes } = await Journal.open(path);
+    expect(tornBytes).toBe(0);
+    expect(batches).toEqual([
+      [{ key: ['a'], data: bytes(1) }],
+      [
+        { key: ['b', 'c'], data: bytes(2, 3) },
+        { key: ['a'], remove: true },
+      ],
+    ]);
+    await again.close();
+  });
+
+  it('group-commits: many concurrent appends share few fsyncs', async () => {
+    const { journal } = await Journal.open(join(tempDir(), 'j'));
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) => journal.append([{ key: ['k', String(i)], data: bytes(i % 256) }])),
+    );
+    expect(journal.syncs).toBeGreaterThan(0);
+    expect(journal.syncs).toBeLessThan(50);
+    await journal.close();
+  });
+
+  it('cuts a torn last record, at any length, and keeps every whole one', async () => {
+    const path = join(tempDir(), 'j');
+    const { journal } = await Journal.open(path);
+    await journal.append([{ key: ['a'], data: bytes(1) }]);
+    await journal.close();
+    const whole = statSync(path).size;
+    const { journal: second } = await Journal.open(path);
+    await second.append([{ key: ['b'], data: bytes(2, 2, 2, 2) }]);
+    await second.close();
+    const full = readFileSync(path);
+    for (let cut = whole + 1; cut < full.length; cut++) {
+      writeFileSync(path, full.subarray(0, cut));
+      const { journal: reopened, batches, tornBytes } = await Journal.open(path);
+      expect(batches, `cut at ${cut}`).toEqual([[{ key: ['a'], data: bytes(1) }]]);
+      expect(tornBytes).toBe(cut - whole);
+      expect(statSync(path).size).toBe(whole);
+      await reopened.close();
+    }
+  });
+
+  it('refuses to open a journal damaged before its end, naming the file', async () => {
+    const path = join(tempDir(), 'j');
+    const { journal } = await Journal.open(path);
+    await journal.append([{ key: ['a'], data: bytes(1) }]);
+    await journal.append([{ key: ['b'], data: bytes(2) }]);
+    await journal.close();
+    const file = readFileSync(path);
+    file[10] = (file[10] ?? 0) ^ 0xff; // inside the first record's payload
+    writeFileSync(path, file);
+    await expect(Journal.open(path)).rejects.toThrow(path);
+    expect(() => readJournalFile(path)).toThrow(/corrupt/);
+  });
+});
+
+describe('SqlJsStorageAdapter with its journal', () => {
+  it('a resolved write survives without a snapshot or a clean close', async () => {
+    const path = join(tempDir(), 'db.sqlite');
+    const first = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+    await first.save(['sale', '1'], bytes(1));
+    await first.writeBatch([
+      { key: ['sale', '2'], data: bytes(2) },
+      { key: ['sale', '1'], remove: true },
+    ]);
+    // No flush, no close: as if the process died here.
+    const second = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+    expect(second.recovery).toEqual({ replayedBatches: 2, tornBytes: 0 });
+    expect(await second.keys(['sale'])).toEqual([['sale', '2']]);
+    await second.close();
+    await first.close(); // only now, so that the reopen above saw no clean shutdown
+  });
+
+  it('a snapshot retires the journal; writes after it are journaled again', async () => {
+    const path = join(tempDir(), 'db.sqlite');
+    const adapter = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+    await adapter.save(['a'], bytes(1));
+    await adapter.flush();
+    expect(statSync(`${path}.journal`).size).toBe(0);
+    await adapter.save(['b'], bytes(2));
+    const reopened = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+    expect(reopened.recovery.replayedBatches).toBe(1);
+    expect(await reopened.load(['a'])).toEqual(bytes(1));
+    expect(await reopened.load(['b'])).toEqual(bytes(2));
+    await reopened.close();
+    await adapter.close();
+  });
+
+  it('replays a retired journal left by a crash during a snapshot', async () => {
+    const path = join(tempDir(), 'db.sqlite');
+    const adapter = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+    await adapter.save(['a'], bytes(1));
+    await adapter.close();
+    // Simulate: the journal was retired, then the process died before the snapshot landed.
+    const { journal } = await Journal.open(`${path}.journal.retired`);
+    await journal.append([{ key: ['b'], data: bytes(2) }]);
+    await journal.close();
+    appendFileSync(`${path}.journal`, Buffer.alloc(0));
+    const reopened = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+    expect(await reopened.load(['b'])).toEqual(bytes(2));
+    await reopened.close();
+  });
+
+  it('kill -9 at random moments: every acknowledged write is there after restart', async () => {
+    const path = join(tempDir(), 'db.sqlite');
+    const writer = fileURLToPath(new URL('./fixtures/crash-writer.ts', import.meta.url));
+    const acked = new Set<number>();
+    let next = 0;
+    for (let round = 0; round < 4; round++) {
+      const child = spawn(process.execPath, ['--import', 'tsx', writer, path, String(next)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let output = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (chunk: string) => {
+        output += chunk;
+      });
+      const target = 50 + Math.floor(Math.random() * 400);
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('writer too slow')), 30_000);
+        child.stdout.on('data', () => {
+          if ((output.match(/^ack /gm)?.length ?? 0) >= target) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+      for (const match of output.matchAll(/^ack (\d+)$/gm)) acked.add(Number(match[1]));
+      next = Math.floor(Math.max(...acked) / 4) + 1;
+    }
+    const adapter = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+    const stored = new Set((await adapter.keys(['rec'])).map((key) => Number(key[1])));
+    const lost = [...acked].filter((i) => !stored.has(i));
+    expect(lost).toEqual([]);
+    expect(acked.size).toBeGreaterThan(100);
+    await adapter.close();
+  }, 120_000);
+});
