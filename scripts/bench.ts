@@ -1,7 +1,7 @@
 /**
  * Runs a benchmark suite and writes its table into docs/benchmarks.md, between
  * that suite's markers, with the command and the machine that produced it.
- * Usage: pnpm bench <suite>   (suites: core, sync)
+ * Usage: pnpm bench <suite>   (suites: core, sync, storage)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -10,9 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { runPropagationBench } from '../apps/cli/bench/propagation-bench.js';
 import { runCoreBench, type BenchRow } from '../packages/core/bench/core-bench.js';
 import { runSyncBench } from '../packages/sync/bench/sync-bench.js';
+import { runDurableAckBench } from '../apps/cli/bench/durable-ack-bench.js';
+import { runStorageAdapterBench } from '../packages/storage-sqljs/bench/storage-bench.js';
 
 const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   core: runCoreBench,
+  storage: async () => [...(await runDurableAckBench()), ...(await runStorageAdapterBench())],
   sync: async () => [
     ...(await runSyncBench()),
     // The load the store/hub work asks for, then lighter ones that show where the cost lies.

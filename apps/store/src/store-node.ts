@@ -97,8 +97,9 @@ export async function startStore(
     const body: OperationResponse = { operation: name, sku, quantity, ...stockFigures(doc) };
     const update = updates.length === 1 ? updates[0] : updates.length > 1 ? Y.mergeUpdates(updates) : undefined;
     if (update === undefined) return { status: 201, body, recorded: false };
-    await storage.recordLocal(sku, update, recordWrites(201, body));
-    sync.localUpdate(sku, update);
+    const durable = storage.recordLocal(sku, update, recordWrites(201, body));
+    sync.localUpdate(sku, update, durable);
+    await durable;
     return { status: 201, body, recorded: true };
   };
 

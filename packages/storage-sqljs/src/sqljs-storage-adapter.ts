@@ -228,7 +228,7 @@ export class SqlJsStorageAdapter implements StorageAdapter {
     if (!this.dirty || this.path === undefined) return Promise.resolve();
     const path = this.path;
     const journal = this.journal;
-    this.flushing = (async () => {
+    const snapshot = async (): Promise<void> => {
       try {
         // With a journal: retire it first, so every batch it holds is in the
         // snapshot taken next; it is deleted only once that snapshot is durable.
@@ -239,10 +239,13 @@ export class SqlJsStorageAdapter implements StorageAdapter {
       } catch (error) {
         this.dirty = true;
         throw error;
-      } finally {
-        this.flushing = null;
       }
-    })();
+    };
+    // Reset in a later tick: without a journal the snapshot runs synchronously,
+    // and clearing `flushing` inside it would happen before it is even assigned.
+    this.flushing = snapshot().finally(() => {
+      this.flushing = null;
+    });
     return this.flushing;
   }
 

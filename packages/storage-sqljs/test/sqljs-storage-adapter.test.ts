@@ -54,6 +54,19 @@ describe('SqlJsStorageAdapter files', () => {
     await adapter.close();
   });
 
+  it('without a journal, flushes and closes (a synchronous snapshot once left the flush lock held for ever)', async () => {
+    const path = join(tempDir(), 'db.sqlite');
+    const adapter = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0, journal: false });
+    await adapter.save(['k'], Uint8Array.from([1]));
+    await adapter.flush();
+    await adapter.save(['k'], Uint8Array.from([2]));
+    await Promise.all([adapter.flush(), adapter.flush()]);
+    await adapter.close();
+    const reopened = await SqlJsStorageAdapter.open({ path, journal: false });
+    expect(await reopened.load(['k'])).toEqual(Uint8Array.from([2]));
+    await reopened.close();
+  });
+
   it('refuses a corrupt file with its name, instead of starting empty', async () => {
     const path = join(tempDir(), 'db.sqlite');
     writeFileSync(path, 'this is not a database, not even close to one, really not');

@@ -69,6 +69,8 @@ export class StoreSync {
   private lastSyncedAt: number | null = null;
   private cursor = 0;
   private readonly rejected = new Map<string, ShelfsyncError>();
+  /** Per SKU, the send of its latest local update, which the next one waits for. */
+  private readonly sendOrder = new Map<string, Promise<unknown>>();
 
   constructor(
     readonly storeId: StoreId,
@@ -86,9 +88,25 @@ export class StoreSync {
     session.start();
   }
 
-  /** Hands over a local update that is already durable; it is sent now when possible, or at the next catch-up. */
-  localUpdate(sku: Sku, update: Uint8Array): void {
-    this.session?.localUpdate(sku, update);
+  /**
+   * Hands over a local update, to be sent once `durable` resolves (nothing leaves
+   * before it is on disk) and after every earlier update of the same SKU: the
+   * hub refuses an update whose predecessor it has not seen, and concurrent
+   * writes can become durable in another order than they were made. Sent now
+   * when connected, else at the next catch-up.
+   */
+  localUpdate(sku: Sku, update: Uint8Array, durable: Promise<unknown> = Promise.resolve()): void {
+    const previous = this.sendOrder.get(sku) ?? Promise.resolve();
+    const sent = Promise.all([previous, durable]).then(
+      () => this.session?.localUpdate(sku, update),
+      // Not durable: never sent. The storage refuses every later write too, so
+      // no later update of this SKU goes out without it.
+      () => undefined,
+    );
+    this.sendOrder.set(sku, sent);
+    void sent.then(() => {
+      if (this.sendOrder.get(sku) === sent) this.sendOrder.delete(sku);
+    });
   }
 
   /** Closes the current connection, if any. */

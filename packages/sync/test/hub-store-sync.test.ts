@@ -69,6 +69,37 @@ describe('sync over one connection per store', () => {
     await until(async () => (await a.storage.loadCursor()).cursor === hub.storage.cursor());
   });
 
+  it('local updates go out in the order they were made, even when they become durable in another order', async () => {
+    const { hub, a } = await chainOfTwo();
+    const doc = await a.storage.open(MUG);
+    const updates: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => updates.push(u));
+    const { applyOperation } = await import('@shelfsync/core');
+    const { storeWriter } = await import('@shelfsync/protocol');
+    applyOperation(doc, storeWriter(a.id), receive(a.id, 5));
+    applyOperation(doc, storeWriter(a.id), sell(a.id, 1));
+    applyOperation(doc, storeWriter(a.id), sell(a.id, 1));
+    // The last write's fsync finishes first, the first one's last.
+    const gates = updates.map(() => {
+      let open: () => void = () => {};
+      const durable = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      return { durable, open };
+    });
+    updates.forEach((u, i) => a.sync.localUpdate(MUG, u, gates[i]?.durable));
+    await new Promise((resolve) => setImmediate(resolve));
+    const sentUpdates = () => a.link?.sent.filter((f) => f.kind === 'doc' && f.type === SyncMessageType.Update).length;
+    expect(sentUpdates()).toBe(0); // nothing leaves before it is durable
+    for (const gate of [...gates].reverse()) {
+      gate.open();
+      await Promise.resolve();
+    }
+    await until(async () => (await hub.stock(MUG)).value === 3);
+    expect(sentUpdates()).toBe(3);
+    expect(hub.events.filter((e) => e.type === 'rejected')).toEqual([]);
+  });
+
   it('a store that reconnects with nothing changed on either side exchanges no SKU', async () => {
     const hub = await TestHub.create();
     const a = await TestStore.create('A');
