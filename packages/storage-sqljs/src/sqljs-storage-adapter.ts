@@ -59,7 +59,9 @@ const decodeKey = (value: string): StorageKey => value.split(SEP);
  */
 export class SqlJsStorageAdapter implements StorageAdapter {
   private dirty = false;
+  /** Set as soon as close is called: from then on every call but close rejects. */
   private closed = false;
+  private closing: Promise<void> | null = null;
   private flushing: Promise<void> | null = null;
   private readonly timer: ReturnType<typeof setInterval> | null;
   // The hot statements are prepared once (sql.js 1.16 exports through SQLite's
@@ -213,11 +215,25 @@ export class SqlJsStorageAdapter implements StorageAdapter {
     return this.flushNow();
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    if (this.timer !== null) clearInterval(this.timer);
-    await this.flushNow();
+  /** Concurrent and repeated calls share one shutdown. */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    // Refuse new calls before the final flush, not after it: in call order they
+    // come after close, and one accepted meanwhile would be acknowledged and then
+    // lost when the database closes (without a journal).
     this.closed = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    try {
+      await this.flushNow();
+    } catch (error) {
+      // The database stays open and dirty, so calling close again retries the flush.
+      this.closing = null;
+      throw error;
+    }
     await this.journal?.close();
     for (const statement of [this.upsert, this.removeOne, this.selectOne]) statement.free();
     this.db.close();
