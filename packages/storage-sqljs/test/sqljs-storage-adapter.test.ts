@@ -2,10 +2,10 @@ import { applyOperation, computeStock, createSkuDoc } from '@shelfsync/core';
 import { StoreIdSchema, storeAccount, storeWriter } from '@shelfsync/protocol';
 import { DocStore } from '@shelfsync/storage';
 import { runStorageAdapterTests } from '@shelfsync/storage/testing';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SqlJsStorageAdapter } from '../src/index.js';
 
 const dirs: string[] = [];
@@ -91,5 +91,58 @@ describe('SqlJsStorageAdapter files', () => {
     expect(await new DocStore(second).load('MUG', loaded)).toBe(true);
     expect(computeStock(loaded).value).toBe(6);
     await second.close();
+  });
+});
+
+describe('SqlJsStorageAdapter flushing', () => {
+  it('keeps using its prepared statements across flushes (db.export leaves them intact)', async () => {
+    const path = join(tempDir(), 'db.sqlite');
+    const adapter = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0, journal: false });
+    for (let round = 0; round < 3; round++) {
+      await adapter.save(['k', String(round)], Uint8Array.from([round]));
+      await adapter.remove(['k', String(round - 1)]);
+      await adapter.flush();
+      expect(await adapter.load(['k', String(round)])).toEqual(Uint8Array.from([round]));
+    }
+    expect(await adapter.keys(['k'])).toEqual([['k', '2']]);
+    await adapter.close();
+  });
+
+  it('flushes on its timer, which does not keep the process alive', async () => {
+    const path = join(tempDir(), 'db.sqlite');
+    await (await SqlJsStorageAdapter.open()).close(); // loads sql.js before the timers are faked
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    vi.useFakeTimers();
+    try {
+      const before = timers();
+      const adapter = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 1000, journal: false });
+      expect(timers()).toBe(before); // unref'd
+      await adapter.save(['k'], Uint8Array.from([1]));
+      vi.advanceTimersByTime(999);
+      expect(existsSync(path)).toBe(false);
+      vi.advanceTimersByTime(1);
+      expect(existsSync(path)).toBe(true);
+      await adapter.close();
+    } finally {
+      vi.useRealTimers();
+    }
+    const reopened = await SqlJsStorageAdapter.open({ path, journal: false });
+    expect(await reopened.load(['k'])).toEqual(Uint8Array.from([1]));
+    await reopened.close();
+  });
+
+  it('a close whose flush failed refuses calls, and closing again retries the flush', async () => {
+    const dir = join(tempDir(), 'data');
+    const path = join(dir, 'db.sqlite');
+    const adapter = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0, journal: false });
+    await adapter.save(['k'], Uint8Array.from([7]));
+    rmSync(dir, { recursive: true });
+    await expect(adapter.close()).rejects.toThrow(/ENOENT/);
+    await expect(adapter.save(['k'], Uint8Array.from([8]))).rejects.toThrow('closed');
+    mkdirSync(dir);
+    await adapter.close();
+    const reopened = await SqlJsStorageAdapter.open({ path, journal: false });
+    expect(await reopened.load(['k'])).toEqual(Uint8Array.from([7]));
+    await reopened.close();
   });
 });
