@@ -83,7 +83,9 @@ export class SqlJsStorageAdapter implements StorageAdapter {
     // rollback journal file in sql.js' in-memory file system buys nothing and costs
     // a file creation per transaction: keep the journal in memory instead.
     this.db.run('PRAGMA journal_mode = MEMORY');
-    this.db.run('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID');
+    // An ordinary rowid table, not WITHOUT ROWID: there a row over ~1 KB spills into
+    // overflow pages and the exported file grows to several times the data.
+    this.db.run('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL)');
     this.upsert = this.db.prepare('INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)');
     this.removeOne = this.db.prepare('DELETE FROM kv WHERE key = ?');
     this.selectOne = this.db.prepare('SELECT value FROM kv WHERE key = ?');
@@ -108,7 +110,11 @@ export class SqlJsStorageAdapter implements StorageAdapter {
     let db: Database;
     if (path !== undefined && existsSync(path)) {
       try {
-        db = new SQL.Database(readFileSync(path));
+        const file = readFileSync(path);
+        // SQLite reads an empty file as an empty database; a flush never writes
+        // one (the kv table takes a page), so an empty file means lost data.
+        if (file.byteLength === 0) throw new Error('the file is empty');
+        db = new SQL.Database(file);
         db.exec('SELECT count(*) FROM sqlite_master');
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);

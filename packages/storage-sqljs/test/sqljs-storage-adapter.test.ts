@@ -2,7 +2,7 @@ import { applyOperation, computeStock, createSkuDoc } from '@shelfsync/core';
 import { StoreIdSchema, storeAccount, storeWriter } from '@shelfsync/protocol';
 import { DocStore } from '@shelfsync/storage';
 import { runStorageAdapterTests } from '@shelfsync/storage/testing';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -71,6 +71,20 @@ describe('SqlJsStorageAdapter files', () => {
     const path = join(tempDir(), 'db.sqlite');
     writeFileSync(path, 'this is not a database, not even close to one, really not');
     await expect(SqlJsStorageAdapter.open({ path })).rejects.toThrow(path);
+  });
+
+  it('refuses a truncated or empty file too', async () => {
+    const path = join(tempDir(), 'db.sqlite');
+    const adapter = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0, journal: false });
+    await adapter.writeBatch(
+      Array.from({ length: 200 }, (_, i) => ({ key: ['k', String(i)], data: new Uint8Array(500) })),
+    );
+    await adapter.close();
+    const whole = readFileSync(path);
+    writeFileSync(path, whole.subarray(0, whole.length >> 1));
+    await expect(SqlJsStorageAdapter.open({ path, journal: false })).rejects.toThrow(path);
+    writeFileSync(path, new Uint8Array(0));
+    await expect(SqlJsStorageAdapter.open({ path, journal: false })).rejects.toThrow(`${path}: not a readable`);
   });
 
   it('carries SKU documents across a restart through DocStore', async () => {

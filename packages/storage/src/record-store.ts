@@ -14,10 +14,12 @@ export class RecordStore {
     return schema.parse(JSON.parse(decoder.decode(bytes)));
   }
 
+  /** Stores `value` at `key` as JSON (UTF-8), replacing any record. */
   put(key: StorageKey, value: unknown): Promise<void> {
     return this.adapter.save(key, encoder.encode(JSON.stringify(value)));
   }
 
+  /** Removes the record at `key`; removing a missing record is not an error. */
   delete(key: StorageKey): Promise<void> {
     return this.adapter.remove(key);
   }

@@ -39,6 +39,9 @@ export interface StorageAdapter {
   writeBatch(writes: readonly StorageWrite[]): Promise<void>;
   /** Resolves once everything written before the call is durable. */
   flush(): Promise<void>;
-  /** Flushes, then releases resources; any later call but close rejects. Closing twice is harmless. */
+  /**
+   * Flushes, then releases resources. Every call made after close, even while it
+   * is still running, rejects, except close itself: closing twice is harmless.
+   */
   close(): Promise<void>;
 }
