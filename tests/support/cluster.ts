@@ -1,4 +1,4 @@
-import { startCommand, type ChildCommand } from '@shelfsync/cli';
+import { startHubProcess, startStoreProcess, type ChildCommand } from '@shelfsync/cli';
 import { signStoreToken } from '@shelfsync/hub';
 import { StoreIdSchema } from '@shelfsync/protocol';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,8 +16,8 @@ export class Cluster {
 
   /** Starts the hub (again, on the same port and data, after a stop). */
   async startHub(): Promise<ChildCommand> {
-    this.hub = await startCommand(
-      ['hub', '--port', String(this.hubPort), '--data', join(this.dir, 'hub'), '--secret', this.secret],
+    this.hub = await startHubProcess(
+      { port: this.hubPort, dataDir: join(this.dir, 'hub'), secret: this.secret },
       options,
     );
     this.hubPort = Number(new URL(this.hub.url).port);
@@ -30,20 +30,8 @@ export class Cluster {
   }
 
   async startStore(id: string): Promise<ChildCommand> {
-    const store = await startCommand(
-      [
-        'store',
-        '--id',
-        id,
-        '--hub',
-        `ws://127.0.0.1:${this.hubPort}`,
-        '--port',
-        '0',
-        '--data',
-        join(this.dir, id),
-        '--token',
-        this.token(id),
-      ],
+    const store = await startStoreProcess(
+      { id, hubUrl: `ws://127.0.0.1:${this.hubPort}`, port: 0, dataDir: join(this.dir, id), token: this.token(id) },
       options,
     );
     this.stores.set(id, store);

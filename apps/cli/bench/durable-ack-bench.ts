@@ -3,7 +3,7 @@ import { StoreIdSchema } from '@shelfsync/protocol';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCommand, type ChildCommand } from '../src/index.js';
+import { startHubProcess, startStoreProcess, type ChildCommand } from '../src/index.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -25,23 +25,11 @@ export async function runDurableAckBench(seconds = 5): Promise<BenchRow[]> {
   const env = { env: { SHELFSYNC_LOG_LEVEL: 'warn' } };
   const children: ChildCommand[] = [];
   try {
-    const hub = await startCommand(['hub', '--port', '0', '--data', join(dir, 'hub'), '--secret', secret], env);
+    const hub = await startHubProcess({ port: 0, dataDir: join(dir, 'hub'), secret }, env);
     children.push(hub);
     const id = StoreIdSchema.parse('bench');
-    const store = await startCommand(
-      [
-        'store',
-        '--id',
-        id,
-        '--hub',
-        hub.url.replace(/^http/, 'ws'),
-        '--port',
-        '0',
-        '--data',
-        join(dir, id),
-        '--token',
-        signStoreToken(id, secret),
-      ],
+    const store = await startStoreProcess(
+      { id, hubUrl: hub.url, port: 0, dataDir: join(dir, id), token: signStoreToken(id, secret) },
       env,
     );
     children.push(store);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { WebSocket } from 'ws';
-import { startCommand, type ChildCommand } from '../src/index.js';
+import { startHubProcess, startStoreProcess, type ChildCommand } from '../src/index.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -65,26 +65,14 @@ export async function runPropagationBench(load: PropagationLoad): Promise<BenchR
   const children: ChildCommand[] = [];
   const sockets: WebSocket[] = [];
   try {
-    const hub = await startCommand(['hub', '--port', '0', '--data', join(dir, 'hub'), '--secret', secret], env);
+    const hub = await startHubProcess({ port: 0, dataDir: join(dir, 'hub'), secret }, env);
     children.push(hub);
     const port = Number(new URL(hub.url).port);
     const ids = Array.from({ length: STORES }, (_, i) => StoreIdSchema.parse(`s${String(i).padStart(2, '0')}`));
     const stores = await Promise.all(
       ids.map((id) =>
-        startCommand(
-          [
-            'store',
-            '--id',
-            id,
-            '--hub',
-            `ws://127.0.0.1:${port}`,
-            '--port',
-            '0',
-            '--data',
-            join(dir, id),
-            '--token',
-            signStoreToken(id, secret),
-          ],
+        startStoreProcess(
+          { id, hubUrl: hub.url, port: 0, dataDir: join(dir, id), token: signStoreToken(id, secret) },
           env,
         ),
       ),

@@ -3,7 +3,7 @@ import { StoreIdSchema, seededRandom } from '@shelfsync/protocol';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startCommand, type ChildCommand } from './processes.js';
+import { startHubProcess, startStoreProcess, type ChildCommand } from './processes.js';
 import { onShutdown } from './shutdown.js';
 
 export interface DemoOptions {
@@ -33,28 +33,21 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   });
 
   mkdirSync(options.dataDir, { recursive: true });
-  const hub = await startCommand(
-    ['hub', '--port', String(options.port), '--data', join(options.dataDir, 'hub'), '--secret', secret],
+  const hub = await startHubProcess(
+    { port: options.port, dataDir: join(options.dataDir, 'hub'), secret },
     { env: quiet },
   );
   children.push(hub);
-  const hubWs = hub.url.replace(/^http/, 'ws');
   const stores = await Promise.all(
     STORES.map((id, i) =>
-      startCommand(
-        [
-          'store',
-          '--id',
+      startStoreProcess(
+        {
           id,
-          '--hub',
-          hubWs,
-          '--port',
-          String(options.port + 1 + i),
-          '--data',
-          join(options.dataDir, id),
-          '--token',
-          signStoreToken(id, secret),
-        ],
+          hubUrl: hub.url,
+          port: options.port + 1 + i,
+          dataDir: join(options.dataDir, id),
+          token: signStoreToken(id, secret),
+        },
         { env: quiet },
       ),
     ),

@@ -1,1 +1,8 @@
-export { CLI_ENTRY, startCommand, type ChildCommand, type StartOptions } from './processes.js';
+export {
+  CLI_ENTRY,
+  startCommand,
+  startHubProcess,
+  startStoreProcess,
+  type ChildCommand,
+  type StartOptions,
+} from './processes.js';

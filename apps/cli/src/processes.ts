@@ -60,3 +60,35 @@ export function startCommand(args: readonly string[], options: StartOptions = {}
     });
   });
 }
+
+/** `shelfsync hub` as a child process. */
+export function startHubProcess(
+  hub: { port: number; dataDir: string; secret: string },
+  options: StartOptions = {},
+): Promise<ChildCommand> {
+  return startCommand(['hub', '--port', String(hub.port), '--data', hub.dataDir, '--secret', hub.secret], options);
+}
+
+/** `shelfsync store` as a child process; `hubUrl` may be the hub's http:// or ws:// address. */
+export function startStoreProcess(
+  store: { id: string; hubUrl: string; port: number; dataDir: string; token: string },
+  options: StartOptions = {},
+): Promise<ChildCommand> {
+  const hub = store.hubUrl.replace(/^http/, 'ws');
+  return startCommand(
+    [
+      'store',
+      '--id',
+      store.id,
+      '--hub',
+      hub,
+      '--port',
+      String(store.port),
+      '--data',
+      store.dataDir,
+      '--token',
+      store.token,
+    ],
+    options,
+  );
+}
