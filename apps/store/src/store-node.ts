@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import { applyOperation, computeStock, rightsOf, type Operation } from '@shelfsync/core';
+import { applyOperation, computeStock, type Operation } from '@shelfsync/core';
 import {
   closeServer,
   createLogger,
@@ -105,7 +105,11 @@ export async function startStore(
 
   const stockFigures = (doc: Y.Doc) => {
     const view = computeStock(doc);
-    return { rights: rightsOf(doc, own), onShelf: view.locations[config.id]?.onShelf ?? 0, available: view.value };
+    return {
+      rights: view.accounts[own]?.rights ?? 0,
+      onShelf: view.locations[config.id]?.onShelf ?? 0,
+      available: view.value,
+    };
   };
 
   const mutate = (
@@ -160,10 +164,10 @@ export async function startStore(
       ...stockFigures(doc),
       hubConnected: status.connected,
       lastSyncedAt: status.lastSyncedAt === null ? null : new Date(status.lastSyncedAt).toISOString(),
-      pendingSync: (await storage.dirty()).includes(sku),
+      pendingSync: storage.isDirty(sku),
     };
   });
-  router.get('/v1/status', async (ctx) => {
+  router.get('/v1/status', (ctx) => {
     const status = sync.status();
     ctx.body = {
       storeId: config.id,
@@ -175,7 +179,7 @@ export async function startStore(
         cursor: status.cursor,
       },
       skus: storage.skus().length,
-      pendingSync: (await storage.dirty()).length,
+      pendingSync: storage.dirtyCount(),
       rejected: [...status.rejected].map(([sku, error]) => ({ sku, ...error })),
     };
   });

@@ -206,7 +206,17 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, writer: Writer): 
     entry.slot = slot;
     return slot;
   };
-  const bySlot = new Map<string, NewItem[]>();
+  // Every touched key (map and key), with the new values written to it.
+  const touched = new Map<string, { slot: Slot; items: NewItem[] }>();
+  const touch = (slot: Slot): NewItem[] => {
+    const id = `${slot.root}\u0000${slot.key}`;
+    let entry = touched.get(id);
+    if (entry === undefined) {
+      entry = { slot, items: [] };
+      touched.set(id, entry);
+    }
+    return entry.items;
+  };
   for (const list of newItems.values()) {
     for (const entry of list) {
       const slot = resolve(entry);
@@ -214,15 +224,11 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, writer: Writer): 
       if (ownerOf(slot) !== own) {
         return fail(ErrorCode.UpdateForeignEntry, `update writes ${slot.root}.${slot.key}, which ${own} does not own`);
       }
-      const id = slotId(slot);
-      const items = bySlot.get(id);
-      if (items === undefined) bySlot.set(id, [entry]);
-      else items.push(entry);
+      touch(slot).push(entry);
     }
   }
 
   // 3. Items this update newly deletes: held ones must be the writer's; new ones are marked.
-  const deletedHeld = new Set<string>();
   for (const [client, ranges] of decoded.ds.clients) {
     const held = Y.getState(store, client);
     const structs = store.clients.get(client) ?? [];
@@ -240,7 +246,7 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, writer: Writer): 
           if (slot === null || ownerOf(slot) !== own) {
             return fail(ErrorCode.UpdateForeignEntry, `update deletes an entry ${own} does not own`);
           }
-          deletedHeld.add(slotId(slot));
+          touch(slot);
         }
       }
       for (let c = Math.max(clock, held); c < end;) {
@@ -254,13 +260,12 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, writer: Writer): 
     }
   }
 
-  if (bySlot.size === 0 && deletedHeld.size === 0) return ok({ changed: false });
+  if (touched.size === 0) return ok({ changed: false });
 
   // 4. Per touched key: the new values chain from the held one, and the final value is valid.
-  for (const id of new Set([...bySlot.keys(), ...deletedHeld])) {
-    const slot = parseSlotId(id);
+  for (const { slot, items } of touched.values()) {
     const held = heldItem(doc, slot);
-    const chain = orderChain(held?.lastId ?? null, bySlot.get(id) ?? []);
+    const chain = orderChain(held?.lastId ?? null, items);
     if (chain === null) {
       return fail(
         ErrorCode.UpdateConcurrentEntry,
@@ -278,15 +283,6 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, writer: Writer): 
     if (rejection !== null) return rejection;
   }
   return ok({ changed: true });
-}
-
-function slotId(slot: Slot): string {
-  return `${slot.root}\u0000${slot.key}`;
-}
-
-function parseSlotId(id: string): Slot {
-  const at = id.indexOf('\u0000');
-  return { root: id.slice(0, at) as RootName, key: id.slice(at + 1) };
 }
 
 /**

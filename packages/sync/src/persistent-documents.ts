@@ -212,15 +212,24 @@ export class StoreStorage implements StoreDocuments {
     }
   }
 
-  async applyRemote(sku: Sku, update: Uint8Array): Promise<void> {
+  async applyRemote(sku: Sku, update: Uint8Array): Promise<Y.Doc> {
     const doc = await this.docs.open(sku);
     YCodec.applyUpdate(doc, update, REMOTE_ORIGIN);
     this.known.add(sku);
     await this.docs.append(sku, update);
+    return doc;
   }
 
   dirty(): Promise<Sku[]> {
     return Promise.resolve([...this.dirtySet]);
+  }
+
+  isDirty(sku: Sku): boolean {
+    return this.dirtySet.has(sku);
+  }
+
+  dirtyCount(): number {
+    return this.dirtySet.size;
   }
 
   markClean(skus: readonly Sku[]): Promise<void> {

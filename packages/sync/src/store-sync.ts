@@ -15,8 +15,8 @@ import type { Transport } from './transport.js';
 export interface StoreDocuments {
   /** The SKU's document, loaded on first use (an empty one for a SKU new to this store). */
   open(sku: Sku): Promise<Y.Doc>;
-  /** Applies an update received from the hub to the SKU's document and makes it durable. */
-  applyRemote(sku: Sku, update: Uint8Array): Promise<void>;
+  /** Applies an update received from the hub to the SKU's document and makes it durable; resolves with the document. */
+  applyRemote(sku: Sku, update: Uint8Array): Promise<Y.Doc>;
   /** The SKUs with local changes the hub may not hold (kept durably by the caller with each local update). */
   dirty(): Promise<Sku[]>;
   /**
@@ -338,11 +338,10 @@ class StoreSession {
       this.transport.send(encodeDocFrame(sku, ref, SyncMessageType.Step2, Y.encodeStateAsUpdate(doc, frame.payload)));
       return;
     }
-    await this.documents.applyRemote(sku, frame.payload);
+    const doc = await this.documents.applyRemote(sku, frame.payload);
     if (this.state !== 'live') return;
     if (frame.type === SyncMessageType.Step2) this.awaitingStep2.delete(sku);
     else if (frame.ref > 0) await this.noteChange(frame.ref);
-    const doc = await this.documents.open(sku);
     if (doc.store.pendingStructs !== null || doc.store.pendingDs !== null) {
       // A relayed update builds on something this store never received: ask for the gap.
       if (!this.awaitingStep2.has(sku)) {
