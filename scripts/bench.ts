@@ -12,10 +12,11 @@ import { runCoreBench, type BenchRow } from '../packages/core/bench/core-bench.j
 import { runSyncBench } from '../packages/sync/bench/sync-bench.js';
 import { runDurableAckBench } from '../apps/cli/bench/durable-ack-bench.js';
 import { runStorageAdapterBench } from '../packages/storage-sqljs/bench/storage-bench.js';
+import { runHubMemoryBench } from '../apps/hub/bench/hub-memory-bench.js';
 
 const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   core: runCoreBench,
-  storage: async () => [...(await runDurableAckBench()), ...(await runStorageAdapterBench())],
+  storage: async () => [...(await runDurableAckBench()), ...(await runStorageAdapterBench()), ...runHubMemoryBench()],
   sync: async () => [
     ...(await runSyncBench()),
     // The load the store/hub work asks for, then lighter ones that show where the cost lies.

@@ -17,7 +17,8 @@ export class Cluster {
   /** Starts the hub (again, on the same port and data, after a stop). */
   async startHub(): Promise<ChildCommand> {
     this.hub = await startHubProcess(
-      { port: this.hubPort, dataDir: join(this.dir, 'hub'), secret: this.secret },
+      // The shortest idle limit, so documents leave and reload under the tests' own traffic.
+      { port: this.hubPort, dataDir: join(this.dir, 'hub'), secret: this.secret, flags: ['--evict-idle-ms', '1000'] },
       options,
     );
     this.hubPort = Number(new URL(this.hub.url).port);

@@ -18,6 +18,16 @@ const hubFlags = {
     env: 'SHELFSYNC_SECRET',
     description: `token signing secret, ${MIN_SECRET_LENGTH}+ chars (default: kept in <data>/hub-secret)`,
   },
+  evictIdleMs: {
+    flag: 'evict-idle-ms',
+    env: 'SHELFSYNC_EVICT_IDLE_MS',
+    description: 'drop a SKU document from memory after this long unused, once stored (default 60000)',
+  },
+  maxResidentDocs: {
+    flag: 'max-resident-docs',
+    env: 'SHELFSYNC_MAX_RESIDENT_DOCS',
+    description: 'SKU documents kept in memory before idle ones leave early (default 10000)',
+  },
 } satisfies Record<string, FlagSpec>;
 
 const storeFlags = {

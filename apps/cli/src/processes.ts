@@ -63,10 +63,13 @@ export function startCommand(args: readonly string[], options: StartOptions = {}
 
 /** `shelfsync hub` as a child process. */
 export function startHubProcess(
-  hub: { port: number; dataDir: string; secret: string },
+  hub: { port: number; dataDir: string; secret: string; flags?: readonly string[] },
   options: StartOptions = {},
 ): Promise<ChildCommand> {
-  return startCommand(['hub', '--port', String(hub.port), '--data', hub.dataDir, '--secret', hub.secret], options);
+  return startCommand(
+    ['hub', '--port', String(hub.port), '--data', hub.dataDir, '--secret', hub.secret, ...(hub.flags ?? [])],
+    options,
+  );
 }
 
 /** `shelfsync store` as a child process; `hubUrl` may be the hub's http:// or ws:// address. */

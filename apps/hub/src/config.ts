@@ -7,5 +7,9 @@ export const HubConfigSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   dataDir: z.string().min(1),
   secret: z.string().min(MIN_SECRET_LENGTH, `the secret needs at least ${MIN_SECRET_LENGTH} characters`),
+  /** A SKU document unused this long, with every update stored, leaves memory until next needed. */
+  evictIdleMs: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
+  /** Above this many documents in memory, the least recently used idle ones leave early. */
+  maxResidentDocs: z.coerce.number().int().min(1).default(10_000),
 });
 export type HubConfig = z.infer<typeof HubConfigSchema>;

@@ -40,7 +40,16 @@ export interface RunningHub {
 export async function startHub(config: HubConfig, log: Logger = createLogger('hub')): Promise<RunningHub> {
   const adapter = await SqlJsStorageAdapter.open({ path: join(config.dataDir, 'hub.sqlite') });
   log.info({ ...adapter.recovery, file: join(config.dataDir, 'hub.sqlite') }, 'storage opened');
-  const storage = await HubStorage.open(adapter, () => randomUUID());
+  const storage = await HubStorage.open(adapter, () => randomUUID(), Date.now, {
+    evictIdleAfterMs: config.evictIdleMs,
+    maxResidentDocs: config.maxResidentDocs,
+  });
+  // Idle documents leave memory once stored, so the hub's memory follows the SKUs in use, not every SKU ever touched.
+  const evictTimer = setInterval(() => {
+    const evicted = storage.evictIdle();
+    if (evicted > 0) log.debug({ evicted, ...storage.residencyStats() }, 'idle documents evicted');
+  }, 1_000);
+  evictTimer.unref();
   const sync = new HubSync(storage, { onEvent: (event) => logSyncEvent(log, event) });
 
   const router = new Router<RequestState>();
@@ -58,7 +67,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     log.error({ err: error, requestId: ctx.state.requestId }, 'request failed'),
   );
   const wss = new WebSocketServer({ noServer: true, maxPayload: 2 * 1024 * 1024 });
-  const readers = new YjsReadEndpoint((sku) => storage.open(sku), log);
+  const readers = new YjsReadEndpoint((sku) => storage.pin(sku), log);
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(request.url ?? '/', 'http://hub');
     const readSku = YjsReadEndpoint.skuOf(url.pathname);
@@ -91,6 +100,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     sync,
     storage,
     async close() {
+      clearInterval(evictTimer);
       sync.close();
       readers.close();
       for (const client of wss.clients) client.terminate();

@@ -4,6 +4,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import type { WebSocket } from 'ws';
+import type { PinnedDoc } from '@shelfsync/sync';
 import type * as Y from 'yjs';
 
 /** The path prefix of the y-websocket compatible, read-only document endpoint. */
@@ -22,11 +23,12 @@ const MESSAGE_QUERY_AWARENESS = 3;
 export class YjsReadEndpoint {
   private readonly subscribers = new Map<
     Sku,
-    { doc: Y.Doc; sockets: Set<WebSocket>; listener: (update: Uint8Array) => void }
+    { pinned: PinnedDoc; sockets: Set<WebSocket>; listener: (update: Uint8Array) => void }
   >();
 
+  /** `pin` keeps a document in memory while it has readers: they listen to that very instance. */
   constructor(
-    private readonly open: (sku: Sku) => Promise<Y.Doc>,
+    private readonly pin: (sku: Sku) => Promise<PinnedDoc>,
     private readonly log: Logger,
   ) {}
 
@@ -39,8 +41,8 @@ export class YjsReadEndpoint {
 
   /** Takes a new connection. Messages are queued from the first moment, so none is lost while the document loads. */
   accept(sku: Sku, socket: WebSocket): void {
-    let ready: Promise<Y.Doc> = this.open(sku).then((doc) => {
-      this.subscribe(sku, doc, socket);
+    let ready: Promise<Y.Doc> = this.pin(sku).then((pinned) => {
+      const doc = this.subscribe(sku, pinned, socket);
       const encoder = encoding.createEncoder();
       encoding.writeVarUint(encoder, MESSAGE_SYNC);
       syncProtocol.writeSyncStep1(encoder, doc);
@@ -87,9 +89,17 @@ export class YjsReadEndpoint {
     }
   }
 
-  private subscribe(sku: Sku, doc: Y.Doc, socket: WebSocket): void {
+  /** Adds a reader of `sku`; returns the document it reads (one pin per SKU is kept, extra ones released). */
+  private subscribe(sku: Sku, pinned: PinnedDoc, socket: WebSocket): Y.Doc {
+    // A reader gone while its document loaded must not keep it pinned.
+    if (socket.readyState !== socket.OPEN) {
+      pinned.release();
+      return pinned.doc;
+    }
     let entry = this.subscribers.get(sku);
-    if (entry === undefined) {
+    if (entry !== undefined) pinned.release();
+    else {
+      const doc = pinned.doc;
       const sockets = new Set<WebSocket>();
       const listener = (update: Uint8Array): void => {
         const encoder = encoding.createEncoder();
@@ -99,10 +109,11 @@ export class YjsReadEndpoint {
         for (const s of sockets) send(s, message);
       };
       doc.on('update', listener);
-      entry = { doc, sockets, listener };
+      entry = { pinned, sockets, listener };
       this.subscribers.set(sku, entry);
     }
     entry.sockets.add(socket);
+    return entry.pinned.doc;
   }
 
   private unsubscribe(sku: Sku, socket: WebSocket): void {
@@ -110,7 +121,8 @@ export class YjsReadEndpoint {
     if (entry === undefined) return;
     entry.sockets.delete(socket);
     if (entry.sockets.size === 0) {
-      entry.doc.off('update', entry.listener);
+      entry.pinned.doc.off('update', entry.listener);
+      entry.pinned.release();
       this.subscribers.delete(sku);
     }
   }

@@ -104,6 +104,17 @@ export class DocStore {
     return state !== undefined && state.stored >= this.compactEvery && !this.compacting.has(sku);
   }
 
+  /**
+   * Forgets what this DocStore counted for `sku` (its document left memory); the
+   * next touch reads it from the stored keys again. The caller guarantees no
+   * append or compaction of the SKU is in flight.
+   */
+  forget(sku: string): void {
+    if (this.compacting.has(sku)) return;
+    this.state.delete(sku);
+    this.known.delete(sku);
+  }
+
   /** Every SKU with anything stored, sorted. */
   async skus(): Promise<string[]> {
     const skus = new Set<string>();

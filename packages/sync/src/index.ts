@@ -40,3 +40,4 @@ export {
 } from './store-sync.js';
 export { createTransportPair, type Transport } from './transport.js';
 export { HubStorage, REMOTE_ORIGIN, StoreStorage } from './persistent-documents.js';
+export type { PinnedDoc, ResidencyOptions } from './persistent-documents.js';

@@ -12,30 +12,80 @@ export const REMOTE_ORIGIN = Symbol('shelfsync.remote');
 
 const DIRTY = 'dirty';
 
+/** How a process keeps SKU documents in memory. */
+export interface ResidencyOptions {
+  /**
+   * A document nobody has used for this long, and with nothing of it still being
+   * written, is dropped from memory; its next use loads it again from storage.
+   * Undefined keeps every document resident (a store's working set is its own catalog).
+   */
+  readonly evictIdleAfterMs?: number;
+  /** Above this many resident documents, the least recently used evictable ones go even before they idle out. */
+  readonly maxResidentDocs?: number;
+  readonly now?: () => number;
+}
+
+/** Never evict a document used more recently than this: a caller may hold it between two awaits. */
+const MIN_IDLE_MS = 1_000;
+
+interface Resident {
+  readonly doc: Promise<Y.Doc>;
+  loaded: Y.Doc | null;
+  lastUsed: number;
+  /** Long-lived holders (live readers) that must keep seeing this very instance. */
+  pins: number;
+  /** Appends (and compactions) of this SKU not finished yet. */
+  writing: number;
+}
+
+/** A document held until `release` is called: it will not be evicted meanwhile. */
+export interface PinnedDoc {
+  readonly doc: Y.Doc;
+  release(): void;
+}
+
 /**
  * SKU documents kept in memory and persisted through a StorageAdapter: every
  * update is appended before it counts as done, and each SKU is compacted into a
- * snapshot once enough updates have piled up.
+ * snapshot once enough updates have piled up. With `evictIdleAfterMs`, idle
+ * documents leave memory, but only once everything written to them is stored
+ * (eviction without persistence would lose updates).
  */
 class PersistedDocs {
   readonly docStore: DocStore;
-  private readonly docs = new Map<string, Promise<Y.Doc>>();
+  /** Map order is least recently used first. */
+  private readonly resident = new Map<Sku, Resident>();
+  private readonly now: () => number;
+  private evictions = 0;
 
-  constructor(readonly adapter: StorageAdapter) {
+  constructor(
+    readonly adapter: StorageAdapter,
+    private readonly residency: ResidencyOptions = {},
+  ) {
     this.docStore = new DocStore(adapter);
+    this.now = residency.now ?? Date.now;
   }
 
   open(sku: Sku): Promise<Y.Doc> {
-    let doc = this.docs.get(sku);
-    if (doc === undefined) {
-      doc = (async () => {
-        const loaded = createSkuDoc();
-        await this.docStore.load(sku, loaded);
-        return loaded;
-      })();
-      this.docs.set(sku, doc);
+    return this.touch(sku).doc;
+  }
+
+  async pin(sku: Sku): Promise<PinnedDoc> {
+    const entry = this.touch(sku);
+    entry.pins++;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      entry.pins--;
+      entry.lastUsed = this.now();
+    };
+    try {
+      return { doc: await entry.doc, release };
+    } catch (error) {
+      release();
+      throw error;
     }
-    return doc;
   }
 
   /**
@@ -43,12 +93,74 @@ class PersistedDocs {
    * batch with `extra` writes, and compacts the SKU when due.
    */
   async append(sku: Sku, update: Uint8Array, extra: readonly StorageWrite[] = []): Promise<void> {
-    await this.adapter.writeBatch([...extra, await this.docStore.prepareAppend(sku, update)]);
-    if (this.docStore.needsCompaction(sku)) await this.docStore.compact(sku, await this.open(sku));
+    // Counted before the first await, so the document cannot be evicted with this update unstored.
+    const entry = this.touch(sku);
+    entry.writing++;
+    try {
+      await this.adapter.writeBatch([...extra, await this.docStore.prepareAppend(sku, update)]);
+      if (this.docStore.needsCompaction(sku)) await this.docStore.compact(sku, await entry.doc);
+    } finally {
+      entry.writing--;
+      entry.lastUsed = this.now();
+    }
   }
 
   async storedSkus(): Promise<Sku[]> {
     return (await this.docStore.skus()).filter((sku): sku is Sku => SkuSchema.safeParse(sku).success);
+  }
+
+  /** Drops idle, fully stored documents from memory; returns how many went. */
+  evictIdle(): number {
+    const idleAfter = this.residency.evictIdleAfterMs;
+    if (idleAfter === undefined) return 0;
+    const now = this.now();
+    const max = this.residency.maxResidentDocs ?? Number.POSITIVE_INFINITY;
+    let evicted = 0;
+    for (const [sku, entry] of this.resident) {
+      if (entry.loaded === null || entry.pins > 0 || entry.writing > 0) continue;
+      const idle = now - entry.lastUsed;
+      const over = this.resident.size > max;
+      if (idle >= Math.max(idleAfter, MIN_IDLE_MS) || (over && idle >= MIN_IDLE_MS)) {
+        this.resident.delete(sku);
+        this.docStore.forget(sku);
+        entry.loaded.destroy();
+        evicted++;
+      }
+    }
+    this.evictions += evicted;
+    return evicted;
+  }
+
+  /** Documents in memory now, and evictions since start. */
+  residencyStats(): { resident: number; evictions: number } {
+    return { resident: this.resident.size, evictions: this.evictions };
+  }
+
+  private touch(sku: Sku): Resident {
+    let entry = this.resident.get(sku);
+    if (entry === undefined) {
+      const doc = (async () => {
+        const loaded = createSkuDoc();
+        await this.docStore.load(sku, loaded);
+        return loaded;
+      })();
+      const created: Resident = { doc, loaded: null, lastUsed: this.now(), pins: 0, writing: 0 };
+      doc.then(
+        (loaded) => {
+          created.loaded = loaded;
+        },
+        () => {
+          // A failed load is not cached: the next use tries again.
+          if (this.resident.get(sku) === created) this.resident.delete(sku);
+        },
+      );
+      entry = created;
+    } else {
+      this.resident.delete(sku);
+      entry.lastUsed = this.now();
+    }
+    this.resident.set(sku, entry);
+    return entry;
   }
 }
 
@@ -71,8 +183,9 @@ export class HubStorage implements HubDocuments {
     adapter: StorageAdapter,
     readonly epoch: string,
     private readonly now: () => number,
+    residency: ResidencyOptions,
   ) {
-    this.docs = new PersistedDocs(adapter);
+    this.docs = new PersistedDocs(adapter, { now, ...residency });
     this.records = new RecordStore(adapter);
   }
 
@@ -81,6 +194,7 @@ export class HubStorage implements HubDocuments {
     adapter: StorageAdapter,
     newEpoch: () => string,
     now: () => number = Date.now,
+    residency: ResidencyOptions = {},
   ): Promise<HubStorage> {
     const records = new RecordStore(adapter);
     let meta = await records.get(['hub', 'meta'], HubMetaSchema);
@@ -88,7 +202,7 @@ export class HubStorage implements HubDocuments {
       meta = { epoch: newEpoch(), cursor: 0 };
       await records.put(['hub', 'meta'], meta);
     }
-    const storage = new HubStorage(adapter, meta.epoch, now);
+    const storage = new HubStorage(adapter, meta.epoch, now, residency);
     const entries: [Sku, { seq: number; at: number }][] = [];
     for (const chunk of await adapter.loadRange(['hub', 'change'])) {
       const sku = SkuSchema.safeParse(chunk.key[2]);
@@ -103,6 +217,20 @@ export class HubStorage implements HubDocuments {
 
   open(sku: Sku): Promise<Y.Doc> {
     return this.docs.open(sku);
+  }
+
+  /** The SKU's document, kept in memory until released (for live readers that subscribe to it). */
+  pin(sku: Sku): Promise<PinnedDoc> {
+    return this.docs.pin(sku);
+  }
+
+  /** Drops idle documents whose every update is stored; returns how many went. */
+  evictIdle(): number {
+    return this.docs.evictIdle();
+  }
+
+  residencyStats(): { resident: number; evictions: number } {
+    return this.docs.residencyStats();
   }
 
   async commit(sku: Sku, update: Uint8Array): Promise<number> {
