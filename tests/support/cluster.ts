@@ -30,13 +30,24 @@ export class Cluster {
     this.hub = null;
   }
 
-  async startStore(id: string): Promise<ChildCommand> {
+  async startStore(id: string, extra: { flags?: readonly string[]; dataDir?: string } = {}): Promise<ChildCommand> {
     const store = await startStoreProcess(
-      { id, hubUrl: `ws://127.0.0.1:${this.hubPort}`, port: 0, dataDir: join(this.dir, id), token: this.token(id) },
+      {
+        id,
+        hubUrl: `ws://127.0.0.1:${this.hubPort}`,
+        port: 0,
+        dataDir: extra.dataDir ?? this.dataDir(id),
+        token: this.token(id),
+        flags: extra.flags ?? [],
+      },
       options,
     );
     this.stores.set(id, store);
     return store;
+  }
+
+  dataDir(id: string): string {
+    return join(this.dir, id);
   }
 
   token(id: string): string {

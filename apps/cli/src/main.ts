@@ -2,7 +2,7 @@ import { HubConfigSchema, MIN_SECRET_LENGTH, signStoreToken, startHub } from '@s
 import { StoreIdSchema } from '@shelfsync/protocol';
 import { StoreConfigSchema, startStore } from '@shelfsync/store';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { UsageError, describeFlags, parseFlags, type FlagSpec } from './args.js';
@@ -37,6 +37,16 @@ const storeFlags = {
   host: { flag: 'host', env: 'SHELFSYNC_HOST', description: 'address to bind (default 127.0.0.1)' },
   dataDir: { flag: 'data', env: 'SHELFSYNC_DATA', description: 'data directory' },
   token: { flag: 'token', env: 'SHELFSYNC_TOKEN', description: 'store token from `shelfsync token`' },
+  firstSyncWaitMs: {
+    flag: 'first-sync-wait-ms',
+    env: 'SHELFSYNC_FIRST_SYNC_WAIT_MS',
+    description: 'a new replica holds writes this long for its first sync before refusing them (default 10000)',
+  },
+  idempotencyHours: {
+    flag: 'idempotency-hours',
+    env: 'SHELFSYNC_IDEMPOTENCY_HOURS',
+    description: 'how long a retry with the same Idempotency-Key gets the first answer (default 24)',
+  },
 } satisfies Record<string, FlagSpec>;
 
 const tokenFlags = {
@@ -77,9 +87,9 @@ function usage(): string {
 
 async function runHub(argv: string[]): Promise<void> {
   const raw = parseFlags(argv, hubFlags, HubConfigSchema.extend({ secret: z.string().optional() }));
+  ensureWritableDataDir(raw.dataDir);
   const secret = raw.secret ?? dataDirSecret(raw.dataDir);
   const config = HubConfigSchema.parse({ ...raw, secret });
-  mkdirSync(config.dataDir, { recursive: true });
   const hub = await startHub(config);
   process.stdout.write(`hub listening on ${hub.url}\n`);
   onShutdown(() => hub.close());
@@ -87,7 +97,7 @@ async function runHub(argv: string[]): Promise<void> {
 
 async function runStore(argv: string[]): Promise<void> {
   const config = parseFlags(argv, storeFlags, StoreConfigSchema);
-  mkdirSync(config.dataDir, { recursive: true });
+  ensureWritableDataDir(config.dataDir);
   const store = await startStore(config);
   process.stdout.write(`store ${config.id} listening on ${store.url}\n`);
   onShutdown(() => store.close());
@@ -117,6 +127,34 @@ function parseDemo(argv: string[]) {
       rate: z.coerce.number().positive().max(1000).default(4),
     }),
   );
+}
+
+/** A failure to start that a sentence explains better than a stack trace. */
+class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
+
+/**
+ * Creates the data directory if needed and proves it takes a synced write, so a
+ * read-only or full disk stops the process at start, naming the directory,
+ * instead of at its first acknowledged operation.
+ */
+function ensureWritableDataDir(dir: string): void {
+  const probe = join(dir, '.write-probe');
+  try {
+    mkdirSync(dir, { recursive: true });
+    const fd = openSync(probe, 'w');
+    try {
+      writeFileSync(fd, 'shelfsync');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    rmSync(probe, { force: true });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new StartupError(`cannot use data directory ${dir}: ${reason}`, { cause: error });
+  }
 }
 
 /** The hub's secret kept in its data directory, created on first use (mode 0600). */
@@ -156,6 +194,10 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof UsageError) {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
+  }
+  if (error instanceof StartupError) {
+    process.stderr.write(`shelfsync: ${error.message}\n`);
+    process.exit(1);
   }
   process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);

@@ -74,7 +74,7 @@ export function startHubProcess(
 
 /** `shelfsync store` as a child process; `hubUrl` may be the hub's http:// or ws:// address. */
 export function startStoreProcess(
-  store: { id: string; hubUrl: string; port: number; dataDir: string; token: string },
+  store: { id: string; hubUrl: string; port: number; dataDir: string; token: string; flags?: readonly string[] },
   options: StartOptions = {},
 ): Promise<ChildCommand> {
   const hub = store.hubUrl.replace(/^http/, 'ws');
@@ -91,6 +91,7 @@ export function startStoreProcess(
       store.dataDir,
       '--token',
       store.token,
+      ...(store.flags ?? []),
     ],
     options,
   );

@@ -58,6 +58,10 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     if (!storage.has(sku)) throw problem(ErrorCode.NotFound, `no stock recorded for ${sku}`);
     ctx.body = skuBody(sku, computeStock(await storage.open(sku)), storage.updatedAt(sku));
   });
+  // The hub listens only once its storage is loaded: serving means ready.
+  router.get('/readyz', (ctx) => {
+    ctx.body = { status: 'ready' };
+  });
   router.get('/v1/stores', (ctx) => {
     ctx.body = {
       stores: sync.storeLinks().map((link) => ({ ...link, lastSeen: new Date(link.lastSeen).toISOString() })),

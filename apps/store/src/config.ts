@@ -12,5 +12,14 @@ export const StoreConfigSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   dataDir: z.string().min(1),
   token: z.string().min(1, 'a store token is required (shelfsync token --store ID --secret S)'),
+  /** A fresh replica's writes wait this long for its first sync with the hub before they are refused. */
+  firstSyncWaitMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /** How long a POS retry with the same Idempotency-Key gets the first answer back. */
+  idempotencyHours: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 365)
+    .default(24),
 });
 export type StoreConfig = z.infer<typeof StoreConfigSchema>;

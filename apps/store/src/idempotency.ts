@@ -4,8 +4,13 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { problem } from '@shelfsync/edge';
 
-/** A stored answer: what the first request with a key got. */
-const AnswerSchema = z.strictObject({ fingerprint: z.string(), status: z.int(), body: z.unknown() });
+/** A stored answer: what the first request with a key got, and when (absent in records from before pruning). */
+const AnswerSchema = z.strictObject({
+  fingerprint: z.string(),
+  status: z.int(),
+  body: z.unknown(),
+  at: z.int().min(0).optional(),
+});
 export type StoredAnswer = z.infer<typeof AnswerSchema>;
 
 /**
@@ -17,8 +22,31 @@ export class IdempotencyKeys {
   private readonly records: RecordStore;
   private readonly inFlight = new Map<string, Promise<StoredAnswer>>();
 
-  constructor(adapter: StorageAdapter) {
+  constructor(
+    private readonly adapter: StorageAdapter,
+    private readonly now: () => number = Date.now,
+  ) {
     this.records = new RecordStore(adapter);
+  }
+
+  /**
+   * Forgets answers older than `retentionMs` (a retry after that is a new
+   * request), in one batch; returns how many went. Records written before
+   * answers carried a time get one now and go a retention period later.
+   */
+  async prune(retentionMs: number): Promise<number> {
+    const cutoff = this.now() - retentionMs;
+    const writes: StorageWrite[] = [];
+    const decoder = new TextDecoder();
+    for (const chunk of await this.adapter.loadRange(['idem'])) {
+      const parsed = AnswerSchema.safeParse(JSON.parse(decoder.decode(chunk.data)));
+      if (!parsed.success) continue;
+      if (parsed.data.at === undefined)
+        writes.push(this.records.putWrite(chunk.key, { ...parsed.data, at: this.now() }));
+      else if (parsed.data.at < cutoff) writes.push({ key: chunk.key, remove: true });
+    }
+    if (writes.length > 0) await this.adapter.writeBatch(writes);
+    return writes.filter((w) => 'remove' in w).length;
   }
 
   /**
@@ -52,10 +80,11 @@ export class IdempotencyKeys {
       return { status: earlier.status, body: earlier.body, replayed: true };
     }
     const work = (async () => {
+      const at = this.now();
       const outcome = await perform((status, body) => [
-        this.records.putWrite(recordKey, { fingerprint, status, body }),
+        this.records.putWrite(recordKey, { fingerprint, status, body, at }),
       ]);
-      const answer = { fingerprint, status: outcome.status, body: outcome.body };
+      const answer = { fingerprint, status: outcome.status, body: outcome.body, at };
       // Refusals are answers too: a retry of a refused sale is refused the same way.
       if (!outcome.recorded) await this.records.put(recordKey, answer);
       return answer;

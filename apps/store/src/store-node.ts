@@ -61,8 +61,66 @@ export async function startStore(
   const adapter = await SqlJsStorageAdapter.open({ path: join(config.dataDir, 'store.sqlite') });
   log.info({ ...adapter.recovery, file: join(config.dataDir, 'store.sqlite') }, 'storage opened');
   const storage = await StoreStorage.open(adapter);
-  const sync = new StoreSync(config.id, storage, { onEvent: (event) => logSyncEvent(log, event) });
+  if (!storage.firstSyncDone) log.info({ clientId: storage.clientId }, 'fresh replica: writes wait for the first sync');
+  /** Resolves once the first sync of a fresh replica is done and recorded. */
+  let firstSynced: () => void = () => {};
+  const firstSync = storage.firstSyncDone ? Promise.resolve() : new Promise<void>((resolve) => (firstSynced = resolve));
+  const sync = new StoreSync(config.id, storage, {
+    onEvent: (event) => {
+      logSyncEvent(log, event);
+      if (event.type === 'caught-up' && !storage.firstSyncDone) {
+        storage.markFirstSyncDone().then(
+          () => {
+            log.info('first sync done: this replica takes writes');
+            firstSynced();
+          },
+          (error: unknown) => failStop(error),
+        );
+      }
+    },
+  });
+  /** Set when local storage failed: memory may hold what the disk lacks, so nothing more is served. */
+  let storageFailure: string | null = null;
+  const failStop = (error: unknown): void => {
+    if (storageFailure !== null) return;
+    storageFailure = error instanceof Error ? error.message : String(error);
+    sync.halt(`local storage failed: ${storageFailure}`);
+    log.fatal({ err: error }, 'local storage failed: no more writes or syncing until restart');
+  };
+  const assertStorageHealthy = (): void => {
+    if (storageFailure !== null) {
+      throw problem(
+        ErrorCode.StorageUnavailable,
+        'this store could not write to its data directory and takes no more requests until it is restarted',
+      );
+    }
+  };
+  const assertReplicaReady = async (): Promise<void> => {
+    if (storage.firstSyncDone) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, config.firstSyncWaitMs)));
+    await Promise.race([firstSync, timeout]);
+    clearTimeout(timer);
+    if (!storage.firstSyncDone) {
+      throw problem(
+        ErrorCode.ReplicaNotReady,
+        `this store's data directory is new: it must finish its first sync with the hub (${config.hubUrl}) before it takes writes; retry once GET /readyz answers 200`,
+      );
+    }
+  };
   const idempotency = new IdempotencyKeys(adapter);
+  const retentionMs = config.idempotencyHours * 3_600_000;
+  const pruneAnswers = (): void => {
+    idempotency.prune(retentionMs).then(
+      (pruned) => {
+        if (pruned > 0) log.info({ pruned }, 'old idempotency answers forgotten');
+      },
+      (error: unknown) => log.warn({ err: error }, 'pruning idempotency answers failed'),
+    );
+  };
+  pruneAnswers();
+  const pruneTimer = setInterval(pruneAnswers, Math.min(retentionMs / 4, 3_600_000));
+  pruneTimer.unref();
   const writer = storeWriter(config.id);
   const own = storeAccount(config.id);
 
@@ -99,7 +157,15 @@ export async function startStore(
     if (update === undefined) return { status: 201, body, recorded: false };
     const durable = storage.recordLocal(sku, update, recordWrites(201, body));
     sync.localUpdate(sku, update, durable);
-    await durable;
+    try {
+      await durable;
+    } catch (error) {
+      failStop(error);
+      throw problem(
+        ErrorCode.StorageUnavailable,
+        'this store could not write to its data directory: the operation was not recorded; the store takes no more requests until it is restarted',
+      );
+    }
     return { status: 201, body, recorded: true };
   };
 
@@ -121,7 +187,10 @@ export async function startStore(
     router.post(path, async (ctx) => {
       const header = ctx.get('idempotency-key');
       const key = header === '' ? undefined : parseOrThrow(IdempotencyKeySchema, header, 'header.Idempotency-Key');
+      assertStorageHealthy();
       const input = await handle(ctx);
+      await assertReplicaReady();
+      assertStorageHealthy();
       const answer = await idempotency.run(key, { method: 'POST', path, body: input }, (recordWrites) =>
         commit(path, input.sku, input.operation, input.quantity, input.name, recordWrites),
       );
@@ -155,6 +224,7 @@ export async function startStore(
 
   router.get('/v1/skus/:sku', async (ctx) => {
     const sku = parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku');
+    assertStorageHealthy();
     if (!storage.has(sku)) throw problem(ErrorCode.NotFound, `this store holds nothing for ${sku}`);
     const doc = await storage.open(sku);
     const status = sync.status();
@@ -178,10 +248,22 @@ export async function startStore(
         lastSyncedAt: status.lastSyncedAt === null ? null : new Date(status.lastSyncedAt).toISOString(),
         cursor: status.cursor,
       },
+      ready: storageFailure === null && storage.firstSyncDone,
+      firstSyncDone: storage.firstSyncDone,
+      storage: storageFailure === null ? 'ok' : 'failed',
       skus: storage.skus().length,
       pendingSync: storage.dirtyCount(),
       rejected: [...status.rejected].map(([sku, error]) => ({ sku, ...error })),
     };
+  });
+
+  // Ready: storage loaded and healthy, and (for a fresh replica) the first sync done.
+  router.get('/readyz', (ctx) => {
+    assertStorageHealthy();
+    if (!storage.firstSyncDone) {
+      throw problem(ErrorCode.ReplicaNotReady, 'waiting for the first sync with the hub before taking writes');
+    }
+    ctx.body = { status: 'ready' };
   });
 
   const server = createHttpServer(router, (error, ctx) =>
@@ -199,6 +281,7 @@ export async function startStore(
     storage,
     dropHubLink: () => link.drop(),
     async close() {
+      clearInterval(pruneTimer);
       link.stop();
       await closeServer(server);
       await adapter.close();
@@ -208,6 +291,7 @@ export async function startStore(
 }
 
 function logSyncEvent(log: Logger, event: StoreSyncEvent): void {
-  if (event.type === 'rejected' || event.type === 'protocol-error') log.warn(event, event.type);
+  if (event.type === 'halted') log.error(event, event.type);
+  else if (event.type === 'rejected' || event.type === 'protocol-error') log.warn(event, event.type);
   else log.info(event, event.type);
 }

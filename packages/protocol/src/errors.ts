@@ -49,6 +49,10 @@ export const ErrorCode = {
   UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
   /** An Idempotency-Key reused with a different request. */
   IdempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
+  /** A store replica whose data directory is new has not finished its first sync with the hub: it takes no writes yet. */
+  ReplicaNotReady: 'REPLICA_NOT_READY',
+  /** Local storage failed to make a write durable: the write was not recorded, and the process takes no more. */
+  StorageUnavailable: 'STORAGE_UNAVAILABLE',
   /** An unexpected failure; details stay in the server log. */
   Internal: 'INTERNAL',
 } as const;
@@ -78,6 +82,8 @@ export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   IDEMPOTENCY_KEY_REUSED: 422,
+  REPLICA_NOT_READY: 503,
+  STORAGE_UNAVAILABLE: 503,
   INTERNAL: 500,
 };
 

@@ -81,7 +81,14 @@ export class Journal {
         const batch = this.pending;
         this.pending = [];
         try {
-          await this.handle.write(Buffer.concat(batch.map((p) => p.record)));
+          // A write may be short (a nearly full disk): loop until it is whole
+          // or fails, never count a partly written batch as written.
+          const bytes = Buffer.concat(batch.map((p) => p.record));
+          for (let at = 0; at < bytes.length;) {
+            const { bytesWritten } = await this.handle.write(bytes, at, bytes.length - at);
+            if (bytesWritten <= 0) throw new Error('the disk accepted no bytes');
+            at += bytesWritten;
+          }
           await this.handle.datasync();
           this.syncs++;
           for (const p of batch) p.done.resolve();

@@ -39,5 +39,5 @@ export {
   type StoreSyncStatus,
 } from './store-sync.js';
 export { createTransportPair, type Transport } from './transport.js';
-export { HubStorage, REMOTE_ORIGIN, StoreStorage } from './persistent-documents.js';
+export { HubStorage, REMOTE_ORIGIN, StoreStorage, randomClientId } from './persistent-documents.js';
 export type { PinnedDoc, ResidencyOptions } from './persistent-documents.js';

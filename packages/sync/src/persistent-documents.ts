@@ -25,6 +25,14 @@ export interface ResidencyOptions {
   readonly now?: () => number;
 }
 
+interface PersistedDocsOptions extends ResidencyOptions {
+  /**
+   * The Yjs client id every document of this process writes with, kept across
+   * restarts (see docs/durability.md, Client ids). Undefined: Yjs picks one per document.
+   */
+  readonly clientId?: number;
+}
+
 /** Never evict a document used more recently than this: a caller may hold it between two awaits. */
 const MIN_IDLE_MS = 1_000;
 
@@ -60,7 +68,7 @@ class PersistedDocs {
 
   constructor(
     readonly adapter: StorageAdapter,
-    private readonly residency: ResidencyOptions = {},
+    private readonly residency: PersistedDocsOptions = {},
   ) {
     this.docStore = new DocStore(adapter);
     this.now = residency.now ?? Date.now;
@@ -142,6 +150,9 @@ class PersistedDocs {
       const doc = (async () => {
         const loaded = createSkuDoc();
         await this.docStore.load(sku, loaded);
+        // Set after loading: Yjs gives a document a new client id when a remote
+        // (non-local) transaction, such as this load, adds structs under its current one.
+        if (this.residency.clientId !== undefined) loaded.clientID = this.residency.clientId;
         return loaded;
       })();
       const created: Resident = { doc, loaded: null, lastUsed: this.now(), pins: 0, writing: 0 };
@@ -164,7 +175,14 @@ class PersistedDocs {
   }
 }
 
-const HubMetaSchema = z.strictObject({ epoch: z.string(), cursor: z.int().min(0) });
+/** Yjs client ids are unsigned 32-bit integers (as Yjs generates them). */
+const ClientIdSchema = z.int().min(0).max(0xffff_ffff);
+const HubMetaSchema = z.strictObject({
+  epoch: z.string(),
+  cursor: z.int().min(0),
+  // Absent in data written before client ids were kept; one is added on open.
+  clientId: ClientIdSchema.optional(),
+});
 const ChangeSchema = z.strictObject({ seq: z.int().min(1), at: z.int().min(0) });
 
 /**
@@ -182,10 +200,11 @@ export class HubStorage implements HubDocuments {
   private constructor(
     adapter: StorageAdapter,
     readonly epoch: string,
+    private readonly clientId: number,
     private readonly now: () => number,
     residency: ResidencyOptions,
   ) {
-    this.docs = new PersistedDocs(adapter, { now, ...residency });
+    this.docs = new PersistedDocs(adapter, { now, ...residency, clientId });
     this.records = new RecordStore(adapter);
   }
 
@@ -195,14 +214,17 @@ export class HubStorage implements HubDocuments {
     newEpoch: () => string,
     now: () => number = Date.now,
     residency: ResidencyOptions = {},
+    newClientId: () => number = randomClientId,
   ): Promise<HubStorage> {
     const records = new RecordStore(adapter);
-    let meta = await records.get(['hub', 'meta'], HubMetaSchema);
-    if (meta === undefined) {
-      meta = { epoch: newEpoch(), cursor: 0 };
-      await records.put(['hub', 'meta'], meta);
-    }
-    const storage = new HubStorage(adapter, meta.epoch, now, residency);
+    const stored = await records.get(['hub', 'meta'], HubMetaSchema);
+    const meta = {
+      epoch: stored?.epoch ?? newEpoch(),
+      cursor: stored?.cursor ?? 0,
+      clientId: stored?.clientId ?? newClientId(),
+    };
+    if (stored?.clientId === undefined) await records.put(['hub', 'meta'], meta);
+    const storage = new HubStorage(adapter, meta.epoch, meta.clientId, now, residency);
     const entries: [Sku, { seq: number; at: number }][] = [];
     for (const chunk of await adapter.loadRange(['hub', 'change'])) {
       const sku = SkuSchema.safeParse(chunk.key[2]);
@@ -267,7 +289,7 @@ export class HubStorage implements HubDocuments {
   }
 
   async flush(): Promise<void> {
-    await this.records.put(['hub', 'meta'], { epoch: this.epoch, cursor: this.current });
+    await this.records.put(['hub', 'meta'], { epoch: this.epoch, cursor: this.current, clientId: this.clientId });
     await this.adapter.flush();
   }
 
@@ -277,6 +299,14 @@ export class HubStorage implements HubDocuments {
 }
 
 const CursorSchema = z.strictObject({ epoch: z.string().nullable(), cursor: z.int().min(0) });
+/** Who this replica is: its Yjs client id, and whether it has finished its first sync with the hub. */
+const IdentitySchema = z.strictObject({ clientId: ClientIdSchema, firstSyncDone: z.boolean() });
+const IDENTITY_KEY = ['store', 'identity'];
+
+/** A random Yjs client id, as Yjs makes them. */
+export function randomClientId(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
+}
 
 /**
  * A store's documents, dirty set and hub cursor, persisted through a
@@ -293,13 +323,29 @@ export class StoreStorage implements StoreDocuments {
   /** Local changes being written: their SKUs may not be cleaned until the sync has seen them. */
   private readonly writing = new Map<Sku, number>();
 
-  private constructor(private readonly adapter: StorageAdapter) {
-    this.docs = new PersistedDocs(adapter);
+  private constructor(
+    private readonly adapter: StorageAdapter,
+    private identity: z.infer<typeof IdentitySchema>,
+  ) {
+    this.docs = new PersistedDocs(adapter, { clientId: identity.clientId });
     this.records = new RecordStore(adapter);
   }
 
-  static async open(adapter: StorageAdapter): Promise<StoreStorage> {
-    const storage = new StoreStorage(adapter);
+  /**
+   * Opens a store's storage. A data directory without an identity is a fresh
+   * replica: it gets a new client id and must finish a first sync with the hub
+   * before it writes (`firstSyncDone`). Data from before identities were kept
+   * counts as synced: its documents hold the store's earlier writes.
+   */
+  static async open(adapter: StorageAdapter, newClientId: () => number = randomClientId): Promise<StoreStorage> {
+    const records = new RecordStore(adapter);
+    let identity = await records.get(IDENTITY_KEY, IdentitySchema);
+    if (identity === undefined) {
+      const hasData = (await adapter.keys(['doc'])).length > 0;
+      identity = { clientId: newClientId(), firstSyncDone: hasData };
+      await records.put(IDENTITY_KEY, identity);
+    }
+    const storage = new StoreStorage(adapter, identity);
     for (const sku of await storage.docs.storedSkus()) storage.known.add(sku);
     for (const key of await adapter.keys([DIRTY])) {
       const sku = SkuSchema.safeParse(key[1]);
@@ -310,6 +356,24 @@ export class StoreStorage implements StoreDocuments {
 
   open(sku: Sku): Promise<Y.Doc> {
     return this.docs.open(sku);
+  }
+
+  /** The Yjs client id this replica writes with, the same across restarts. */
+  get clientId(): number {
+    return this.identity.clientId;
+  }
+
+  /** Whether this replica has finished one sync with the hub since its data directory was created. */
+  get firstSyncDone(): boolean {
+    return this.identity.firstSyncDone;
+  }
+
+  /** Records that the first sync finished: from now on the replica may write. */
+  async markFirstSyncDone(): Promise<void> {
+    if (this.identity.firstSyncDone) return;
+    const identity = { ...this.identity, firstSyncDone: true };
+    await this.records.put(IDENTITY_KEY, identity);
+    this.identity = identity;
   }
 
   /** Every SKU this store holds anything for. */

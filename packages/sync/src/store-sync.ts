@@ -36,7 +36,8 @@ export type StoreSyncEvent =
   | { readonly type: 'caught-up'; readonly cursor: number; readonly skus: number }
   | { readonly type: 'rejected'; readonly sku: string; readonly error: ShelfsyncError }
   | { readonly type: 'protocol-error'; readonly detail: string }
-  | { readonly type: 'closed'; readonly code: number; readonly reason: string };
+  | { readonly type: 'closed'; readonly code: number; readonly reason: string }
+  | { readonly type: 'halted'; readonly reason: string };
 
 export interface StoreSyncOptions {
   readonly onEvent: (event: StoreSyncEvent) => void;
@@ -54,6 +55,8 @@ export interface StoreSyncStatus {
   readonly cursor: number;
   /** SKUs whose local changes the hub refused, with the last refusal. */
   readonly rejected: ReadonlyMap<string, ShelfsyncError>;
+  /** Why syncing stopped for good (a local change could not be stored), or null. */
+  readonly halted: string | null;
 }
 
 /**
@@ -71,6 +74,7 @@ export class StoreSync {
   private readonly rejected = new Map<string, ShelfsyncError>();
   /** Per SKU, the send of its latest local update, which the next one waits for. */
   private readonly sendOrder = new Map<string, Promise<unknown>>();
+  private haltedBecause: string | null = null;
 
   constructor(
     readonly storeId: StoreId,
@@ -82,6 +86,10 @@ export class StoreSync {
 
   /** Starts a session on a fresh connection; a previous one is closed. */
   attach(transport: Transport): void {
+    if (this.haltedBecause !== null) {
+      transport.close(CloseCode.InternalError.code, CloseCode.InternalError.reason);
+      return;
+    }
     this.session?.close(CloseCode.GoingAway);
     const session = new StoreSession(this, this.documents, this.options, transport);
     this.session = session;
@@ -98,15 +106,45 @@ export class StoreSync {
   localUpdate(sku: Sku, update: Uint8Array, durable: Promise<unknown> = Promise.resolve()): void {
     const previous = this.sendOrder.get(sku) ?? Promise.resolve();
     const sent = Promise.all([previous, durable]).then(
-      () => this.session?.localUpdate(sku, update),
-      // Not durable: never sent. The storage refuses every later write too, so
-      // no later update of this SKU goes out without it.
-      () => undefined,
+      () => {
+        if (this.haltedBecause === null) this.session?.localUpdate(sku, update);
+      },
+      // Not durable: never sent, and nothing else is either. The document in
+      // memory holds the change the disk lacks, so any later step 2 could carry
+      // it to the hub; a restart recovers the durable state.
+      (error: unknown) => this.halt(`a local change of ${sku} could not be stored: ${String(error)}`),
     );
     this.sendOrder.set(sku, sent);
     void sent.then(() => {
       if (this.sendOrder.get(sku) === sent) this.sendOrder.delete(sku);
     });
+  }
+
+  /**
+   * Stops syncing for good: the current connection closes and no new one is
+   * taken. For when local storage failed and memory may hold what disk does not.
+   */
+  halt(reason: string): void {
+    if (this.haltedBecause !== null) return;
+    this.haltedBecause = reason;
+    this.session?.close(CloseCode.InternalError);
+    this.session = null;
+    this.options.onEvent({ type: 'halted', reason });
+  }
+
+  /**
+   * Resolves once every local change of `sku` made so far is durable (or failed,
+   * which halts). Whatever the store sends from its document must wait for this:
+   * the hub may never hold a change the store could lose in a crash.
+   */
+  async localSettled(sku: string): Promise<void> {
+    for (let pending = this.sendOrder.get(sku); pending !== undefined; pending = this.sendOrder.get(sku)) {
+      await pending;
+    }
+  }
+
+  get halted(): string | null {
+    return this.haltedBecause;
   }
 
   /** Closes the current connection, if any. */
@@ -123,6 +161,7 @@ export class StoreSync {
       lastSyncedAt: session?.isCaughtUp === true ? this.options.now() : this.lastSyncedAt,
       cursor: this.cursor,
       rejected: this.rejected,
+      halted: this.haltedBecause,
     };
   }
 
@@ -327,9 +366,12 @@ class StoreSession {
     }
     const sku = parsed.data;
     if (frame.type === SyncMessageType.Step1) {
-      // The hub asks for what it lacks: this carries the SKU's local changes.
+      // The hub asks for what it lacks: this carries the SKU's local changes,
+      // so only once they are durable. The encoding below runs in the same tick as
+      // the check: no local change can slip in between.
       const doc = await this.documents.open(sku);
-      if (this.state !== 'live') return;
+      await this.owner.localSettled(sku);
+      if (this.state !== 'live' || this.owner.halted !== null) return;
       const ref = this.nextRef++;
       const wasCatchingUp = this.catchingUp.delete(sku);
       if (wasCatchingUp) this.catchUpRefs.add(ref);

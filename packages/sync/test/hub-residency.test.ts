@@ -1,10 +1,11 @@
 import { applyOperation, computeStock } from '@shelfsync/core';
 import { storeAccount, storeWriter, type Sku, type StoreId } from '@shelfsync/protocol';
-import { MemoryStorageAdapter, type StorageWrite } from '@shelfsync/storage';
+import { MemoryStorageAdapter } from '@shelfsync/storage';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { HubStorage, type ResidencyOptions } from '../src/index.js';
 import { sku } from './support/chain.js';
+import { GatedAdapter } from './support/gated-adapter.js';
 
 const STORE = 'A' as StoreId;
 
@@ -12,33 +13,6 @@ const STORE = 'A' as StoreId;
 function manualClock() {
   let now = 1_000_000;
   return { now: () => now, advance: (ms: number) => void (now += ms) };
-}
-
-/** An adapter whose batches wait until the test lets them through. */
-class GatedAdapter extends MemoryStorageAdapter {
-  private gate: Promise<void> | null = null;
-  private open: (() => void) | null = null;
-  private reached: (() => void) | null = null;
-  /** Resolves once a batch is waiting at the gate. */
-  waiting: Promise<void> = Promise.resolve();
-
-  hold(): void {
-    this.gate = new Promise((resolve) => (this.open = resolve));
-    this.waiting = new Promise((resolve) => (this.reached = resolve));
-  }
-
-  letThrough(): void {
-    this.open?.();
-    this.gate = null;
-  }
-
-  override async writeBatch(writes: readonly StorageWrite[]): Promise<void> {
-    if (this.gate !== null) {
-      this.reached?.();
-      await this.gate;
-    }
-    return super.writeBatch(writes);
-  }
 }
 
 /** Writes one store operation into the hub's document of `target` and commits it, as the sync does. */

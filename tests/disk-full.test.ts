@@ -1,0 +1,80 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Cluster, eventually, get, post } from './support/cluster.js';
+
+/** A real, small filesystem needs a tmpfs mount, which only a privileged user may make. */
+function mountSmallDisk(): string | null {
+  const dir = mkdtempSync(join(tmpdir(), 'shelfsync-small-disk-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'ignore' });
+    return dir;
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
+}
+
+const disk = mountSmallDisk();
+
+describe.skipIf(disk === null)('a store whose disk fills up', () => {
+  const cluster = new Cluster();
+  afterAll(async () => {
+    await cluster.stop();
+    if (disk !== null) {
+      execFileSync('umount', [disk]);
+      rmSync(disk, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it('refuses the sale it cannot store with 503 STORAGE_UNAVAILABLE, acknowledges nothing after, and loses nothing it acknowledged', async () => {
+    if (disk === null) return;
+    await cluster.startHub();
+    const hub = cluster.hub?.url ?? '';
+    const dataDir = join(disk, 'full');
+    mkdirSync(dataDir);
+    let store = await cluster.startStore('full', { dataDir });
+    expect((await post(store.url, '/v1/receipts', { sku: 'PEN-1', quantity: 100_000 }, 'pen-in')).status).toBe(201);
+
+    // Leave about 48 KiB: a few hundred journal records.
+    const free = statfsSync(disk);
+    const filler = join(disk, 'filler');
+    writeFileSync(filler, Buffer.alloc(Math.max(0, free.bavail * free.bsize - 48 * 1024)));
+
+    let acked = 0;
+    let refused: Awaited<ReturnType<typeof post>> | null = null;
+    for (let i = 0; i < 10_000 && refused === null; i++) {
+      const sale = await post(store.url, '/v1/sales', { sku: 'PEN-1', quantity: 1 }, `pen-sale-${i}`);
+      if (sale.status === 201) acked++;
+      else refused = sale;
+    }
+    expect(acked).toBeGreaterThan(0);
+    expect(refused?.status).toBe(503);
+    expect(refused?.body).toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    const failedKey = `pen-sale-${acked}`;
+
+    // Nothing is acknowledged after the failure, reads included: memory may be ahead of the disk.
+    const next = await post(store.url, '/v1/sales', { sku: 'PEN-1', quantity: 1 }, 'pen-after');
+    expect(next.body).toMatchObject({ status: 503, code: 'STORAGE_UNAVAILABLE' });
+    expect((await get(store.url, '/v1/skus/PEN-1')).status).toBe(503);
+    expect((await get(store.url, '/readyz')).status).toBe(503);
+    expect((await get(store.url, '/v1/status')).body).toMatchObject({ ready: false, storage: 'failed' });
+    // The hub holds the acknowledged sales and not the refused one.
+    await eventually(async () => (await get(hub, '/v1/skus/PEN-1')).body, { available: 100_000 - acked });
+
+    // Space comes back; the store restarts from disk with every acknowledged sale.
+    store.child.kill('SIGKILL');
+    await new Promise((resolve) => store.child.once('exit', resolve));
+    rmSync(filler);
+    store = await cluster.startStore('full', { dataDir });
+    expect((await get(store.url, '/v1/skus/PEN-1')).body).toMatchObject({ rights: 100_000 - acked });
+    const replay = await post(store.url, '/v1/sales', { sku: 'PEN-1', quantity: 1 }, 'pen-sale-0');
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    const retried = await post(store.url, '/v1/sales', { sku: 'PEN-1', quantity: 1 }, failedKey);
+    expect(retried.status).toBe(201);
+    expect(retried.headers.get('idempotent-replayed')).toBeNull();
+    await eventually(async () => (await get(hub, '/v1/skus/PEN-1')).body, { available: 100_000 - acked - 1 });
+  }, 120_000);
+});
