@@ -55,4 +55,29 @@ describe('shelfsync CLI', () => {
     expect(unknown.status).toBe(2);
     expect(run('fly').status).toBe(2);
   });
+
+  it('refuses a data directory it cannot write, naming it, with exit code 1 and no stack trace', () => {
+    // A path under a regular file can never be a directory, whoever runs the test.
+    for (const command of [
+      ['hub', '--port', '0', '--data', '/dev/null/hub'],
+      [
+        'store',
+        '--id',
+        'north',
+        '--hub',
+        'ws://127.0.0.1:9',
+        '--port',
+        '0',
+        '--data',
+        '/dev/null/north',
+        '--token',
+        't',
+      ],
+    ]) {
+      const result = run(...command);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/^shelfsync: cannot use data directory \/dev\/null\/\w+: ENOTDIR/);
+      expect(result.stderr).not.toContain('    at ');
+    }
+  });
 });
