@@ -1,0 +1,39 @@
+import { z } from 'zod';
+
+const HOUR = 3_600_000;
+
+/**
+ * The allocator's parameters. Every field has a default; a deployment changes
+ * what it must (validated at start, refused with the field named).
+ */
+export const AllocatorConfigSchema = z.strictObject({
+  /**
+   * How long a store should be able to keep selling with the hub unreachable, at
+   * its current sales velocity: its POS quota targets velocity × horizon.
+   */
+  horizonMs: z
+    .int()
+    .min(60_000)
+    .max(7 * 24 * HOUR)
+    .default(4 * HOUR),
+  /** Half-life of the sales-velocity estimate: how fast it forgets old sales. */
+  halfLifeMs: z
+    .int()
+    .min(1_000)
+    .max(7 * 24 * HOUR)
+    .default(HOUR),
+  /** Units a POS holds whatever its velocity (when the shelf has them), so a first sale needs no round trip. */
+  minQuota: z.int().min(0).max(1_000_000).default(2),
+  /** Per-SKU minimums, replacing `minQuota` for those SKUs. */
+  minQuotaBySku: z.record(z.string(), z.int().min(0).max(1_000_000)).default({}),
+  /** A store below this share of its target asks for a top-up. */
+  lowWatermark: z.number().gt(0).max(1).default(0.5),
+  /** A store above this multiple of its target is asked to release the surplus. */
+  highWatermark: z.number().min(1).max(100).default(2),
+  /** How long a sale beyond a store's rights waits for a top-up while the hub is reachable. */
+  topUpWaitMs: z.int().min(0).max(10_000).default(250),
+});
+export type AllocatorConfig = z.infer<typeof AllocatorConfigSchema>;
+
+/** The defaults, as a full configuration. */
+export const defaultAllocatorConfig: AllocatorConfig = AllocatorConfigSchema.parse({});
