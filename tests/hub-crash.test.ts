@@ -57,7 +57,7 @@ describe('kill -9 of the hub during a burst from three stores', () => {
       );
       await eventually(
         () => get(cluster.store(id), `/v1/skus/HC-${id}`).then((r) => r.body),
-        { rights: expected },
+        { onShelf: expected },
         30_000,
       );
     }

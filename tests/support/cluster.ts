@@ -8,6 +8,13 @@ import { expect, vi } from 'vitest';
 
 /** Real hub and store processes on loopback, each on a free port, with their own data directories. */
 export class Cluster {
+  /**
+   * `escrow: 'off'` keeps every right where the store put it: for tests of sync
+   * and durability that count a store's rights exactly. The allocator's own tests
+   * (and the default) run it on.
+   */
+  constructor(private readonly settings: { escrow?: 'on' | 'off' } = {}) {}
+
   readonly dir = mkdtempSync(join(tmpdir(), 'shelfsync-it-'));
   readonly secret = 'integration-test-secret-0123456789';
   hub: ChildCommand | null = null;
@@ -18,7 +25,12 @@ export class Cluster {
   async startHub(): Promise<ChildCommand> {
     this.hub = await startHubProcess(
       // The shortest idle limit, so documents leave and reload under the tests' own traffic.
-      { port: this.hubPort, dataDir: join(this.dir, 'hub'), secret: this.secret, flags: ['--evict-idle-ms', '1000'] },
+      {
+        port: this.hubPort,
+        dataDir: join(this.dir, 'hub'),
+        secret: this.secret,
+        flags: ['--evict-idle-ms', '1000', '--escrow', this.settings.escrow ?? 'on'],
+      },
       options,
     );
     this.hubPort = Number(new URL(this.hub.url).port);

@@ -28,6 +28,26 @@ const hubFlags = {
     env: 'SHELFSYNC_MAX_RESIDENT_DOCS',
     description: 'SKU documents kept in memory before idle ones leave early (default 10000)',
   },
+  escrow: {
+    flag: 'escrow',
+    env: 'SHELFSYNC_ESCROW',
+    description: 'on: grant and reclaim POS rights by demand; off: rights stay where stores put them (default on)',
+  },
+  escrowHorizonMs: {
+    flag: 'escrow-horizon-ms',
+    env: 'SHELFSYNC_ESCROW_HORIZON_MS',
+    description: 'a POS quota covers its sales over this long cut off (default 14400000, 4 h)',
+  },
+  escrowMinQuota: {
+    flag: 'escrow-min-quota',
+    env: 'SHELFSYNC_ESCROW_MIN_QUOTA',
+    description: 'units a POS holds whatever its sales (default 2)',
+  },
+  escrowRebalanceMs: {
+    flag: 'escrow-rebalance-ms',
+    env: 'SHELFSYNC_ESCROW_REBALANCE_MS',
+    description: 'how often every followed SKU and store is rebalanced (default 60000)',
+  },
 } satisfies Record<string, FlagSpec>;
 
 const storeFlags = {
@@ -41,6 +61,11 @@ const storeFlags = {
     flag: 'first-sync-wait-ms',
     env: 'SHELFSYNC_FIRST_SYNC_WAIT_MS',
     description: 'a new replica holds writes this long for its first sync before refusing them (default 10000)',
+  },
+  topUpWaitMs: {
+    flag: 'top-up-wait-ms',
+    env: 'SHELFSYNC_TOP_UP_WAIT_MS',
+    description: 'a sale beyond local rights waits this long for a top-up while the hub is reachable (default 250)',
   },
   idempotencyHours: {
     flag: 'idempotency-hours',

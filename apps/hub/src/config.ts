@@ -11,5 +11,13 @@ export const HubConfigSchema = z.strictObject({
   evictIdleMs: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
   /** Above this many documents in memory, the least recently used idle ones leave early. */
   maxResidentDocs: z.coerce.number().int().min(1).default(10_000),
+  /** The escrow allocator: on, it grants and reclaims POS rights by demand; off, rights stay where stores put them. */
+  escrow: z.enum(['on', 'off']).default('on'),
+  /** How long a store should sell cut off from the hub, at its current velocity (the POS quota's horizon). */
+  escrowHorizonMs: z.coerce.number().int().min(60_000).max(604_800_000).default(14_400_000),
+  /** Units a POS holds whatever its velocity, when its shelf has them. */
+  escrowMinQuota: z.coerce.number().int().min(0).max(1_000_000).default(2),
+  /** How often every followed (SKU, store) is rebalanced, besides on each update. */
+  escrowRebalanceMs: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
 });
 export type HubConfig = z.infer<typeof HubConfigSchema>;

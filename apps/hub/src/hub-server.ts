@@ -13,7 +13,8 @@ import {
 } from '@shelfsync/edge';
 import { ErrorCode, SYNC_PATH, SkuSchema, type Sku } from '@shelfsync/protocol';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
-import { HubStorage, HubSync, type HubSyncEvent } from '@shelfsync/sync';
+import { AllocatorConfigSchema } from '@shelfsync/escrow';
+import { HubAllocator, HubStorage, HubSync, type AllocatorEvent, type HubSyncEvent } from '@shelfsync/sync';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
@@ -51,6 +52,21 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   }, 1_000);
   evictTimer.unref();
   const sync = new HubSync(storage, { onEvent: (event) => logSyncEvent(log, event) });
+  const allocator = new HubAllocator(
+    storage,
+    sync,
+    AllocatorConfigSchema.parse({ horizonMs: config.escrowHorizonMs, minQuota: config.escrowMinQuota }),
+    Date.now,
+    (event) => logAllocatorEvent(log, event),
+  );
+  let rebalanceTimer: ReturnType<typeof setInterval> | null = null;
+  if (config.escrow === 'on') {
+    sync.useAllocator(allocator);
+    rebalanceTimer = setInterval(() => {
+      allocator.sweep().catch((error: unknown) => log.error({ err: error }, 'rebalancing failed'));
+    }, config.escrowRebalanceMs);
+    rebalanceTimer.unref();
+  }
 
   const router = new Router<RequestState>();
   router.get('/v1/skus/:sku', async (ctx) => {
@@ -105,6 +121,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     storage,
     async close() {
       clearInterval(evictTimer);
+      if (rebalanceTimer !== null) clearInterval(rebalanceTimer);
       sync.close();
       readers.close();
       for (const client of wss.clients) client.terminate();
@@ -139,6 +156,10 @@ function bearer(request: IncomingMessage): string | null {
 
 function refuse(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function logAllocatorEvent(log: Logger, event: AllocatorEvent): void {
+  log.debug(event, `escrow ${event.type}`);
 }
 
 function logSyncEvent(log: Logger, event: HubSyncEvent): void {

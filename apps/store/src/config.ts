@@ -14,6 +14,8 @@ export const StoreConfigSchema = z.strictObject({
   token: z.string().min(1, 'a store token is required (shelfsync token --store ID --secret S)'),
   /** A fresh replica's writes wait this long for its first sync with the hub before they are refused. */
   firstSyncWaitMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /** How long a sale beyond the store's rights waits for a top-up from the hub, while connected. */
+  topUpWaitMs: z.coerce.number().int().min(0).max(10_000).default(250),
   /** How long a POS retry with the same Idempotency-Key gets the first answer back. */
   idempotencyHours: z.coerce
     .number()

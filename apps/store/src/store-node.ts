@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import { applyOperation, computeStock, type Operation } from '@shelfsync/core';
+import { applyOperation, computeStock, rightsOf, type Operation } from '@shelfsync/core';
 import {
   closeServer,
   createLogger,
@@ -19,6 +19,7 @@ import {
   StockMovementRequestSchema,
   TransferInRequestSchema,
   TransferOutRequestSchema,
+  onlineAccount,
   storeAccount,
   httpStatusByCode,
   storeWriter,
@@ -66,6 +67,9 @@ export async function startStore(
   let firstSynced: () => void = () => {};
   const firstSync = storage.firstSyncDone ? Promise.resolve() : new Promise<void>((resolve) => (firstSynced = resolve));
   const sync = new StoreSync(config.id, storage, {
+    onRelease: (sku, target) => {
+      releaseSurplus(sku, target).catch((error: unknown) => log.warn({ err: error, sku }, 'release failed'));
+    },
     onEvent: (event) => {
       logSyncEvent(log, event);
       if (event.type === 'caught-up' && !storage.firstSyncDone) {
@@ -124,38 +128,9 @@ export async function startStore(
   const writer = storeWriter(config.id);
   const own = storeAccount(config.id);
 
-  /**
-   * Applies one operation: one Yjs transaction, stored (with the request's
-   * idempotency record, in one atomic batch) before it is answered or sent.
-   */
-  const commit = async (
-    path: string,
-    sku: Sku,
-    operation: Operation,
-    quantity: number,
-    name: OperationResponse['operation'],
-    recordWrites: (status: number, body: unknown) => StorageWrite[],
-  ) => {
-    const doc = await storage.open(sku);
-    const updates: Uint8Array[] = [];
-    const collect = (update: Uint8Array, origin: unknown): void => {
-      if (origin === LOCAL) updates.push(update);
-    };
-    doc.on('update', collect);
-    const result = applyOperation(doc, writer, operation, LOCAL);
-    doc.off('update', collect);
-    if (!result.ok) {
-      // A refusal is an answer, kept under the idempotency key like a success.
-      return {
-        status: httpStatusByCode[result.error.code],
-        body: toProblem(result.error, { instance: path }),
-        recorded: false,
-      };
-    }
-    const body: OperationResponse = { operation: name, sku, quantity, ...stockFigures(doc) };
-    const update = updates.length === 1 ? updates[0] : updates.length > 1 ? Y.mergeUpdates(updates) : undefined;
-    if (update === undefined) return { status: 201, body, recorded: false };
-    const durable = storage.recordLocal(sku, update, recordWrites(201, body));
+  /** Stores a local update and hands it to the sync once durable; a storage failure stops the store. */
+  const persist = async (sku: Sku, update: Uint8Array, extra: StorageWrite[] = []): Promise<void> => {
+    const durable = storage.recordLocal(sku, update, extra);
     sync.localUpdate(sku, update, durable);
     try {
       await durable;
@@ -166,6 +141,91 @@ export async function startStore(
         'this store could not write to its data directory: the operation was not recorded; the store takes no more requests until it is restarted',
       );
     }
+  };
+
+  /** Runs one local operation in one transaction; returns its result and the update it made. */
+  const applyLocal = (doc: Y.Doc, operation: Operation) => {
+    const updates: Uint8Array[] = [];
+    const collect = (update: Uint8Array, origin: unknown): void => {
+      if (origin === LOCAL) updates.push(update);
+    };
+    doc.on('update', collect);
+    let result;
+    try {
+      result = applyOperation(doc, writer, operation, LOCAL);
+    } finally {
+      doc.off('update', collect);
+    }
+    const update = updates.length === 1 ? updates[0] : updates.length > 1 ? Y.mergeUpdates(updates) : undefined;
+    return { result, update };
+  };
+
+  /** The hub asks for rights above `target` back in the online escrow; judged on this store's latest state. */
+  const releaseSurplus = async (sku: Sku, target: number): Promise<void> => {
+    if (storageFailure !== null || !storage.firstSyncDone) return;
+    const doc = await storage.open(sku);
+    const surplus = rightsOf(doc, own) - target;
+    if (surplus <= 0) return;
+    const { result, update } = applyLocal(doc, {
+      type: 'transferRights',
+      from: own,
+      to: onlineAccount(config.id),
+      quantity: surplus,
+    });
+    if (!result.ok || update === undefined) return;
+    await persist(sku, update);
+    log.info({ sku, released: surplus, target }, 'rights released to the online escrow');
+  };
+
+  /**
+   * Applies one operation: one Yjs transaction, stored (with the request's
+   * idempotency record, in one atomic batch) before it is answered or sent. A
+   * sale beyond the store's rights, with the hub connected, first waits (at most
+   * topUpWaitMs) for a top-up from the store's online escrow.
+   */
+  const commit = async (
+    path: string,
+    sku: Sku,
+    operation: Operation,
+    quantity: number,
+    name: OperationResponse['operation'],
+    recordWrites: (status: number, body: unknown) => StorageWrite[],
+  ) => {
+    const doc = await storage.open(sku);
+    let { result, update } = applyLocal(doc, operation);
+    let topUp: { granted: number; available: number } | null = null;
+    if (
+      !result.ok &&
+      result.error.code === ErrorCode.InsufficientRights &&
+      (operation.type === 'sell' || operation.type === 'shipOut')
+    ) {
+      // Concurrent sales may take a grant before this one retries: ask again
+      // while the wait allows and the hub still finds rights to give.
+      const deadline = Date.now() + config.topUpWaitMs;
+      for (let left = config.topUpWaitMs; left > 0 && !result.ok; left = deadline - Date.now()) {
+        // The hub judges on its view of this store's rights: send what is stored first.
+        await sync.localSettled(sku);
+        topUp = await sync.requestTopUp(sku, operation.quantity, Math.max(1, deadline - Date.now()));
+        if (topUp === null || topUp.granted === 0) break;
+        ({ result, update } = applyLocal(doc, operation));
+      }
+    }
+    if (!result.ok) {
+      // A refusal is an answer, kept under the idempotency key like a success.
+      const details = {
+        ...result.error.details,
+        hubReachable: sync.status().connected,
+        ...(topUp === null ? {} : { availableAtLocation: topUp.available }),
+      };
+      return {
+        status: httpStatusByCode[result.error.code],
+        body: toProblem({ ...result.error, details }, { instance: path }),
+        recorded: false,
+      };
+    }
+    const body: OperationResponse = { operation: name, sku, quantity, ...stockFigures(doc) };
+    if (update === undefined) return { status: 201, body, recorded: false };
+    await persist(sku, update, recordWrites(201, body));
     return { status: 201, body, recorded: true };
   };
 

@@ -2,7 +2,15 @@ import { applyOperation, createSkuDoc, validateUpdate } from '@shelfsync/core';
 import { SkuSchema, StoreIdSchema, storeAccount, storeWriter, type Sku } from '@shelfsync/protocol';
 import { MemoryStorageAdapter } from '@shelfsync/storage';
 import * as Y from 'yjs';
-import { HubStorage, HubSync, StoreStorage, StoreSync, createTransportPair, type Transport } from '../src/index.js';
+import {
+  HubStorage,
+  HubSync,
+  PROTOCOL_VERSION,
+  StoreStorage,
+  StoreSync,
+  createTransportPair,
+  type Transport,
+} from '../src/index.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -159,7 +167,9 @@ async function mergeThroughput(count: number): Promise<BenchRow[]> {
     if (frame.kind === 'control' && frame.message.type === 'ack') acked = frame.message.ref;
     if (frame.kind === 'control' && frame.message.type === 'welcome') welcomed();
   });
-  storeSide.send(encodeControlFrame({ type: 'hello', protocol: 1, storeId: id, epoch: null, cursor: 0, dirty: [] }));
+  storeSide.send(
+    encodeControlFrame({ type: 'hello', protocol: PROTOCOL_VERSION, storeId: id, epoch: null, cursor: 0, dirty: [] }),
+  );
   await welcome;
   start = performance.now();
   updates.forEach((u, i) => storeSide.send(encodeDocFrame(sku, i + 1, SyncMessageType.Update, u)));

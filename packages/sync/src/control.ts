@@ -1,8 +1,8 @@
 import { ErrorCodeSchema, SkuSchema, StoreIdSchema } from '@shelfsync/protocol';
 import { z } from 'zod';
 
-/** The sync protocol version this code speaks; sent in the handshake. */
-export const PROTOCOL_VERSION = 1;
+/** The sync protocol version this code speaks; sent in the handshake. 2 added top-ups and releases. */
+export const PROTOCOL_VERSION = 2;
 
 const Cursor = z.int().min(0);
 
@@ -53,14 +53,58 @@ export const ErrorMessageSchema = z.strictObject({
   ref: z.int().min(1).optional(),
 });
 
+const Units = z.int().min(0).max(1_000_000_000);
+
+/**
+ * Store -> hub: a sale of `quantity` units exceeds the store's rights of `sku`;
+ * the store asks for a top-up from its online escrow, and waits a bounded time.
+ */
+export const TopUpSchema = z.strictObject({
+  type: z.literal('topup'),
+  ref: z.int().min(1),
+  sku: SkuSchema,
+  quantity: Units.min(1),
+});
+
+/**
+ * Hub -> store, the answer to `topup`, sent after the update that grants the
+ * rights (if any): `granted` units moved online:X > store:X; `available` is what
+ * the location held in all (POS and online escrow) when the hub decided.
+ */
+export const TopUpResultSchema = z.strictObject({
+  type: z.literal('topup-result'),
+  ref: z.int().min(1),
+  sku: SkuSchema,
+  granted: Units,
+  available: Units,
+});
+
+/**
+ * Hub -> store: the store's POS holds more rights of `sku` than its demand
+ * needs; it should move what it holds above `target` to its online escrow
+ * (store:X > online:X, written by the store from its own latest state, so a
+ * repeated request moves nothing more).
+ */
+export const ReleaseSchema = z.strictObject({
+  type: z.literal('release'),
+  sku: SkuSchema,
+  target: Units,
+});
+
 export const ControlMessageSchema = z.discriminatedUnion('type', [
   HelloSchema,
   WelcomeSchema,
   AckSchema,
   ErrorMessageSchema,
+  TopUpSchema,
+  TopUpResultSchema,
+  ReleaseSchema,
 ]);
 export type ControlMessage = z.infer<typeof ControlMessageSchema>;
 export type Hello = z.infer<typeof HelloSchema>;
 export type Welcome = z.infer<typeof WelcomeSchema>;
 export type Ack = z.infer<typeof AckSchema>;
 export type ErrorMessage = z.infer<typeof ErrorMessageSchema>;
+export type TopUp = z.infer<typeof TopUpSchema>;
+export type TopUpResult = z.infer<typeof TopUpResultSchema>;
+export type Release = z.infer<typeof ReleaseSchema>;

@@ -9,7 +9,7 @@ import {
   type StoreId,
 } from '@shelfsync/protocol';
 import * as Y from 'yjs';
-import { PROTOCOL_VERSION, type ControlMessage, type Hello } from './control.js';
+import { PROTOCOL_VERSION, type ControlMessage, type Hello, type TopUp } from './control.js';
 import {
   FrameError,
   SyncMessageType,
@@ -74,6 +74,14 @@ const DEFAULT_OPTIONS: HubSyncOptions = {
   now: () => Date.now(),
 };
 
+/** What the hub's sync asks of the escrow allocator, when one is attached. */
+export interface AllocatorHooks {
+  /** A store's update of `sku` is committed (and acknowledged). */
+  accepted(storeId: StoreId, sku: Sku): Promise<void>;
+  /** A store asks for rights for a sale; resolves once any grant is durable and relayed. */
+  topUp(storeId: StoreId, sku: Sku, quantity: number): Promise<{ granted: number; available: number }>;
+}
+
 /** What the hub knows about one store's link. */
 export interface StoreLinkStatus {
   readonly storeId: StoreId;
@@ -93,6 +101,8 @@ export class HubSync {
   private readonly options: HubSyncOptions;
   private readonly live = new Map<StoreId, HubSession>();
   private readonly links = new Map<StoreId, { lastSeen: number; rejectedUpdates: number }>();
+  /** @internal */
+  allocator: AllocatorHooks | null = null;
 
   constructor(
     private readonly documents: HubDocuments,
@@ -118,6 +128,24 @@ export class HubSync {
   broadcast(sku: Sku, update: Uint8Array, change: number, except?: HubSession): void {
     const frame = encodeDocFrame(sku, change, SyncMessageType.Update, update);
     for (const session of this.live.values()) if (session !== except) session.sendFrame(frame);
+  }
+
+  /** Attaches the escrow allocator: top-up requests go to it, and it hears of every accepted update. */
+  useAllocator(allocator: AllocatorHooks): void {
+    this.allocator = allocator;
+  }
+
+  /** Sends a control message to a store if it is connected; false if it is not. */
+  send(storeId: StoreId, message: ControlMessage): boolean {
+    const session = this.live.get(storeId);
+    if (session === undefined || !session.isLive) return false;
+    session.sendFrame(encodeControlFrame(message));
+    return true;
+  }
+
+  /** Whether the store has a live session now. */
+  isConnected(storeId: StoreId): boolean {
+    return this.live.get(storeId)?.isLive ?? false;
   }
 
   /** Every store the hub has heard from since it started, connected or not. */
@@ -249,10 +277,24 @@ export class HubSession {
         });
         return;
       }
+      if (frame.message.type === 'topup') {
+        await this.handleTopUp(frame.message);
+        return;
+      }
       this.protocolError(`unexpected ${frame.message.type} from a store`);
       return;
     }
     await this.handleDoc(frame);
+  }
+
+  private async handleTopUp(request: TopUp): Promise<void> {
+    const allocator = this.hub.allocator;
+    const answer =
+      allocator === null
+        ? { granted: 0, available: 0 }
+        : await allocator.topUp(this.storeId, request.sku, request.quantity);
+    // After the grant's update: frames go out in order, so the store has applied it when it reads this.
+    this.send({ type: 'topup-result', ref: request.ref, sku: request.sku, ...answer });
   }
 
   private welcome(hello: Hello): void {
@@ -333,6 +375,10 @@ export class HubSession {
       this.options.onEvent({ type: 'accepted', storeId: this.storeId, sku: sku.data, bytes: frame.payload.byteLength });
       this.ack(frame.ref, change);
       this.hub.broadcast(sku.data, committed, change, this);
+      // Off the session's queue: rebalancing waits on hub writes, and must not hold up this store's frames.
+      this.hub.allocator?.accepted(this.storeId, sku.data).catch((error: unknown) => {
+        this.options.onEvent({ type: 'protocol-error', storeId: this.storeId, detail: `allocator: ${String(error)}` });
+      });
       return;
     }
     this.ack(frame.ref);

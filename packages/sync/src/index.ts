@@ -26,6 +26,7 @@ export {
 export {
   HubSession,
   HubSync,
+  type AllocatorHooks,
   type HubDocuments,
   type HubSyncEvent,
   type HubSyncOptions,
@@ -40,4 +41,5 @@ export {
 } from './store-sync.js';
 export { createTransportPair, type Transport } from './transport.js';
 export { HubStorage, REMOTE_ORIGIN, StoreStorage, randomClientId } from './persistent-documents.js';
+export { HubAllocator, type AllocatorEvent } from './hub-allocator.js';
 export type { PinnedDoc, ResidencyOptions } from './persistent-documents.js';

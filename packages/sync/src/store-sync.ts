@@ -1,6 +1,6 @@
 import { CloseCode, SkuSchema, type ShelfsyncError, type Sku, type StoreId } from '@shelfsync/protocol';
 import * as Y from 'yjs';
-import { PROTOCOL_VERSION, type Welcome } from './control.js';
+import { PROTOCOL_VERSION, type ControlMessage, type TopUpResult, type Welcome } from './control.js';
 import {
   FrameError,
   SyncMessageType,
@@ -42,6 +42,8 @@ export type StoreSyncEvent =
 export interface StoreSyncOptions {
   readonly onEvent: (event: StoreSyncEvent) => void;
   readonly now: () => number;
+  /** The hub asks the store to bring its POS rights of `sku` down to `target` (store:X > online:X). */
+  readonly onRelease: (sku: Sku, target: number) => void;
 }
 
 /** The store's view of its link to the hub. */
@@ -75,13 +77,15 @@ export class StoreSync {
   /** Per SKU, the send of its latest local update, which the next one waits for. */
   private readonly sendOrder = new Map<string, Promise<unknown>>();
   private haltedBecause: string | null = null;
+  private nextTopUp = 1;
+  private readonly topUps = new Map<number, (result: TopUpResult | null) => void>();
 
   constructor(
     readonly storeId: StoreId,
     private readonly documents: StoreDocuments,
     options: Partial<StoreSyncOptions> = {},
   ) {
-    this.options = { onEvent: () => {}, now: () => Date.now(), ...options };
+    this.options = { onEvent: () => {}, now: () => Date.now(), onRelease: () => {}, ...options };
   }
 
   /** Starts a session on a fresh connection; a previous one is closed. */
@@ -118,6 +122,38 @@ export class StoreSync {
     void sent.then(() => {
       if (this.sendOrder.get(sku) === sent) this.sendOrder.delete(sku);
     });
+  }
+
+  /**
+   * Asks the hub for rights for a sale of `quantity` units of `sku` that the
+   * store's rights do not cover. Resolves with the hub's answer, once the grant
+   * (if any) is applied here; with null at once when not connected, or when no
+   * answer came within `timeoutMs`.
+   */
+  requestTopUp(sku: Sku, quantity: number, timeoutMs: number): Promise<TopUpResult | null> {
+    const session = this.session;
+    if (session === null || !session.isLive || this.haltedBecause !== null) return Promise.resolve(null);
+    const ref = this.nextTopUp++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(null), timeoutMs);
+      const finish = (result: TopUpResult | null): void => {
+        clearTimeout(timer);
+        this.topUps.delete(ref);
+        resolve(result);
+      };
+      this.topUps.set(ref, finish);
+      session.sendControl({ type: 'topup', ref, sku, quantity });
+    });
+  }
+
+  /** @internal */
+  topUpAnswered(result: TopUpResult): void {
+    this.topUps.get(result.ref)?.(result);
+  }
+
+  /** @internal A connection ended: no pending top-up will be answered on it. */
+  abandonTopUps(): void {
+    for (const finish of [...this.topUps.values()]) finish(null);
   }
 
   /**
@@ -180,6 +216,7 @@ export class StoreSync {
   /** @internal */
   ended(session: StoreSession): void {
     if (this.session === session) {
+      this.abandonTopUps();
       if (session.isCaughtUp) this.lastSyncedAt = this.options.now();
       this.session = null;
     }
@@ -276,6 +313,10 @@ class StoreSession {
     this.transport.close(closeCode.code, closeCode.reason);
   }
 
+  sendControl(message: ControlMessage): void {
+    if (this.state === 'live') this.transport.send(encodeControlFrame(message));
+  }
+
   localUpdate(sku: Sku, update: Uint8Array): void {
     if (this.state === 'live' && !this.catchingUp.has(sku) && !this.unsent.has(sku)) {
       const ref = this.nextRef++;
@@ -326,8 +367,15 @@ class StoreSession {
           this.options.onEvent({ type: 'protocol-error', detail: `hub reports ${message.code}: ${message.detail}` });
         }
         return;
+      case 'topup-result':
+        this.owner.topUpAnswered(message);
+        return;
+      case 'release':
+        this.options.onRelease(message.sku, message.target);
+        return;
       case 'hello':
-        this.options.onEvent({ type: 'protocol-error', detail: 'unexpected hello from the hub' });
+      case 'topup':
+        this.options.onEvent({ type: 'protocol-error', detail: `unexpected ${message.type} from the hub` });
         this.close(CloseCode.BadRequest);
         return;
     }

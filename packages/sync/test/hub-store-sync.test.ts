@@ -3,6 +3,7 @@ import { forge } from '@shelfsync/core/testing';
 import { describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
 import {
+  PROTOCOL_VERSION,
   SyncMessageType,
   createTransportPair,
   encodeControlFrame,
@@ -164,7 +165,14 @@ describe('the hub refuses what a store may not do', () => {
     const cases: [Uint8Array, number][] = [
       [encodeDocFrame('MUG-1', 0, SyncMessageType.Step1, new Uint8Array([0])), CloseCode.BadRequest.code],
       [
-        encodeControlFrame({ type: 'hello', protocol: 1, storeId: 'B' as StoreId, epoch: null, cursor: 0, dirty: [] }),
+        encodeControlFrame({
+          type: 'hello',
+          protocol: PROTOCOL_VERSION,
+          storeId: 'B' as StoreId,
+          epoch: null,
+          cursor: 0,
+          dirty: [],
+        }),
         CloseCode.Forbidden.code,
       ],
       [

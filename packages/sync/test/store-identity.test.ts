@@ -7,6 +7,7 @@ import {
   HubStorage,
   StoreStorage,
   StoreSync,
+  PROTOCOL_VERSION,
   SyncMessageType,
   createTransportPair,
   decodeFrame,
@@ -120,7 +121,9 @@ describe('nothing leaves a store before it is durable', () => {
       if (frame.kind === 'doc' && frame.type === SyncMessageType.Step2) log.push(`step2:${frame.sku}`);
     });
     sync.attach(storeSide);
-    hubSide.send(encodeControlFrame({ type: 'welcome', protocol: 1, epoch: 'e', cursor: 0, changed: [] }));
+    hubSide.send(
+      encodeControlFrame({ type: 'welcome', protocol: PROTOCOL_VERSION, epoch: 'e', cursor: 0, changed: [] }),
+    );
     await vi.waitFor(() => expect(sync.status().caughtUp).toBe(true));
 
     adapter.hold();

@@ -1,0 +1,222 @@
+import { applyOperation, readAccount, rightsOf, type Operation, type OperationOutcome } from '@shelfsync/core';
+import {
+  allocate,
+  recordSale,
+  topUpForSale,
+  velocityAt,
+  NO_VELOCITY,
+  type AllocatorConfig,
+  type ShelfRights,
+  type Velocity,
+} from '@shelfsync/escrow';
+import {
+  HUB_WRITER,
+  onlineAccount,
+  storeAccount,
+  storeWriter,
+  writerKey,
+  type Result,
+  type Sku,
+  type StoreId,
+} from '@shelfsync/protocol';
+import type * as Y from 'yjs';
+import type { HubDocuments, HubSync } from './hub-sync.js';
+
+/** Something the allocator did, for logs and metrics. */
+export type AllocatorEvent =
+  | {
+      readonly type: 'grant';
+      readonly storeId: StoreId;
+      readonly sku: Sku;
+      readonly quantity: number;
+      readonly reason: 'rebalance' | 'topup';
+    }
+  | { readonly type: 'release-asked'; readonly storeId: StoreId; readonly sku: Sku; readonly target: number }
+  | {
+      readonly type: 'topup';
+      readonly storeId: StoreId;
+      readonly sku: Sku;
+      readonly requested: number;
+      readonly granted: number;
+      readonly ms: number;
+    };
+
+interface Demand {
+  velocity: Velocity;
+  /** The store's committed total (`n`) when last seen: growth is sales. */
+  committed: number;
+  /** When a release was last asked, and down to what, so it is not asked on every update. */
+  releaseAsked: { target: number; at: number } | null;
+}
+
+/** A release is asked again for the same target only after this long (the store may be offline). */
+const RELEASE_REPEAT_MS = 30_000;
+
+/**
+ * The hub's side of the escrow: follows each store's sales velocity per SKU
+ * from the committed totals in the updates it accepts, grants rights from the
+ * store's online escrow (online:X > store:X, written by the hub, the only writer
+ * of online accounts) and asks stores to release surplus. The policy itself is
+ * `@shelfsync/escrow`; this is its wiring to the documents and the sessions.
+ */
+export class HubAllocator {
+  private readonly demand = new Map<string, Demand>();
+  /** Per SKU, the hub's last write: hub writes to one document are made one at a time, in order. */
+  private readonly writes = new Map<Sku, Promise<unknown>>();
+
+  constructor(
+    private readonly documents: HubDocuments,
+    private readonly sync: HubSync,
+    private readonly config: AllocatorConfig,
+    private readonly now: () => number = Date.now,
+    private readonly onEvent: (event: AllocatorEvent) => void = () => {},
+  ) {}
+
+  /**
+   * Applies the operation `decide` picks from the SKU's current document as the
+   * hub (none: nothing is written), makes it durable and relays it to every
+   * store. Hub writes of one SKU are serialized, so each decides on the last.
+   */
+  write(sku: Sku, decide: (doc: Y.Doc) => Operation | null): Promise<Result<OperationOutcome> | null> {
+    const previous = this.writes.get(sku) ?? Promise.resolve();
+    const run = previous.then(async () => {
+      const doc = await this.documents.open(sku);
+      const op = decide(doc);
+      if (op === null) return null;
+      let update: Uint8Array | null = null;
+      const capture = (u: Uint8Array, origin: unknown): void => {
+        if (origin === this) update = u;
+      };
+      doc.on('update', capture);
+      let result: Result<OperationOutcome>;
+      try {
+        result = applyOperation(doc, HUB_WRITER, op, this);
+      } finally {
+        doc.off('update', capture);
+      }
+      if (result.ok && update !== null) {
+        const change = await this.documents.commit(sku, update);
+        this.sync.broadcast(sku, update, change);
+      }
+      return result;
+    });
+    const settled = run.catch(() => undefined);
+    this.writes.set(sku, settled);
+    void settled.then(() => {
+      if (this.writes.get(sku) === settled) this.writes.delete(sku);
+    });
+    return run;
+  }
+
+  /** A store's update of `sku` was committed: learn its sales, then rebalance. */
+  async accepted(storeId: StoreId, sku: Sku): Promise<void> {
+    const doc = await this.documents.open(sku);
+    const committed = readAccount(doc, writerKey(storeWriter(storeId)), storeAccount(storeId)).n;
+    const key = demandKey(sku, storeId);
+    const known = this.demand.get(key);
+    const now = this.now();
+    if (known === undefined) {
+      this.demand.set(key, { velocity: NO_VELOCITY, committed, releaseAsked: null });
+    } else if (committed > known.committed) {
+      known.velocity = recordSale(known.velocity, committed - known.committed, now, this.config.halfLifeMs);
+      known.committed = committed;
+    }
+    await this.rebalance(storeId, sku);
+  }
+
+  /**
+   * A store's sale of `quantity` exceeds its rights: grant what it lacks plus a
+   * refill to its target, if its online escrow holds that much. Resolves once
+   * the grant is durable and relayed (before the answer goes out).
+   */
+  async topUp(storeId: StoreId, sku: Sku, quantity: number): Promise<{ granted: number; available: number }> {
+    const started = this.now();
+    const from = onlineAccount(storeId);
+    const to = storeAccount(storeId);
+    let answer = { granted: 0, available: 0 };
+    await this.write(sku, (doc) => {
+      const shelf = shelfOf(doc, storeId);
+      answer = { granted: 0, available: shelf.posRights + shelf.onlineRights };
+      const decision = topUpForSale(shelf, quantity, this.rateOf(sku, storeId), this.config, sku);
+      if (decision.type !== 'grant' || decision.quantity === 0) return null;
+      answer = { granted: decision.quantity, available: answer.available };
+      return { type: 'transferRights', from, to, quantity: decision.quantity };
+    });
+    this.onEvent({
+      type: 'topup',
+      storeId,
+      sku,
+      requested: quantity,
+      granted: answer.granted,
+      ms: this.now() - started,
+    });
+    if (answer.granted > 0) this.onEvent({ type: 'grant', storeId, sku, quantity: answer.granted, reason: 'topup' });
+    return answer;
+  }
+
+  /** Rebalances every (SKU, store) with known demand; forgets demand that has died down and needs nothing. */
+  async sweep(): Promise<void> {
+    for (const key of [...this.demand.keys()]) {
+      const [sku, storeId] = splitKey(key);
+      const moved = await this.rebalance(storeId, sku);
+      const demand = this.demand.get(key);
+      if (!moved && demand !== undefined && this.rateOf(sku, storeId) * this.config.horizonMs < 0.5) {
+        this.demand.delete(key);
+      }
+    }
+  }
+
+  /** (SKU, store) pairs whose demand the allocator follows. */
+  get tracked(): number {
+    return this.demand.size;
+  }
+
+  private rateOf(sku: Sku, storeId: StoreId): number {
+    const demand = this.demand.get(demandKey(sku, storeId));
+    return demand === undefined ? 0 : velocityAt(demand.velocity, this.now(), this.config.halfLifeMs);
+  }
+
+  /** Grants or asks for a release as the policy says; true when something moved or was asked. */
+  private async rebalance(storeId: StoreId, sku: Sku): Promise<boolean> {
+    const from = onlineAccount(storeId);
+    const to = storeAccount(storeId);
+    let granted = 0;
+    let release: number | null = null;
+    await this.write(sku, (doc) => {
+      const decision = allocate(shelfOf(doc, storeId), this.rateOf(sku, storeId), this.config, sku);
+      if (decision.type === 'grant') {
+        granted = decision.quantity;
+        return { type: 'transferRights', from, to, quantity: decision.quantity };
+      }
+      if (decision.type === 'release') release = shelfOf(doc, storeId).posRights - decision.quantity;
+      return null;
+    });
+    if (granted > 0) {
+      this.onEvent({ type: 'grant', storeId, sku, quantity: granted, reason: 'rebalance' });
+      return true;
+    }
+    if (release === null) return false;
+    const target: number = release;
+    const demand = this.demand.get(demandKey(sku, storeId));
+    const now = this.now();
+    const asked = demand?.releaseAsked;
+    if (asked != null && asked.target === target && now - asked.at < RELEASE_REPEAT_MS) return false;
+    if (!this.sync.send(storeId, { type: 'release', sku, target })) return false;
+    if (demand !== undefined) demand.releaseAsked = { target, at: now };
+    this.onEvent({ type: 'release-asked', storeId, sku, target });
+    return true;
+  }
+}
+
+function shelfOf(doc: Y.Doc, storeId: StoreId): ShelfRights {
+  return { posRights: rightsOf(doc, storeAccount(storeId)), onlineRights: rightsOf(doc, onlineAccount(storeId)) };
+}
+
+function demandKey(sku: Sku, storeId: StoreId): string {
+  return `${sku}\u0000${storeId}`;
+}
+
+function splitKey(key: string): [Sku, StoreId] {
+  const at = key.indexOf('\u0000');
+  return [key.slice(0, at) as Sku, key.slice(at + 1) as StoreId];
+}
