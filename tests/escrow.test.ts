@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, eventually, get, post } from './support/cluster.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 
 interface Location {
   location: string;
@@ -61,4 +62,59 @@ describe('escrow allocator with real processes', () => {
     const after = await locationOf(healed, 'BIKE-1', 'north');
     expect((after?.posRights ?? 0) + (after?.onlineRights ?? 0)).toBe(95 - quota);
   }, 60_000);
+
+  it('partitioned, the store sells exactly its quota while online customers reserve exactly the escrow; healed, nothing is oversold or lost', async () => {
+    const hub = cluster.hub?.url ?? '';
+    const proxy = await TcpProxy.start(cluster.hubPort);
+    try {
+      const south = (await cluster.startStore('south', { hubPort: proxy.port })).url;
+      expect((await post(south, '/v1/receipts', { sku: 'KAYAK-1', quantity: 30 }, 'kayak-in')).status).toBe(201);
+      expect((await post(south, '/v1/sales', { sku: 'KAYAK-1', quantity: 3 }, 'kayak-sale')).status).toBe(201);
+      await eventually(async () => (await get(south, '/v1/skus/KAYAK-1')).body, { pendingSync: false, onShelf: 27 });
+      await eventually(async () => (await get(hub, '/v1/skus/KAYAK-1')).body, { available: 27 });
+      const quota = Number((await get(south, '/v1/skus/KAYAK-1')).body.rights);
+      const escrowed = (await locationOf(hub, 'KAYAK-1', 'south'))?.onlineRights ?? 0;
+      expect(quota + escrowed).toBe(27);
+      expect(escrowed).toBeGreaterThan(0);
+
+      proxy.partition();
+      await eventually(async () => (await get(south, '/v1/status')).body, { hub: { connected: false } });
+      const auth = { authorization: `Bearer ${cluster.apiToken}` };
+      const reserveOne = (i: number) =>
+        post(hub, '/v1/reservations', { sku: 'KAYAK-1', quantity: 1, storeId: 'south' }, `kayak-r-${i}`, auth);
+      const sellOne = (i: number) => post(south, '/v1/sales', { sku: 'KAYAK-1', quantity: 1 }, `kayak-off-${i}`);
+      // Both sides at once, each one past what it holds.
+      const [sales, reservations] = await Promise.all([
+        (async () => {
+          const statuses: number[] = [];
+          for (let i = 0; i <= quota; i++) statuses.push((await sellOne(i)).status);
+          return statuses;
+        })(),
+        (async () => {
+          const statuses: number[] = [];
+          for (let i = 0; i <= escrowed; i++) statuses.push((await reserveOne(i)).status);
+          return statuses;
+        })(),
+      ]);
+      expect(sales.filter((s) => s === 201)).toHaveLength(quota);
+      expect(sales.at(-1)).toBe(409);
+      expect(reservations.filter((s) => s === 201)).toHaveLength(escrowed);
+      expect(reservations.at(-1)).toBe(409);
+
+      proxy.restore();
+      // Healed: every unit is accounted for exactly once, and no store update was refused.
+      await eventually(async () => (await get(hub, '/v1/skus/KAYAK-1')).body, { available: 0 }, 30_000);
+      const after = await locationOf(hub, 'KAYAK-1', 'south');
+      expect(after).toMatchObject({ posRights: 0, onlineRights: 0 });
+      await eventually(async () => (await get(south, '/v1/skus/KAYAK-1')).body, {
+        onShelf: escrowed,
+        available: 0,
+        pendingSync: false,
+      });
+      const stores = (await get(hub, '/v1/stores')).body.stores as { storeId: string; rejectedUpdates: number }[];
+      expect(stores.find((s) => s.storeId === 'south')?.rejectedUpdates).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+  }, 90_000);
 });

@@ -13,10 +13,11 @@ export class Cluster {
    * and durability that count a store's rights exactly. The allocator's own tests
    * (and the default) run it on.
    */
-  constructor(private readonly settings: { escrow?: 'on' | 'off' } = {}) {}
+  constructor(private readonly settings: { escrow?: 'on' | 'off'; hubFlags?: readonly string[] } = {}) {}
 
   readonly dir = mkdtempSync(join(tmpdir(), 'shelfsync-it-'));
   readonly secret = 'integration-test-secret-0123456789';
+  readonly apiToken = 'integration-api-token-0123456789';
   hub: ChildCommand | null = null;
   hubPort = 0;
   readonly stores = new Map<string, ChildCommand>();
@@ -29,7 +30,15 @@ export class Cluster {
         port: this.hubPort,
         dataDir: join(this.dir, 'hub'),
         secret: this.secret,
-        flags: ['--evict-idle-ms', '1000', '--escrow', this.settings.escrow ?? 'on'],
+        flags: [
+          '--evict-idle-ms',
+          '1000',
+          '--escrow',
+          this.settings.escrow ?? 'on',
+          '--api-token',
+          this.apiToken,
+          ...(this.settings.hubFlags ?? []),
+        ],
       },
       options,
     );
@@ -42,11 +51,14 @@ export class Cluster {
     this.hub = null;
   }
 
-  async startStore(id: string, extra: { flags?: readonly string[]; dataDir?: string } = {}): Promise<ChildCommand> {
+  async startStore(
+    id: string,
+    extra: { flags?: readonly string[]; dataDir?: string; hubPort?: number } = {},
+  ): Promise<ChildCommand> {
     const store = await startStoreProcess(
       {
         id,
-        hubUrl: `ws://127.0.0.1:${this.hubPort}`,
+        hubUrl: `ws://127.0.0.1:${extra.hubPort ?? this.hubPort}`,
         port: 0,
         dataDir: extra.dataDir ?? this.dataDir(id),
         token: this.token(id),
@@ -87,17 +99,27 @@ export interface JsonResponse {
   readonly body: Record<string, unknown>;
 }
 
-export async function post(base: string, path: string, body: unknown, key?: string): Promise<JsonResponse> {
+export async function post(
+  base: string,
+  path: string,
+  body: unknown,
+  key?: string,
+  headers: Record<string, string> = {},
+): Promise<JsonResponse> {
   const res = await fetch(`${base}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
+    headers: {
+      'content-type': 'application/json',
+      ...(key === undefined ? {} : { 'idempotency-key': key }),
+      ...headers,
+    },
     body: JSON.stringify(body),
   });
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
 }
 
-export async function get(base: string, path: string): Promise<JsonResponse> {
-  const res = await fetch(`${base}${path}`);
+export async function get(base: string, path: string, headers: Record<string, string> = {}): Promise<JsonResponse> {
+  const res = await fetch(`${base}${path}`, { headers });
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
 }
 

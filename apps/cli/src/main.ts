@@ -18,6 +18,16 @@ const hubFlags = {
     env: 'SHELFSYNC_SECRET',
     description: `token signing secret, ${MIN_SECRET_LENGTH}+ chars (default: kept in <data>/hub-secret)`,
   },
+  apiToken: {
+    flag: 'api-token',
+    env: 'SHELFSYNC_API_TOKEN',
+    description: `bearer token for reservations and admin calls, ${MIN_SECRET_LENGTH}+ chars (default: kept in <data>/api-token)`,
+  },
+  reservationTtlMs: {
+    flag: 'reservation-ttl-ms',
+    env: 'SHELFSYNC_RESERVATION_TTL_MS',
+    description: 'how long an unconfirmed online reservation holds its units (default 900000, 15 min)',
+  },
   evictIdleMs: {
     flag: 'evict-idle-ms',
     env: 'SHELFSYNC_EVICT_IDLE_MS',
@@ -111,10 +121,15 @@ function usage(): string {
 }
 
 async function runHub(argv: string[]): Promise<void> {
-  const raw = parseFlags(argv, hubFlags, HubConfigSchema.extend({ secret: z.string().optional() }));
+  const raw = parseFlags(
+    argv,
+    hubFlags,
+    HubConfigSchema.extend({ secret: z.string().optional(), apiToken: z.string().optional() }),
+  );
   ensureWritableDataDir(raw.dataDir);
-  const secret = raw.secret ?? dataDirSecret(raw.dataDir);
-  const config = HubConfigSchema.parse({ ...raw, secret });
+  const secret = raw.secret ?? dataDirSecret(raw.dataDir, 'hub-secret');
+  const apiToken = raw.apiToken ?? dataDirSecret(raw.dataDir, 'api-token');
+  const config = HubConfigSchema.parse({ ...raw, secret, apiToken });
   const hub = await startHub(config);
   process.stdout.write(`hub listening on ${hub.url}\n`);
   onShutdown(() => hub.close());
@@ -182,14 +197,14 @@ function ensureWritableDataDir(dir: string): void {
   }
 }
 
-/** The hub's secret kept in its data directory, created on first use (mode 0600). */
-function dataDirSecret(dataDir: string | undefined): string {
+/** A secret of the hub kept in its data directory (`hub-secret`, `api-token`), created on first use (mode 0600). */
+function dataDirSecret(dataDir: string | undefined, name: string): string {
   if (dataDir === undefined) throw new UsageError('--data (or SHELFSYNC_DATA): required');
-  const file = join(dataDir, 'hub-secret');
+  const file = join(dataDir, name);
   if (!existsSync(file)) {
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
-    process.stderr.write(`created a new hub secret in ${file}\n`);
+    process.stderr.write(`created a new ${name} in ${file}\n`);
   }
   return readFileSync(file, 'utf8').trim();
 }

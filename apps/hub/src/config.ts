@@ -7,6 +7,10 @@ export const HubConfigSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   dataDir: z.string().min(1),
   secret: z.string().min(MIN_SECRET_LENGTH, `the secret needs at least ${MIN_SECRET_LENGTH} characters`),
+  /** Bearer token for reservation and admin calls (storefront reads are public). */
+  apiToken: z.string().min(MIN_SECRET_LENGTH, `the API token needs at least ${MIN_SECRET_LENGTH} characters`),
+  /** How long an unconfirmed online reservation holds its units. */
+  reservationTtlMs: z.coerce.number().int().min(1_000).max(604_800_000).default(900_000),
   /** A SKU document unused this long, with every update stored, leaves memory until next needed. */
   evictIdleMs: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
   /** Above this many documents in memory, the least recently used idle ones leave early. */

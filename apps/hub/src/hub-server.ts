@@ -1,8 +1,10 @@
 import Router from '@koa/router';
 import { computeStock, type StockView } from '@shelfsync/core';
 import {
+  IdempotencyKeys,
   closeServer,
   createLogger,
+  readJson,
   listen,
   parseOrThrow,
   problem,
@@ -11,11 +13,31 @@ import {
   type Logger,
   type RequestState,
 } from '@shelfsync/edge';
-import { ErrorCode, SYNC_PATH, SkuSchema, type Sku } from '@shelfsync/protocol';
+import {
+  ErrorCode,
+  IdempotencyKeySchema,
+  ReservationIdSchema,
+  ReservationRequestSchema,
+  SYNC_PATH,
+  SkuSchema,
+  httpStatusByCode,
+  toProblem,
+  type Reservation,
+  type Result,
+  type Sku,
+} from '@shelfsync/protocol';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { AllocatorConfigSchema } from '@shelfsync/escrow';
-import { HubAllocator, HubStorage, HubSync, type AllocatorEvent, type HubSyncEvent } from '@shelfsync/sync';
-import { randomUUID } from 'node:crypto';
+import {
+  HubAllocator,
+  HubStorage,
+  HubSync,
+  Reservations,
+  type AllocatorEvent,
+  type HubSyncEvent,
+} from '@shelfsync/sync';
+import type { Context } from 'koa';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -68,7 +90,74 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     rebalanceTimer.unref();
   }
 
+  const reservations = await Reservations.open(adapter, allocator, {
+    ttlMs: config.reservationTtlMs,
+    now: Date.now,
+    newId: () => `r_${randomBytes(16).toString('base64url').slice(0, 22)}`,
+    onExpired: (r) => log.info({ reservation: r.id, sku: r.sku, quantity: r.quantity }, 'reservation expired'),
+  });
+  const idempotency = new IdempotencyKeys(adapter);
+  const apiTokenDigest = createHash('sha256').update(config.apiToken).digest();
+  /** Reservation and admin calls need the API token; compared in constant time. */
+  const requireApiToken = (ctx: Context): void => {
+    const header = ctx.get('authorization');
+    const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : '';
+    if (given === '' || !timingSafeEqual(createHash('sha256').update(given).digest(), apiTokenDigest)) {
+      ctx.set('WWW-Authenticate', 'Bearer realm="shelfsync"');
+      throw problem(ErrorCode.Unauthorized, 'this call needs the API token: Authorization: Bearer <token>');
+    }
+  };
+  const answer = (ctx: Context & { state: RequestState }, result: Result<Reservation>, status = 200): void => {
+    if (result.ok) {
+      ctx.status = status;
+      ctx.body = result.value;
+      return;
+    }
+    ctx.status = httpStatusByCode[result.error.code];
+    ctx.type = 'application/problem+json';
+    ctx.body = toProblem(result.error, { instance: ctx.path, requestId: ctx.state.requestId });
+  };
+
   const router = new Router<RequestState>();
+  router.post('/v1/reservations', async (ctx) => {
+    requireApiToken(ctx);
+    const header = ctx.get('idempotency-key');
+    const key = header === '' ? undefined : parseOrThrow(IdempotencyKeySchema, header, 'header.Idempotency-Key');
+    const input = await readJson(ctx, ReservationRequestSchema);
+    const result = await idempotency.run(
+      key,
+      { method: 'POST', path: '/v1/reservations', body: input },
+      async (recordWrites) => {
+        const made = await reservations.reserve(input, (r) => recordWrites(201, r));
+        if (made.ok) return { status: 201, body: made.value, recorded: true };
+        return {
+          status: httpStatusByCode[made.error.code],
+          body: toProblem(made.error, { instance: '/v1/reservations' }),
+          recorded: false,
+        };
+      },
+    );
+    ctx.status = result.status;
+    if (result.status >= 400) ctx.type = 'application/problem+json';
+    else ctx.set('Location', `/v1/reservations/${(result.body as Reservation).id}`);
+    if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
+    ctx.body = result.body;
+  });
+  router.get('/v1/reservations/:id', async (ctx) => {
+    requireApiToken(ctx);
+    const id = parseOrThrow(ReservationIdSchema, ctx.params.id, 'path.id');
+    const found = await reservations.get(id);
+    if (found === undefined) throw problem(ErrorCode.NotFound, `no reservation ${id}`);
+    ctx.body = found;
+  });
+  router.post('/v1/reservations/:id/confirm', async (ctx) => {
+    requireApiToken(ctx);
+    answer(ctx, await reservations.confirm(parseOrThrow(ReservationIdSchema, ctx.params.id, 'path.id')));
+  });
+  router.post('/v1/reservations/:id/cancel', async (ctx) => {
+    requireApiToken(ctx);
+    answer(ctx, await reservations.cancel(parseOrThrow(ReservationIdSchema, ctx.params.id, 'path.id')));
+  });
   router.get('/v1/skus/:sku', async (ctx) => {
     const sku = parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku');
     if (!storage.has(sku)) throw problem(ErrorCode.NotFound, `no stock recorded for ${sku}`);
@@ -120,6 +209,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     sync,
     storage,
     async close() {
+      reservations.stop();
       clearInterval(evictTimer);
       if (rebalanceTimer !== null) clearInterval(rebalanceTimer);
       sync.close();

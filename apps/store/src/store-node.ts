@@ -7,6 +7,7 @@ import {
   parseOrThrow,
   problem,
   createHttpServer,
+  IdempotencyKeys,
   readJson,
   type Logger,
   type RequestState,
@@ -35,7 +36,6 @@ import { join } from 'node:path';
 import * as Y from 'yjs';
 import type { StoreConfig } from './config.js';
 import { HubLink } from './hub-link.js';
-import { IdempotencyKeys } from './idempotency.js';
 
 /** A running store node. */
 export interface RunningStore {

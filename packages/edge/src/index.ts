@@ -13,3 +13,4 @@ export {
 export { closeServer, listen } from './listen.js';
 export { wsTransport } from './ws-transport.js';
 export { createLogger, type Logger } from './log.js';
+export { IdempotencyKeys, type StoredAnswer } from './idempotency.js';

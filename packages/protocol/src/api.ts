@@ -49,3 +49,29 @@ export const OperationResponseSchema = z.strictObject({
   available: z.int(),
 });
 export type OperationResponse = z.infer<typeof OperationResponseSchema>;
+
+/** POST /v1/reservations on the hub: hold units for an online order, for pickup at `storeId` or from anywhere. */
+export const ReservationRequestSchema = z.strictObject({
+  sku: SkuSchema,
+  quantity: QuantityInputSchema,
+  storeId: StoreIdSchema.optional(),
+});
+export type ReservationRequest = z.infer<typeof ReservationRequestSchema>;
+
+/** Reservation ids: `r_` and 22 URL-safe characters. */
+export const ReservationIdSchema = z.string().regex(/^r_[A-Za-z0-9_-]{22}$/, 'a reservation id (r_ and 22 characters)');
+
+/** A reservation, as the hub answers it. */
+export const ReservationSchema = z.strictObject({
+  id: ReservationIdSchema,
+  sku: SkuSchema,
+  /** The store whose shelf holds the units, or `dc` for the central warehouse. */
+  location: z.string(),
+  quantity: z.int().min(1),
+  /** held: units set aside until `expiresAt`; confirmed: picked up or shipped; cancelled/expired: units back on sale. */
+  state: z.enum(['held', 'confirmed', 'cancelled', 'expired']),
+  createdAt: z.iso.datetime(),
+  expiresAt: z.iso.datetime(),
+  closedAt: z.iso.datetime().nullable(),
+});
+export type Reservation = z.infer<typeof ReservationSchema>;

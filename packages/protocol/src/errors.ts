@@ -9,6 +9,10 @@ export const ErrorCode = {
   ValidationFailed: 'VALIDATION_FAILED',
   /** The account does not hold enough rights for a decrement or a transfer. */
   InsufficientRights: 'INSUFFICIENT_RIGHTS',
+  /** No location holds enough online rights for a reservation. */
+  InsufficientStock: 'INSUFFICIENT_STOCK',
+  /** The reservation was already confirmed, cancelled or expired. */
+  ReservationClosed: 'RESERVATION_CLOSED',
   /** Cancelling or settling more reserved units than are outstanding. */
   InsufficientReservation: 'INSUFFICIENT_RESERVATION',
   /** The writer tried to change an account or key it does not own. */
@@ -63,6 +67,8 @@ export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
   VALIDATION_FAILED: 400,
   INSUFFICIENT_RIGHTS: 409,
   INSUFFICIENT_RESERVATION: 409,
+  INSUFFICIENT_STOCK: 409,
+  RESERVATION_CLOSED: 409,
   NOT_OWNER: 403,
   INVALID_TRANSFER: 422,
   COUNTER_OVERFLOW: 422,

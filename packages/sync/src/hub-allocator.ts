@@ -19,6 +19,7 @@ import {
   type Sku,
   type StoreId,
 } from '@shelfsync/protocol';
+import type { StorageWrite } from '@shelfsync/storage';
 import type * as Y from 'yjs';
 import type { HubDocuments, HubSync } from './hub-sync.js';
 
@@ -77,7 +78,11 @@ export class HubAllocator {
    * hub (none: nothing is written), makes it durable and relays it to every
    * store. Hub writes of one SKU are serialized, so each decides on the last.
    */
-  write(sku: Sku, decide: (doc: Y.Doc) => Operation | null): Promise<Result<OperationOutcome> | null> {
+  write(
+    sku: Sku,
+    decide: (doc: Y.Doc) => Operation | null,
+    extra: (outcome: OperationOutcome) => readonly StorageWrite[] = () => [],
+  ): Promise<Result<OperationOutcome> | null> {
     const previous = this.writes.get(sku) ?? Promise.resolve();
     const run = previous.then(async () => {
       const doc = await this.documents.open(sku);
@@ -95,7 +100,7 @@ export class HubAllocator {
         doc.off('update', capture);
       }
       if (result.ok && update !== null) {
-        const change = await this.documents.commit(sku, update);
+        const change = await this.documents.commit(sku, update, extra(result.value));
         this.sync.broadcast(sku, update, change);
       }
       return result;

@@ -8,6 +8,7 @@ import {
   type Sku,
   type StoreId,
 } from '@shelfsync/protocol';
+import type { StorageWrite } from '@shelfsync/storage';
 import * as Y from 'yjs';
 import { PROTOCOL_VERSION, type ControlMessage, type Hello, type TopUp } from './control.js';
 import {
@@ -30,7 +31,7 @@ export interface HubDocuments {
    * Makes `update`, already applied to the SKU's document, durable, and records
    * the change in the change log. Resolves, once durable, with its change number.
    */
-  commit(sku: Sku, update: Uint8Array): Promise<number>;
+  commit(sku: Sku, update: Uint8Array, extra?: readonly StorageWrite[]): Promise<number>;
   /** The newest change number (0 before any). */
   cursor(): number;
   /** The SKUs changed after change number `cursor`. */

@@ -43,3 +43,4 @@ export { createTransportPair, type Transport } from './transport.js';
 export { HubStorage, REMOTE_ORIGIN, StoreStorage, randomClientId } from './persistent-documents.js';
 export { HubAllocator, type AllocatorEvent } from './hub-allocator.js';
 export type { PinnedDoc, ResidencyOptions } from './persistent-documents.js';
+export { Reservations, type ReservationsOptions } from './reservations.js';

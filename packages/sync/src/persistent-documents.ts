@@ -255,12 +255,13 @@ export class HubStorage implements HubDocuments {
     return this.docs.residencyStats();
   }
 
-  async commit(sku: Sku, update: Uint8Array): Promise<number> {
+  async commit(sku: Sku, update: Uint8Array, extra: readonly StorageWrite[] = []): Promise<number> {
     const change = { seq: ++this.current, at: this.now() };
     this.changes.delete(sku);
     this.changes.set(sku, change);
-    // One atomic batch: the update and the change record that tells stores to fetch it.
-    await this.docs.append(sku, update, [this.records.putWrite(['hub', 'change', sku], change)]);
+    // One atomic batch: the update, the change record that tells stores to fetch
+    // it, and whatever the change means beyond the document (a reservation).
+    await this.docs.append(sku, update, [...extra, this.records.putWrite(['hub', 'change', sku], change)]);
     return change.seq;
   }
 

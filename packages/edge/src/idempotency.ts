@@ -2,7 +2,7 @@ import { ErrorCode } from '@shelfsync/protocol';
 import { RecordStore, type StorageAdapter, type StorageWrite } from '@shelfsync/storage';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { problem } from '@shelfsync/edge';
+import { problem } from './http.js';
 
 /** A stored answer: what the first request with a key got, and when (absent in records from before pruning). */
 const AnswerSchema = z.strictObject({

@@ -1,0 +1,273 @@
+import { computeStock, rightsOf, type Operation } from '@shelfsync/core';
+import {
+  AccountIdSchema,
+  ErrorCode,
+  ReservationIdSchema,
+  ReservationSchema,
+  SkuSchema,
+  fail,
+  ok,
+  onlineAccount,
+  parseAccountId,
+  type AccountId,
+  type Reservation,
+  type ReservationRequest,
+  type Result,
+  type Sku,
+} from '@shelfsync/protocol';
+import { RecordStore, type StorageAdapter, type StorageWrite } from '@shelfsync/storage';
+import { z } from 'zod';
+import type { HubAllocator } from './hub-allocator.js';
+
+/** A reservation as stored: times in milliseconds since the epoch. */
+interface StoredReservation {
+  readonly id: string;
+  readonly sku: Sku;
+  readonly location: string;
+  readonly account: AccountId;
+  readonly quantity: number;
+  readonly state: Reservation['state'];
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly closedAt: number | null;
+}
+
+const Millis = z.int().min(0);
+const StoredSchema = z.strictObject({
+  id: ReservationIdSchema,
+  sku: SkuSchema,
+  location: z.string(),
+  account: AccountIdSchema,
+  quantity: z.int().min(1),
+  state: ReservationSchema.shape.state,
+  createdAt: Millis,
+  expiresAt: Millis,
+  closedAt: Millis.nullable(),
+});
+
+export interface ReservationsOptions {
+  /** How long an unconfirmed reservation holds its units. */
+  readonly ttlMs: number;
+  readonly now: () => number;
+  readonly newId: () => string;
+  readonly onExpired?: (reservation: Reservation) => void;
+}
+
+const key = (id: string): string[] => ['reservation', id];
+
+/**
+ * Online reservations, held by the hub in the online accounts it alone writes:
+ * reserve (rights of `online:X` set aside), confirm (picked up or shipped),
+ * cancel or expire (units back to `online:X`). Each is one hub write of the
+ * SKU's document in one atomic batch with the reservation's record, serialized
+ * per SKU with every other hub write, so reservations are linearizable per SKU:
+ * of many requests for the last unit, exactly one wins. Expiry timers are
+ * rebuilt from the records on start, so they survive a restart.
+ */
+export class Reservations {
+  private readonly records: RecordStore;
+  /** Held reservations, authoritative while the hub runs; closing one removes it here first. */
+  private readonly held = new Map<string, StoredReservation>();
+  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+
+  private constructor(
+    adapter: StorageAdapter,
+    private readonly writer: HubAllocator,
+    private readonly options: ReservationsOptions,
+  ) {
+    this.records = new RecordStore(adapter);
+  }
+
+  static async open(
+    adapter: StorageAdapter,
+    writer: HubAllocator,
+    options: ReservationsOptions,
+  ): Promise<Reservations> {
+    const reservations = new Reservations(adapter, writer, options);
+    const decoder = new TextDecoder();
+    for (const chunk of await adapter.loadRange(['reservation'])) {
+      const parsed = StoredSchema.safeParse(JSON.parse(decoder.decode(chunk.data)));
+      if (parsed.success && parsed.data.state === 'held') {
+        reservations.held.set(parsed.data.id, parsed.data);
+        reservations.schedule(parsed.data);
+      }
+    }
+    return reservations;
+  }
+
+  /** Reservations holding units now. */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  /**
+   * Sets `quantity` units aside from one location's online rights: the given
+   * store's, or the location with the most. `recordWrites` are stored in the
+   * same batch (the idempotency answer of the request).
+   */
+  async reserve(
+    request: ReservationRequest,
+    recordWrites: (reservation: Reservation) => readonly StorageWrite[] = () => [],
+  ): Promise<Result<Reservation>> {
+    const now = this.options.now();
+    // What the decision inside the SKU's write order found.
+    const outcome: { refusal?: Result<Reservation>; made?: StoredReservation } = {};
+    const result = await this.writer.write(
+      request.sku,
+      (doc): Operation | null => {
+        const choice = pickAccount(doc, request);
+        if (choice.account === null) {
+          outcome.refusal = fail(ErrorCode.InsufficientStock, choice.detail, { available: choice.available });
+          return null;
+        }
+        outcome.made = {
+          id: this.options.newId(),
+          sku: request.sku,
+          location: parseAccountId(choice.account)?.location ?? '',
+          account: choice.account,
+          quantity: request.quantity,
+          state: 'held',
+          createdAt: now,
+          expiresAt: now + this.options.ttlMs,
+          closedAt: null,
+        };
+        return { type: 'reserve', account: choice.account, quantity: request.quantity };
+      },
+      () => {
+        const made = outcome.made;
+        return made === undefined ? [] : [this.records.putWrite(key(made.id), made), ...recordWrites(view(made))];
+      },
+    );
+    if (outcome.refusal !== undefined) return outcome.refusal;
+    const made = outcome.made;
+    if (result === null || !result.ok || made === undefined) {
+      return result !== null && !result.ok ? result : fail(ErrorCode.Internal, 'the reservation was not written');
+    }
+    this.held.set(made.id, made);
+    this.schedule(made);
+    return ok(view(made));
+  }
+
+  /** The units were picked up or shipped. Confirming twice answers the same. */
+  confirm(id: string): Promise<Result<Reservation>> {
+    return this.close(id, 'confirmed');
+  }
+
+  /** The order is cancelled: the units go back on sale. Cancelling twice answers the same. */
+  cancel(id: string): Promise<Result<Reservation>> {
+    return this.close(id, 'cancelled');
+  }
+
+  async get(id: string): Promise<Reservation | undefined> {
+    const held = this.held.get(id);
+    if (held !== undefined) return view(held);
+    const stored = await this.records.get(key(id), StoredSchema);
+    return stored === undefined ? undefined : view(stored);
+  }
+
+  /** Stops the expiry timers (hub shutdown); held reservations stay stored and are rescheduled on start. */
+  stop(): void {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private async close(id: string, to: 'confirmed' | 'cancelled' | 'expired'): Promise<Result<Reservation>> {
+    const found = this.held.get(id);
+    if (found === undefined) {
+      const stored = await this.get(id);
+      if (stored === undefined) return fail(ErrorCode.NotFound, `no reservation ${id}`);
+      if (stored.state === to) return ok(stored);
+      return fail(ErrorCode.ReservationClosed, `reservation ${id} is ${stored.state}`, { state: stored.state });
+    }
+    const closedAt = this.options.now();
+    const outcome: { closed?: StoredReservation } = {};
+    const result = await this.writer.write(
+      found.sku,
+      (): Operation | null => {
+        // Decided in the SKU's write order: a concurrent close of the same reservation finds it gone.
+        const current = this.held.get(id);
+        if (current === undefined) return null;
+        this.held.delete(id);
+        outcome.closed = { ...current, state: to, closedAt };
+        return {
+          type: to === 'confirmed' ? 'settleReservation' : 'cancelReservation',
+          account: current.account,
+          quantity: current.quantity,
+        };
+      },
+      () => (outcome.closed === undefined ? [] : [this.records.putWrite(key(id), outcome.closed)]),
+    );
+    const closed = outcome.closed;
+    // Closed meanwhile by another request: answer from its record.
+    if (closed === undefined) return this.close(id, to);
+    if (result === null || !result.ok) return fail(ErrorCode.Internal, `closing reservation ${id} failed`);
+    const timer = this.timers.get(id);
+    if (timer !== undefined) clearTimeout(timer);
+    this.timers.delete(id);
+    const done = view(closed);
+    if (to === 'expired') this.options.onExpired?.(done);
+    return ok(done);
+  }
+
+  private schedule(reservation: StoredReservation): void {
+    const delay = Math.max(0, reservation.expiresAt - this.options.now());
+    // Timers beyond ~24.8 days overflow; re-arm in steps.
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(reservation.id);
+        if (reservation.expiresAt > this.options.now()) {
+          this.schedule(reservation);
+          return;
+        }
+        void this.close(reservation.id, 'expired');
+      },
+      Math.min(delay, 2 ** 31 - 1),
+    );
+    timer.unref?.();
+    this.timers.set(reservation.id, timer);
+  }
+}
+
+/** The online account a reservation draws from. */
+function pickAccount(
+  doc: Parameters<typeof computeStock>[0],
+  request: ReservationRequest,
+): { account: AccountId | null; available: number; detail: string } {
+  if (request.storeId !== undefined) {
+    const account = onlineAccount(request.storeId);
+    const available = rightsOf(doc, account);
+    return available >= request.quantity
+      ? { account, available, detail: '' }
+      : {
+          account: null,
+          available,
+          detail: `${request.storeId} has ${available} of ${request.sku} available online, ${request.quantity} requested`,
+        };
+  }
+  let best: { account: AccountId; rights: number } | null = null;
+  for (const totals of Object.values(computeStock(doc).accounts)) {
+    if (parseAccountId(totals.account)?.kind !== 'online') continue;
+    if (best === null || totals.rights > best.rights) best = { account: totals.account, rights: totals.rights };
+  }
+  const available = best?.rights ?? 0;
+  return best !== null && best.rights >= request.quantity
+    ? { account: best.account, available, detail: '' }
+    : {
+        account: null,
+        available,
+        detail: `no location has ${request.quantity} of ${request.sku} available online (at most ${available})`,
+      };
+}
+
+function view(r: StoredReservation): Reservation {
+  return {
+    id: r.id,
+    sku: r.sku,
+    location: r.location,
+    quantity: r.quantity,
+    state: r.state,
+    createdAt: new Date(r.createdAt).toISOString(),
+    expiresAt: new Date(r.expiresAt).toISOString(),
+    closedAt: r.closedAt === null ? null : new Date(r.closedAt).toISOString(),
+  };
+}

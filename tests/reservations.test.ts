@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, eventually, get, post } from './support/cluster.js';
+
+interface Location {
+  location: string;
+  posRights: number;
+  onlineRights: number;
+  reserved: number;
+}
+
+describe('online reservations at the hub', () => {
+  const cluster = new Cluster({ hubFlags: ['--reservation-ttl-ms', '2000'] });
+  const auth = (): Record<string, string> => ({ authorization: `Bearer ${cluster.apiToken}` });
+  const hub = (): string => cluster.hub?.url ?? '';
+  const location = async (sku: string): Promise<Location | undefined> =>
+    ((await get(hub(), `/v1/skus/${sku}`)).body.locations as Location[] | undefined)?.find(
+      (l) => l.location === 'north',
+    );
+  const reserve = (body: unknown, key?: string, headers = auth()) =>
+    post(hub(), '/v1/reservations', body, key, headers);
+
+  const wonIds: string[] = [];
+
+  beforeAll(async () => {
+    await cluster.startHub();
+    await cluster.startStore('north');
+    // 12 received: the POS keeps its minimum of 2, the other 10 are escrowed for online orders.
+    expect(
+      (await post(cluster.store('north'), '/v1/receipts', { sku: 'TENT-1', quantity: 12 }, 'tent-in')).status,
+    ).toBe(201);
+    await eventually(() => location('TENT-1'), { posRights: 2, onlineRights: 10 });
+  }, 60_000);
+  afterAll(() => cluster.stop(), 30_000);
+
+  it('needs the API token', async () => {
+    expect((await reserve({ sku: 'TENT-1', quantity: 1 }, undefined, {})).body).toMatchObject({
+      status: 401,
+      code: 'UNAUTHORIZED',
+    });
+    const forged = await reserve({ sku: 'TENT-1', quantity: 1 }, undefined, { authorization: 'Bearer not-the-token' });
+    expect(forged.status).toBe(401);
+    expect(forged.headers.get('www-authenticate')).toContain('Bearer');
+  });
+
+  it('refuses bad input with 400 problems, changing nothing', async () => {
+    for (const body of [
+      { sku: 'TENT-1', quantity: 0 },
+      { sku: 'TENT-1', quantity: 1, extra: true },
+      { sku: 'bad sku', quantity: 1 },
+      { sku: 'TENT-1', quantity: 1, storeId: 'dc' },
+    ]) {
+      const res = await reserve(body);
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ code: 'VALIDATION_FAILED' });
+    }
+    expect((await post(hub(), '/v1/reservations/nope/confirm', {}, undefined, auth())).status).toBe(400);
+    expect(await location('TENT-1')).toMatchObject({ onlineRights: 10, reserved: 0 });
+  });
+
+  it('200 concurrent requests for 10 escrowed units: exactly 10 succeed, the rest are told what is left', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => reserve({ sku: 'TENT-1', quantity: 1, storeId: 'north' }, `rush-${i}`)),
+    );
+    const won = results.filter((r) => r.status === 201);
+    expect(won).toHaveLength(10);
+    wonIds.push(...won.map((r) => String(r.body.id)));
+    expect(new Set(won.map((r) => r.body.id)).size).toBe(10);
+    for (const lost of results.filter((r) => r.status !== 201)) {
+      expect(lost.status).toBe(409);
+      expect(lost.body).toMatchObject({ code: 'INSUFFICIENT_STOCK', details: { available: 0 } });
+    }
+    expect(await location('TENT-1')).toMatchObject({ onlineRights: 0, reserved: 10, posRights: 2 });
+    // The store's own quota was never touched: it still sells.
+    expect((await post(cluster.store('north'), '/v1/sales', { sku: 'TENT-1', quantity: 1 }, 'tent-sale')).status).toBe(
+      201,
+    );
+
+    // A retry with the same key gets the same reservation back.
+    const again = await reserve({ sku: 'TENT-1', quantity: 1, storeId: 'north' }, 'rush-0');
+    expect(again.body.id).toBe(results[0]?.body.id);
+    if (results[0]?.status === 201) expect(again.headers.get('idempotent-replayed')).toBe('true');
+  });
+
+  it('confirm and cancel close a reservation once; cancelled units go back on sale', async () => {
+    const a = await reserve({ sku: 'TENT-1', quantity: 1 }, 'ignored-when-none-left');
+    expect(a.status).toBe(409);
+    // Reserved units are committed: 12 received, 10 reserved, 1 sold.
+    expect((await get(hub(), '/v1/skus/TENT-1')).body).toMatchObject({ available: 1 });
+
+    // Free one unit by cancelling a won reservation, then take it again and confirm it.
+    const id = wonIds[0] ?? '';
+    const cancelled = await post(hub(), `/v1/reservations/${id}/cancel`, {}, undefined, auth());
+    expect(cancelled.body).toMatchObject({ id, state: 'cancelled' });
+    expect((await post(hub(), `/v1/reservations/${id}/cancel`, {}, undefined, auth())).body).toMatchObject({
+      state: 'cancelled',
+    });
+    expect((await post(hub(), `/v1/reservations/${id}/confirm`, {}, undefined, auth())).body).toMatchObject({
+      status: 409,
+      code: 'RESERVATION_CLOSED',
+    });
+    expect(await location('TENT-1')).toMatchObject({ onlineRights: 1, reserved: 9 });
+    expect((await get(hub(), '/v1/skus/TENT-1')).body).toMatchObject({ available: 2 });
+
+    const next = await reserve({ sku: 'TENT-1', quantity: 1 }, 'after-cancel');
+    expect(next.status).toBe(201);
+    expect(next.headers.get('location')).toBe(`/v1/reservations/${String(next.body.id)}`);
+    const confirmed = await post(hub(), `/v1/reservations/${String(next.body.id)}/confirm`, {}, undefined, auth());
+    expect(confirmed.body).toMatchObject({ state: 'confirmed', location: 'north' });
+    expect((await get(hub(), `/v1/reservations/${String(next.body.id)}`, auth())).body).toMatchObject({
+      state: 'confirmed',
+    });
+    expect((await get(hub(), '/v1/reservations/r_AAAAAAAAAAAAAAAAAAAAAA', auth())).status).toBe(404);
+  });
+
+  it('unconfirmed reservations expire after their TTL, also across a hub restart, and their units come back', async () => {
+    const store = cluster.store('north');
+    expect((await post(store, '/v1/receipts', { sku: 'LAMP-9', quantity: 7 }, 'lamp-in')).status).toBe(201);
+    await eventually(() => location('LAMP-9'), { posRights: 2, onlineRights: 5 });
+    const r = await reserve({ sku: 'LAMP-9', quantity: 3, storeId: 'north' }, 'lamp-r');
+    expect(r.body).toMatchObject({ state: 'held', quantity: 3 });
+    expect(await location('LAMP-9')).toMatchObject({ onlineRights: 2, reserved: 3 });
+
+    // Killed before the TTL runs out; the expiry is rebuilt from the stored record on start.
+    await new Promise<void>((resolve) => {
+      cluster.hub?.child.once('exit', () => resolve());
+      cluster.hub?.child.kill('SIGKILL');
+    });
+    await cluster.startHub();
+    await eventually(async () => (await get(hub(), `/v1/reservations/${String(r.body.id)}`, auth())).body, {
+      state: 'expired',
+    });
+    expect(await location('LAMP-9')).toMatchObject({ onlineRights: 5, reserved: 0 });
+    await eventually(async () => (await get(store, '/v1/skus/LAMP-9')).body, { onShelf: 7, available: 7 });
+  }, 60_000);
+});
