@@ -165,6 +165,21 @@ export class Reservations {
     return stored === undefined ? undefined : view(stored);
   }
 
+  /**
+   * Expires every held reservation whose time is up (the timers call this; a
+   * simulation with its own clock may too). Returns how many expired.
+   */
+  async expireDue(): Promise<number> {
+    const now = this.options.now();
+    const due = [...this.held.values()].filter((r) => r.expiresAt <= now);
+    let expired = 0;
+    for (const reservation of due) {
+      const result = await this.close(reservation.id, 'expired');
+      if (result.ok && result.value.state === 'expired') expired++;
+    }
+    return expired;
+  }
+
   /** Stops the expiry timers (hub shutdown); held reservations stay stored and are rescheduled on start. */
   stop(): void {
     for (const timer of this.timers.values()) clearTimeout(timer);

@@ -1,5 +1,14 @@
-import { applyOperation, computeStock, type Operation, type StockView } from '@shelfsync/core';
-import { SkuSchema, StoreIdSchema, storeWriter, type Result, type Sku, type StoreId } from '@shelfsync/protocol';
+import { applyOperation, computeStock, rightsOf, type Operation, type StockView } from '@shelfsync/core';
+import {
+  SkuSchema,
+  StoreIdSchema,
+  onlineAccount,
+  storeAccount,
+  storeWriter,
+  type Result,
+  type Sku,
+  type StoreId,
+} from '@shelfsync/protocol';
 import { MemoryStorageAdapter } from '@shelfsync/storage';
 import * as Y from 'yjs';
 import {
@@ -74,7 +83,26 @@ export class TestStore {
     readonly adapter: MemoryStorageAdapter,
     readonly storage: StoreStorage,
   ) {
-    this.sync = new StoreSync(id, storage, { onEvent: (event) => this.events.push(event) });
+    this.sync = new StoreSync(id, storage, {
+      onEvent: (event) => this.events.push(event),
+      // As the store node does: move what the POS holds above the target to the online escrow.
+      onRelease: (target, down) => {
+        void this.release(target, down);
+      },
+    });
+  }
+
+  /** The hub asked for a release: judged on this store's latest state, as the store node does. */
+  async release(target: Sku, down: number): Promise<void> {
+    const surplus = rightsOf(await this.storage.open(target), storeAccount(this.id)) - down;
+    if (surplus > 0) {
+      await this.apply(target, {
+        type: 'transferRights',
+        from: storeAccount(this.id),
+        to: onlineAccount(this.id),
+        quantity: surplus,
+      });
+    }
   }
 
   static async create(id: string, adapter = new MemoryStorageAdapter()): Promise<TestStore> {
