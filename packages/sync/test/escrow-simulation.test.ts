@@ -1,6 +1,6 @@
 import { assertSafe } from '@shelfsync/core/testing';
 import { AllocatorConfigSchema } from '@shelfsync/escrow';
-import { ErrorCode, storeAccount, type StoreId } from '@shelfsync/protocol';
+import { ErrorCode, storeAccount } from '@shelfsync/protocol';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
@@ -105,7 +105,7 @@ async function simulate(actions: readonly Action[]): Promise<void> {
         break;
       }
       case 'reserve': {
-        const storeId = action.store === null ? undefined : (stores[action.store]?.id as StoreId | undefined);
+        const storeId = action.store === null ? undefined : stores[action.store]?.id;
         const made = await reservations.reserve({
           sku: SKU,
           quantity: action.quantity,
