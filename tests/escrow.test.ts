@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, eventually, get, post } from './support/cluster.js';
+import { Cluster, eventually, get, metric, post } from './support/cluster.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 interface Location {
@@ -32,6 +32,16 @@ describe('escrow allocator with real processes', () => {
     expect(sale.status).toBe(201);
     expect(sale.body).toMatchObject({ onShelf: 95, available: 95 });
     await eventually(async () => (await get(hub, '/v1/skus/BIKE-1')).body, { available: 95 });
+    // The wait is reported (Server-Timing) and counted, at the store and at the hub.
+    expect(sale.headers.get('server-timing')).toMatch(/^topup;dur=\d+(\.\d)?$/);
+    const storeMetrics = await (await fetch(`${north}/metrics`)).text();
+    expect(metric(storeMetrics, 'shelfsync_sales_total', { outcome: 'topped_up', store: 'north' })).toBe(1);
+    expect(metric(storeMetrics, 'shelfsync_topup_duration_seconds_count')).toBe(1);
+    const hubMetrics = await (await fetch(`${hub}/metrics`)).text();
+    expect(metric(hubMetrics, 'shelfsync_escrow_grants_total', { reason: 'topup' })).toBe(1);
+    expect(metric(hubMetrics, 'shelfsync_escrow_release_requests_total')).toBeGreaterThanOrEqual(1);
+    const reads = { method: 'GET', route: '/v1/skus/:sku', status: '200' };
+    expect(metric(hubMetrics, 'shelfsync_http_request_duration_seconds_count', reads)).toBeGreaterThanOrEqual(1);
   }, 60_000);
 
   it('cut off from the hub, a store sells exactly its quota and no more, refused at once; nothing is oversold after', async () => {

@@ -127,3 +127,14 @@ export async function get(base: string, path: string, headers: Record<string, st
 export async function eventually(read: () => Promise<unknown>, expected: unknown, timeout = 15_000): Promise<void> {
   await vi.waitFor(async () => expect(await read()).toMatchObject(expected as object), { timeout, interval: 50 });
 }
+
+/** Reads one sample from Prometheus text: the value of `name` whose labels include `labels`, or undefined. */
+export function metric(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (match?.[1] !== name) continue;
+    const found = new Map([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([k, v]) => found.get(k) === v)) return Number(match[3]);
+  }
+  return undefined;
+}

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import { computeStock, type StockView } from '@shelfsync/core';
 import {
   IdempotencyKeys,
+  Metrics,
   closeServer,
   createLogger,
   readJson,
@@ -73,13 +74,44 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     if (evicted > 0) log.debug({ evicted, ...storage.residencyStats() }, 'idle documents evicted');
   }, 1_000);
   evictTimer.unref();
-  const sync = new HubSync(storage, { onEvent: (event) => logSyncEvent(log, event) });
+  const metrics = new Metrics('hub');
+  const rejected = metrics.counter('shelfsync_rejected_updates_total', 'Store updates the hub refused, by code', [
+    'code',
+  ]);
+  const grants = metrics.counter('shelfsync_escrow_grants_total', 'Rights granted online:X > store:X', ['reason']);
+  const grantedUnits = metrics.counter('shelfsync_escrow_granted_units_total', 'Units of rights granted', ['reason']);
+  const releases = metrics.counter('shelfsync_escrow_release_requests_total', 'Releases asked of stores');
+  const topUps = metrics.histogram('shelfsync_escrow_topup_duration_seconds', 'Hub time to decide and write a top-up', [
+    'granted',
+  ]);
+  const reservationOutcomes = metrics.counter('shelfsync_reservations_total', 'Reservation calls by outcome', [
+    'outcome',
+  ]);
+  const sync = new HubSync(storage, {
+    onEvent: (event) => {
+      if (event.type === 'rejected') rejected.inc({ code: event.code });
+      logSyncEvent(log, event);
+    },
+  });
+  metrics.reading(
+    'shelfsync_connected_stores',
+    'Stores with a live sync session',
+    () => sync.storeLinks().filter((l) => l.connected).length,
+  );
+  metrics.reading('shelfsync_resident_docs', 'SKU documents in memory', () => storage.residencyStats().resident);
   const allocator = new HubAllocator(
     storage,
     sync,
     AllocatorConfigSchema.parse({ horizonMs: config.escrowHorizonMs, minQuota: config.escrowMinQuota }),
     Date.now,
-    (event) => logAllocatorEvent(log, event),
+    (event) => {
+      if (event.type === 'grant') {
+        grants.inc({ reason: event.reason });
+        grantedUnits.inc({ reason: event.reason }, event.quantity);
+      } else if (event.type === 'release-asked') releases.inc();
+      else topUps.observe({ granted: event.granted > 0 ? 'yes' : 'no' }, event.ms / 1000);
+      logAllocatorEvent(log, event);
+    },
   );
   let rebalanceTimer: ReturnType<typeof setInterval> | null = null;
   if (config.escrow === 'on') {
@@ -94,7 +126,10 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     ttlMs: config.reservationTtlMs,
     now: Date.now,
     newId: () => `r_${randomBytes(16).toString('base64url').slice(0, 22)}`,
-    onExpired: (r) => log.info({ reservation: r.id, sku: r.sku, quantity: r.quantity }, 'reservation expired'),
+    onExpired: (r) => {
+      reservationOutcomes.inc({ outcome: 'expired' });
+      log.info({ reservation: r.id, sku: r.sku, quantity: r.quantity }, 'reservation expired');
+    },
   });
   const idempotency = new IdempotencyKeys(adapter);
   const apiTokenDigest = createHash('sha256').update(config.apiToken).digest();
@@ -108,6 +143,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     }
   };
   const answer = (ctx: Context & { state: RequestState }, result: Result<Reservation>, status = 200): void => {
+    reservationOutcomes.inc({ outcome: result.ok ? result.value.state : result.error.code });
     if (result.ok) {
       ctx.status = status;
       ctx.body = result.value;
@@ -172,8 +208,10 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       stores: sync.storeLinks().map((link) => ({ ...link, lastSeen: new Date(link.lastSeen).toISOString() })),
     };
   });
-  const server = createHttpServer(router, (error, ctx) =>
-    log.error({ err: error, requestId: ctx.state.requestId }, 'request failed'),
+  const server = createHttpServer(
+    router,
+    (error, ctx) => log.error({ err: error, requestId: ctx.state.requestId }, 'request failed'),
+    metrics,
   );
   const wss = new WebSocketServer({ noServer: true, maxPayload: 2 * 1024 * 1024 });
   const readers = new YjsReadEndpoint((sku) => storage.pin(sku), log);

@@ -8,6 +8,7 @@ import {
   problem,
   createHttpServer,
   IdempotencyKeys,
+  Metrics,
   readJson,
   type Logger,
   type RequestState,
@@ -113,6 +114,23 @@ export async function startStore(
     }
   };
   const idempotency = new IdempotencyKeys(adapter);
+  const metrics = new Metrics('store', { store: config.id });
+  const sales = metrics.counter(
+    'shelfsync_sales_total',
+    'Sales and ship-outs by outcome: local (own rights), topped_up (after a hub grant), refused_offline, refused_connected, invalid',
+    ['outcome'],
+  );
+  const refusedWithChainStock = metrics.counter(
+    'shelfsync_sales_refused_with_chain_stock_total',
+    'Sales refused while the chain, as this store last knew it, had the units: the price of bounded reservation',
+  );
+  const topUpSeconds = metrics.histogram('shelfsync_topup_duration_seconds', 'Time a sale waited on a hub top-up');
+  metrics.reading('shelfsync_pending_sync_skus', 'SKUs with local changes the hub has not acknowledged', () =>
+    storage.dirtyCount(),
+  );
+  metrics.reading('shelfsync_hub_connected', '1 while the link to the hub is live', () =>
+    sync.status().connected ? 1 : 0,
+  );
   const retentionMs = config.idempotencyHours * 3_600_000;
   const pruneAnswers = (): void => {
     idempotency.prune(retentionMs).then(
@@ -190,15 +208,17 @@ export async function startStore(
     quantity: number,
     name: OperationResponse['operation'],
     recordWrites: (status: number, body: unknown) => StorageWrite[],
+    onTopUp: (ms: number) => void,
   ) => {
     const doc = await storage.open(sku);
     let { result, update } = applyLocal(doc, operation);
     let topUp: { granted: number; available: number } | null = null;
-    if (
-      !result.ok &&
-      result.error.code === ErrorCode.InsufficientRights &&
-      (operation.type === 'sell' || operation.type === 'shipOut')
-    ) {
+    const isSale = operation.type === 'sell' || operation.type === 'shipOut';
+    const connected = sync.status().connected;
+    let askedHub = false;
+    if (!result.ok && result.error.code === ErrorCode.InsufficientRights && isSale) {
+      askedHub = connected;
+      const started = performance.now();
       // Concurrent sales may take a grant before this one retries: ask again
       // while the wait allows and the hub still finds rights to give.
       const deadline = Date.now() + config.topUpWaitMs;
@@ -209,6 +229,25 @@ export async function startStore(
         if (topUp === null || topUp.granted === 0) break;
         ({ result, update } = applyLocal(doc, operation));
       }
+      if (askedHub) {
+        const ms = performance.now() - started;
+        topUpSeconds.observe(ms / 1000);
+        onTopUp(ms);
+      }
+    }
+    if (isSale) {
+      const outcome = result.ok
+        ? askedHub
+          ? 'topped_up'
+          : 'local'
+        : result.error.code !== ErrorCode.InsufficientRights
+          ? 'invalid'
+          : askedHub
+            ? 'refused_connected'
+            : 'refused_offline';
+      sales.inc({ outcome });
+      // The price of bounded reservation: a sale refused while units were left somewhere in the chain.
+      if (!result.ok && computeStock(doc).value >= operation.quantity) refusedWithChainStock.inc();
     }
     if (!result.ok) {
       // A refusal is an answer, kept under the idempotency key like a success.
@@ -252,7 +291,9 @@ export async function startStore(
       await assertReplicaReady();
       assertStorageHealthy();
       const answer = await idempotency.run(key, { method: 'POST', path, body: input }, (recordWrites) =>
-        commit(path, input.sku, input.operation, input.quantity, input.name, recordWrites),
+        commit(path, input.sku, input.operation, input.quantity, input.name, recordWrites, (ms) =>
+          ctx.set('Server-Timing', `topup;dur=${ms.toFixed(1)}`),
+        ),
       );
       ctx.status = answer.status;
       if (answer.status >= 400) ctx.type = 'application/problem+json';
@@ -326,8 +367,10 @@ export async function startStore(
     ctx.body = { status: 'ready' };
   });
 
-  const server = createHttpServer(router, (error, ctx) =>
-    log.error({ err: error, requestId: ctx.state.requestId }, 'request failed'),
+  const server = createHttpServer(
+    router,
+    (error, ctx) => log.error({ err: error, requestId: ctx.state.requestId }, 'request failed'),
+    metrics,
   );
   const port = await listen(server, config.port, config.host);
   const url = `http://${config.host}:${port}`;

@@ -4,6 +4,7 @@ import type Router from '@koa/router';
 import Koa, { type Context, type Middleware, type Next } from 'koa';
 import { createServer, type Server } from 'node:http';
 import type { z } from 'zod';
+import type { Metrics } from './metrics.js';
 
 /** A ShelfsyncError thrown through Koa; the problem middleware turns it into problem+json. */
 export class HttpProblem extends Error {
@@ -119,11 +120,22 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, whe
  * The HTTP server every shelfsync process runs: request ids, problem+json for
  * every error, the router's routes plus `GET /healthz`, and 405s for wrong methods.
  */
-export function createHttpServer(router: Router<RequestState>, logUnexpected: UnexpectedErrorLogger): Server {
+export function createHttpServer(
+  router: Router<RequestState>,
+  logUnexpected: UnexpectedErrorLogger,
+  metrics?: Metrics,
+): Server {
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
   const app = new Koa<RequestState>();
+  if (metrics !== undefined) {
+    router.get('/metrics', async (ctx) => {
+      ctx.type = metrics.registry.contentType;
+      ctx.body = await metrics.registry.metrics();
+    });
+    app.use(metrics.middleware());
+  }
   app.use(requestId());
   app.use(problems(logUnexpected));
   app.use(router.routes());

@@ -14,3 +14,4 @@ export { closeServer, listen } from './listen.js';
 export { wsTransport } from './ws-transport.js';
 export { createLogger, type Logger } from './log.js';
 export { IdempotencyKeys, type StoredAnswer } from './idempotency.js';
+export { Counter, Gauge, Histogram, Metrics, Registry } from './metrics.js';

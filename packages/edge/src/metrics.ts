@@ -1,0 +1,67 @@
+import type { Middleware } from 'koa';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RequestState } from './http.js';
+
+export { Counter, Gauge, Histogram, Registry };
+
+/** Latency buckets from a fraction of a millisecond (local reads) to seconds (a slow disk). */
+const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/**
+ * One Prometheus registry per process, with Node's default metrics and the
+ * HTTP latency histogram by route, served at `GET /metrics`.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly http: Histogram<'method' | 'route' | 'status'>;
+
+  constructor(process: 'hub' | 'store', labels: Record<string, string> = {}) {
+    this.registry.setDefaultLabels({ process, ...labels });
+    collectDefaultMetrics({ register: this.registry, prefix: 'shelfsync_' });
+    this.http = this.histogram('shelfsync_http_request_duration_seconds', 'HTTP request latency by route', [
+      'method',
+      'route',
+      'status',
+    ]);
+  }
+
+  counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /** A gauge read when scraped. */
+  reading(name: string, help: string, read: () => number): Gauge {
+    return new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+
+  histogram<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Histogram<L> {
+    return new Histogram({ name, help, labelNames, buckets: SECONDS, registers: [this.registry] });
+  }
+
+  /** Times every request; the route is the router's pattern (`/v1/skus/:sku`), never the raw path. */
+  middleware(): Middleware<RequestState> {
+    return async (ctx, next) => {
+      const started = performance.now();
+      try {
+        await next();
+      } finally {
+        const route = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+        this.http.observe(
+          { method: ctx.method, route: typeof route === 'string' ? route : 'unmatched', status: String(ctx.status) },
+          (performance.now() - started) / 1000,
+        );
+      }
+    };
+  }
+}
