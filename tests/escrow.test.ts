@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, eventually, get, metric, post } from './support/cluster.js';
-import { TcpProxy } from './support/tcp-proxy.js';
+import { TcpProxy } from '@shelfsync/cli';
 
 interface Location {
   location: string;

@@ -6,3 +6,4 @@ export {
   type ChildCommand,
   type StartOptions,
 } from './processes.js';
+export { TcpProxy } from './tcp-proxy.js';

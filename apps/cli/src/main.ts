@@ -48,6 +48,11 @@ const hubFlags = {
     env: 'SHELFSYNC_ESCROW_HORIZON_MS',
     description: 'a POS quota covers its sales over this long cut off (default 14400000, 4 h)',
   },
+  escrowHalfLifeMs: {
+    flag: 'escrow-half-life-ms',
+    env: 'SHELFSYNC_ESCROW_HALF_LIFE_MS',
+    description: 'half-life of the sales-velocity estimate (default 3600000, 1 h)',
+  },
   escrowMinQuota: {
     flag: 'escrow-min-quota',
     env: 'SHELFSYNC_ESCROW_MIN_QUOTA',

@@ -19,6 +19,8 @@ export const HubConfigSchema = z.strictObject({
   escrow: z.enum(['on', 'off']).default('on'),
   /** How long a store should sell cut off from the hub, at its current velocity (the POS quota's horizon). */
   escrowHorizonMs: z.coerce.number().int().min(60_000).max(604_800_000).default(14_400_000),
+  /** Half-life of the sales-velocity estimate. */
+  escrowHalfLifeMs: z.coerce.number().int().min(1_000).max(604_800_000).default(3_600_000),
   /** Units a POS holds whatever its velocity, when its shelf has them. */
   escrowMinQuota: z.coerce.number().int().min(0).max(1_000_000).default(2),
   /** How often every followed (SKU, store) is rebalanced, besides on each update. */

@@ -102,7 +102,11 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   const allocator = new HubAllocator(
     storage,
     sync,
-    AllocatorConfigSchema.parse({ horizonMs: config.escrowHorizonMs, minQuota: config.escrowMinQuota }),
+    AllocatorConfigSchema.parse({
+      horizonMs: config.escrowHorizonMs,
+      halfLifeMs: config.escrowHalfLifeMs,
+      minQuota: config.escrowMinQuota,
+    }),
     Date.now,
     (event) => {
       if (event.type === 'grant') {
