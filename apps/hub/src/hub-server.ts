@@ -1,5 +1,4 @@
 import Router from '@koa/router';
-import { computeStock, type StockView } from '@shelfsync/core';
 import {
   IdempotencyKeys,
   Metrics,
@@ -20,12 +19,10 @@ import {
   ReservationIdSchema,
   ReservationRequestSchema,
   SYNC_PATH,
-  SkuSchema,
   httpStatusByCode,
   toProblem,
   type Reservation,
   type Result,
-  type Sku,
 } from '@shelfsync/protocol';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { AllocatorConfigSchema } from '@shelfsync/escrow';
@@ -45,6 +42,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { HubConfig } from './config.js';
 import { verifyStoreToken } from './token.js';
+import { storefrontRoutes } from './storefront.js';
 import { YjsReadEndpoint } from './yjs-endpoint.js';
 
 /** A running hub. */
@@ -198,11 +196,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     requireApiToken(ctx);
     answer(ctx, await reservations.cancel(parseOrThrow(ReservationIdSchema, ctx.params.id, 'path.id')));
   });
-  router.get('/v1/skus/:sku', async (ctx) => {
-    const sku = parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku');
-    if (!storage.has(sku)) throw problem(ErrorCode.NotFound, `no stock recorded for ${sku}`);
-    ctx.body = skuBody(sku, computeStock(await storage.open(sku)), storage.updatedAt(sku));
-  });
+  const closeEventStreams = storefrontRoutes(router, storage, log);
   // The hub listens only once its storage is loaded: serving means ready.
   router.get('/readyz', (ctx) => {
     ctx.body = { status: 'ready' };
@@ -251,6 +245,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     sync,
     storage,
     async close() {
+      closeEventStreams();
       reservations.stop();
       clearInterval(evictTimer);
       if (rebalanceTimer !== null) clearInterval(rebalanceTimer);
@@ -263,21 +258,6 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       await adapter.close();
       log.info('hub stopped');
     },
-  };
-}
-
-function skuBody(sku: Sku, view: StockView, updatedAt: number | undefined) {
-  return {
-    sku,
-    available: view.value,
-    locations: Object.values(view.locations).map((l) => ({
-      location: l.location,
-      onShelf: l.onShelf,
-      posRights: l.posRights,
-      onlineRights: l.onlineRights,
-      reserved: l.outstandingReservations,
-    })),
-    updatedAt: updatedAt === undefined ? null : new Date(updatedAt).toISOString(),
   };
 }
 

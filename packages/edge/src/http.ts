@@ -129,6 +129,13 @@ export function createHttpServer(
     ctx.body = { status: 'ok' };
   });
   const app = new Koa<RequestState>();
+  // A client that goes away mid-response (an event stream closed, a cancelled
+  // fetch) is normal; anything else Koa reports is unexpected.
+  app.on('error', (error: unknown, ctx: Context) => {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE') return;
+    logUnexpected(error, ctx);
+  });
   if (metrics !== undefined) {
     router.get('/metrics', async (ctx) => {
       ctx.type = metrics.registry.contentType;

@@ -196,6 +196,12 @@ export class HubStorage implements HubDocuments {
   /** SKU -> its latest change; Map order is ascending change number. */
   private readonly changes = new Map<Sku, { seq: number; at: number }>();
   private current = 0;
+  /** Every SKU in sorted order, rebuilt only when a new SKU appears (for stable listings). */
+  private sorted: Sku[] | null = null;
+  private readonly commitListeners = new Set<(sku: Sku, change: { seq: number; at: number }) => void>();
+  /** Commits finish out of order; listeners hear them in change order, so "after change N" means what it says. */
+  private notified = 0;
+  private readonly finished = new Map<number, { sku: Sku; change: { seq: number; at: number } } | null>();
 
   private constructor(
     adapter: StorageAdapter,
@@ -234,6 +240,7 @@ export class HubStorage implements HubDocuments {
     entries.sort((a, b) => a[1].seq - b[1].seq);
     for (const [sku, change] of entries) storage.changes.set(sku, change);
     storage.current = Math.max(meta.cursor, entries.at(-1)?.[1].seq ?? 0);
+    storage.notified = storage.current;
     return storage;
   }
 
@@ -257,11 +264,17 @@ export class HubStorage implements HubDocuments {
 
   async commit(sku: Sku, update: Uint8Array, extra: readonly StorageWrite[] = []): Promise<number> {
     const change = { seq: ++this.current, at: this.now() };
-    this.changes.delete(sku);
+    if (!this.changes.delete(sku)) this.sorted = null;
     this.changes.set(sku, change);
     // One atomic batch: the update, the change record that tells stores to fetch
     // it, and whatever the change means beyond the document (a reservation).
-    await this.docs.append(sku, update, [...extra, this.records.putWrite(['hub', 'change', sku], change)]);
+    try {
+      await this.docs.append(sku, update, [...extra, this.records.putWrite(['hub', 'change', sku], change)]);
+    } catch (error) {
+      this.finish(change.seq, null);
+      throw error;
+    }
+    this.finish(change.seq, { sku, change });
     return change.seq;
   }
 
@@ -282,6 +295,48 @@ export class HubStorage implements HubDocuments {
   /** Whether any store or the hub ever wrote this SKU. */
   has(sku: Sku): boolean {
     return this.changes.has(sku);
+  }
+
+  /** The SKU's latest change (number and time), or undefined for a SKU never written. */
+  changeOf(sku: Sku): { seq: number; at: number } | undefined {
+    return this.changes.get(sku);
+  }
+
+  /** Up to `limit` SKUs after `after` in sorted order (from the first without it): a stable walk of the catalog. */
+  skusAfter(after: Sku | null, limit: number): Sku[] {
+    this.sorted ??= [...this.changes.keys()].sort();
+    const all = this.sorted;
+    let lo = 0;
+    if (after !== null) {
+      let hi = all.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((all[mid] ?? '') <= after) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    return all.slice(lo, lo + limit);
+  }
+
+  private finish(seq: number, done: { sku: Sku; change: { seq: number; at: number } } | null): void {
+    this.finished.set(seq, done);
+    for (
+      let next = this.finished.get(this.notified + 1);
+      next !== undefined;
+      next = this.finished.get(this.notified + 1)
+    ) {
+      this.finished.delete(++this.notified);
+      if (next !== null) for (const listener of this.commitListeners) listener(next.sku, next.change);
+    }
+  }
+
+  /**
+   * Calls `listener` after every durable commit (store updates and hub writes
+   * alike), in change-number order; returns the unsubscribe.
+   */
+  onCommit(listener: (sku: Sku, change: { seq: number; at: number }) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
   }
 
   /** Milliseconds since the epoch of the SKU's latest change, or undefined. */

@@ -1,0 +1,219 @@
+import type Router from '@koa/router';
+import { computeStock, type StockView } from '@shelfsync/core';
+import { parseOrThrow, problem, type Logger, type RequestState } from '@shelfsync/edge';
+import { CENTRAL_LOCATION, ErrorCode, SkuSchema, StoreIdSchema, type Sku } from '@shelfsync/protocol';
+import type { HubStorage } from '@shelfsync/sync';
+import type { Context } from 'koa';
+import { PassThrough } from 'node:stream';
+import { z } from 'zod';
+
+/** Live stock: caches may serve a read for a second, then must revalidate (a cheap 304 with the ETag). */
+const CACHE_CONTROL = 'public, max-age=1, stale-while-revalidate=5';
+/** SKUs a listing request examines at most to fill a filtered page; the cursor continues from there. */
+const MAX_SCAN = 2_000;
+/** An SSE client's changes are sent at most this often, coalesced per SKU. */
+const EVENTS_FLUSH_MS = 100;
+const HEARTBEAT_MS = 15_000;
+
+const ListQuerySchema = z.strictObject({
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,120}$/, 'an opaque cursor from nextCursor')
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  store: StoreIdSchema.optional(),
+  inStock: z.enum(['true', 'false']).optional(),
+});
+
+const EventsQuerySchema = z.strictObject({
+  sku: z.union([SkuSchema, z.array(SkuSchema).max(100)]).optional(),
+  lastEventId: z.string().max(100).optional(),
+});
+
+/** One SKU as the storefront sees it: chain-wide, per store, and central. */
+export function stockBody(sku: Sku, view: StockView, change: { seq: number; at: number } | undefined) {
+  return {
+    sku,
+    /** Units no one has committed, chain-wide (reserved units are committed). */
+    available: view.value,
+    /** Units the online channel can promise from the central warehouse. */
+    central: { available: view.accounts[`online:${CENTRAL_LOCATION}`]?.rights ?? 0 },
+    locations: Object.values(view.locations)
+      .filter((l) => l.location !== CENTRAL_LOCATION)
+      .map((l) => ({
+        location: l.location,
+        onShelf: l.onShelf,
+        posRights: l.posRights,
+        onlineRights: l.onlineRights,
+        /** What an online customer can reserve for pickup there now. */
+        reservable: l.onlineRights,
+        reserved: l.outstandingReservations,
+      })),
+    updatedAt: change === undefined ? null : new Date(change.at).toISOString(),
+    change: change?.seq ?? 0,
+  };
+}
+
+/**
+ * The storefront's read API on the hub: public, cacheable reads of merged stock
+ * (strong ETags from the hub's change numbers), a stable cursor walk of the
+ * catalog, per-store availability, and a Server-Sent Events stream of changes
+ * with Last-Event-ID resume.
+ */
+export function storefrontRoutes(router: Router<RequestState>, storage: HubStorage, log: Logger): () => void {
+  const epochTag = storage.epoch.replace(/[^A-Za-z0-9]/g, '').slice(0, 8);
+  const etagOf = (seq: number): string => `"${epochTag}-${seq}"`;
+  /** Answers 304 when the client already holds this version. */
+  const notModified = (ctx: Context, etag: string): boolean => {
+    ctx.set('ETag', etag);
+    ctx.set('Cache-Control', CACHE_CONTROL);
+    const given = ctx.get('if-none-match');
+    if (given === '') return false;
+    const tags = given.split(',').map((t) => t.trim());
+    if (!tags.includes(etag) && !tags.includes('*')) return false;
+    ctx.status = 304;
+    ctx.body = null;
+    return true;
+  };
+  const known = (sku: Sku): { seq: number; at: number } => {
+    const change = storage.changeOf(sku);
+    if (change === undefined) throw problem(ErrorCode.NotFound, `no stock recorded for ${sku}`);
+    return change;
+  };
+
+  router.get('/v1/skus/:sku', async (ctx) => {
+    const sku = parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku');
+    const change = known(sku);
+    if (notModified(ctx, etagOf(change.seq))) return;
+    ctx.body = stockBody(sku, computeStock(await storage.open(sku)), change);
+  });
+
+  router.get('/v1/stores/:storeId/skus/:sku', async (ctx) => {
+    const storeId = parseOrThrow(StoreIdSchema, ctx.params.storeId, 'path.storeId');
+    const sku = parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku');
+    const change = known(sku);
+    if (notModified(ctx, `"${epochTag}-${change.seq}-${storeId}"`)) return;
+    const view = computeStock(await storage.open(sku));
+    const here = view.locations[storeId];
+    ctx.body = {
+      sku,
+      storeId,
+      onShelf: here?.onShelf ?? 0,
+      reservable: here?.onlineRights ?? 0,
+      posRights: here?.posRights ?? 0,
+      reserved: here?.outstandingReservations ?? 0,
+      available: view.value,
+      updatedAt: new Date(change.at).toISOString(),
+      change: change.seq,
+    };
+  });
+
+  router.get('/v1/skus', async (ctx) => {
+    const query = parseOrThrow(ListQuerySchema, ctx.query, 'query');
+    let after: Sku | null = null;
+    if (query.cursor !== undefined) {
+      const decoded = SkuSchema.safeParse(Buffer.from(query.cursor, 'base64url').toString('utf8'));
+      if (!decoded.success) throw problem(ErrorCode.ValidationFailed, 'query.cursor: not a cursor this hub gave out');
+      after = decoded.data;
+    }
+    const items: unknown[] = [];
+    let scanned = 0;
+    let last: Sku | null = after;
+    let exhausted = false;
+    while (items.length < query.limit && scanned < MAX_SCAN) {
+      const batch = storage.skusAfter(last, Math.min(query.limit - items.length + 20, MAX_SCAN - scanned));
+      if (batch.length === 0) {
+        exhausted = true;
+        break;
+      }
+      for (const sku of batch) {
+        scanned++;
+        last = sku;
+        const view = computeStock(await storage.open(sku));
+        const here = query.store === undefined ? undefined : view.locations[query.store];
+        if (query.store !== undefined && here === undefined) continue;
+        const stock = here === undefined ? view.value : here.onShelf;
+        if (query.inStock === 'true' && stock <= 0) continue;
+        if (query.inStock === 'false' && stock > 0) continue;
+        const change = storage.changeOf(sku);
+        items.push({
+          sku,
+          available: view.value,
+          ...(here === undefined ? {} : { store: { onShelf: here.onShelf, reservable: here.onlineRights } }),
+          updatedAt: change === undefined ? null : new Date(change.at).toISOString(),
+        });
+        if (items.length === query.limit) break;
+      }
+    }
+    if (!exhausted && last !== null && storage.skusAfter(last, 1).length === 0) exhausted = true;
+    ctx.set('Cache-Control', CACHE_CONTROL);
+    ctx.body = {
+      items,
+      nextCursor: exhausted || last === null ? null : Buffer.from(last, 'utf8').toString('base64url'),
+    };
+  });
+
+  const streams = new Set<() => void>();
+  router.get('/v1/events', (ctx) => {
+    const query = parseOrThrow(EventsQuerySchema, ctx.query, 'query');
+    const filter = query.sku === undefined ? null : new Set(Array.isArray(query.sku) ? query.sku : [query.sku]);
+    const lastEventId = ctx.get('last-event-id') || query.lastEventId;
+    const stream = new PassThrough();
+    ctx.status = 200;
+    ctx.type = 'text/event-stream';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.set('X-Accel-Buffering', 'no');
+    ctx.body = stream;
+
+    const pending = new Map<Sku, number>();
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    let closed = false;
+    const send = async (): Promise<void> => {
+      timer = null;
+      const batch = [...pending].sort((a, b) => a[1] - b[1]);
+      pending.clear();
+      for (const [sku] of batch) {
+        const change = storage.changeOf(sku);
+        if (change === undefined || closed) continue;
+        const body = stockBody(sku, computeStock(await storage.open(sku)), change);
+        stream.write(`id: ${epochTag}.${change.seq}\nevent: stock\ndata: ${JSON.stringify(body)}\n\n`);
+      }
+    };
+    const queue = (sku: Sku, seq: number): void => {
+      if (closed || (filter !== null && !filter.has(sku))) return;
+      pending.set(sku, seq);
+      timer ??= setTimeout(() => {
+        send().catch((error: unknown) => log.warn({ err: error }, 'event stream write failed'));
+      }, EVENTS_FLUSH_MS);
+    };
+    // Resume: what changed after the client's last event, at its latest state.
+    stream.write(`retry: 2000\n\n`);
+    if (lastEventId !== undefined && lastEventId !== '') {
+      const [tag, seqText] = lastEventId.split('.');
+      const seq = Number(seqText);
+      if (tag !== epochTag || !Number.isInteger(seq) || seq < 0) {
+        stream.write(`event: reset\ndata: {"reason":"the hub's data changed; reload the full state"}\n\n`);
+      } else {
+        for (const sku of storage.changedSince(seq)) queue(sku, storage.changeOf(sku)?.seq ?? 0);
+      }
+    }
+    const unsubscribe = storage.onCommit((sku, change) => queue(sku, change.seq));
+    const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    heartbeat.unref();
+    const end = (): void => {
+      if (closed) return;
+      closed = true;
+      unsubscribe();
+      clearInterval(heartbeat);
+      if (timer !== null) clearTimeout(timer);
+      streams.delete(end);
+      stream.end();
+    };
+    streams.add(end);
+    ctx.req.on('close', end);
+  });
+
+  return () => {
+    for (const end of [...streams]) end();
+  };
+}
