@@ -61,9 +61,11 @@ export function parseFlags<S extends z.ZodType>(
 
 /** The flag table of a command's --help. */
 export function describeFlags(specs: Readonly<Record<string, FlagSpec>>): string {
+  const width = Math.max(...Object.values(specs).map((spec) => spec.flag.length));
   return Object.values(specs)
     .map(
-      (spec) => `  --${spec.flag.padEnd(10)} ${spec.description}${spec.env === undefined ? '' : ` [env ${spec.env}]`}`,
+      (spec) =>
+        `  --${spec.flag.padEnd(width)}  ${spec.description}${spec.env === undefined ? '' : ` [env ${spec.env}]`}`,
     )
     .join('\n');
 }

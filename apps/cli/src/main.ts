@@ -28,6 +28,21 @@ const hubFlags = {
     env: 'SHELFSYNC_RESERVATION_TTL_MS',
     description: 'how long an unconfirmed online reservation holds its units (default 900000, 15 min)',
   },
+  rateLimit: {
+    flag: 'rate-limit',
+    env: 'SHELFSYNC_RATE_LIMIT',
+    description: 'public reads per second per client, sustained; 0: no limit (default 100)',
+  },
+  rateLimitBurst: {
+    flag: 'rate-limit-burst',
+    env: 'SHELFSYNC_RATE_LIMIT_BURST',
+    description: 'public reads a client may make at once above the rate (default 200)',
+  },
+  corsOrigins: {
+    flag: 'cors-origins',
+    env: 'SHELFSYNC_CORS_ORIGINS',
+    description: 'storefront origins allowed to call the API from a browser, comma-separated',
+  },
   evictIdleMs: {
     flag: 'evict-idle-ms',
     env: 'SHELFSYNC_EVICT_IDLE_MS',

@@ -11,6 +11,23 @@ export const HubConfigSchema = z.strictObject({
   apiToken: z.string().min(MIN_SECRET_LENGTH, `the API token needs at least ${MIN_SECRET_LENGTH} characters`),
   /** How long an unconfirmed online reservation holds its units. */
   reservationTtlMs: z.coerce.number().int().min(1_000).max(604_800_000).default(900_000),
+  /** Sustained requests per second per client on the public reads; 0 turns the limit off. */
+  rateLimit: z.coerce.number().int().min(0).max(1_000_000).default(100),
+  /** Requests a client may make at once above the sustained rate. */
+  rateLimitBurst: z.coerce.number().int().min(1).max(1_000_000).default(200),
+  /** Storefront origins whose browsers may call the API (comma-separated). */
+  corsOrigins: z
+    .preprocess(
+      (value) =>
+        typeof value === 'string'
+          ? value
+              .split(',')
+              .map((origin) => origin.trim())
+              .filter((origin) => origin !== '')
+          : value,
+      z.array(z.url().regex(/^https?:\/\/[^/]+$/, 'an origin: scheme://host[:port], no path')),
+    )
+    .default([]),
   /** A SKU document unused this long, with every update stored, leaves memory until next needed. */
   evictIdleMs: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
   /** Above this many documents in memory, the least recently used idle ones leave early. */

@@ -3,6 +3,8 @@ import {
   IdempotencyKeys,
   Metrics,
   closeServer,
+  cors,
+  rateLimit,
   createLogger,
   readJson,
   listen,
@@ -210,6 +212,16 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     router,
     (error, ctx) => log.error({ err: error, requestId: ctx.state.requestId }, 'request failed'),
     metrics,
+    [
+      cors(config.corsOrigins),
+      rateLimit({
+        perSecond: config.rateLimit,
+        burst: config.rateLimitBurst,
+        // The public storefront reads; stores, reservations and admin calls authenticate instead.
+        applies: (path, method) =>
+          method === 'GET' && (path.startsWith('/v1/skus') || path.startsWith('/v1/stores') || path === '/v1/events'),
+      }),
+    ],
   );
   const wss = new WebSocketServer({ noServer: true, maxPayload: 2 * 1024 * 1024 });
   const readers = new YjsReadEndpoint((sku) => storage.pin(sku), log);

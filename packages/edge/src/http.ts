@@ -124,6 +124,7 @@ export function createHttpServer(
   router: Router<RequestState>,
   logUnexpected: UnexpectedErrorLogger,
   metrics?: Metrics,
+  guards: readonly Middleware<RequestState>[] = [],
 ): Server {
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
@@ -145,6 +146,7 @@ export function createHttpServer(
   }
   app.use(requestId());
   app.use(problems(logUnexpected));
+  for (const guard of guards) app.use(guard);
   app.use(router.routes());
   app.use(router.allowedMethods());
   const handle = app.callback();

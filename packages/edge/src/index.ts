@@ -15,3 +15,4 @@ export { wsTransport } from './ws-transport.js';
 export { createLogger, type Logger } from './log.js';
 export { IdempotencyKeys, type StoredAnswer } from './idempotency.js';
 export { Counter, Gauge, Histogram, Metrics, Registry } from './metrics.js';
+export { cors, rateLimit, type RateLimitOptions } from './guards.js';

@@ -13,7 +13,10 @@ export function createLogger(name: string, bindings: Record<string, unknown> = {
       name,
       level: process.env.SHELFSYNC_LOG_LEVEL ?? 'info',
       base: { pid: process.pid, ...bindings },
-      redact: { paths: ['secret', 'token', '*.secret', '*.token', 'headers.authorization'], censor: '[redacted]' },
+      redact: {
+        paths: ['secret', 'token', 'apiToken', '*.secret', '*.token', '*.apiToken', 'headers.authorization'],
+        censor: '[redacted]',
+      },
     },
     pino.destination(2),
   );

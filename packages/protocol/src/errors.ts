@@ -51,6 +51,8 @@ export const ErrorCode = {
   PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
   /** A request body that is not JSON. */
   UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
+  /** Too many requests from one client; retry after the Retry-After header's seconds. */
+  RateLimited: 'RATE_LIMITED',
   /** An Idempotency-Key reused with a different request. */
   IdempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
   /** A store replica whose data directory is new has not finished its first sync with the hub: it takes no writes yet. */
@@ -88,6 +90,7 @@ export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   IDEMPOTENCY_KEY_REUSED: 422,
+  RATE_LIMITED: 429,
   REPLICA_NOT_READY: 503,
   STORAGE_UNAVAILABLE: 503,
   INTERNAL: 500,
