@@ -24,6 +24,7 @@ import {
   httpStatusByCode,
   toProblem,
   type Reservation,
+  type StoreLinksSchema,
   type Result,
 } from '@shelfsync/protocol';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
@@ -37,6 +38,7 @@ import {
   type HubSyncEvent,
 } from '@shelfsync/sync';
 import type { Context } from 'koa';
+import type { z } from 'zod';
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
@@ -206,7 +208,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   router.get('/v1/stores', (ctx) => {
     ctx.body = {
       stores: sync.storeLinks().map((link) => ({ ...link, lastSeen: new Date(link.lastSeen).toISOString() })),
-    };
+    } satisfies z.infer<typeof StoreLinksSchema>;
   });
   const server = createHttpServer(
     router,

@@ -1,7 +1,16 @@
 import type Router from '@koa/router';
 import { computeStock, type StockView } from '@shelfsync/core';
 import { parseOrThrow, problem, type Logger, type RequestState } from '@shelfsync/edge';
-import { CENTRAL_LOCATION, ErrorCode, SkuSchema, StoreIdSchema, type Sku } from '@shelfsync/protocol';
+import {
+  CENTRAL_LOCATION,
+  ErrorCode,
+  SkuSchema,
+  StoreIdSchema,
+  type SkuListSchema,
+  type SkuStock,
+  type StoreAvailabilitySchema,
+  type Sku,
+} from '@shelfsync/protocol';
 import type { HubStorage } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import { PassThrough } from 'node:stream';
@@ -31,7 +40,7 @@ const EventsQuerySchema = z.strictObject({
 });
 
 /** One SKU as the storefront sees it: chain-wide, per store, and central. */
-export function stockBody(sku: Sku, view: StockView, change: { seq: number; at: number } | undefined) {
+export function stockBody(sku: Sku, view: StockView, change: { seq: number; at: number } | undefined): SkuStock {
   return {
     sku,
     /** Units no one has committed, chain-wide (reserved units are committed). */
@@ -105,7 +114,7 @@ export function storefrontRoutes(router: Router<RequestState>, storage: HubStora
       available: view.value,
       updatedAt: new Date(change.at).toISOString(),
       change: change.seq,
-    };
+    } satisfies z.infer<typeof StoreAvailabilitySchema>;
   });
 
   router.get('/v1/skus', async (ctx) => {
@@ -116,7 +125,7 @@ export function storefrontRoutes(router: Router<RequestState>, storage: HubStora
       if (!decoded.success) throw problem(ErrorCode.ValidationFailed, 'query.cursor: not a cursor this hub gave out');
       after = decoded.data;
     }
-    const items: unknown[] = [];
+    const items: z.infer<typeof SkuListSchema>['items'] = [];
     let scanned = 0;
     let last: Sku | null = after;
     let exhausted = false;
@@ -150,7 +159,7 @@ export function storefrontRoutes(router: Router<RequestState>, storage: HubStora
     ctx.body = {
       items,
       nextCursor: exhausted || last === null ? null : Buffer.from(last, 'utf8').toString('base64url'),
-    };
+    } satisfies z.infer<typeof SkuListSchema>;
   });
 
   const streams = new Set<() => void>();

@@ -21,6 +21,8 @@ import {
   StockMovementRequestSchema,
   TransferInRequestSchema,
   TransferOutRequestSchema,
+  type StoreSkuSchema,
+  type StoreStatusSchema,
   onlineAccount,
   storeAccount,
   httpStatusByCode,
@@ -33,6 +35,7 @@ import type { StorageWrite } from '@shelfsync/storage';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { StoreStorage, StoreSync, type StoreSyncEvent } from '@shelfsync/sync';
 import type { Context } from 'koa';
+import type { z } from 'zod';
 import { join } from 'node:path';
 import * as Y from 'yjs';
 import type { StoreConfig } from './config.js';
@@ -214,9 +217,11 @@ export async function startStore(
     let { result, update } = applyLocal(doc, operation);
     let topUp: { granted: number; available: number } | null = null;
     const isSale = operation.type === 'sell' || operation.type === 'shipOut';
+    // A count below the books commits the missing units: it may need rights from the online escrow too.
+    const commitsUnits = isSale || operation.type === 'count';
     const connected = sync.status().connected;
     let askedHub = false;
-    if (!result.ok && result.error.code === ErrorCode.InsufficientRights && isSale) {
+    if (!result.ok && result.error.code === ErrorCode.InsufficientRights && commitsUnits) {
       askedHub = connected;
       const started = performance.now();
       // Concurrent sales may take a grant before this one retries: ask again
@@ -225,7 +230,9 @@ export async function startStore(
       for (let left = config.topUpWaitMs; left > 0 && !result.ok; left = deadline - Date.now()) {
         // The hub judges on its view of this store's rights: send what is stored first.
         await sync.localSettled(sku);
-        topUp = await sync.requestTopUp(sku, operation.quantity, Math.max(1, deadline - Date.now()));
+        const requested = Number(result.error.details?.requested ?? 0);
+        if (!Number.isInteger(requested) || requested <= 0) break;
+        topUp = await sync.requestTopUp(sku, requested, Math.max(1, deadline - Date.now()));
         if (topUp === null || topUp.granted === 0) break;
         ({ result, update } = applyLocal(doc, operation));
       }
@@ -336,7 +343,7 @@ export async function startStore(
       hubConnected: status.connected,
       lastSyncedAt: status.lastSyncedAt === null ? null : new Date(status.lastSyncedAt).toISOString(),
       pendingSync: storage.isDirty(sku),
-    };
+    } satisfies z.infer<typeof StoreSkuSchema>;
   });
   router.get('/v1/status', (ctx) => {
     const status = sync.status();
@@ -355,7 +362,7 @@ export async function startStore(
       skus: storage.skus().length,
       pendingSync: storage.dirtyCount(),
       rejected: [...status.rejected].map(([sku, error]) => ({ sku, ...error })),
-    };
+    } satisfies z.infer<typeof StoreStatusSchema>;
   });
 
   // Ready: storage loaded and healthy, and (for a fresh replica) the first sync done.

@@ -57,3 +57,22 @@ export {
   type TransferOutRequest,
 } from './api.js';
 export { seededRandom } from './random.js';
+export {
+  HealthSchema,
+  ReadySchema,
+  SkuListSchema,
+  SkuStockSchema,
+  StoreAvailabilitySchema,
+  StoreLinksSchema,
+  StoreSkuSchema,
+  StoreStatusSchema,
+  type SkuStock,
+} from './responses.js';
+export {
+  buildOpenApiDocument,
+  hubOpenApi,
+  hubOperations,
+  storeOpenApi,
+  storeOperations,
+  type ApiOperation,
+} from './openapi.js';

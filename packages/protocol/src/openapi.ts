@@ -1,0 +1,367 @@
+import { z } from 'zod';
+import {
+  AdjustmentRequestSchema,
+  ReservationIdSchema,
+  ReservationRequestSchema,
+  ReservationSchema,
+  StockMovementRequestSchema,
+  TransferInRequestSchema,
+  TransferOutRequestSchema,
+  OperationResponseSchema,
+} from './api.js';
+import { ProblemSchema } from './errors.js';
+import {
+  HealthSchema,
+  ReadySchema,
+  SkuListSchema,
+  SkuStockSchema,
+  StoreAvailabilitySchema,
+  StoreLinksSchema,
+  StoreSkuSchema,
+  StoreStatusSchema,
+} from './responses.js';
+
+/** One documented operation; the zod schemas are the source of truth for its bodies. */
+export interface ApiOperation {
+  readonly method: 'get' | 'post';
+  /** OpenAPI path template, e.g. `/v1/skus/{sku}`. */
+  readonly path: string;
+  readonly summary: string;
+  readonly auth?: 'apiToken';
+  readonly idempotent?: boolean;
+  readonly pathParams?: Readonly<Record<string, z.ZodType>>;
+  readonly query?: Readonly<Record<string, { schema: z.ZodType; description: string }>>;
+  readonly headers?: Readonly<Record<string, { schema: z.ZodType; description: string }>>;
+  readonly body?: z.ZodType;
+  /** Success status -> body schema (null: no body; a string: a non-JSON media type). */
+  readonly responses: Readonly<Record<number, z.ZodType | null | { mediaType: string; description: string }>>;
+  /** Error statuses it answers with problem+json. */
+  readonly problems: readonly number[];
+  /** A request that works against a fresh demo, for docs and the contract test. */
+  readonly example?: { readonly path: string; readonly body?: unknown };
+}
+
+const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
+const sku = { sku: Id.describe('a SKU') };
+const idempotencyKey = {
+  'Idempotency-Key': {
+    schema: z.string().regex(/^[\x21-\x7e]{1,200}$/),
+    description: 'A retry with the same key gets the first answer (Idempotent-Replayed: true) and is applied once',
+  },
+};
+const common = [400, 404, 405, 413, 415, 422, 500];
+
+const storeMutation = (path: string, summary: string, body: z.ZodType, example: unknown): ApiOperation => ({
+  method: 'post',
+  path,
+  summary,
+  idempotent: true,
+  headers: idempotencyKey,
+  body,
+  responses: { 201: OperationResponseSchema },
+  problems: [...common, 409, 503],
+  example: { path, body: example },
+});
+
+/** The hub's HTTP API. */
+export const hubOperations: readonly ApiOperation[] = [
+  {
+    method: 'get',
+    path: '/v1/skus/{sku}',
+    summary: 'Merged stock of a SKU: chain-wide, per store, central. Strong ETag; If-None-Match answers 304.',
+    pathParams: sku,
+    headers: { 'If-None-Match': { schema: z.string(), description: 'An ETag from an earlier read' } },
+    responses: { 200: SkuStockSchema, 304: null },
+    problems: [400, 404, 429],
+    example: { path: '/v1/skus/MUG-BLUE' },
+  },
+  {
+    method: 'get',
+    path: '/v1/skus',
+    summary: 'The catalog in SKU order, by cursor; filtered by store and in-stock.',
+    query: {
+      cursor: { schema: z.string(), description: 'nextCursor of the previous page' },
+      limit: { schema: z.int().min(1).max(200).default(50), description: 'items per page' },
+      store: { schema: Id, description: 'only SKUs this store holds' },
+      inStock: { schema: z.enum(['true', 'false']), description: 'only SKUs with (or without) stock' },
+    },
+    responses: { 200: SkuListSchema },
+    problems: [400, 429],
+    example: { path: '/v1/skus?limit=5' },
+  },
+  {
+    method: 'get',
+    path: '/v1/stores/{storeId}/skus/{sku}',
+    summary: 'Available at one store: on shelf, reservable for pickup.',
+    pathParams: { storeId: Id, ...sku },
+    responses: { 200: StoreAvailabilitySchema, 304: null },
+    problems: [400, 404, 429],
+    example: { path: '/v1/stores/north/skus/MUG-BLUE' },
+  },
+  {
+    method: 'get',
+    path: '/v1/stores',
+    summary: 'Every store the hub has heard from: connected, last seen, refused updates.',
+    responses: { 200: StoreLinksSchema },
+    problems: [429],
+    example: { path: '/v1/stores' },
+  },
+  {
+    method: 'get',
+    path: '/v1/events',
+    summary:
+      'Server-Sent Events: `stock` events (data: the SKU read body; id: epoch.change) per changed SKU, coalesced every 100 ms. Last-Event-ID replays what changed since; `reset` when it is from other data.',
+    query: { sku: { schema: z.array(Id).max(100), description: 'only these SKUs (repeatable)' } },
+    headers: { 'Last-Event-ID': { schema: z.string(), description: 'resume after this event' } },
+    responses: { 200: { mediaType: 'text/event-stream', description: 'an endless stream of events' } },
+    problems: [400, 429],
+  },
+  {
+    method: 'post',
+    path: '/v1/reservations',
+    summary:
+      'Hold units for an online order: from online:<storeId> (pickup) or the location with the most online rights.',
+    auth: 'apiToken',
+    idempotent: true,
+    headers: idempotencyKey,
+    body: ReservationRequestSchema,
+    responses: { 201: ReservationSchema },
+    problems: [...common, 401, 409],
+    example: { path: '/v1/reservations', body: { sku: 'MUG-BLUE', quantity: 1 } },
+  },
+  {
+    method: 'get',
+    path: '/v1/reservations/{id}',
+    summary: 'A reservation and its state.',
+    auth: 'apiToken',
+    pathParams: { id: ReservationIdSchema },
+    responses: { 200: ReservationSchema },
+    problems: [400, 401, 404],
+  },
+  {
+    method: 'post',
+    path: '/v1/reservations/{id}/confirm',
+    summary: 'The units were picked up or shipped. Confirming twice answers the same.',
+    auth: 'apiToken',
+    pathParams: { id: ReservationIdSchema },
+    responses: { 200: ReservationSchema },
+    problems: [400, 401, 404, 409],
+  },
+  {
+    method: 'post',
+    path: '/v1/reservations/{id}/cancel',
+    summary: 'The units go back on sale. Cancelling twice answers the same.',
+    auth: 'apiToken',
+    pathParams: { id: ReservationIdSchema },
+    responses: { 200: ReservationSchema },
+    problems: [400, 401, 404, 409],
+  },
+  {
+    method: 'get',
+    path: '/healthz',
+    summary: 'The process serves HTTP.',
+    responses: { 200: HealthSchema },
+    problems: [],
+    example: { path: '/healthz' },
+  },
+  {
+    method: 'get',
+    path: '/readyz',
+    summary: 'Storage is loaded (the hub listens only then).',
+    responses: { 200: ReadySchema },
+    problems: [],
+    example: { path: '/readyz' },
+  },
+  {
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics (docs/operations.md).',
+    responses: { 200: { mediaType: 'text/plain', description: 'Prometheus text exposition format' } },
+    problems: [],
+  },
+];
+
+/** A store node's local POS API. */
+export const storeOperations: readonly ApiOperation[] = [
+  storeMutation('/v1/receipts', 'Units received from a supplier.', StockMovementRequestSchema, {
+    sku: 'MUG-BLUE',
+    quantity: 2,
+  }),
+  storeMutation(
+    '/v1/sales',
+    'A sale. Beyond local rights and connected, it waits (--top-up-wait-ms) for a top-up; else 409 INSUFFICIENT_RIGHTS.',
+    StockMovementRequestSchema,
+    { sku: 'MUG-BLUE', quantity: 1 },
+  ),
+  storeMutation('/v1/returns', 'A customer return.', StockMovementRequestSchema, { sku: 'MUG-BLUE', quantity: 1 }),
+  storeMutation('/v1/adjustments', 'A physical count; books the difference.', AdjustmentRequestSchema, {
+    sku: 'MUG-BLUE',
+    counted: 10,
+  }),
+  storeMutation('/v1/transfers', 'Units shipped to another store.', TransferOutRequestSchema, {
+    sku: 'MUG-BLUE',
+    quantity: 1,
+    toStore: 'central',
+  }),
+  storeMutation('/v1/transfers/receive', 'Units from another store arrived.', TransferInRequestSchema, {
+    sku: 'MUG-BLUE',
+    quantity: 1,
+    fromStore: 'central',
+  }),
+  {
+    method: 'get',
+    path: '/v1/skus/{sku}',
+    summary: "This store's rights and shelf, and chain-wide stock as last known here.",
+    pathParams: sku,
+    responses: { 200: StoreSkuSchema },
+    problems: [400, 404, 503],
+    example: { path: '/v1/skus/MUG-BLUE' },
+  },
+  {
+    method: 'get',
+    path: '/v1/status',
+    summary: 'Readiness, hub link, SKUs, pending sync, refused updates.',
+    responses: { 200: StoreStatusSchema },
+    problems: [],
+    example: { path: '/v1/status' },
+  },
+  {
+    method: 'get',
+    path: '/healthz',
+    summary: 'The process serves HTTP.',
+    responses: { 200: HealthSchema },
+    problems: [],
+    example: { path: '/healthz' },
+  },
+  {
+    method: 'get',
+    path: '/readyz',
+    summary: 'Taking writes: storage healthy and, for a new replica, its first sync done.',
+    responses: { 200: ReadySchema },
+    problems: [503],
+    example: { path: '/readyz' },
+  },
+  {
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics (docs/operations.md).',
+    responses: { 200: { mediaType: 'text/plain', description: 'Prometheus text exposition format' } },
+    problems: [],
+  },
+];
+
+const json = (schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> => {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' });
+  return rest;
+};
+
+/** An OpenAPI 3.1 document for one process's operations. */
+export function buildOpenApiDocument(
+  title: string,
+  description: string,
+  server: string,
+  operations: readonly ApiOperation[],
+): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of operations) {
+    const parameters = [
+      ...Object.entries(op.pathParams ?? {}).map(([name, schema]) => ({
+        name,
+        in: 'path',
+        required: true,
+        schema: json(schema, 'input'),
+      })),
+      ...Object.entries(op.query ?? {}).map(([name, q]) => ({
+        name,
+        in: 'query',
+        required: false,
+        description: q.description,
+        schema: json(q.schema, 'input'),
+      })),
+      ...Object.entries(op.headers ?? {}).map(([name, h]) => ({
+        name,
+        in: 'header',
+        required: false,
+        description: h.description,
+        schema: json(h.schema, 'input'),
+      })),
+    ];
+    const responses: Record<string, unknown> = {};
+    for (const [status, schema] of Object.entries(op.responses)) {
+      if (schema === null) responses[status] = { description: 'Not modified' };
+      else if ('mediaType' in schema) {
+        responses[status] = {
+          description: schema.description,
+          content: { [schema.mediaType]: { schema: { type: 'string' } } },
+        };
+      } else {
+        responses[status] = {
+          description: 'Success',
+          content: { 'application/json': { schema: json(schema, 'output') } },
+        };
+      }
+    }
+    for (const status of op.problems) {
+      responses[String(status)] = { $ref: '#/components/responses/Problem' };
+    }
+    const operation: Record<string, unknown> = {
+      summary: op.summary,
+      operationId: `${op.method}${op.path
+        .replace(/[{}]/g, '')
+        .replace(/\/(\w)/g, (_, c: string) => c.toUpperCase())
+        .replace(/[^A-Za-z0-9]/g, '')}`,
+      ...(parameters.length > 0 ? { parameters } : {}),
+      ...(op.body === undefined
+        ? {}
+        : {
+            requestBody: {
+              required: true,
+              content: {
+                'application/json': {
+                  schema: json(op.body, 'input'),
+                  ...(op.example?.body === undefined ? {} : { example: op.example.body }),
+                },
+              },
+            },
+          }),
+      responses,
+      ...(op.auth === undefined ? {} : { security: [{ apiToken: [] }] }),
+      ...(op.example === undefined ? {} : { 'x-example-path': op.example.path }),
+    };
+    paths[op.path] = { ...paths[op.path], [op.method]: operation };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title, version: '1', description },
+    servers: [{ url: server }],
+    paths,
+    components: {
+      securitySchemes: { apiToken: { type: 'http', scheme: 'bearer', description: '--api-token of the hub' } },
+      schemas: { Problem: json(ProblemSchema, 'output') },
+      responses: {
+        Problem: {
+          description: 'RFC 9457 problem details with a stable code (docs: ErrorCode)',
+          content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+        },
+      },
+    },
+  };
+}
+
+export function hubOpenApi(): Record<string, unknown> {
+  return buildOpenApiDocument(
+    'shelfsync hub',
+    'The cloud hub: storefront reads (public, cacheable, rate limited), online reservations (API token), health and metrics. Stores sync over WebSocket at /v1/sync (docs/protocol.md); /yjs/{sku} serves each SKU document read-only to y-websocket clients. Generated from the zod schemas by `pnpm openapi`; do not edit by hand.',
+    'http://127.0.0.1:8080',
+    hubOperations,
+  );
+}
+
+export function storeOpenApi(): Record<string, unknown> {
+  return buildOpenApiDocument(
+    'shelfsync store node',
+    "A store's local POS API. Every POST takes JSON and an optional Idempotency-Key. Generated from the zod schemas by `pnpm openapi`; do not edit by hand.",
+    'http://127.0.0.1:8081',
+    storeOperations,
+  );
+}

@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { ErrorCodeSchema } from './errors.js';
+
+/** Ids as they go out: the same pattern as the inputs' SkuSchema and StoreIdSchema, unbranded. */
+const SkuSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
+const StoreIdSchema = SkuSchema;
+
+/**
+ * What the hub and the stores answer, as zod schemas: the source of truth for
+ * docs/openapi.yaml (generated from them by `pnpm openapi`) and the types the
+ * apps build their bodies with.
+ */
+
+const Units = z.int();
+const Timestamp = z.iso.datetime();
+
+/** GET /healthz */
+export const HealthSchema = z.strictObject({ status: z.literal('ok') });
+/** GET /readyz (200) */
+export const ReadySchema = z.strictObject({ status: z.literal('ready') });
+
+/** Hub: GET /v1/skus/:sku, and the data of each `stock` event. */
+export const SkuStockSchema = z.strictObject({
+  sku: SkuSchema,
+  /** Units no one has committed, chain-wide (reserved units are committed). */
+  available: Units,
+  /** What the online channel can promise from the central warehouse. */
+  central: z.strictObject({ available: Units }),
+  locations: z.array(
+    z.strictObject({
+      location: StoreIdSchema,
+      onShelf: Units,
+      posRights: Units,
+      onlineRights: Units,
+      /** What an online customer can reserve for pickup there now. */
+      reservable: Units,
+      reserved: Units,
+    }),
+  ),
+  updatedAt: Timestamp.nullable(),
+  /** The hub's change number of this version (also in the ETag). */
+  change: z.int().min(0),
+});
+export type SkuStock = z.infer<typeof SkuStockSchema>;
+
+/** Hub: GET /v1/stores/:storeId/skus/:sku */
+export const StoreAvailabilitySchema = z.strictObject({
+  sku: SkuSchema,
+  storeId: StoreIdSchema,
+  onShelf: Units,
+  reservable: Units,
+  posRights: Units,
+  reserved: Units,
+  available: Units,
+  updatedAt: Timestamp,
+  change: z.int().min(0),
+});
+
+/** Hub: GET /v1/skus */
+export const SkuListSchema = z.strictObject({
+  items: z.array(
+    z.strictObject({
+      sku: SkuSchema,
+      available: Units,
+      store: z.strictObject({ onShelf: Units, reservable: Units }).optional(),
+      updatedAt: Timestamp.nullable(),
+    }),
+  ),
+  /** Pass as `cursor` for the next page; null at the end. */
+  nextCursor: z.string().nullable(),
+});
+
+/** Hub: GET /v1/stores */
+export const StoreLinksSchema = z.strictObject({
+  stores: z.array(
+    z.strictObject({
+      storeId: StoreIdSchema,
+      connected: z.boolean(),
+      lastSeen: Timestamp,
+      rejectedUpdates: z.int().min(0),
+    }),
+  ),
+});
+
+/** Store: GET /v1/skus/:sku */
+export const StoreSkuSchema = z.strictObject({
+  sku: SkuSchema,
+  storeId: StoreIdSchema,
+  /** What this store's POS may still sell. */
+  rights: Units,
+  onShelf: Units,
+  /** Chain-wide, as last known here. */
+  available: Units,
+  hubConnected: z.boolean(),
+  lastSyncedAt: Timestamp.nullable(),
+  /** Local changes of this SKU the hub has not acknowledged yet. */
+  pendingSync: z.boolean(),
+});
+
+/** Store: GET /v1/status */
+export const StoreStatusSchema = z.strictObject({
+  storeId: StoreIdSchema,
+  hub: z.strictObject({
+    url: z.string(),
+    connected: z.boolean(),
+    caughtUp: z.boolean(),
+    lastSyncedAt: Timestamp.nullable(),
+    cursor: z.int().min(0),
+  }),
+  /** Taking writes: storage healthy and, for a new replica, its first sync done. */
+  ready: z.boolean(),
+  firstSyncDone: z.boolean(),
+  storage: z.enum(['ok', 'failed']),
+  skus: z.int().min(0),
+  pendingSync: z.int().min(0),
+  rejected: z.array(
+    z.strictObject({
+      sku: z.string(),
+      code: ErrorCodeSchema,
+      detail: z.string(),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+  ),
+});
