@@ -1,7 +1,7 @@
 /**
  * Runs a benchmark suite and writes its table into docs/benchmarks.md, between
  * that suite's markers, with the command and the machine that produced it.
- * Usage: pnpm bench <suite>   (suites: core, sync, storage, escrow)
+ * Usage: pnpm bench <suite>   (suites: core, sync, storage, escrow, api)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -14,10 +14,12 @@ import { runDurableAckBench } from '../apps/cli/bench/durable-ack-bench.js';
 import { runStorageAdapterBench } from '../packages/storage-sqljs/bench/storage-bench.js';
 import { runHubMemoryBench } from '../apps/hub/bench/hub-memory-bench.js';
 import { runEscrowBench } from '../apps/cli/bench/escrow-bench.js';
+import { runApiBench } from '../apps/cli/bench/api-bench.js';
 
 const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   core: runCoreBench,
   escrow: () => runEscrowBench(),
+  api: () => runApiBench(),
   storage: async () => [...(await runDurableAckBench()), ...(await runStorageAdapterBench()), ...runHubMemoryBench()],
   sync: async () => [
     ...(await runSyncBench()),

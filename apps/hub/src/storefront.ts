@@ -23,6 +23,8 @@ const MAX_SCAN = 2_000;
 /** An SSE client's changes are sent at most this often, coalesced per SKU. */
 const EVENTS_FLUSH_MS = 100;
 const HEARTBEAT_MS = 15_000;
+/** Read bodies kept serialized (the hot part of the catalog). */
+const BODY_CACHE_SIZE = 10_000;
 
 const ListQuerySchema = z.strictObject({
   cursor: z
@@ -90,11 +92,34 @@ export function storefrontRoutes(router: Router<RequestState>, storage: HubStora
     return change;
   };
 
+  /**
+   * Serialized read bodies by SKU, valid while the SKU's change number holds: a
+   * hot SKU read thousands of times between two sales is derived and encoded once.
+   * Map order is least recently used first; bounded.
+   */
+  const bodies = new Map<Sku, { seq: number; json: string }>();
+  const bodyOf = async (sku: Sku, change: { seq: number; at: number }): Promise<string> => {
+    const cached = bodies.get(sku);
+    if (cached !== undefined) bodies.delete(sku);
+    const json =
+      cached?.seq === change.seq
+        ? cached.json
+        : JSON.stringify(stockBody(sku, computeStock(await storage.open(sku)), change));
+    bodies.set(sku, { seq: change.seq, json });
+    if (bodies.size > BODY_CACHE_SIZE) {
+      const oldest = bodies.keys().next().value;
+      if (oldest !== undefined) bodies.delete(oldest);
+    }
+    return json;
+  };
+
   router.get('/v1/skus/:sku', async (ctx) => {
     const sku = parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku');
     const change = known(sku);
     if (notModified(ctx, etagOf(change.seq))) return;
-    ctx.body = stockBody(sku, computeStock(await storage.open(sku)), change);
+    const json = await bodyOf(sku, change);
+    ctx.type = 'application/json';
+    ctx.body = json;
   });
 
   router.get('/v1/stores/:storeId/skus/:sku', async (ctx) => {
