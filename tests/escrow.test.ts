@@ -37,9 +37,13 @@ describe('escrow allocator with real processes', () => {
     const storeMetrics = await (await fetch(`${north}/metrics`)).text();
     expect(metric(storeMetrics, 'shelfsync_sales_total', { outcome: 'topped_up', store: 'north' })).toBe(1);
     expect(metric(storeMetrics, 'shelfsync_topup_duration_seconds_count')).toBe(1);
+    expect(metric(storeMetrics, 'shelfsync_journal_fsync_seconds_count')).toBeGreaterThanOrEqual(2);
+    expect(metric(storeMetrics, 'shelfsync_sync_lag_seconds_count')).toBeGreaterThanOrEqual(1);
     const hubMetrics = await (await fetch(`${hub}/metrics`)).text();
     expect(metric(hubMetrics, 'shelfsync_escrow_grants_total', { reason: 'topup' })).toBe(1);
     expect(metric(hubMetrics, 'shelfsync_escrow_release_requests_total')).toBeGreaterThanOrEqual(1);
+    expect(metric(hubMetrics, 'shelfsync_store_outbound_buffered_bytes', { store: 'north' })).toBe(0);
+    expect(metric(hubMetrics, 'shelfsync_connected_stores')).toBe(1);
     const reads = { method: 'GET', route: '/v1/skus/:sku', status: '200' };
     expect(metric(hubMetrics, 'shelfsync_http_request_duration_seconds_count', reads)).toBeGreaterThanOrEqual(1);
   }, 60_000);

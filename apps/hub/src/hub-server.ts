@@ -64,7 +64,15 @@ export interface RunningHub {
  * unauthenticated (and none is dropped while authentication runs).
  */
 export async function startHub(config: HubConfig, log: Logger = createLogger('hub')): Promise<RunningHub> {
-  const adapter = await SqlJsStorageAdapter.open({ path: join(config.dataDir, 'hub.sqlite') });
+  const metrics = new Metrics('hub');
+  const fsyncSeconds = metrics.histogram(
+    'shelfsync_journal_fsync_seconds',
+    'Journal write+fsync time per group commit',
+  );
+  const adapter = await SqlJsStorageAdapter.open({
+    path: join(config.dataDir, 'hub.sqlite'),
+    onFsync: (seconds) => fsyncSeconds.observe(seconds),
+  });
   log.info({ ...adapter.recovery, file: join(config.dataDir, 'hub.sqlite') }, 'storage opened');
   const storage = await HubStorage.open(adapter, () => randomUUID(), Date.now, {
     evictIdleAfterMs: config.evictIdleMs,
@@ -76,7 +84,6 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     if (evicted > 0) log.debug({ evicted, ...storage.residencyStats() }, 'idle documents evicted');
   }, 1_000);
   evictTimer.unref();
-  const metrics = new Metrics('hub');
   const rejected = metrics.counter('shelfsync_rejected_updates_total', 'Store updates the hub refused, by code', [
     'code',
   ]);
@@ -99,6 +106,9 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     'shelfsync_connected_stores',
     'Stores with a live sync session',
     () => sync.storeLinks().filter((l) => l.connected).length,
+  );
+  metrics.readings('shelfsync_store_outbound_buffered_bytes', 'Bytes queued to each live store, unsent', 'store', () =>
+    sync.bufferedBytes(),
   );
   metrics.reading('shelfsync_resident_docs', 'SKU documents in memory', () => storage.residencyStats().resident);
   const allocator = new HubAllocator(

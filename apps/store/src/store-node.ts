@@ -63,7 +63,19 @@ export async function startStore(
   config: StoreConfig,
   log: Logger = createLogger('store', { storeId: config.id }),
 ): Promise<RunningStore> {
-  const adapter = await SqlJsStorageAdapter.open({ path: join(config.dataDir, 'store.sqlite') });
+  const metrics = new Metrics('store', { store: config.id });
+  const fsyncSeconds = metrics.histogram(
+    'shelfsync_journal_fsync_seconds',
+    'Journal write+fsync time per group commit',
+  );
+  const syncLag = metrics.histogram(
+    'shelfsync_sync_lag_seconds',
+    'Store to hub: from sending a local change to the hub acknowledging it durable',
+  );
+  const adapter = await SqlJsStorageAdapter.open({
+    path: join(config.dataDir, 'store.sqlite'),
+    onFsync: (seconds) => fsyncSeconds.observe(seconds),
+  });
   log.info({ ...adapter.recovery, file: join(config.dataDir, 'store.sqlite') }, 'storage opened');
   const storage = await StoreStorage.open(adapter);
   if (!storage.firstSyncDone) log.info({ clientId: storage.clientId }, 'fresh replica: writes wait for the first sync');
@@ -71,6 +83,7 @@ export async function startStore(
   let firstSynced: () => void = () => {};
   const firstSync = storage.firstSyncDone ? Promise.resolve() : new Promise<void>((resolve) => (firstSynced = resolve));
   const sync = new StoreSync(config.id, storage, {
+    onAcked: (seconds) => syncLag.observe(seconds),
     onRelease: (sku, target) => {
       releaseSurplus(sku, target).catch((error: unknown) => log.warn({ err: error, sku }, 'release failed'));
     },
@@ -117,7 +130,6 @@ export async function startStore(
     }
   };
   const idempotency = new IdempotencyKeys(adapter);
-  const metrics = new Metrics('store', { store: config.id });
   const sales = metrics.counter(
     'shelfsync_sales_total',
     'Sales and ship-outs by outcome: local (own rights), topped_up (after a hub grant), refused_offline, refused_connected, invalid',

@@ -45,6 +45,20 @@ export class Metrics {
     });
   }
 
+  /** A gauge with one label, read when scraped: one sample per current label value. */
+  readings<L extends string>(name: string, help: string, label: L, read: () => Iterable<[string, number]>): Gauge<L> {
+    return new Gauge<L>({
+      name,
+      help,
+      labelNames: [label],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [value, sample] of read()) this.set({ [label]: value } as Partial<Record<L, string>>, sample);
+      },
+    });
+  }
+
   histogram<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Histogram<L> {
     return new Histogram({ name, help, labelNames, buckets: SECONDS, registers: [this.registry] });
   }

@@ -19,6 +19,8 @@ export class Journal {
   private rotating = false;
   /** fsyncs performed, for tests and benchmarks. */
   syncs = 0;
+  /** Called with the seconds each write+fsync of a group took (for a latency histogram). */
+  onSync: (seconds: number, batches: number) => void = () => {};
 
   private constructor(
     readonly path: string,
@@ -83,6 +85,7 @@ export class Journal {
         try {
           // A write may be short (a nearly full disk): loop until it is whole
           // or fails, never count a partly written batch as written.
+          const started = performance.now();
           const bytes = Buffer.concat(batch.map((p) => p.record));
           for (let at = 0; at < bytes.length;) {
             const { bytesWritten } = await this.handle.write(bytes, at, bytes.length - at);
@@ -91,6 +94,7 @@ export class Journal {
           }
           await this.handle.datasync();
           this.syncs++;
+          this.onSync((performance.now() - started) / 1000, batch.length);
           for (const p of batch) p.done.resolve();
         } catch (error) {
           this.failure = new Error(`journal ${this.path}: write failed, nothing more is accepted (${String(error)})`, {

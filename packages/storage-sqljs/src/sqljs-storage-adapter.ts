@@ -32,6 +32,8 @@ export interface SqlJsStorageOptions {
   readonly journal?: boolean;
   /** How often a snapshot of the database is written, in ms; 0 disables the timer. Default 1000, or 30000 with a journal. */
   readonly flushIntervalMs?: number;
+  /** Called with the seconds each journal write+fsync took and how many batches it carried. */
+  readonly onFsync?: (seconds: number, batches: number) => void;
 }
 
 /** What opening found and repaired, for the caller's log. */
@@ -125,7 +127,11 @@ export class SqlJsStorageAdapter implements StorageAdapter {
       db = new SQL.Database();
     }
     const adapter = new SqlJsStorageAdapter(db, path, flushIntervalMs);
-    if (journaled) await adapter.recover(path);
+    if (journaled) {
+      await adapter.recover(path);
+      const onFsync = options.onFsync;
+      if (onFsync !== undefined && adapter.journal !== null) adapter.journal.onSync = onFsync;
+    }
     return adapter;
   }
 

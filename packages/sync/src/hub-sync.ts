@@ -144,6 +144,11 @@ export class HubSync {
     return true;
   }
 
+  /** Bytes queued on each live store's socket, not yet sent (a store reading slowly shows here first). */
+  bufferedBytes(): [StoreId, number][] {
+    return [...this.live].map(([storeId, session]) => [storeId, session.bufferedAmount]);
+  }
+
   /** Whether the store has a live session now. */
   isConnected(storeId: StoreId): boolean {
     return this.live.get(storeId)?.isLive ?? false;
@@ -215,6 +220,10 @@ export class HubSession {
 
   get isLive(): boolean {
     return this.state === 'live';
+  }
+
+  get bufferedAmount(): number {
+    return this.transport.bufferedAmount;
   }
 
   /** Closes the session with a named close code. */

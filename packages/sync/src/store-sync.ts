@@ -44,6 +44,8 @@ export interface StoreSyncOptions {
   readonly now: () => number;
   /** The hub asks the store to bring its POS rights of `sku` down to `target` (store:X > online:X). */
   readonly onRelease: (sku: Sku, target: number) => void;
+  /** Seconds from sending local changes to the hub's acknowledgement that they are durable there (sync lag). */
+  readonly onAcked: (seconds: number) => void;
 }
 
 /** The store's view of its link to the hub. */
@@ -85,7 +87,7 @@ export class StoreSync {
     private readonly documents: StoreDocuments,
     options: Partial<StoreSyncOptions> = {},
   ) {
-    this.options = { onEvent: () => {}, now: () => Date.now(), onRelease: () => {}, ...options };
+    this.options = { onEvent: () => {}, now: () => Date.now(), onRelease: () => {}, onAcked: () => {}, ...options };
   }
 
   /** Starts a session on a fresh connection; a previous one is closed. */
@@ -239,6 +241,8 @@ class StoreSession {
   private readonly unsent = new Set<string>();
   /** Per SKU, the reference of the last frame that carried its local changes. */
   private readonly lastRef = new Map<string, number>();
+  /** When each frame carrying local changes was sent, until its acknowledgement (Map order = ref order). */
+  private readonly sentAt = new Map<number, number>();
   private catchUpRefs = new Set<number>();
   /** The hub change number up to which this store holds every change, and the ones seen above it. */
   private cursor = 0;
@@ -321,6 +325,7 @@ class StoreSession {
     if (this.state === 'live' && !this.catchingUp.has(sku) && !this.unsent.has(sku)) {
       const ref = this.nextRef++;
       this.lastRef.set(sku, ref);
+      this.sentAt.set(ref, this.options.now());
       this.transport.send(encodeDocFrame(sku, ref, SyncMessageType.Update, update));
     } else {
       this.unsent.add(sku);
@@ -424,6 +429,7 @@ class StoreSession {
       const wasCatchingUp = this.catchingUp.delete(sku);
       if (wasCatchingUp) this.catchUpRefs.add(ref);
       this.lastRef.set(sku, ref);
+      this.sentAt.set(ref, this.options.now());
       this.unsent.delete(sku);
       this.transport.send(encodeDocFrame(sku, ref, SyncMessageType.Step2, Y.encodeStateAsUpdate(doc, frame.payload)));
       return;
@@ -444,6 +450,12 @@ class StoreSession {
   }
 
   private async handleAck(upTo: number): Promise<void> {
+    const now = this.options.now();
+    for (const [ref, at] of this.sentAt) {
+      if (ref > upTo) break;
+      this.sentAt.delete(ref);
+      this.options.onAcked((now - at) / 1000);
+    }
     // A SKU is clean once the hub accepted the last frame carrying its local
     // changes and nothing newer is waiting; a refused SKU stays dirty.
     const clean: Sku[] = [];
