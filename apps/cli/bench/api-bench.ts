@@ -104,11 +104,11 @@ export async function runApiBench(rate = 2_000, seconds = 10): Promise<BenchRow[
     });
 
     const pick = seededRandom(5);
-    const run = (conditional: boolean) =>
+    const run = (conditional: boolean, duration = seconds) =>
       autocannon({
         url: hub.url,
         connections: 32,
-        duration: seconds,
+        duration,
         overallRate: rate,
         requests: [
           {
@@ -123,21 +123,7 @@ export async function runApiBench(rate = 2_000, seconds = 10): Promise<BenchRow[
         ],
       });
     // Warm up (JIT, documents loaded, caches filled), then measure the steady state.
-    await autocannon({
-      url: hub.url,
-      connections: 32,
-      duration: 3,
-      overallRate: rate,
-      requests: [
-        {
-          method: 'GET',
-          setupRequest: (request) => ({
-            ...request,
-            path: `/v1/skus/${SKUS[Math.floor(pick() * SKUS.length)] ?? 'API-000'}`,
-          }),
-        },
-      ],
-    });
+    await run(false, 3);
     const soldBefore = sold;
     const before = await serverSide(hub.url);
     const plain = await run(false);

@@ -231,10 +231,9 @@ export async function startStore(
     const isSale = operation.type === 'sell' || operation.type === 'shipOut';
     // A count below the books commits the missing units: it may need rights from the online escrow too.
     const commitsUnits = isSale || operation.type === 'count';
-    const connected = sync.status().connected;
     let askedHub = false;
     if (!result.ok && result.error.code === ErrorCode.InsufficientRights && commitsUnits) {
-      askedHub = connected;
+      askedHub = sync.status().connected;
       const started = performance.now();
       // Concurrent sales may take a grant before this one retries: ask again
       // while the wait allows and the hub still finds rights to give.

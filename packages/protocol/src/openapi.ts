@@ -63,6 +63,32 @@ const storeMutation = (path: string, summary: string, body: z.ZodType, example: 
   example: { path, body: example },
 });
 
+const healthOperation: ApiOperation = {
+  method: 'get',
+  path: '/healthz',
+  summary: 'The process serves HTTP.',
+  responses: { 200: HealthSchema },
+  problems: [],
+  example: { path: '/healthz' },
+};
+
+const readyOperation: ApiOperation = {
+  method: 'get',
+  path: '/readyz',
+  summary: 'Taking writes: storage healthy and, for a new replica, its first sync done.',
+  responses: { 200: ReadySchema },
+  problems: [503],
+  example: { path: '/readyz' },
+};
+
+const metricsOperation: ApiOperation = {
+  method: 'get',
+  path: '/metrics',
+  summary: 'Prometheus metrics (docs/operations.md).',
+  responses: { 200: { mediaType: 'text/plain', description: 'Prometheus text exposition format' } },
+  problems: [],
+};
+
 /** The hub's HTTP API. */
 export const hubOperations: readonly ApiOperation[] = [
   {
@@ -156,29 +182,9 @@ export const hubOperations: readonly ApiOperation[] = [
     responses: { 200: ReservationSchema },
     problems: [400, 401, 404, 409],
   },
-  {
-    method: 'get',
-    path: '/healthz',
-    summary: 'The process serves HTTP.',
-    responses: { 200: HealthSchema },
-    problems: [],
-    example: { path: '/healthz' },
-  },
-  {
-    method: 'get',
-    path: '/readyz',
-    summary: 'Storage is loaded (the hub listens only then).',
-    responses: { 200: ReadySchema },
-    problems: [],
-    example: { path: '/readyz' },
-  },
-  {
-    method: 'get',
-    path: '/metrics',
-    summary: 'Prometheus metrics (docs/operations.md).',
-    responses: { 200: { mediaType: 'text/plain', description: 'Prometheus text exposition format' } },
-    problems: [],
-  },
+  healthOperation,
+  { ...readyOperation, summary: 'Storage is loaded (the hub listens only then).', problems: [] },
+  metricsOperation,
 ];
 
 /** A store node's local POS API. */
@@ -225,29 +231,9 @@ export const storeOperations: readonly ApiOperation[] = [
     problems: [],
     example: { path: '/v1/status' },
   },
-  {
-    method: 'get',
-    path: '/healthz',
-    summary: 'The process serves HTTP.',
-    responses: { 200: HealthSchema },
-    problems: [],
-    example: { path: '/healthz' },
-  },
-  {
-    method: 'get',
-    path: '/readyz',
-    summary: 'Taking writes: storage healthy and, for a new replica, its first sync done.',
-    responses: { 200: ReadySchema },
-    problems: [503],
-    example: { path: '/readyz' },
-  },
-  {
-    method: 'get',
-    path: '/metrics',
-    summary: 'Prometheus metrics (docs/operations.md).',
-    responses: { 200: { mediaType: 'text/plain', description: 'Prometheus text exposition format' } },
-    problems: [],
-  },
+  healthOperation,
+  readyOperation,
+  metricsOperation,
 ];
 
 const json = (schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> => {
