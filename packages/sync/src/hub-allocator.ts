@@ -62,6 +62,8 @@ const RELEASE_REPEAT_MS = 30_000;
  */
 export class HubAllocator {
   private readonly demand = new Map<string, Demand>();
+  /** The last pair the previous sweep visited. */
+  private sweepCursor: string | null = null;
   /** Per SKU, the hub's last write: hub writes to one document are made one at a time, in order. */
   private readonly writes = new Map<Sku, Promise<unknown>>();
 
@@ -159,9 +161,18 @@ export class HubAllocator {
     return answer;
   }
 
-  /** Rebalances every (SKU, store) with known demand; forgets demand that has died down and needs nothing. */
-  async sweep(): Promise<void> {
-    for (const key of [...this.demand.keys()]) {
+  /**
+   * Rebalances the (SKU, store) pairs with known demand, at most `limit` per call,
+   * continuing where the last call stopped (each opens its document: a sweep of
+   * the whole catalog at once would undo the hub's eviction). Forgets demand that
+   * has died down and needs nothing.
+   */
+  async sweep(limit = 1_000): Promise<void> {
+    const keys = [...this.demand.keys()];
+    const from = keys.indexOf(this.sweepCursor ?? '') + 1;
+    const round = [...keys.slice(from), ...keys.slice(0, from)].slice(0, limit);
+    for (const key of round) {
+      this.sweepCursor = key;
       const [sku, storeId] = splitKey(key);
       const moved = await this.rebalance(storeId, sku);
       const demand = this.demand.get(key);
