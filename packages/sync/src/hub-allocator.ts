@@ -62,8 +62,8 @@ const RELEASE_REPEAT_MS = 30_000;
  */
 export class HubAllocator {
   private readonly demand = new Map<string, Demand>();
-  /** The last pair the previous sweep visited. */
-  private sweepCursor: string | null = null;
+  /** Where the next sweep starts, as a position in the demand map. */
+  private sweepFrom = 0;
   /** Per SKU, the hub's last write: hub writes to one document are made one at a time, in order. */
   private readonly writes = new Map<Sku, Promise<unknown>>();
 
@@ -169,10 +169,12 @@ export class HubAllocator {
    */
   async sweep(limit = 1_000): Promise<void> {
     const keys = [...this.demand.keys()];
-    const from = keys.indexOf(this.sweepCursor ?? '') + 1;
+    if (keys.length === 0) return;
+    // By position, not by key: a forgotten key cannot send the next round back to the start.
+    const from = this.sweepFrom % keys.length;
     const round = [...keys.slice(from), ...keys.slice(0, from)].slice(0, limit);
+    this.sweepFrom = from + round.length;
     for (const key of round) {
-      this.sweepCursor = key;
       const [sku, storeId] = splitKey(key);
       const moved = await this.rebalance(storeId, sku);
       const demand = this.demand.get(key);
