@@ -132,8 +132,15 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   let rebalanceTimer: ReturnType<typeof setInterval> | null = null;
   if (config.escrow === 'on') {
     sync.useAllocator(allocator);
+    let sweeping = false;
     rebalanceTimer = setInterval(() => {
-      allocator.sweep().catch((error: unknown) => log.error({ err: error }, 'rebalancing failed'));
+      // A round that outlasts the interval is not joined by another.
+      if (sweeping) return;
+      sweeping = true;
+      allocator
+        .sweep()
+        .catch((error: unknown) => log.error({ err: error }, 'rebalancing failed'))
+        .finally(() => (sweeping = false));
     }, config.escrowRebalanceMs);
     rebalanceTimer.unref();
   }
