@@ -33,7 +33,7 @@ describe('shelfsync CLI', () => {
   });
 
   it('explains each command with --help', () => {
-    for (const command of ['hub', 'store', 'token', 'demo']) {
+    for (const command of ['hub', 'store', 'token', 'proxy', 'demo']) {
       const result = run(command, '--help');
       expect(result.status, command).toBe(0);
       expect(result.stdout).toContain(`usage: shelfsync ${command}`);

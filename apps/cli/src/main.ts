@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { UsageError, describeFlags, parseFlags, type FlagSpec } from './args.js';
 import { runDemo } from './demo.js';
+import { startProxy } from './proxy-command.js';
 import { onShutdown } from './shutdown.js';
 
 const hubFlags = {
@@ -109,6 +110,16 @@ const tokenFlags = {
   secret: { flag: 'secret', env: 'SHELFSYNC_SECRET', description: "the hub's secret" },
 } satisfies Record<string, FlagSpec>;
 
+const proxyFlags = {
+  port: { flag: 'port', env: 'SHELFSYNC_PORT', description: 'port stores connect to (0: any free port)' },
+  target: { flag: 'target', env: 'SHELFSYNC_TARGET_PORT', description: 'port of the hub on 127.0.0.1' },
+  controlPort: {
+    flag: 'control-port',
+    env: 'SHELFSYNC_CONTROL_PORT',
+    description: 'port of the control API: /status, /partition, /hold, /restore, /degrade, /flap (0: any)',
+  },
+} satisfies Record<string, FlagSpec>;
+
 const demoFlags = {
   port: { flag: 'port', env: 'SHELFSYNC_PORT', description: 'hub port (default 8080; stores take the next three)' },
   dataDir: { flag: 'data', env: 'SHELFSYNC_DATA', description: 'data directory (default .data/demo)' },
@@ -123,6 +134,7 @@ const commands: Record<
   hub: { summary: 'run the cloud hub', flags: hubFlags, run: runHub },
   store: { summary: 'run a store node', flags: storeFlags, run: runStore },
   token: { summary: 'print a store token signed with the hub secret', flags: tokenFlags, run: runToken },
+  proxy: { summary: 'a TCP fault proxy in front of the hub, with a control API', flags: proxyFlags, run: runProxy },
   demo: {
     summary: 'run a hub, three stores and light traffic',
     flags: demoFlags,
@@ -161,6 +173,23 @@ async function runStore(argv: string[]): Promise<void> {
   const store = await startStore(config);
   process.stdout.write(`store ${config.id} listening on ${store.url}\n`);
   onShutdown(() => store.close());
+}
+
+async function runProxy(argv: string[]): Promise<void> {
+  const config = parseFlags(
+    argv,
+    proxyFlags,
+    z.object({
+      port: z.coerce.number().int().min(0).max(65535),
+      target: z.coerce.number().int().min(1).max(65535),
+      controlPort: z.coerce.number().int().min(0).max(65535).default(0),
+    }),
+  );
+  const running = await startProxy({ port: config.port, targetPort: config.target, controlPort: config.controlPort });
+  process.stdout.write(
+    `proxy listening on http://127.0.0.1:${running.proxy.port} (to 127.0.0.1:${config.target}; control on ${running.controlUrl})\n`,
+  );
+  onShutdown(() => running.close());
 }
 
 async function runToken(argv: string[]): Promise<void> {

@@ -9,6 +9,8 @@ export interface ChildCommand {
   readonly child: ChildProcess;
   /** The URL it printed once listening. */
   readonly url: string;
+  /** The whole line it printed then (a proxy also names its control address there). */
+  readonly line: string;
   /** Asks it to stop (SIGTERM) and resolves when it has exited. */
   stop(): Promise<void>;
 }
@@ -41,12 +43,14 @@ export function startCommand(args: readonly string[], options: StartOptions = {}
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (chunk: string) => {
       output += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match?.[1] !== undefined) {
+      // A whole line only: a chunk may end in the middle of the address.
+      const match = /^(.*listening on (http:\/\/\S+).*)\n/m.exec(output);
+      if (match?.[1] !== undefined && match[2] !== undefined) {
         clearTimeout(timer);
         resolve({
           child,
-          url: match[1],
+          url: match[2],
+          line: match[1],
           stop: async () => {
             if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
             await exited;

@@ -31,9 +31,12 @@ export class TcpProxy {
     private readonly random: () => number,
   ) {}
 
-  static async start(targetPort: number, random: () => number = Math.random): Promise<TcpProxy> {
+  static async start(targetPort: number, random: () => number = Math.random, port = 0): Promise<TcpProxy> {
     const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', resolve);
+    });
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('no port');
     const proxy = new TcpProxy(server, address.port, random);
