@@ -35,7 +35,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['packages/{protocol,core,sync,storage,escrow}/src/**/*.ts'],
+    files: ['packages/{protocol,core,sync,storage,escrow,checker}/src/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -1,0 +1,186 @@
+/**
+ * A Jepsen-style checker for a run of the chain: a history of every operation
+ * a client attempted (invoke, then ok, fail or unknown: the answer never came),
+ * and the final state read from every replica after the heal.
+ */
+
+/** What a client asked for. */
+export type OperationKind =
+  'receive' | 'return' | 'receiveTransfer' | 'sell' | 'shipOut' | 'count' | 'reserve' | 'confirm' | 'cancel' | 'expire';
+
+export interface HistoryEvent {
+  /** The operation's id: its idempotency key (a retry shares it). */
+  readonly id: string;
+  readonly sku: string;
+  readonly kind: OperationKind;
+  readonly phase: 'invoke' | 'ok' | 'fail' | 'unknown';
+  /** Units asked for (for a count: the units counted). */
+  readonly quantity: number;
+  /** For an ok count: the units it added (positive) or committed (negative). */
+  readonly delta?: number;
+}
+
+/** One SKU's derived totals at one replica after the heal. */
+export interface FinalSku {
+  /** Σp: units added. */
+  readonly added: number;
+  /** Σn: units committed (sold, shipped, reserved). */
+  readonly committed: number;
+  readonly value: number;
+  readonly rights: Readonly<Record<string, number>>;
+}
+
+export interface Violation {
+  readonly check: 'no-oversell' | 'conservation' | 'convergence' | 'exactly-once' | 'history';
+  readonly sku?: string;
+  readonly detail: string;
+}
+
+export interface Verdict {
+  readonly ok: boolean;
+  readonly violations: readonly Violation[];
+  readonly operations: { readonly ok: number; readonly fail: number; readonly unknown: number };
+}
+
+/** What an operation does to Σp and Σn when it happens. */
+function effect(event: HistoryEvent): { added: number; committed: number } {
+  switch (event.kind) {
+    case 'receive':
+    case 'return':
+    case 'receiveTransfer':
+      return { added: event.quantity, committed: 0 };
+    case 'sell':
+    case 'shipOut':
+    case 'reserve':
+      return { added: 0, committed: event.quantity };
+    case 'cancel':
+    case 'expire':
+      return { added: event.quantity, committed: 0 };
+    case 'count': {
+      const delta = event.delta ?? 0;
+      return delta >= 0 ? { added: delta, committed: 0 } : { added: 0, committed: -delta };
+    }
+    case 'confirm':
+      return { added: 0, committed: 0 };
+  }
+}
+
+/**
+ * Checks, per SKU:
+ * - **history**: each operation id ends at most once (a retry reuses its id and must get the same end);
+ * - **exactly once**: the merged totals hold every acknowledged operation once, and of the
+ *   indeterminate ones (no answer) at most once each: `ok <= final <= ok + unknown`;
+ * - **no oversell**: nothing is committed beyond what was added: value >= 0, no account below zero;
+ * - **conservation**: added = committed + value, and the rights of all accounts sum to value;
+ * - **convergence**: every replica derives the same totals.
+ * A count's effect is known only from its answer, so an indeterminate count widens both bounds by what it could have done.
+ */
+export function checkHistory(
+  history: readonly HistoryEvent[],
+  replicas: Readonly<Record<string, Readonly<Record<string, FinalSku>>>>,
+): Verdict {
+  const violations: Violation[] = [];
+  const ends = new Map<string, HistoryEvent>();
+  const invoked = new Map<string, HistoryEvent>();
+  const counts = { ok: 0, fail: 0, unknown: 0 };
+  for (const event of history) {
+    if (event.phase === 'invoke') {
+      invoked.set(event.id, event);
+      continue;
+    }
+    const earlier = ends.get(event.id);
+    if (earlier !== undefined) {
+      // A retry after "unknown" may settle it; two different definite ends are a contradiction.
+      if (earlier.phase !== 'unknown' && event.phase !== 'unknown' && earlier.phase !== event.phase) {
+        violations.push({
+          check: 'history',
+          sku: event.sku,
+          detail: `operation ${event.id} ended both ${earlier.phase} and ${event.phase}`,
+        });
+      }
+      if (earlier.phase !== 'unknown' || event.phase === 'unknown') continue;
+    }
+    ends.set(event.id, event);
+  }
+  // Invoked and never answered (the client or the process died): indeterminate.
+  for (const [id, event] of invoked) if (!ends.has(id)) ends.set(id, { ...event, phase: 'unknown' });
+
+  const bounds = new Map<string, { added: [number, number]; committed: [number, number] }>();
+  for (const event of ends.values()) {
+    if (event.phase === 'invoke') continue;
+    counts[event.phase]++;
+    if (event.phase === 'fail') continue;
+    let b = bounds.get(event.sku);
+    if (b === undefined) {
+      b = { added: [0, 0], committed: [0, 0] };
+      bounds.set(event.sku, b);
+    }
+    if (event.phase === 'ok') {
+      const e = effect(event);
+      b.added[0] += e.added;
+      b.added[1] += e.added;
+      b.committed[0] += e.committed;
+      b.committed[1] += e.committed;
+    } else {
+      const e = event.kind === 'count' ? { added: event.quantity, committed: event.quantity } : effect(event);
+      b.added[1] += e.added;
+      b.committed[1] += e.committed;
+    }
+  }
+
+  const names = Object.keys(replicas);
+  const reference = names[0] === undefined ? undefined : replicas[names[0]];
+  const skus = new Set([...bounds.keys(), ...names.flatMap((name) => Object.keys(replicas[name] ?? {}))]);
+  for (const sku of skus) {
+    const final = reference?.[sku];
+    for (const name of names.slice(1)) {
+      const other = replicas[name]?.[sku];
+      if (JSON.stringify(other) !== JSON.stringify(final)) {
+        violations.push({
+          check: 'convergence',
+          sku,
+          detail: `${name} derives ${JSON.stringify(other)}, ${names[0] ?? ''} ${JSON.stringify(final)}`,
+        });
+      }
+    }
+    if (final === undefined) {
+      if ((bounds.get(sku)?.added[0] ?? 0) > 0 || (bounds.get(sku)?.committed[0] ?? 0) > 0) {
+        violations.push({
+          check: 'exactly-once',
+          sku,
+          detail: 'acknowledged operations, but no replica holds the SKU',
+        });
+      }
+      continue;
+    }
+    if (final.value < 0) violations.push({ check: 'no-oversell', sku, detail: `value ${final.value} < 0` });
+    for (const [account, rights] of Object.entries(final.rights)) {
+      if (rights < 0) violations.push({ check: 'no-oversell', sku, detail: `${account} holds ${rights} rights` });
+    }
+    if (final.added !== final.committed + final.value) {
+      violations.push({
+        check: 'conservation',
+        sku,
+        detail: `added ${final.added} != committed ${final.committed} + value ${final.value}`,
+      });
+    }
+    const sum = Object.values(final.rights).reduce((a, b) => a + b, 0);
+    if (sum !== final.value) {
+      violations.push({ check: 'conservation', sku, detail: `rights sum to ${sum}, value is ${final.value}` });
+    }
+    const b = bounds.get(sku) ?? { added: [0, 0], committed: [0, 0] };
+    for (const [label, got, [low, high]] of [
+      ['added', final.added, b.added],
+      ['committed', final.committed, b.committed],
+    ] as const) {
+      if (got < low || got > high) {
+        violations.push({
+          check: 'exactly-once',
+          sku,
+          detail: `${label} ${got}, but the history allows ${low}..${high} (acknowledged..plus indeterminate)`,
+        });
+      }
+    }
+  }
+  return { ok: violations.length === 0, violations, operations: counts };
+}

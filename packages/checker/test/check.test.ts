@@ -1,0 +1,132 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { checkHistory, type FinalSku, type HistoryEvent } from '../src/index.js';
+
+const final = (added: number, committed: number, rights: Record<string, number> = {}): FinalSku => ({
+  added,
+  committed,
+  value: added - committed,
+  rights: Object.keys(rights).length === 0 ? { 'store:a': added - committed } : rights,
+});
+const ev = (id: string, kind: HistoryEvent['kind'], quantity: number, phase: HistoryEvent['phase']): HistoryEvent => ({
+  id,
+  sku: 'S',
+  kind,
+  quantity,
+  phase,
+});
+const checks = (verdict: ReturnType<typeof checkHistory>): string[] => verdict.violations.map((v) => v.check);
+
+describe('history checker', () => {
+  const history = [
+    ev('r', 'receive', 10, 'invoke'),
+    ev('r', 'receive', 10, 'ok'),
+    ev('s', 'sell', 3, 'invoke'),
+    ev('s', 'sell', 3, 'ok'),
+  ];
+
+  it('accepts a run where every acknowledged operation is there once and every replica agrees', () => {
+    const verdict = checkHistory(history, { hub: { S: final(10, 3) }, a: { S: final(10, 3) } });
+    expect(verdict).toMatchObject({ ok: true, operations: { ok: 2, fail: 0, unknown: 0 } });
+  });
+
+  it('flags a lost acknowledged sale, and one applied twice', () => {
+    expect(checks(checkHistory(history, { hub: { S: final(10, 0) } }))).toEqual(['exactly-once']);
+    expect(checks(checkHistory([...history, ev('s', 'sell', 3, 'ok')], { hub: { S: final(10, 6) } }))).toEqual([
+      'exactly-once',
+    ]);
+  });
+
+  it('an indeterminate sale may or may not be there; an invoke with no answer is indeterminate', () => {
+    const maybe = [
+      ...history,
+      ev('u', 'sell', 2, 'invoke'),
+      ev('u', 'sell', 2, 'unknown'),
+      ev('x', 'sell', 1, 'invoke'),
+    ];
+    for (const committed of [3, 4, 5, 6]) {
+      expect(checkHistory(maybe, { hub: { S: final(10, committed) } }).ok, String(committed)).toBe(true);
+    }
+    expect(checks(checkHistory(maybe, { hub: { S: final(10, 7) } }))).toEqual(['exactly-once']);
+    expect(checkHistory(maybe, { hub: { S: final(10, 3) } }).operations).toEqual({ ok: 2, fail: 0, unknown: 2 });
+    // A retry that settles an unknown: the definite answer counts.
+    const settled = [...maybe, ev('u', 'sell', 2, 'ok')];
+    expect(checks(checkHistory(settled, { hub: { S: final(10, 3) } }))).toEqual(['exactly-once']);
+  });
+
+  it('flags oversell, broken conservation, divergence and contradictory answers', () => {
+    expect(
+      checks(checkHistory([], { hub: { S: { added: 1, committed: 2, value: -1, rights: { 'store:a': -1 } } } })),
+    ).toEqual(['no-oversell', 'no-oversell', 'exactly-once', 'exactly-once']);
+    expect(
+      checks(checkHistory(history, { hub: { S: { ...final(10, 3), value: 8, rights: { 'store:a': 8 } } } })),
+    ).toContain('conservation');
+    expect(checks(checkHistory(history, { hub: { S: final(10, 3) }, b: { S: final(10, 2) } }))).toEqual([
+      'convergence',
+    ]);
+    expect(checks(checkHistory([...history, ev('s', 'sell', 3, 'fail')], { hub: { S: final(10, 3) } }))).toEqual([
+      'history',
+    ]);
+  });
+
+  it('property: whatever answers are lost, the true outcome passes; dropping an acknowledged sale fails whenever the totals can show it', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            sell: fc.boolean(),
+            quantity: fc.integer({ min: 1, max: 5 }),
+            fate: fc.constantFrom('ok', 'fail', 'unknown', 'lost'),
+          }),
+          {
+            minLength: 1,
+            maxLength: 40,
+          },
+        ),
+        fc.boolean(),
+        (ops, corrupt) => {
+          const events: HistoryEvent[] = [];
+          let added = 0;
+          let committed = 0;
+          let acknowledgedSale: number | null = null;
+          let acknowledgedCommits = 0;
+          ops.forEach((op, i) => {
+            const id = `op-${i}`;
+            const kind = op.sell ? 'sell' : 'receive';
+            events.push(ev(id, kind, op.quantity, 'invoke'));
+            // The system refuses a sale it has no stock for; otherwise an operation
+            // happened unless it failed (a lost or unknown answer may hide either).
+            const possible = !op.sell || added - committed >= op.quantity;
+            const fate = possible ? op.fate : op.fate === 'ok' ? 'fail' : op.fate;
+            const happened = possible && (fate === 'ok' || (fate !== 'fail' && i % 2 === 0));
+            if (happened) {
+              if (op.sell) committed += op.quantity;
+              else added += op.quantity;
+            }
+            if (fate !== 'lost') events.push(ev(id, kind, op.quantity, fate));
+            if (fate === 'ok' && op.sell) {
+              acknowledgedSale = op.quantity;
+              acknowledgedCommits += op.quantity;
+            }
+          });
+          const truth = final(added, committed, { 'store:a': added - committed });
+          expect(checkHistory(events, { hub: { S: truth } }).ok).toBe(true);
+          if (corrupt && acknowledgedSale !== null) {
+            const q: number = acknowledgedSale;
+            const dropped = {
+              ...truth,
+              committed: committed - q,
+              value: added - committed + q,
+              rights: { 'store:a': added - committed + q },
+            };
+            // Caught exactly when the totals fall below what was acknowledged; above that, an
+            // indeterminate sale that did happen is indistinguishable from the dropped one.
+            const caught = checks(checkHistory(events, { hub: { S: dropped } })).includes('exactly-once');
+            expect(caught).toBe(committed - q < acknowledgedCommits);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
