@@ -1,4 +1,4 @@
-import { startHubProcess, startStoreProcess, type ChildCommand } from '@shelfsync/cli';
+import { metricSamples, startHubProcess, startStoreProcess, type ChildCommand } from '@shelfsync/cli';
 import { signStoreToken } from '@shelfsync/hub';
 import { StoreIdSchema } from '@shelfsync/protocol';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -130,11 +130,5 @@ export async function eventually(read: () => Promise<unknown>, expected: unknown
 
 /** Reads one sample from Prometheus text: the value of `name` whose labels include `labels`, or undefined. */
 export function metric(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (match?.[1] !== name) continue;
-    const found = new Map([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => found.get(k) === v)) return Number(match[3]);
-  }
-  return undefined;
+  return metricSamples(text, name, labels)[0]?.value;
 }

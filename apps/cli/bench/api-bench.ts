@@ -4,7 +4,7 @@ import autocannon from 'autocannon';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startHubProcess, startStoreProcess, type ChildCommand } from '../src/index.js';
+import { metricSamples, metricSum, startHubProcess, startStoreProcess, type ChildCommand } from '../src/index.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -23,17 +23,14 @@ const SKUS = Array.from({ length: 500 }, (_, i) => `API-${String(i).padStart(3, 
 /** The hub's cumulative histogram of GET /v1/skus/:sku 200s: count, and count per bucket upper bound. */
 async function serverSide(hub: string): Promise<{ count: number; buckets: Map<string, number> }> {
   const text = await (await fetch(`${hub}/metrics`)).text();
-  const buckets = new Map<string, number>();
-  let count = 0;
-  for (const line of text.split('\n')) {
-    if (!line.includes('route="/v1/skus/:sku"') || !line.includes('status="200"') || !line.includes('method="GET"'))
-      continue;
-    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    const le = /le="([^"]+)"/.exec(line)?.[1];
-    if (line.startsWith('shelfsync_http_request_duration_seconds_bucket') && le !== undefined) buckets.set(le, value);
-    if (line.startsWith('shelfsync_http_request_duration_seconds_count')) count = value;
-  }
-  return { count, buckets };
+  const reads = { method: 'GET', route: '/v1/skus/:sku', status: '200' };
+  const buckets = new Map(
+    metricSamples(text, 'shelfsync_http_request_duration_seconds_bucket', reads).map((s) => [
+      s.labels.get('le') ?? '',
+      s.value,
+    ]),
+  );
+  return { count: metricSum(text, 'shelfsync_http_request_duration_seconds_count', reads), buckets };
 }
 
 export async function runApiBench(rate = 2_000, seconds = 10): Promise<BenchRow[]> {

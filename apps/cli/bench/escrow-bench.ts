@@ -3,7 +3,7 @@ import { StoreIdSchema, seededRandom } from '@shelfsync/protocol';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TcpProxy, startHubProcess, startStoreProcess, type ChildCommand } from '../src/index.js';
+import { TcpProxy, metricSum, startHubProcess, startStoreProcess, type ChildCommand } from '../src/index.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -25,18 +25,6 @@ const PARTITIONS: [string, number, number][] = [
 
 const percentile = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const match = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (match?.[1] !== name) continue;
-    const body = match[2] ?? '';
-    if (Object.entries(labels).every(([k, v]) => body.includes(`${k}="${v}"`))) total += Number(match[3]);
-  }
-  return total;
-}
 
 /**
  * A seeded workload against a real hub and three stores, each behind a TCP
@@ -186,8 +174,8 @@ export async function runEscrowBench(seed = 7): Promise<BenchRow[]> {
     let toppedUp = 0;
     for (const id of STORES) {
       const text = await (await fetch(`${storeUrls.get(id) ?? ''}/metrics`)).text();
-      refusedWithStock += sample(text, 'shelfsync_sales_refused_with_chain_stock_total');
-      toppedUp += sample(text, 'shelfsync_sales_total', { outcome: 'topped_up' });
+      refusedWithStock += metricSum(text, 'shelfsync_sales_refused_with_chain_stock_total');
+      toppedUp += metricSum(text, 'shelfsync_sales_total', { outcome: 'topped_up' });
     }
     // Wait for every store to be back in step, then read the split and check the books.
     await new Promise((resolve) => setTimeout(resolve, 3000));

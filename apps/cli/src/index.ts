@@ -7,3 +7,4 @@ export {
   type StartOptions,
 } from './processes.js';
 export { TcpProxy } from './tcp-proxy.js';
+export { metricSamples, metricSum, type MetricSample } from './prometheus.js';

@@ -65,13 +65,9 @@ export interface RunningHub {
  */
 export async function startHub(config: HubConfig, log: Logger = createLogger('hub')): Promise<RunningHub> {
   const metrics = new Metrics('hub');
-  const fsyncSeconds = metrics.histogram(
-    'shelfsync_journal_fsync_seconds',
-    'Journal write+fsync time per group commit',
-  );
   const adapter = await SqlJsStorageAdapter.open({
     path: join(config.dataDir, 'hub.sqlite'),
-    onFsync: (seconds) => fsyncSeconds.observe(seconds),
+    onFsync: metrics.fsyncObserver(),
   });
   log.info({ ...adapter.recovery, file: join(config.dataDir, 'hub.sqlite') }, 'storage opened');
   const storage = await HubStorage.open(adapter, () => randomUUID(), Date.now, {

@@ -209,8 +209,9 @@ export function storefrontRoutes(router: Router<RequestState>, storage: HubStora
       for (const [sku] of batch) {
         const change = storage.changeOf(sku);
         if (change === undefined || closed) continue;
-        const body = stockBody(sku, computeStock(await storage.open(sku)), change);
-        stream.write(`id: ${epochTag}.${change.seq}\nevent: stock\ndata: ${JSON.stringify(body)}\n\n`);
+        // The same serialized body as the read: one encoding per change, however many listen.
+        const json = await bodyOf(sku, change);
+        stream.write(`id: ${epochTag}.${change.seq}\nevent: stock\ndata: ${json}\n\n`);
       }
     };
     const queue = (sku: Sku, seq: number): void => {

@@ -64,17 +64,13 @@ export async function startStore(
   log: Logger = createLogger('store', { storeId: config.id }),
 ): Promise<RunningStore> {
   const metrics = new Metrics('store', { store: config.id });
-  const fsyncSeconds = metrics.histogram(
-    'shelfsync_journal_fsync_seconds',
-    'Journal write+fsync time per group commit',
-  );
   const syncLag = metrics.histogram(
     'shelfsync_sync_lag_seconds',
     'Store to hub: from sending a local change to the hub acknowledging it durable',
   );
   const adapter = await SqlJsStorageAdapter.open({
     path: join(config.dataDir, 'store.sqlite'),
-    onFsync: (seconds) => fsyncSeconds.observe(seconds),
+    onFsync: metrics.fsyncObserver(),
   });
   log.info({ ...adapter.recovery, file: join(config.dataDir, 'store.sqlite') }, 'storage opened');
   const storage = await StoreStorage.open(adapter);

@@ -29,8 +29,10 @@ export class Metrics {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
-    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  /** The journal's write+fsync time per group commit, for the storage adapter's `onFsync`. */
+  fsyncObserver(): (seconds: number) => void {
+    const histogram = this.histogram('shelfsync_journal_fsync_seconds', 'Journal write+fsync time per group commit');
+    return (seconds) => histogram.observe(seconds);
   }
 
   /** A gauge read when scraped. */

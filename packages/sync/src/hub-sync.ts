@@ -149,11 +149,6 @@ export class HubSync {
     return [...this.live].map(([storeId, session]) => [storeId, session.bufferedAmount]);
   }
 
-  /** Whether the store has a live session now. */
-  isConnected(storeId: StoreId): boolean {
-    return this.live.get(storeId)?.isLive ?? false;
-  }
-
   /** Every store the hub has heard from since it started, connected or not. */
   storeLinks(): StoreLinkStatus[] {
     return [...this.links].map(([storeId, link]) => ({ storeId, connected: this.live.has(storeId), ...link }));

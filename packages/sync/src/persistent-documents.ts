@@ -292,11 +292,6 @@ export class HubStorage implements HubDocuments {
     return [...this.changes.keys()];
   }
 
-  /** Whether any store or the hub ever wrote this SKU. */
-  has(sku: Sku): boolean {
-    return this.changes.has(sku);
-  }
-
   /** The SKU's latest change (number and time), or undefined for a SKU never written. */
   changeOf(sku: Sku): { seq: number; at: number } | undefined {
     return this.changes.get(sku);
@@ -337,11 +332,6 @@ export class HubStorage implements HubDocuments {
   onCommit(listener: (sku: Sku, change: { seq: number; at: number }) => void): () => void {
     this.commitListeners.add(listener);
     return () => this.commitListeners.delete(listener);
-  }
-
-  /** Milliseconds since the epoch of the SKU's latest change, or undefined. */
-  updatedAt(sku: Sku): number | undefined {
-    return this.changes.get(sku)?.at;
   }
 
   async flush(): Promise<void> {

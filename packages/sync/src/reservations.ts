@@ -95,11 +95,6 @@ export class Reservations {
     return reservations;
   }
 
-  /** Reservations holding units now. */
-  get heldCount(): number {
-    return this.held.size;
-  }
-
   /**
    * Sets `quantity` units aside from one location's online rights: the given
    * store's, or the location with the most. `recordWrites` are stored in the
