@@ -196,6 +196,13 @@ export class HubAllocator {
 
   /** Grants or asks for a release as the policy says; true when something moved or was asked. */
   private async rebalance(storeId: StoreId, sku: Sku): Promise<boolean> {
+    // Most accepted updates leave the store inside its band: decide that on the
+    // current document and skip the hub's write queue. A move is decided again in
+    // write order, on the document as the previous hub write left it.
+    const rate = this.rateOf(sku, storeId);
+    if (allocate(shelfOf(await this.documents.open(sku), storeId), rate, this.config, sku).type === 'hold') {
+      return false;
+    }
     const from = onlineAccount(storeId);
     const to = storeAccount(storeId);
     let granted = 0;

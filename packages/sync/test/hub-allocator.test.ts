@@ -37,7 +37,8 @@ describe('hub allocator sweep', () => {
     const round = async (): Promise<string[]> => {
       opened.length = 0;
       await allocator.sweep(2);
-      return [...opened];
+      // A pair whose shelf needs a move is read twice (the quick check, then in write order).
+      return [...new Set(opened)];
     };
     expect(await round()).toEqual(['A', 'B']);
     expect(await round()).toEqual(['C', 'D']);
