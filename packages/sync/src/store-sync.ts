@@ -434,6 +434,14 @@ class StoreSession {
       this.transport.send(encodeDocFrame(sku, ref, SyncMessageType.Step2, Y.encodeStateAsUpdate(doc, frame.payload)));
       return;
     }
+    if (frame.type !== SyncMessageType.Step2 && this.awaitingStep2.has(sku)) {
+      // The step 2 on its way already holds this change: the hub applied it before
+      // relaying it, and answers the step 1 from its document after that. Applied
+      // alone it would show a partial document (a grant without the release it
+      // rests on: negative rights in this store's view of another's account).
+      if (frame.ref > 0) await this.noteChange(frame.ref);
+      return;
+    }
     const doc = await this.documents.applyRemote(sku, frame.payload);
     if (this.state !== 'live') return;
     if (frame.type === SyncMessageType.Step2) this.awaitingStep2.delete(sku);
