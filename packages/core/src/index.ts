@@ -1,6 +1,7 @@
 export { createSkuDoc, initMeta, type SkuDocOptions } from './doc.js';
 export {
   computeStock,
+  deficitAllowance,
   ledgerOf,
   parseLedgerEntry,
   readAccount,

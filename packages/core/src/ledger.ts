@@ -17,6 +17,10 @@ export interface AccountTotals {
   readonly settled: number;
   /** reserved - settled: units held for reservations that are still on the shelf. */
   readonly outstanding: number;
+  /** `o`: units sold under the manager override beyond rights (store accounts). */
+  readonly overridden: number;
+  /** `c`: units of the store's deficit the hub has settled (online accounts). */
+  readonly covered: number;
 }
 
 /** Stock of one physical location: a store, or `dc` for the central warehouse. */
@@ -30,6 +34,10 @@ export interface LocationStock {
   readonly outstandingReservations: number;
   /** posRights + onlineRights + outstandingReservations. */
   readonly onShelf: number;
+  /** Units the POS sold under the manager override that no rights cover yet: max(0, -posRights). */
+  readonly deficit: number;
+  /** Outstanding reservations the deficit may have sold from: min(deficit, outstandingReservations). */
+  readonly reservationsAtRisk: number;
 }
 
 /** Everything derived from one SKU document. */
@@ -80,6 +88,8 @@ interface MutableTotals {
   given: number;
   reserved: number;
   settled: number;
+  overridden: number;
+  covered: number;
 }
 
 /** Derives every account's rights and every location's stock from a SKU document. */
@@ -89,7 +99,7 @@ export function computeStock(doc: Y.Doc): StockView {
   const totalsOf = (account: AccountId): MutableTotals => {
     let entry = totals.get(account);
     if (entry === undefined) {
-      entry = { p: 0, n: 0, received: 0, given: 0, reserved: 0, settled: 0 };
+      entry = { p: 0, n: 0, received: 0, given: 0, reserved: 0, settled: 0, overridden: 0, covered: 0 };
       totals.set(account, entry);
     }
     return entry;
@@ -106,6 +116,8 @@ export function computeStock(doc: Y.Doc): StockView {
       own.n += state.n;
       own.reserved += state.reserved;
       own.settled += state.settled;
+      own.overridden += state.o ?? 0;
+      own.covered += state.c ?? 0;
       for (const [to, quantity] of Object.entries(state.t) as [AccountId, number][]) {
         own.given += quantity;
         totalsOf(to).received += quantity;
@@ -136,7 +148,14 @@ export function computeStock(doc: Y.Doc): StockView {
   }
   const locationView: Record<string, LocationStock> = {};
   for (const [location, l] of locations) {
-    locationView[location] = { location, ...l, onShelf: l.posRights + l.onlineRights + l.outstandingReservations };
+    const deficit = Math.max(0, -l.posRights);
+    locationView[location] = {
+      location,
+      ...l,
+      onShelf: l.posRights + l.onlineRights + l.outstandingReservations,
+      deficit,
+      reservationsAtRisk: Math.min(deficit, l.outstandingReservations),
+    };
   }
   return { value: added - committed, added, committed, accounts, locations: locationView, invalidEntries };
 }
@@ -161,4 +180,24 @@ export function rightsOf(doc: Y.Doc, account: AccountId, replace?: { key: Writer
     rights += entryOf(accountOwner(counterpart))[counterpart]?.t[account] ?? 0;
   }
   return rights;
+}
+
+/**
+ * How far below zero a store account's rights may go: its override total `o`
+ * less what the hub has settled of it (`c` of the store's online account).
+ * Zero for every account that never used the manager override. `replace` as in
+ * rightsOf.
+ */
+export function deficitAllowance(
+  doc: Y.Doc,
+  account: AccountId,
+  replace?: { key: WriterKey; entry: LedgerEntry },
+): number {
+  const parsed = parseAccountId(account);
+  if (parsed === null || parsed.kind !== 'store') return 0;
+  const entryOf = (key: WriterKey): LedgerEntry => (key === replace?.key ? replace.entry : readEntry(doc, key));
+  const online = `online:${parsed.location}` as AccountId;
+  const overridden = entryOf(accountOwner(account))[account]?.o ?? 0;
+  const covered = entryOf(accountOwner(online))[online]?.c ?? 0;
+  return overridden - covered;
 }

@@ -13,7 +13,7 @@ import {
   type Writer,
 } from '@shelfsync/protocol';
 import type * as Y from 'yjs';
-import { computeStock, ledgerOf, readEntry, rightsOf } from './ledger.js';
+import { computeStock, deficitAllowance, ledgerOf, readEntry, rightsOf } from './ledger.js';
 import { EMPTY_ACCOUNT, type AccountState, type LedgerEntry } from './schema.js';
 import { z } from 'zod';
 
@@ -52,6 +52,18 @@ export const OperationSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('cancelReservation'), ...accountQuantity }),
   /** Reserved units are picked up or shipped: settled += quantity. */
   z.strictObject({ type: z.literal('settleReservation'), ...accountQuantity }),
+  /**
+   * Manager override, store accounts only: a sale of units physically in hand
+   * beyond the account's rights. n += quantity, and o += the part no rights
+   * covered, refused when the store's unsettled deficit would pass `cap`.
+   */
+  z.strictObject({ type: z.literal('sellOverride'), ...accountQuantity, cap: z.int().min(0).max(1_000_000_000) }),
+  /**
+   * Hub only, on `online:X`: settles store X's deficit. Grants what its online
+   * rights can of the store's negative rights (online:X > store:X) and records in
+   * `c` every settled unit, including those the store's own receipts repaid.
+   */
+  z.strictObject({ type: z.literal('coverDeficit'), account: AccountIdSchema }),
 ]);
 export type Operation = z.infer<typeof OperationSchema>;
 export type OperationType = Operation['type'];
@@ -65,6 +77,10 @@ export interface OperationOutcome {
   readonly delta: number;
   /** The account's rights after the operation. */
   readonly rights: number;
+  /** sellOverride: units sold beyond rights (added to `o`). */
+  readonly overridden?: number;
+  /** coverDeficit: deficit units settled (added to `c`). */
+  readonly settled?: number;
 }
 
 /** Whether rights may move from one account to the other: only between the two accounts of one store. */
@@ -181,6 +197,60 @@ export function applyOperation(
         ? increment(delta, (s) => ({ ...s, p: s.p + delta }))
         : decrement(-delta, (s) => ({ ...s, n: s.n - delta }));
     }
+    case 'sellOverride': {
+      if (parseAccountId(account)?.kind !== 'store') {
+        return fail(ErrorCode.ValidationFailed, `only a store's POS account sells under override, not ${account}`, {
+          account,
+        });
+      }
+      const q = operation.quantity;
+      // Covered by rights: an ordinary sale.
+      if (rights >= q) return decrement(q, (s) => ({ ...s, n: s.n + q }));
+      const beyond = q - Math.max(0, rights);
+      const outstanding = deficitAllowance(doc, account);
+      if (outstanding + beyond > operation.cap) {
+        return fail(
+          ErrorCode.OverrideCapExceeded,
+          operation.cap === 0
+            ? 'the manager override is off at this store'
+            : `${account} would owe ${outstanding + beyond} units under override, the cap is ${operation.cap}`,
+          { account, rights, requested: q, outstanding, cap: operation.cap },
+        );
+      }
+      return write(doc, writer, account, (s) => ({ ...s, n: s.n + q, o: (s.o ?? 0) + beyond }), origin, {
+        type: operation.type,
+        account,
+        delta: -q,
+        rights: rights - q,
+        overridden: beyond,
+      });
+    }
+    case 'coverDeficit': {
+      const parsed = parseAccountId(account);
+      if (parsed === null || parsed.kind !== 'online' || parsed.location === CENTRAL_LOCATION) {
+        return fail(ErrorCode.ValidationFailed, `deficits are covered from a store's online account, not ${account}`, {
+          account,
+        });
+      }
+      const store = `store:${parsed.location}` as AccountId;
+      const storeRights = rightsOf(doc, store);
+      const granted = Math.min(Math.max(0, -storeRights), Math.max(0, rights));
+      // What stays owed after the grant; everything else of `o - c` is settled.
+      const settled = deficitAllowance(doc, store) + Math.min(0, storeRights + granted);
+      if (granted === 0 && settled <= 0) return ok({ type: operation.type, account, delta: 0, rights, settled: 0 });
+      return write(
+        doc,
+        writer,
+        account,
+        (s) => ({
+          ...s,
+          t: granted === 0 ? s.t : { ...s.t, [store]: (s.t[store] ?? 0) + granted },
+          c: (s.c ?? 0) + settled,
+        }),
+        origin,
+        { type: operation.type, account, delta: granted === 0 ? 0 : -granted, rights: rights - granted, settled },
+      );
+    }
     case 'transferRights': {
       const { to, quantity: q } = operation;
       if (!isAllowedTransfer(account, to)) {
@@ -223,6 +293,8 @@ function isSafeState(state: AccountState): boolean {
     Number.isSafeInteger(state.n) &&
     Number.isSafeInteger(state.reserved) &&
     Number.isSafeInteger(state.settled) &&
+    Number.isSafeInteger(state.o ?? 0) &&
+    Number.isSafeInteger(state.c ?? 0) &&
     Object.values(state.t).every((q) => Number.isSafeInteger(q))
   );
 }

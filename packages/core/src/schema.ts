@@ -27,6 +27,13 @@ export const TotalSchema = z.int().min(0);
  * - `t`: rights given to another account, by receiving account
  * - `reserved`: units ever put on hold for online reservations (also counted in `n`)
  * - `settled`: reserved units whose hold ended (picked up, shipped or cancelled)
+ * - `o` (store accounts only, absent = 0): units sold under the manager override
+ *   beyond the account's rights, the deficit the store has run up
+ * - `c` (online accounts of a store only, absent = 0): units of that store's
+ *   deficit the hub has settled (covered with online rights, or seen repaid)
+ *
+ * `o` and `c` are optional so that documents written before the override, and
+ * every account that never uses it, keep exactly their old encoding.
  */
 export const AccountStateSchema = z.strictObject({
   p: TotalSchema,
@@ -34,6 +41,8 @@ export const AccountStateSchema = z.strictObject({
   t: z.record(AccountIdSchema, TotalSchema),
   reserved: TotalSchema,
   settled: TotalSchema,
+  o: TotalSchema.optional(),
+  c: TotalSchema.optional(),
 });
 export type AccountState = z.infer<typeof AccountStateSchema>;
 

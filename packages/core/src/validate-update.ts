@@ -1,8 +1,10 @@
 import {
+  CENTRAL_LOCATION,
   ErrorCode,
   fail,
   ok,
   ownsAccount,
+  parseAccountId,
   writerKey,
   type AccountId,
   type Result,
@@ -10,7 +12,7 @@ import {
   type WriterKey,
 } from '@shelfsync/protocol';
 import * as Y from 'yjs';
-import { parseLedgerEntry, rightsOf } from './ledger.js';
+import { deficitAllowance, parseLedgerEntry, rightsOf } from './ledger.js';
 import { isAllowedTransfer } from './operations.js';
 import {
   EMPTY_ACCOUNT,
@@ -364,6 +366,16 @@ function checkEntry(doc: Y.Doc, writer: Writer, key: WriterKey, value: unknown):
     if (state.settled > state.reserved) {
       return fail(ErrorCode.UpdateInvalidValue, `${account} settles more reserved units than it reserved`);
     }
+    const parsed = parseAccountId(account);
+    if (state.o !== undefined && parsed?.kind !== 'store') {
+      return fail(
+        ErrorCode.UpdateInvalidValue,
+        `${account} holds an override total; only store accounts sell under override`,
+      );
+    }
+    if (state.c !== undefined && (parsed?.kind !== 'online' || parsed.location === CENTRAL_LOCATION)) {
+      return fail(ErrorCode.UpdateInvalidValue, `${account} holds a covered total; only a store's online account does`);
+    }
   }
   const previous = parseLedgerEntry(heldValue(doc, { root: LEDGER_MAP, key })) ?? {};
   for (const [account, old] of Object.entries(previous) as [AccountId, AccountState][]) {
@@ -376,9 +388,13 @@ function checkEntry(doc: Y.Doc, writer: Writer, key: WriterKey, value: unknown):
     }
   }
   for (const account of Object.keys(next) as AccountId[]) {
-    const rights = rightsOf(doc, account, { key, entry: next });
-    if (rights < 0)
-      return fail(ErrorCode.UpdateOverdrawn, `${account} would hold ${rights} rights`, { account, rights });
+    const replace = { key, entry: next };
+    const rights = rightsOf(doc, account, replace);
+    // Below zero only by an unsettled manager-override deficit (0 for every other account).
+    const allowance = deficitAllowance(doc, account, replace);
+    if (rights + allowance < 0) {
+      return fail(ErrorCode.UpdateOverdrawn, `${account} would hold ${rights} rights`, { account, rights, allowance });
+    }
   }
   return null;
 }
@@ -386,6 +402,9 @@ function checkEntry(doc: Y.Doc, writer: Writer, key: WriterKey, value: unknown):
 function findDecrease(old: AccountState, next: AccountState): string | null {
   for (const field of ['p', 'n', 'reserved', 'settled'] as const) {
     if (next[field] < old[field]) return field;
+  }
+  for (const field of ['o', 'c'] as const) {
+    if ((next[field] ?? 0) < (old[field] ?? 0)) return field;
   }
   for (const [to, quantity] of Object.entries(old.t) as [AccountId, number][]) {
     if ((next.t[to] ?? 0) < quantity) return `t.${to}`;

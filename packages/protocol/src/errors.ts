@@ -11,6 +11,8 @@ export const ErrorCode = {
   InsufficientRights: 'INSUFFICIENT_RIGHTS',
   /** No location holds enough online rights for a reservation. */
   InsufficientStock: 'INSUFFICIENT_STOCK',
+  /** A sale under the manager override would take the store's deficit past its cap (0: the override is off). */
+  OverrideCapExceeded: 'OVERRIDE_CAP_EXCEEDED',
   /** The reservation was already confirmed, cancelled or expired. */
   ReservationClosed: 'RESERVATION_CLOSED',
   /** Cancelling or settling more reserved units than are outstanding. */
@@ -71,6 +73,7 @@ export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
   INSUFFICIENT_RESERVATION: 409,
   INSUFFICIENT_STOCK: 409,
   RESERVATION_CLOSED: 409,
+  OVERRIDE_CAP_EXCEEDED: 409,
   NOT_OWNER: 403,
   INVALID_TRANSFER: 422,
   COUNTER_OVERFLOW: 422,
