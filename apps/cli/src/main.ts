@@ -98,6 +98,11 @@ const storeFlags = {
     env: 'SHELFSYNC_TOP_UP_WAIT_MS',
     description: 'a sale beyond local rights waits this long for a top-up while the hub is reachable (default 250)',
   },
+  overrideCap: {
+    flag: 'override-cap',
+    env: 'SHELFSYNC_OVERRIDE_CAP',
+    description: 'manager override: units per SKU a sale with "override": true may sell beyond rights (default 0: off)',
+  },
   idempotencyHours: {
     flag: 'idempotency-hours',
     env: 'SHELFSYNC_IDEMPOTENCY_HOURS',

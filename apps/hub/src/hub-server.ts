@@ -89,6 +89,11 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   const topUps = metrics.histogram('shelfsync_escrow_topup_duration_seconds', 'Hub time to decide and write a top-up', [
     'granted',
   ]);
+  const deficitSettled = metrics.counter(
+    'shelfsync_override_deficit_settled_units_total',
+    "Manager-override deficit units the hub settled, by how: covered (rights granted from the online escrow) or repaid (by the store's own receipts)",
+    ['how'],
+  );
   const reservationOutcomes = metrics.counter('shelfsync_reservations_total', 'Reservation calls by outcome', [
     'outcome',
   ]);
@@ -121,9 +126,23 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
         grants.inc({ reason: event.reason });
         grantedUnits.inc({ reason: event.reason }, event.quantity);
       } else if (event.type === 'release-asked') releases.inc();
-      else topUps.observe({ granted: event.granted > 0 ? 'yes' : 'no' }, event.ms / 1000);
-      logAllocatorEvent(log, event);
+      else if (event.type === 'deficit') {
+        deficitSettled.inc({ how: 'covered' }, event.granted);
+        deficitSettled.inc({ how: 'repaid' }, event.settled - event.granted);
+        if (event.outstanding > 0) log.warn(event, 'override deficit outstanding: no online rights left to cover it');
+      } else topUps.observe({ granted: event.granted > 0 ? 'yes' : 'no' }, event.ms / 1000);
+      if (event.type !== 'deficit' || event.outstanding === 0) logAllocatorEvent(log, event);
     },
+  );
+  metrics.reading(
+    'shelfsync_override_deficit_outstanding_units',
+    'Manager-override units sold beyond rights that no online rights could cover yet, chain-wide',
+    () => allocator.deficits().units,
+  );
+  metrics.reading(
+    'shelfsync_reservations_at_risk_units',
+    'Reserved units at stores whose outstanding override deficit may have sold them',
+    () => allocator.deficits().reservationsAtRisk,
   );
   let rebalanceTimer: ReturnType<typeof setInterval> | null = null;
   if (config.escrow === 'on') {

@@ -59,6 +59,8 @@ export function stockBody(sku: Sku, view: StockView, change: { seq: number; at: 
         /** What an online customer can reserve for pickup there now. */
         reservable: l.onlineRights,
         reserved: l.outstandingReservations,
+        deficit: l.deficit,
+        reservationsAtRisk: l.reservationsAtRisk,
       })),
     updatedAt: change === undefined ? null : new Date(change.at).toISOString(),
     change: change?.seq ?? 0,
@@ -136,6 +138,8 @@ export function storefrontRoutes(router: Router<RequestState>, storage: HubStora
       reservable: here?.onlineRights ?? 0,
       posRights: here?.posRights ?? 0,
       reserved: here?.outstandingReservations ?? 0,
+      deficit: here?.deficit ?? 0,
+      reservationsAtRisk: here?.reservationsAtRisk ?? 0,
       available: view.value,
       updatedAt: new Date(change.at).toISOString(),
       change: change.seq,

@@ -16,6 +16,12 @@ export const StoreConfigSchema = z.strictObject({
   firstSyncWaitMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** How long a sale beyond the store's rights waits for a top-up from the hub, while connected. */
   topUpWaitMs: z.coerce.number().int().min(0).max(10_000).default(250),
+  /**
+   * Manager override: how many units this store may sell beyond its rights
+   * (physically in hand, hub out of reach), outstanding at once per SKU, until the
+   * hub settles them. 0 turns the override off.
+   */
+  overrideCap: z.coerce.number().int().min(0).max(1_000_000).default(0),
   /** How long a POS retry with the same Idempotency-Key gets the first answer back. */
   idempotencyHours: z.coerce
     .number()

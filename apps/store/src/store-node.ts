@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import { applyOperation, computeStock, rightsOf, type Operation } from '@shelfsync/core';
+import { applyOperation, computeStock, deficitAllowance, rightsOf, type Operation } from '@shelfsync/core';
 import {
   closeServer,
   createLogger,
@@ -18,6 +18,7 @@ import {
   ErrorCode,
   IdempotencyKeySchema,
   SkuSchema,
+  SaleRequestSchema,
   StockMovementRequestSchema,
   TransferInRequestSchema,
   TransferOutRequestSchema,
@@ -128,12 +129,16 @@ export async function startStore(
   const idempotency = new IdempotencyKeys(adapter);
   const sales = metrics.counter(
     'shelfsync_sales_total',
-    'Sales and ship-outs by outcome: local (own rights), topped_up (after a hub grant), refused_offline, refused_connected, invalid',
+    'Sales and ship-outs by outcome: local (own rights), topped_up (after a hub grant), override (manager override beyond rights), refused_offline, refused_connected, refused_override_cap, invalid',
     ['outcome'],
   );
   const refusedWithChainStock = metrics.counter(
     'shelfsync_sales_refused_with_chain_stock_total',
     'Sales refused while the chain, as this store last knew it, had the units: the price of bounded reservation',
+  );
+  const overrideUnits = metrics.counter(
+    'shelfsync_override_units_total',
+    'Units sold under the manager override beyond the POS rights (each is owed until the hub settles it)',
   );
   const topUpSeconds = metrics.histogram('shelfsync_topup_duration_seconds', 'Time a sale waited on a hub top-up');
   metrics.reading('shelfsync_pending_sync_skus', 'SKUs with local changes the hub has not acknowledged', () =>
@@ -220,6 +225,7 @@ export async function startStore(
     name: OperationResponse['operation'],
     recordWrites: (status: number, body: unknown) => StorageWrite[],
     onTopUp: (ms: number) => void,
+    override: boolean,
   ) => {
     const doc = await storage.open(sku);
     let { result, update } = applyLocal(doc, operation);
@@ -249,16 +255,33 @@ export async function startStore(
         onTopUp(ms);
       }
     }
+    // The manager override: only once the rights (and a top-up, if the hub answered) fell short.
+    let overridden = 0;
+    if (override && operation.type === 'sell' && !result.ok && result.error.code === ErrorCode.InsufficientRights) {
+      ({ result, update } = applyLocal(doc, { ...operation, type: 'sellOverride', cap: config.overrideCap }));
+      if (result.ok) {
+        overridden = result.value.overridden ?? 0;
+        overrideUnits.inc(overridden);
+        log.warn(
+          { sku, quantity: operation.quantity, overridden, hubReachable: sync.status().connected },
+          'sale under manager override',
+        );
+      }
+    }
     if (isSale) {
       const outcome = result.ok
-        ? askedHub
-          ? 'topped_up'
-          : 'local'
-        : result.error.code !== ErrorCode.InsufficientRights
-          ? 'invalid'
+        ? overridden > 0
+          ? 'override'
           : askedHub
-            ? 'refused_connected'
-            : 'refused_offline';
+            ? 'topped_up'
+            : 'local'
+        : result.error.code === ErrorCode.OverrideCapExceeded
+          ? 'refused_override_cap'
+          : result.error.code !== ErrorCode.InsufficientRights
+            ? 'invalid'
+            : askedHub
+              ? 'refused_connected'
+              : 'refused_offline';
       sales.inc({ outcome });
       // The price of bounded reservation: a sale refused while units were left somewhere in the chain.
       if (!result.ok && computeStock(doc).value >= operation.quantity) refusedWithChainStock.inc();
@@ -276,7 +299,13 @@ export async function startStore(
         recorded: false,
       };
     }
-    const body: OperationResponse = { operation: name, sku, quantity, ...stockFigures(doc) };
+    const body: OperationResponse = {
+      operation: name,
+      sku,
+      quantity,
+      ...stockFigures(doc),
+      ...(overridden > 0 ? { overridden } : {}),
+    };
     if (update === undefined) return { status: 201, body, recorded: false };
     await persist(sku, update, recordWrites(201, body));
     return { status: 201, body, recorded: true };
@@ -284,18 +313,24 @@ export async function startStore(
 
   const stockFigures = (doc: Y.Doc) => {
     const view = computeStock(doc);
+    const deficit = deficitAllowance(doc, own);
     return {
       rights: view.accounts[own]?.rights ?? 0,
       onShelf: view.locations[config.id]?.onShelf ?? 0,
       available: view.value,
+      ...(deficit > 0 ? { deficit } : {}),
     };
   };
 
   const mutate = (
     path: string,
-    handle: (
-      ctx: Context,
-    ) => Promise<{ sku: Sku; operation: Operation; quantity: number; name: OperationResponse['operation'] }>,
+    handle: (ctx: Context) => Promise<{
+      sku: Sku;
+      operation: Operation;
+      quantity: number;
+      name: OperationResponse['operation'];
+      override?: boolean;
+    }>,
   ) =>
     router.post(path, async (ctx) => {
       const header = ctx.get('idempotency-key');
@@ -305,8 +340,15 @@ export async function startStore(
       await assertReplicaReady();
       assertStorageHealthy();
       const answer = await idempotency.run(key, { method: 'POST', path, body: input }, (recordWrites) =>
-        commit(path, input.sku, input.operation, input.quantity, input.name, recordWrites, (ms) =>
-          ctx.set('Server-Timing', `topup;dur=${ms.toFixed(1)}`),
+        commit(
+          path,
+          input.sku,
+          input.operation,
+          input.quantity,
+          input.name,
+          recordWrites,
+          (ms) => ctx.set('Server-Timing', `topup;dur=${ms.toFixed(1)}`),
+          input.override === true,
         ),
       );
       ctx.status = answer.status;
@@ -316,12 +358,16 @@ export async function startStore(
     });
 
   const router = new Router<RequestState>();
-  const movement = (type: 'receive' | 'sell' | 'return') => async (ctx: Context) => {
+  const movement = (type: 'receive' | 'return') => async (ctx: Context) => {
     const { sku, quantity } = await readJson(ctx, StockMovementRequestSchema);
     return { sku, quantity, name: type, operation: { type, account: own, quantity } satisfies Operation };
   };
   mutate('/v1/receipts', movement('receive'));
-  mutate('/v1/sales', movement('sell'));
+  mutate('/v1/sales', async (ctx) => {
+    const { sku, quantity, override } = await readJson(ctx, SaleRequestSchema);
+    const operation = { type: 'sell', account: own, quantity } satisfies Operation;
+    return { sku, quantity, name: 'sell' as const, operation, ...(override === undefined ? {} : { override }) };
+  });
   mutate('/v1/returns', movement('return'));
   mutate('/v1/adjustments', async (ctx) => {
     const { sku, counted } = await readJson(ctx, AdjustmentRequestSchema);

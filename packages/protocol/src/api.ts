@@ -11,6 +11,14 @@ export const QuantityInputSchema = z.int().min(1).max(1_000_000_000);
 export const StockMovementRequestSchema = z.strictObject({ sku: SkuSchema, quantity: QuantityInputSchema });
 export type StockMovementRequest = z.infer<typeof StockMovementRequestSchema>;
 
+/**
+ * POST /v1/sales: a sale. `override: true` is the manager override: units
+ * physically in hand sold beyond the POS's rights, recorded as a deficit capped
+ * by the store's `--override-cap` (refused while the cap is 0).
+ */
+export const SaleRequestSchema = StockMovementRequestSchema.extend({ override: z.boolean().optional() });
+export type SaleRequest = z.infer<typeof SaleRequestSchema>;
+
 /** POST /v1/adjustments: a physical count of the store's shelf. */
 export const AdjustmentRequestSchema = z.strictObject({ sku: SkuSchema, counted: z.int().min(0).max(1_000_000_000) });
 export type AdjustmentRequest = z.infer<typeof AdjustmentRequestSchema>;
@@ -47,6 +55,10 @@ export const OperationResponseSchema = z.strictObject({
   onShelf: z.int(),
   /** Chain-wide uncommitted units, as last known here. */
   available: z.int(),
+  /** Sales under the manager override: units of this sale beyond the POS's rights (now owed). */
+  overridden: z.int().min(0).optional(),
+  /** Units this store owes under the manager override, not yet settled by the hub; present only while it owes any. */
+  deficit: z.int().min(1).optional(),
 });
 export type OperationResponse = z.infer<typeof OperationResponseSchema>;
 
@@ -73,5 +85,11 @@ export const ReservationSchema = z.strictObject({
   createdAt: z.iso.datetime(),
   expiresAt: z.iso.datetime(),
   closedAt: z.iso.datetime().nullable(),
+  /**
+   * Held, but the store sold units under the manager override that no online
+   * rights could cover: these units may be gone from the shelf. Check before
+   * promising pickup. Flagged newest first; cleared once the deficit is settled.
+   */
+  atRisk: z.boolean(),
 });
 export type Reservation = z.infer<typeof ReservationSchema>;

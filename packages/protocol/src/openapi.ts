@@ -4,6 +4,7 @@ import {
   ReservationIdSchema,
   ReservationRequestSchema,
   ReservationSchema,
+  SaleRequestSchema,
   StockMovementRequestSchema,
   TransferInRequestSchema,
   TransferOutRequestSchema,
@@ -195,8 +196,8 @@ export const storeOperations: readonly ApiOperation[] = [
   }),
   storeMutation(
     '/v1/sales',
-    'A sale. Beyond local rights and connected, it waits (--top-up-wait-ms) for a top-up; else 409 INSUFFICIENT_RIGHTS.',
-    StockMovementRequestSchema,
+    'A sale. Beyond local rights and connected, it waits (--top-up-wait-ms) for a top-up; else 409 INSUFFICIENT_RIGHTS. With "override": true (manager override, --override-cap above 0) units in hand are sold beyond rights as a capped deficit; past the cap 409 OVERRIDE_CAP_EXCEEDED.',
+    SaleRequestSchema,
     { sku: 'MUG-BLUE', quantity: 1 },
   ),
   storeMutation('/v1/returns', 'A customer return.', StockMovementRequestSchema, { sku: 'MUG-BLUE', quantity: 1 }),

@@ -35,6 +35,10 @@ export const SkuStockSchema = z.strictObject({
       /** What an online customer can reserve for pickup there now. */
       reservable: Units,
       reserved: Units,
+      /** Units the store sold under the manager override that no rights cover yet. */
+      deficit: Units,
+      /** Reserved units there that the deficit may have sold (flagged on the reservations). */
+      reservationsAtRisk: Units,
     }),
   ),
   updatedAt: Timestamp.nullable(),
@@ -51,6 +55,8 @@ export const StoreAvailabilitySchema = z.strictObject({
   reservable: Units,
   posRights: Units,
   reserved: Units,
+  deficit: Units,
+  reservationsAtRisk: Units,
   available: Units,
   updatedAt: Timestamp,
   change: z.int().min(0),
@@ -91,6 +97,8 @@ export const StoreSkuSchema = z.strictObject({
   onShelf: Units,
   /** Chain-wide, as last known here. */
   available: Units,
+  /** Units this store owes under the manager override, not yet settled by the hub; present only while it owes any. */
+  deficit: z.int().min(1).optional(),
   hubConnected: z.boolean(),
   lastSyncedAt: Timestamp.nullable(),
   /** Local changes of this SKU the hub has not acknowledged yet. */

@@ -1,4 +1,12 @@
-import { applyOperation, readAccount, rightsOf, type Operation, type OperationOutcome } from '@shelfsync/core';
+import {
+  applyOperation,
+  computeStock,
+  deficitAllowance,
+  readAccount,
+  rightsOf,
+  type Operation,
+  type OperationOutcome,
+} from '@shelfsync/core';
 import {
   allocate,
   recordSale,
@@ -34,6 +42,20 @@ export type AllocatorEvent =
     }
   | { readonly type: 'release-asked'; readonly storeId: StoreId; readonly sku: Sku; readonly target: number }
   | {
+      /** The hub settled (part of) a store's manager-override deficit. */
+      readonly type: 'deficit';
+      readonly storeId: StoreId;
+      readonly sku: Sku;
+      /** Rights granted from the store's online escrow to cover it. */
+      readonly granted: number;
+      /** Deficit units settled (granted, or repaid by the store's own receipts). */
+      readonly settled: number;
+      /** Units still owed: no online rights were left to cover them. */
+      readonly outstanding: number;
+      /** Outstanding reservations at the store the deficit may have sold from. */
+      readonly reservationsAtRisk: number;
+    }
+  | {
       readonly type: 'topup';
       readonly storeId: StoreId;
       readonly sku: Sku;
@@ -66,6 +88,8 @@ export class HubAllocator {
   private sweepFrom = 0;
   /** Per SKU, the hub's last write: hub writes to one document are made one at a time, in order. */
   private readonly writes = new Map<Sku, Promise<unknown>>();
+  /** Per (SKU, store), deficits the hub could not settle yet, and the reservations they put at risk. */
+  private readonly owed = new Map<string, { units: number; reservationsAtRisk: number }>();
 
   constructor(
     private readonly documents: HubDocuments,
@@ -115,6 +139,11 @@ export class HubAllocator {
     return run;
   }
 
+  /** The SKU's current document, as the hub holds it. */
+  document(sku: Sku): Promise<Y.Doc> {
+    return this.documents.open(sku);
+  }
+
   /** A store's update of `sku` was committed: learn its sales, then rebalance. */
   async accepted(storeId: StoreId, sku: Sku): Promise<void> {
     const doc = await this.documents.open(sku);
@@ -138,12 +167,15 @@ export class HubAllocator {
    */
   async topUp(storeId: StoreId, sku: Sku, quantity: number): Promise<{ granted: number; available: number }> {
     const started = this.now();
+    // An owed deficit is settled first, so the grant below is judged on what the store really holds.
+    await this.settleDeficit(storeId, sku);
     const from = onlineAccount(storeId);
     const to = storeAccount(storeId);
     let answer = { granted: 0, available: 0 };
     await this.write(sku, (doc) => {
       const shelf = shelfOf(doc, storeId);
-      answer = { granted: 0, available: shelf.posRights + shelf.onlineRights };
+      // A deficit no escrow covers leaves the location short: nothing is available, not less than nothing.
+      answer = { granted: 0, available: Math.max(0, shelf.posRights + shelf.onlineRights) };
       const decision = topUpForSale(shelf, quantity, this.rateOf(sku, storeId), this.config, sku);
       if (decision.type !== 'grant' || decision.quantity === 0) return null;
       answer = { granted: decision.quantity, available: answer.available };
@@ -178,7 +210,13 @@ export class HubAllocator {
       const [sku, storeId] = splitKey(key);
       const moved = await this.rebalance(storeId, sku);
       const demand = this.demand.get(key);
-      if (!moved && demand !== undefined && this.rateOf(sku, storeId) * this.config.horizonMs < 0.5) {
+      // A pair still owing a deficit stays followed: online rights that come back settle it.
+      if (
+        !moved &&
+        demand !== undefined &&
+        !this.owed.has(key) &&
+        this.rateOf(sku, storeId) * this.config.horizonMs < 0.5
+      ) {
         this.demand.delete(key);
       }
     }
@@ -194,14 +232,64 @@ export class HubAllocator {
     return demand === undefined ? 0 : velocityAt(demand.velocity, this.now(), this.config.halfLifeMs);
   }
 
+  /** Deficits the hub could not settle yet, summed over every (SKU, store) it has seen one at. */
+  deficits(): { units: number; reservationsAtRisk: number; skus: number } {
+    let units = 0;
+    let reservationsAtRisk = 0;
+    for (const owed of this.owed.values()) {
+      units += owed.units;
+      reservationsAtRisk += owed.reservationsAtRisk;
+    }
+    return { units, reservationsAtRisk, skus: this.owed.size };
+  }
+
+  /**
+   * Settles a store's manager-override deficit: covers what the store's online
+   * escrow can (online:X > store:X, recorded in `c`), and records units the
+   * store's own receipts have repaid. What stays owed is reported, with the
+   * reservations at that store it may have sold from: flagged, never dropped.
+   */
+  async settleDeficit(storeId: StoreId, sku: Sku): Promise<boolean> {
+    const key = demandKey(sku, storeId);
+    if (deficitAllowance(await this.documents.open(sku), storeAccount(storeId)) <= 0) {
+      this.owed.delete(key);
+      return false;
+    }
+    let covered: OperationOutcome | null = null;
+    const result = await this.write(sku, (doc) =>
+      deficitAllowance(doc, storeAccount(storeId)) > 0
+        ? { type: 'coverDeficit', account: onlineAccount(storeId) }
+        : null,
+    );
+    if (result?.ok === true) covered = result.value;
+    const location = computeStock(await this.documents.open(sku)).locations[storeId];
+    const outstanding = location?.deficit ?? 0;
+    const reservationsAtRisk = location?.reservationsAtRisk ?? 0;
+    if (outstanding > 0) this.owed.set(key, { units: outstanding, reservationsAtRisk });
+    else this.owed.delete(key);
+    if (covered === null) return false;
+    this.onEvent({
+      type: 'deficit',
+      storeId,
+      sku,
+      granted: -covered.delta,
+      settled: covered.settled ?? 0,
+      outstanding,
+      reservationsAtRisk,
+    });
+    return (covered.settled ?? 0) > 0;
+  }
+
   /** Grants or asks for a release as the policy says; true when something moved or was asked. */
   private async rebalance(storeId: StoreId, sku: Sku): Promise<boolean> {
+    // A deficit is settled first: the quota is judged on what the store holds after it.
+    const settled = await this.settleDeficit(storeId, sku);
     // Most accepted updates leave the store inside its band: decide that on the
     // current document and skip the hub's write queue. A move is decided again in
     // write order, on the document as the previous hub write left it.
     const rate = this.rateOf(sku, storeId);
     if (allocate(shelfOf(await this.documents.open(sku), storeId), rate, this.config, sku).type === 'hold') {
-      return false;
+      return settled;
     }
     const from = onlineAccount(storeId);
     const to = storeAccount(storeId);

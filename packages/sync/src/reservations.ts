@@ -5,6 +5,7 @@ import {
   ReservationIdSchema,
   ReservationSchema,
   SkuSchema,
+  StoreIdSchema,
   fail,
   ok,
   onlineAccount,
@@ -140,7 +141,7 @@ export class Reservations {
     }
     this.held.set(made.id, made);
     this.schedule(made);
-    return ok(view(made));
+    return ok(await this.withRisk(made));
   }
 
   /** The units were picked up or shipped. Confirming twice answers the same. */
@@ -155,7 +156,7 @@ export class Reservations {
 
   async get(id: string): Promise<Reservation | undefined> {
     const held = this.held.get(id);
-    if (held !== undefined) return view(held);
+    if (held !== undefined) return this.withRisk(held);
     const stored = await this.records.get(key(id), StoredSchema);
     return stored === undefined ? undefined : view(stored);
   }
@@ -216,7 +217,36 @@ export class Reservations {
     this.timers.delete(id);
     const done = view(closed);
     if (to === 'expired') this.options.onExpired?.(done);
+    // Units back online settle what a manager override at that store still owes, at once.
+    const store = StoreIdSchema.safeParse(closed.location);
+    if (to !== 'confirmed' && store.success) await this.writer.settleDeficit(store.data, closed.sku);
     return ok(done);
+  }
+
+  /**
+   * A held reservation as answered, flagged when its store's unsettled override
+   * deficit may have sold its units: the location's units at risk fall on its
+   * newest held reservations first (the oldest promises are kept longest).
+   */
+  private async withRisk(reservation: StoredReservation): Promise<Reservation> {
+    const answer = view(reservation);
+    const atRisk =
+      computeStock(await this.writer.document(reservation.sku)).locations[reservation.location]?.reservationsAtRisk ??
+      0;
+    if (atRisk === 0) return answer;
+    let newer = 0;
+    for (const other of this.held.values()) {
+      if (other.sku !== reservation.sku || other.location !== reservation.location || other.id === reservation.id) {
+        continue;
+      }
+      if (
+        other.createdAt > reservation.createdAt ||
+        (other.createdAt === reservation.createdAt && other.id > reservation.id)
+      ) {
+        newer += other.quantity;
+      }
+    }
+    return { ...answer, atRisk: newer < atRisk };
   }
 
   private schedule(reservation: StoredReservation): void {
@@ -279,5 +309,6 @@ function view(r: StoredReservation): Reservation {
     createdAt: new Date(r.createdAt).toISOString(),
     expiresAt: new Date(r.expiresAt).toISOString(),
     closedAt: r.closedAt === null ? null : new Date(r.closedAt).toISOString(),
+    atRisk: false,
   };
 }

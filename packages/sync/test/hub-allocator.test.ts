@@ -1,6 +1,6 @@
-import { applyOperation } from '@shelfsync/core';
+import { applyOperation, computeStock } from '@shelfsync/core';
 import { AllocatorConfigSchema } from '@shelfsync/escrow';
-import { storeAccount, storeWriter, type Sku, type StoreId } from '@shelfsync/protocol';
+import { HUB_WRITER, onlineAccount, storeAccount, storeWriter, type Sku, type StoreId } from '@shelfsync/protocol';
 import { describe, expect, it } from 'vitest';
 import { HubAllocator, type HubDocuments } from '../src/index.js';
 import { TestHub, sku } from './support/chain.js';
@@ -45,5 +45,71 @@ describe('hub allocator sweep', () => {
     expect(await round()).toEqual(['E', 'A']);
     expect(await round()).toEqual(['B', 'C']);
     expect(allocator.tracked).toBe(5);
+  });
+});
+
+describe('hub allocator and the manager override', () => {
+  /** North received 10, kept 2 at the POS, 8 escrowed online; `reserved` of them reserved; then sold `oversold` beyond its 2 under override. */
+  const setup = async (reserved: number, oversold: number) => {
+    const hub = await TestHub.create();
+    const events: unknown[] = [];
+    const allocator = new HubAllocator(
+      hub.storage,
+      hub.sync,
+      AllocatorConfigSchema.parse({}),
+      () => 1_000,
+      (e) => events.push(e),
+    );
+    const target = sku('KETTLE');
+    const doc = await hub.storage.open(target);
+    const north = storeWriter(NORTH);
+    applyOperation(doc, north, { type: 'receive', account: storeAccount(NORTH), quantity: 10 });
+    applyOperation(doc, north, {
+      type: 'transferRights',
+      from: storeAccount(NORTH),
+      to: onlineAccount(NORTH),
+      quantity: 8,
+    });
+    if (reserved > 0)
+      applyOperation(doc, HUB_WRITER, { type: 'reserve', account: onlineAccount(NORTH), quantity: reserved });
+    applyOperation(doc, north, {
+      type: 'sellOverride',
+      account: storeAccount(NORTH),
+      quantity: 2 + oversold,
+      cap: oversold,
+    });
+    return { hub, allocator, target, events };
+  };
+
+  it('covers an owed deficit from the online escrow before it rebalances', async () => {
+    const { hub, allocator, target, events } = await setup(0, 3);
+    await allocator.accepted(NORTH, target);
+    const location = computeStock(await hub.storage.open(target)).locations[NORTH];
+    expect(location).toMatchObject({ deficit: 0 });
+    expect((location?.posRights ?? 0) + (location?.onlineRights ?? 0)).toBe(5);
+    expect(events).toContainEqual({
+      type: 'deficit',
+      storeId: NORTH,
+      sku: target,
+      granted: 3,
+      settled: 3,
+      outstanding: 0,
+      reservationsAtRisk: 0,
+    });
+    expect(allocator.deficits()).toEqual({ units: 0, reservationsAtRisk: 0, skus: 0 });
+  });
+
+  it('reports what it cannot cover, with the reservations at risk, and a top-up answer never says less than nothing', async () => {
+    const { hub, allocator, target } = await setup(8, 3);
+    await allocator.accepted(NORTH, target);
+    expect(computeStock(await hub.storage.open(target)).locations[NORTH]).toMatchObject({
+      posRights: -3,
+      onlineRights: 0,
+      deficit: 3,
+      reservationsAtRisk: 3,
+    });
+    expect(allocator.deficits()).toEqual({ units: 3, reservationsAtRisk: 3, skus: 1 });
+    // The top-up answer goes out in a frame whose units are never negative.
+    expect(await allocator.topUp(NORTH, target, 1)).toEqual({ granted: 0, available: 0 });
   });
 });

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, eventually, get, metric, post } from './support/cluster.js';
+
+interface Location {
+  location: string;
+  posRights: number;
+  onlineRights: number;
+  deficit: number;
+  reservationsAtRisk: number;
+}
+
+const locationOf = async (hub: string, sku: string, store: string): Promise<Location | undefined> =>
+  ((await get(hub, `/v1/skus/${sku}`)).body.locations as Location[] | undefined)?.find((l) => l.location === store);
+
+const hubMetric = async (hub: string, name: string, labels: Record<string, string> = {}): Promise<number | undefined> =>
+  metric(await (await fetch(`${hub}/metrics`)).text(), name, labels);
+
+describe('manager override with real processes', () => {
+  // A short rebalancing round, so units that come back online settle a deficit within the test.
+  const cluster = new Cluster({ hubFlags: ['--escrow-rebalance-ms', '1000'] });
+  const auth = { authorization: `Bearer ${cluster.apiToken}` };
+  beforeAll(async () => {
+    await cluster.startHub();
+    await cluster.startStore('north', { flags: ['--override-cap', '3'] });
+    await cluster.startStore('south');
+  }, 60_000);
+  afterAll(() => cluster.stop(), 30_000);
+
+  it('offline, a store sells in-hand units beyond its rights up to its cap; on reconnect the hub covers what its escrow can and flags the reservations at risk; units back online settle the rest', async () => {
+    const hub = cluster.hub?.url ?? '';
+    const north = cluster.store('north');
+    const south = cluster.store('south');
+    expect((await post(north, '/v1/receipts', { sku: 'KETTLE', quantity: 10 }, 'kettle-in')).status).toBe(201);
+    await eventually(() => locationOf(hub, 'KETTLE', 'north'), { posRights: 2, onlineRights: 8, deficit: 0 });
+    const reservation = await post(
+      hub,
+      '/v1/reservations',
+      { sku: 'KETTLE', quantity: 7, storeId: 'north' },
+      'kettle-r',
+      auth,
+    );
+    expect(reservation.status).toBe(201);
+    expect(reservation.body).toMatchObject({ state: 'held', atRisk: false });
+    const reservationId = String(reservation.body.id);
+    await eventually(async () => (await get(north, '/v1/skus/KETTLE')).body, { rights: 2, pendingSync: false });
+    await eventually(async () => (await get(south, '/readyz')).status, 200);
+
+    await cluster.stopHub();
+    await eventually(async () => (await get(north, '/v1/status')).body, { hub: { connected: false } });
+    expect((await post(north, '/v1/sales', { sku: 'KETTLE', quantity: 2 }, 'k-1')).status).toBe(201);
+    // Without the override: refused at once, as always.
+    const plain = await post(north, '/v1/sales', { sku: 'KETTLE', quantity: 1 }, 'k-2');
+    expect(plain.body).toMatchObject({ code: 'INSUFFICIENT_RIGHTS', details: { hubReachable: false } });
+    // With it: sold, and owed.
+    const override = await post(north, '/v1/sales', { sku: 'KETTLE', quantity: 3, override: true }, 'k-3');
+    expect(override.status).toBe(201);
+    expect(override.body).toMatchObject({ operation: 'sell', rights: -3, overridden: 3, deficit: 3, onShelf: 5 });
+    // A retry with the same key answers the same and sells nothing more.
+    const retried = await post(north, '/v1/sales', { sku: 'KETTLE', quantity: 3, override: true }, 'k-3');
+    expect(retried.headers.get('idempotent-replayed')).toBe('true');
+    expect(retried.body).toEqual(override.body);
+    // Past the cap: refused, nothing recorded.
+    const capped = await post(north, '/v1/sales', { sku: 'KETTLE', quantity: 1, override: true }, 'k-4');
+    expect(capped.status).toBe(409);
+    expect(capped.body).toMatchObject({
+      code: 'OVERRIDE_CAP_EXCEEDED',
+      details: { cap: 3, outstanding: 3, requested: 1, hubReachable: false },
+    });
+    expect((await get(north, '/v1/skus/KETTLE')).body).toMatchObject({ rights: -3, deficit: 3 });
+    // A store without --override-cap has the override off.
+    const off = await post(south, '/v1/sales', { sku: 'KETTLE', quantity: 1, override: true }, 's-1');
+    expect(off.status).toBe(409);
+    expect(off.body).toMatchObject({ code: 'OVERRIDE_CAP_EXCEEDED', details: { cap: 0 } });
+    const storeMetrics = await (await fetch(`${north}/metrics`)).text();
+    expect(metric(storeMetrics, 'shelfsync_override_units_total')).toBe(3);
+    expect(metric(storeMetrics, 'shelfsync_sales_total', { outcome: 'override' })).toBe(1);
+    expect(metric(storeMetrics, 'shelfsync_sales_total', { outcome: 'refused_override_cap' })).toBe(1);
+
+    // Reconnected: the one unreserved online unit covers one; two stay owed, and the newest reservation is flagged.
+    await cluster.startHub();
+    const healed = cluster.hub?.url ?? '';
+    await eventually(() => locationOf(healed, 'KETTLE', 'north'), {
+      posRights: -2,
+      onlineRights: 0,
+      deficit: 2,
+      reservationsAtRisk: 2,
+    });
+    expect((await get(healed, `/v1/reservations/${reservationId}`, auth)).body).toMatchObject({
+      state: 'held',
+      atRisk: true,
+    });
+    expect(await hubMetric(healed, 'shelfsync_override_deficit_outstanding_units')).toBe(2);
+    expect(await hubMetric(healed, 'shelfsync_reservations_at_risk_units')).toBe(2);
+    await eventually(async () => (await get(north, '/v1/skus/KETTLE')).body, { rights: -2, deficit: 2 });
+
+    // The customer cancels: the 7 units come back online, the hub covers the rest of the deficit from them.
+    expect((await post(healed, `/v1/reservations/${reservationId}/cancel`, {}, undefined, auth)).status).toBe(200);
+    await eventually(() => locationOf(healed, 'KETTLE', 'north'), { deficit: 0, reservationsAtRisk: 0 });
+    const settled = await locationOf(healed, 'KETTLE', 'north');
+    expect((settled?.posRights ?? 0) + (settled?.onlineRights ?? 0)).toBe(5);
+    await eventually(async () => (await get(healed, '/v1/skus/KETTLE')).body, { available: 5 });
+    await eventually(async () => (await get(north, '/v1/skus/KETTLE')).body, { available: 5, pendingSync: false });
+    expect((await get(north, '/v1/skus/KETTLE')).body.deficit).toBeUndefined();
+    await eventually(() => hubMetric(healed, 'shelfsync_override_deficit_outstanding_units'), 0);
+    // 1 unit covered on reconnect, 2 once the cancelled units came back: all from the escrow.
+    expect(await hubMetric(healed, 'shelfsync_override_deficit_settled_units_total', { how: 'covered' })).toBe(3);
+    // Settled: the store may use its whole cap again.
+    expect((await post(north, '/v1/sales', { sku: 'KETTLE', quantity: 1 }, 'k-5')).status).toBe(201);
+  }, 90_000);
+});
