@@ -9,6 +9,8 @@ import { UsageError, describeFlags, parseFlags, type FlagSpec } from './args.js'
 import { runDemo } from './demo.js';
 import { startProxy } from './proxy-command.js';
 import { onShutdown } from './shutdown.js';
+import { SCENARIOS } from './sim/scenarios.js';
+import { SimInputError, SimOptionsSchema, runSimCommand } from './sim/sim-command.js';
 
 const hubFlags = {
   port: { flag: 'port', env: 'SHELFSYNC_PORT', description: 'port to listen on (0: any free port)' },
@@ -132,6 +134,23 @@ const demoFlags = {
   rate: { flag: 'rate', description: 'operations per second across all stores (default 4)' },
 } satisfies Record<string, FlagSpec>;
 
+const simFlags = {
+  scenario: {
+    flag: 'scenario',
+    description: `fault schedule: ${SCENARIOS.join(', ')}, or a .json file (docs/testing.md) (default single-store-offline)`,
+  },
+  seed: { flag: 'seed', description: 'seed of the workload and the schedule; the same seed replays them (default 1)' },
+  stores: { flag: 'stores', description: 'store processes, each behind its own fault proxy (default 3)' },
+  duration: {
+    flag: 'duration',
+    description: 'seconds of workload and faults, before the heal and the check (default 30)',
+  },
+  rate: { flag: 'rate', description: 'operations per second across stores and reservations (default 20)' },
+  skus: { flag: 'skus', description: 'SKUs in the workload (default 5)' },
+  dataDir: { flag: 'data', description: 'data directory of the run (default .data/sim/<scenario>-<seed>-<time>)' },
+  report: { flag: 'report', description: 'where the JSON report goes (default <data>/report.json)' },
+} satisfies Record<string, FlagSpec>;
+
 const commands: Record<
   string,
   { summary: string; flags: Record<string, FlagSpec>; run: (argv: string[]) => Promise<void> }
@@ -140,6 +159,19 @@ const commands: Record<
   store: { summary: 'run a store node', flags: storeFlags, run: runStore },
   token: { summary: 'print a store token signed with the hub secret', flags: tokenFlags, run: runToken },
   proxy: { summary: 'a TCP fault proxy in front of the hub, with a control API', flags: proxyFlags, run: runProxy },
+  sim: {
+    summary:
+      'partition test: real hub and stores behind fault proxies, a seeded workload and schedule, a checked verdict',
+    flags: simFlags,
+    run: async (argv) => {
+      try {
+        process.exitCode = await runSimCommand(parseFlags(argv, simFlags, SimOptionsSchema));
+      } catch (error) {
+        if (error instanceof SimInputError) throw new UsageError(error.message);
+        throw error;
+      }
+    },
+  },
   demo: {
     summary: 'run a hub, three stores and light traffic',
     flags: demoFlags,

@@ -21,12 +21,15 @@ import {
   ReservationIdSchema,
   ReservationRequestSchema,
   SYNC_PATH,
+  SkuSchema,
+  type SkuLedger,
   httpStatusByCode,
   toProblem,
   type Reservation,
   type StoreLinksSchema,
   type Result,
 } from '@shelfsync/protocol';
+import { ledgerSummary } from '@shelfsync/core';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { AllocatorConfigSchema } from '@shelfsync/escrow';
 import {
@@ -232,6 +235,12 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     requireApiToken(ctx);
     answer(ctx, await reservations.cancel(parseOrThrow(ReservationIdSchema, ctx.params.id, 'path.id')));
   });
+  router.get('/v1/skus/:sku/ledger', async (ctx) => {
+    requireApiToken(ctx);
+    const sku = parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku');
+    if (storage.changeOf(sku) === undefined) throw problem(ErrorCode.NotFound, `no stock recorded for ${sku}`);
+    ctx.body = { sku, ...ledgerSummary(await storage.open(sku)) } satisfies SkuLedger;
+  });
   const closeEventStreams = storefrontRoutes(router, storage, log);
   // The hub listens only once its storage is loaded: serving means ready.
   router.get('/readyz', (ctx) => {
@@ -253,7 +262,9 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
         burst: config.rateLimitBurst,
         // The public storefront reads; stores, reservations and admin calls authenticate instead.
         applies: (path, method) =>
-          method === 'GET' && (path.startsWith('/v1/skus') || path.startsWith('/v1/stores') || path === '/v1/events'),
+          method === 'GET' &&
+          !path.endsWith('/ledger') &&
+          (path.startsWith('/v1/skus') || path.startsWith('/v1/stores') || path === '/v1/events'),
       }),
     ],
   );

@@ -1,5 +1,12 @@
 import Router from '@koa/router';
-import { applyOperation, computeStock, deficitAllowance, rightsOf, type Operation } from '@shelfsync/core';
+import {
+  applyOperation,
+  computeStock,
+  deficitAllowance,
+  ledgerSummary,
+  rightsOf,
+  type Operation,
+} from '@shelfsync/core';
 import {
   closeServer,
   createLogger,
@@ -31,6 +38,7 @@ import {
   toProblem,
   type OperationResponse,
   type Sku,
+  type SkuLedger,
 } from '@shelfsync/protocol';
 import type { StorageWrite } from '@shelfsync/storage';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
@@ -304,6 +312,7 @@ export async function startStore(
       sku,
       quantity,
       ...stockFigures(doc),
+      ...(operation.type === 'count' ? { delta: result.value.delta } : {}),
       ...(overridden > 0 ? { overridden } : {}),
     };
     if (update === undefined) return { status: 201, body, recorded: false };
@@ -398,6 +407,13 @@ export async function startStore(
       pendingSync: storage.isDirty(sku),
     } satisfies z.infer<typeof StoreSkuSchema>;
   });
+  router.get('/v1/skus/:sku/ledger', async (ctx) => {
+    const sku = parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku');
+    assertStorageHealthy();
+    if (!storage.has(sku)) throw problem(ErrorCode.NotFound, `this store holds nothing for ${sku}`);
+    ctx.body = { sku, ...ledgerSummary(await storage.open(sku)) } satisfies SkuLedger;
+  });
+
   router.get('/v1/status', (ctx) => {
     const status = sync.status();
     ctx.body = {

@@ -28,6 +28,14 @@ export interface FinalSku {
   readonly committed: number;
   readonly value: number;
   readonly rights: Readonly<Record<string, number>>;
+  /** The replica's Yjs state vector, when known: compared like the totals, so equal totals from different operations still differ. */
+  readonly stateVector?: string;
+  /**
+   * Units store accounts owe under the manager override (capped and recorded
+   * deficits): such an account may be below zero by this much, and the chain's
+   * value by their sum. Absent: nothing owed.
+   */
+  readonly owed?: Readonly<Record<string, number>>;
 }
 
 export interface Violation {
@@ -70,7 +78,8 @@ function effect(event: HistoryEvent): { added: number; committed: number } {
  * - **history**: each operation id ends at most once (a retry reuses its id and must get the same end);
  * - **exactly once**: the merged totals hold every acknowledged operation once, and of the
  *   indeterminate ones (no answer) at most once each: `ok <= final <= ok + unknown`;
- * - **no oversell**: nothing is committed beyond what was added: value >= 0, no account below zero;
+ * - **no oversell**: nothing is committed beyond what was added: value >= 0, no account below zero
+ *   (but for recorded manager-override deficits, `owed`: the bounded oversell the override allows);
  * - **conservation**: added = committed + value, and the rights of all accounts sum to value;
  * - **convergence**: every replica derives the same totals.
  * A count's effect is known only from its answer, so an indeterminate count widens both bounds by what it could have done.
@@ -153,9 +162,19 @@ export function checkHistory(
       }
       continue;
     }
-    if (final.value < 0) violations.push({ check: 'no-oversell', sku, detail: `value ${final.value} < 0` });
+    const owed = final.owed ?? {};
+    const owedTotal = Object.values(owed).reduce((a, b) => a + b, 0);
+    if (final.value + owedTotal < 0) {
+      violations.push({
+        check: 'no-oversell',
+        sku,
+        detail: `value ${final.value} < 0${owedTotal > 0 ? ` beyond the ${owedTotal} units owed under override` : ''}`,
+      });
+    }
     for (const [account, rights] of Object.entries(final.rights)) {
-      if (rights < 0) violations.push({ check: 'no-oversell', sku, detail: `${account} holds ${rights} rights` });
+      if (rights + (owed[account] ?? 0) < 0) {
+        violations.push({ check: 'no-oversell', sku, detail: `${account} holds ${rights} rights` });
+      }
     }
     if (final.added !== final.committed + final.value) {
       violations.push({

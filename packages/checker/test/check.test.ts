@@ -54,6 +54,24 @@ describe('history checker', () => {
     expect(checks(checkHistory(settled, { hub: { S: final(10, 3) } }))).toEqual(['exactly-once']);
   });
 
+  it('a store below zero by what it owes under the manager override is the bounded oversell, not a violation; beyond it is', () => {
+    const sold = [
+      ev('r', 'receive', 2, 'invoke'),
+      ev('r', 'receive', 2, 'ok'),
+      ev('s', 'sell', 3, 'invoke'),
+      ev('s', 'sell', 3, 'ok'),
+    ];
+    const owing = (owed: number): FinalSku => ({
+      added: 2,
+      committed: 3,
+      value: -1,
+      rights: { 'store:a': -1 },
+      owed: { 'store:a': owed },
+    });
+    expect(checkHistory(sold, { hub: { S: owing(1) } }).ok).toBe(true);
+    expect(checks(checkHistory(sold, { hub: { S: owing(0) } }))).toEqual(['no-oversell', 'no-oversell']);
+  });
+
   it('flags oversell, broken conservation, divergence and contradictory answers', () => {
     expect(
       checks(checkHistory([], { hub: { S: { added: 1, committed: 2, value: -1, rights: { 'store:a': -1 } } } })),

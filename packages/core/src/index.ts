@@ -35,3 +35,4 @@ export {
   type MetaKey,
 } from './schema.js';
 export { MAX_UPDATE_BYTES, applyValidatedUpdate, validateUpdate, type UpdateAcceptance } from './validate-update.js';
+export { ledgerSummary, type LedgerSummary } from './summary.js';

@@ -55,6 +55,8 @@ export const OperationResponseSchema = z.strictObject({
   onShelf: z.int(),
   /** Chain-wide uncommitted units, as last known here. */
   available: z.int(),
+  /** Counts: units the count added (positive) or committed (negative), against this store's books. */
+  delta: z.int().optional(),
   /** Sales under the manager override: units of this sale beyond the POS's rights (now owed). */
   overridden: z.int().min(0).optional(),
   /** Units this store owes under the manager override, not yet settled by the hub; present only while it owes any. */

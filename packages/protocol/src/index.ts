@@ -64,11 +64,13 @@ export {
   ReadySchema,
   SkuListSchema,
   SkuStockSchema,
+  SkuLedgerSchema,
   StoreAvailabilitySchema,
   StoreLinksSchema,
   StoreSkuSchema,
   StoreStatusSchema,
   type SkuStock,
+  type SkuLedger,
 } from './responses.js';
 export {
   buildOpenApiDocument,

@@ -14,6 +14,7 @@ import { ProblemSchema } from './errors.js';
 import {
   HealthSchema,
   ReadySchema,
+  SkuLedgerSchema,
   SkuListSchema,
   SkuStockSchema,
   StoreAvailabilitySchema,
@@ -101,6 +102,16 @@ export const hubOperations: readonly ApiOperation[] = [
     responses: { 200: SkuStockSchema, 304: null },
     problems: [400, 404, 429],
     example: { path: '/v1/skus/MUG-BLUE' },
+  },
+  {
+    method: 'get',
+    path: '/v1/skus/{sku}/ledger',
+    summary:
+      "The hub's whole view of a SKU: totals, every account's rights and its Yjs state vector (to compare replicas).",
+    auth: 'apiToken',
+    pathParams: sku,
+    responses: { 200: SkuLedgerSchema },
+    problems: [400, 401, 404, 429],
   },
   {
     method: 'get',
@@ -223,6 +234,16 @@ export const storeOperations: readonly ApiOperation[] = [
     responses: { 200: StoreSkuSchema },
     problems: [400, 404, 503],
     example: { path: '/v1/skus/MUG-BLUE' },
+  },
+  {
+    method: 'get',
+    path: '/v1/skus/{sku}/ledger',
+    summary:
+      "This store's whole view of a SKU: totals, every account's rights and its Yjs state vector (to compare replicas).",
+    pathParams: sku,
+    responses: { 200: SkuLedgerSchema },
+    problems: [400, 404, 503],
+    example: { path: '/v1/skus/MUG-BLUE/ledger' },
   },
   {
     method: 'get',

@@ -105,6 +105,24 @@ export const StoreSkuSchema = z.strictObject({
   pendingSync: z.boolean(),
 });
 
+/** Hub and store: GET /v1/skus/:sku/ledger, one replica's whole view of a SKU (for checkers and operators). */
+export const SkuLedgerSchema = z.strictObject({
+  sku: SkuSchema,
+  /** Units ever added (receipts, returns, transfers in, cancelled reservations, count surplus). */
+  added: Units,
+  /** Units ever committed (sales, shipments out, reservations, count shortfall). */
+  committed: Units,
+  /** added - committed: units no one has committed. */
+  value: Units,
+  /** Rights of every account, by account id (store:X, online:X, online:dc). */
+  rights: z.record(z.string(), Units),
+  /** The replica's Yjs state vector, base64: replicas with equal vectors hold the same operations. */
+  stateVector: z.string(),
+  /** Store accounts owing units under the manager override, by account: they may be below zero by this much. */
+  owed: z.record(z.string(), z.int().min(1)),
+});
+export type SkuLedger = z.infer<typeof SkuLedgerSchema>;
+
 /** Store: GET /v1/status */
 export const StoreStatusSchema = z.strictObject({
   storeId: StoreIdSchema,
