@@ -1,7 +1,7 @@
 /**
  * Runs a benchmark suite and writes its table into docs/benchmarks.md, between
  * that suite's markers, with the command and the machine that produced it.
- * Usage: pnpm bench <suite>   (suites: core, sync, storage, escrow, api)
+ * Usage: pnpm bench <suite>   (suites: core, sync, storage, escrow, api, compare)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -15,8 +15,21 @@ import { runStorageAdapterBench } from '../packages/storage-sqljs/bench/storage-
 import { runHubMemoryBench } from '../apps/hub/bench/hub-memory-bench.js';
 import { runEscrowBench } from '../apps/cli/bench/escrow-bench.js';
 import { runApiBench } from '../apps/cli/bench/api-bench.js';
+import { comparisonChart, comparisonTable, runComparison } from '../apps/cli/bench/compare-bench.js';
 
-const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
+/** A suite answers rows for the standard table, or a table of its own. */
+type SuiteResult = BenchRow[] | { readonly markdown: string };
+
+const suites: Record<string, () => SuiteResult | Promise<SuiteResult>> = {
+  compare: () => {
+    const run = runComparison();
+    // The chart sits next to the table in docs/benchmarks.md.
+    writeFileSync(
+      join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'images', 'compare.svg'),
+      comparisonChart(run),
+    );
+    return { markdown: `${comparisonTable(run)}\n\n![What partitions cost each system](images/compare.svg)` };
+  },
   core: runCoreBench,
   escrow: () => runEscrowBench(),
   api: () => runApiBench(),
@@ -37,14 +50,18 @@ if (suite === undefined) {
   process.exit(2);
 }
 
-const rows = await suite();
+const result = await suite();
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}`;
 const table = [
   `Command: \`pnpm bench ${name}\` — ${new Date().toISOString().slice(0, 10)}, ${machine}`,
   '',
-  '| measure | result | note |',
-  '| --- | --- | --- |',
-  ...rows.map((r) => `| ${r.name} | ${r.value} | ${r.note} |`),
+  ...('markdown' in result
+    ? [result.markdown]
+    : [
+        '| measure | result | note |',
+        '| --- | --- | --- |',
+        ...result.map((r) => `| ${r.name} | ${r.value} | ${r.note} |`),
+      ]),
 ].join('\n');
 console.log(table);
 
