@@ -44,6 +44,8 @@ import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { adminRoutes } from './admin.js';
+import { ChainActivity } from './chain-activity.js';
 import type { HubConfig } from './config.js';
 import { verifyStoreToken } from './token.js';
 import { storefrontRoutes } from './storefront.js';
@@ -92,8 +94,10 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   const reservationOutcomes = metrics.counter('shelfsync_reservations_total', 'Reservation calls by outcome', [
     'outcome',
   ]);
+  const activity = new ChainActivity(storage, log);
   const sync = new HubSync(storage, {
     onEvent: (event) => {
+      activity.onSyncEvent(event);
       if (event.type === 'rejected') rejected.inc({ code: event.code });
       logSyncEvent(log, event);
     },
@@ -117,6 +121,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     }),
     Date.now,
     (event) => {
+      activity.onAllocatorEvent(event);
       if (event.type === 'grant') {
         grants.inc({ reason: event.reason });
         grantedUnits.inc({ reason: event.reason }, event.quantity);
@@ -147,6 +152,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     newId: () => `r_${randomBytes(16).toString('base64url').slice(0, 22)}`,
     onExpired: (r) => {
       reservationOutcomes.inc({ outcome: 'expired' });
+      activity.reservation('expired');
       log.info({ reservation: r.id, sku: r.sku, quantity: r.quantity }, 'reservation expired');
     },
   });
@@ -163,6 +169,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   };
   const answer = (ctx: Context & { state: RequestState }, result: Result<Reservation>, status = 200): void => {
     reservationOutcomes.inc({ outcome: result.ok ? result.value.state : result.error.code });
+    activity.reservation(result.ok ? result.value.state : result.error.code);
     if (result.ok) {
       ctx.status = status;
       ctx.body = result.value;
@@ -184,6 +191,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       { method: 'POST', path: '/v1/reservations', body: input },
       async (recordWrites) => {
         const made = await reservations.reserve(input, (r) => recordWrites(201, r));
+        activity.reservation(made.ok ? made.value.state : made.error.code);
         if (made.ok) return { status: 201, body: made.value, recorded: true };
         return {
           status: httpStatusByCode[made.error.code],
@@ -214,6 +222,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     answer(ctx, await reservations.cancel(parseOrThrow(ReservationIdSchema, ctx.params.id, 'path.id')));
   });
   const closeEventStreams = storefrontRoutes(router, storage, log);
+  adminRoutes(router, sync, requireApiToken, log);
+  activity.routes(router);
   // The hub listens only once its storage is loaded: serving means ready.
   router.get('/readyz', (ctx) => {
     ctx.body = { status: 'ready' };
@@ -234,7 +244,11 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
         burst: config.rateLimitBurst,
         // The public storefront reads; stores, reservations and admin calls authenticate instead.
         applies: (path, method) =>
-          method === 'GET' && (path.startsWith('/v1/skus') || path.startsWith('/v1/stores') || path === '/v1/events'),
+          method === 'GET' &&
+          (path.startsWith('/v1/skus') ||
+            path.startsWith('/v1/stores') ||
+            path === '/v1/events' ||
+            path === '/v1/summary'),
       }),
     ],
   );

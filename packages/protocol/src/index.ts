@@ -39,6 +39,7 @@ export { CloseCode, closeCodeName, type CloseCodeName } from './close-codes.js';
 export {
   AdjustmentRequestSchema,
   IdempotencyKeySchema,
+  LinkStateRequestSchema,
   OperationResponseSchema,
   QuantityInputSchema,
   ReservationIdSchema,
@@ -49,6 +50,7 @@ export {
   TransferInRequestSchema,
   TransferOutRequestSchema,
   type AdjustmentRequest,
+  type LinkStateRequest,
   type OperationResponse,
   type Reservation,
   type ReservationRequest,
@@ -58,7 +60,9 @@ export {
 } from './api.js';
 export { seededRandom } from './random.js';
 export {
+  ChainSummarySchema,
   HealthSchema,
+  LinkStateSchema,
   ReadySchema,
   SkuListSchema,
   SkuStockSchema,
@@ -66,6 +70,7 @@ export {
   StoreLinksSchema,
   StoreSkuSchema,
   StoreStatusSchema,
+  type ChainSummary,
   type SkuStock,
 } from './responses.js';
 export {
