@@ -5,6 +5,7 @@ import {
   closeServer,
   cors,
   rateLimit,
+  staticFiles,
   createLogger,
   readJson,
   listen,
@@ -44,6 +45,7 @@ import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { buildHint, distDir } from '@shelfsync/dashboard/dist-dir';
 import { adminRoutes } from './admin.js';
 import { ChainActivity } from './chain-activity.js';
 import type { HubConfig } from './config.js';
@@ -238,6 +240,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     (error, ctx) => log.error({ err: error, requestId: ctx.state.requestId }, 'request failed'),
     metrics,
     [
+      staticFiles({ root: distDir, index: 'dashboard.html', missingHint: buildHint }),
       cors(config.corsOrigins),
       rateLimit({
         perSecond: config.rateLimit,
