@@ -61,11 +61,15 @@ describe('hostile input, at every mutating endpoint of hub and store', () => {
     // What the hostile requests must not change (times like lastSeen move on their own).
     const snapshot = async () => {
       const { rights, onShelf, available, pendingSync } = (await get(store, '/v1/skus/FUZZ-1')).body;
-      const stores = (await get(hub, '/v1/stores')).body.stores as { storeId: string; rejectedUpdates: number }[];
+      const stores = (await get(hub, '/v1/stores')).body.stores as {
+        storeId: string;
+        rejectedUpdates: number;
+        cut: boolean;
+      }[];
       return {
         store: { rights, onShelf, available, pendingSync },
         hub: (await get(hub, '/v1/skus/FUZZ-1')).body.available,
-        rejected: stores.map((s) => [s.storeId, s.rejectedUpdates]),
+        links: stores.map((s) => [s.storeId, s.rejectedUpdates, s.cut]),
       };
     };
     const before = await snapshot();
@@ -75,6 +79,8 @@ describe('hostile input, at every mutating endpoint of hub and store', () => {
         (path) => ({ url: `${store}${path}`, headers: {} }),
       ),
       { url: `${hub}/v1/reservations`, headers: auth() },
+      // Every hostile body lacks a valid `state`: none may cut the store's link.
+      { url: `${hub}/v1/admin/stores/east/link`, headers: auth() },
     ];
     const kinds = new Map<number, number>();
     let sent = 0;
@@ -132,7 +138,11 @@ describe('hostile input, at every mutating endpoint of hub and store', () => {
       `Basic ${cluster.apiToken}`,
       `Bearer ${cluster.apiToken}x`,
     ]) {
-      for (const path of ['/v1/reservations', '/v1/reservations/r_AAAAAAAAAAAAAAAAAAAAAA/confirm']) {
+      for (const path of [
+        '/v1/reservations',
+        '/v1/reservations/r_AAAAAAAAAAAAAAAAAAAAAA/confirm',
+        '/v1/admin/stores/east/link',
+      ]) {
         await send(`${hub}${path}`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', ...(authorization === '' ? {} : { authorization }) },

@@ -71,6 +71,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     [
       '',
       'shelfsync demo is running (Ctrl-C to stop)',
+      `  dashboard  ${hub.url}/   (tester controls take the API token in ${join(options.dataDir, 'hub', 'api-token')})`,
+      ...stores.map((s, i) => `  console    ${s.url}/   store ${STORES[i] ?? ''}`),
       `  hub        ${hub.url}   e.g. ${hub.url}/v1/skus/MUG-BLUE   ${hub.url}/v1/stores`,
       ...stores.map(
         (s, i) => `  ${(STORES[i] ?? '').padEnd(10)} ${s.url}   e.g. ${s.url}/v1/skus/MUG-BLUE   ${s.url}/v1/status`,

@@ -5,6 +5,7 @@ import {
   closeServer,
   cors,
   rateLimit,
+  staticFiles,
   createLogger,
   readJson,
   listen,
@@ -47,6 +48,9 @@ import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { buildHint, distDir } from '@shelfsync/dashboard/dist-dir';
+import { adminRoutes } from './admin.js';
+import { ChainActivity } from './chain-activity.js';
 import type { HubConfig } from './config.js';
 import { verifyStoreToken } from './token.js';
 import { storefrontRoutes } from './storefront.js';
@@ -100,8 +104,10 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   const reservationOutcomes = metrics.counter('shelfsync_reservations_total', 'Reservation calls by outcome', [
     'outcome',
   ]);
+  const activity = new ChainActivity(storage, log);
   const sync = new HubSync(storage, {
     onEvent: (event) => {
+      activity.onSyncEvent(event);
       if (event.type === 'rejected') rejected.inc({ code: event.code });
       logSyncEvent(log, event);
     },
@@ -125,6 +131,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     }),
     Date.now,
     (event) => {
+      activity.onAllocatorEvent(event);
       if (event.type === 'grant') {
         grants.inc({ reason: event.reason });
         grantedUnits.inc({ reason: event.reason }, event.quantity);
@@ -169,6 +176,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     newId: () => `r_${randomBytes(16).toString('base64url').slice(0, 22)}`,
     onExpired: (r) => {
       reservationOutcomes.inc({ outcome: 'expired' });
+      activity.reservation('expired');
       log.info({ reservation: r.id, sku: r.sku, quantity: r.quantity }, 'reservation expired');
     },
   });
@@ -185,6 +193,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   };
   const answer = (ctx: Context & { state: RequestState }, result: Result<Reservation>, status = 200): void => {
     reservationOutcomes.inc({ outcome: result.ok ? result.value.state : result.error.code });
+    activity.reservation(result.ok ? result.value.state : result.error.code);
     if (result.ok) {
       ctx.status = status;
       ctx.body = result.value;
@@ -206,6 +215,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       { method: 'POST', path: '/v1/reservations', body: input },
       async (recordWrites) => {
         const made = await reservations.reserve(input, (r) => recordWrites(201, r));
+        activity.reservation(made.ok ? made.value.state : made.error.code);
         if (made.ok) return { status: 201, body: made.value, recorded: true };
         return {
           status: httpStatusByCode[made.error.code],
@@ -242,6 +252,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     ctx.body = { sku, ...ledgerSummary(await storage.open(sku)) } satisfies SkuLedger;
   });
   const closeEventStreams = storefrontRoutes(router, storage, log);
+  adminRoutes(router, sync, requireApiToken, log);
+  activity.routes(router);
   // The hub listens only once its storage is loaded: serving means ready.
   router.get('/readyz', (ctx) => {
     ctx.body = { status: 'ready' };
@@ -256,6 +268,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     (error, ctx) => log.error({ err: error, requestId: ctx.state.requestId }, 'request failed'),
     metrics,
     [
+      staticFiles({ root: distDir, index: 'dashboard.html', missingHint: buildHint }),
       cors(config.corsOrigins),
       rateLimit({
         perSecond: config.rateLimit,
@@ -264,7 +277,10 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
         applies: (path, method) =>
           method === 'GET' &&
           !path.endsWith('/ledger') &&
-          (path.startsWith('/v1/skus') || path.startsWith('/v1/stores') || path === '/v1/events'),
+          (path.startsWith('/v1/skus') ||
+            path.startsWith('/v1/stores') ||
+            path === '/v1/events' ||
+            path === '/v1/summary'),
       }),
     ],
   );

@@ -1,5 +1,5 @@
 import { wsTransport, type Logger } from '@shelfsync/edge';
-import { SYNC_PATH } from '@shelfsync/protocol';
+import { CloseCode, SYNC_PATH } from '@shelfsync/protocol';
 import { backoffDelay, type StoreSync } from '@shelfsync/sync';
 import { WebSocket } from 'ws';
 
@@ -11,6 +11,8 @@ import { WebSocket } from 'ws';
 export class HubLink {
   private socket: WebSocket | null = null;
   private attempt = 0;
+  /** Reconnections the hub closed at once because an operator cut this store's link. */
+  private refusedInARow = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
 
@@ -62,8 +64,13 @@ export class HubLink {
     socket.on('close', (code, reason) => {
       if (this.socket === socket) this.socket = null;
       if (this.stopped) return;
-      const delay = backoffDelay(this.attempt++, this.random);
-      this.log.info({ code, reason: reason.toString('utf8'), retryInMs: delay }, 'hub connection closed');
+      // A cut link opens and closes at once: back off as from a failed attempt, not
+      // as from a fresh session, or the store would retry several times a second.
+      const cut = code === CloseCode.LinkCut.code;
+      this.refusedInARow = cut ? this.refusedInARow + 1 : 0;
+      const delay = backoffDelay(cut ? this.refusedInARow - 1 : this.attempt++, this.random);
+      if (cut) this.log.warn({ retryInMs: delay }, "the hub cut this store's link: selling from local quota");
+      else this.log.info({ code, reason: reason.toString('utf8'), retryInMs: delay }, 'hub connection closed');
       this.timer = setTimeout(() => this.connect(), delay);
       this.timer.unref();
     });

@@ -17,6 +17,7 @@ import {
   IdempotencyKeys,
   Metrics,
   readJson,
+  staticFiles,
   type Logger,
   type RequestState,
 } from '@shelfsync/edge';
@@ -47,6 +48,7 @@ import type { Context } from 'koa';
 import type { z } from 'zod';
 import { join } from 'node:path';
 import * as Y from 'yjs';
+import { buildHint, distDir } from '@shelfsync/dashboard/dist-dir';
 import type { StoreConfig } from './config.js';
 import { HubLink } from './hub-link.js';
 
@@ -447,6 +449,8 @@ export async function startStore(
     router,
     (error, ctx) => log.error({ err: error, requestId: ctx.state.requestId }, 'request failed'),
     metrics,
+    // The store console: it talks only to this node, so it works with the hub down.
+    [staticFiles({ root: distDir, index: 'console.html', missingHint: buildHint })],
   );
   const port = await listen(server, config.port, config.host);
   const url = `http://${config.host}:${port}`;

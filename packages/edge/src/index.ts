@@ -16,3 +16,4 @@ export { createLogger, type Logger } from './log.js';
 export { IdempotencyKeys, type StoredAnswer } from './idempotency.js';
 export { Counter, Gauge, Histogram, Metrics, Registry } from './metrics.js';
 export { cors, rateLimit, type RateLimitOptions } from './guards.js';
+export { staticFiles, type StaticFilesOptions } from './static-files.js';

@@ -12,10 +12,20 @@ export function listen(server: Server, port: number, host: string): Promise<numb
   });
 }
 
-/** Closes a server, ending idle keep-alive connections so close does not hang. */
-export function closeServer(server: Server): Promise<void> {
+/**
+ * Closes a server, ending idle keep-alive connections so close does not hang,
+ * and after `graceMs` every connection still open: a browser reuses its
+ * keep-alive sockets, so an event stream it reopens while the server closes
+ * would otherwise hold the shutdown forever.
+ */
+export function closeServer(server: Server, graceMs = 2_000): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    force.unref();
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
     server.closeIdleConnections();
   });
 }

@@ -95,3 +95,7 @@ export const ReservationSchema = z.strictObject({
   atRisk: z.boolean(),
 });
 export type Reservation = z.infer<typeof ReservationSchema>;
+
+/** POST /v1/admin/stores/:storeId/link on the hub: cut a store's link (testers, drills) or restore it. */
+export const LinkStateRequestSchema = z.strictObject({ state: z.enum(['cut', 'restored']) });
+export type LinkStateRequest = z.infer<typeof LinkStateRequestSchema>;

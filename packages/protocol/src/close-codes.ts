@@ -21,6 +21,12 @@ export const CloseCode = {
   TooManyInvalidUpdates: { code: 4422, reason: 'too many invalid updates' },
   /** The peer reads too slowly: its send buffer passed the limit. It may reconnect and catch up. */
   SlowConsumer: { code: 4429, reason: 'slow consumer' },
+  /**
+   * An operator cut this store's link (POST /v1/admin/stores/:storeId/link): the
+   * live session is closed and every reconnection is closed at once with this
+   * code until the link is restored, so the store sells from its local quota.
+   */
+  LinkCut: { code: 4503, reason: 'link cut by an operator' },
   /** An unexpected failure on the closing side. */
   InternalError: { code: 4500, reason: 'internal error' },
 } as const;

@@ -39,6 +39,7 @@ export { CloseCode, closeCodeName, type CloseCodeName } from './close-codes.js';
 export {
   AdjustmentRequestSchema,
   IdempotencyKeySchema,
+  LinkStateRequestSchema,
   OperationResponseSchema,
   QuantityInputSchema,
   ReservationIdSchema,
@@ -50,6 +51,7 @@ export {
   TransferInRequestSchema,
   TransferOutRequestSchema,
   type AdjustmentRequest,
+  type LinkStateRequest,
   type OperationResponse,
   type Reservation,
   type ReservationRequest,
@@ -60,7 +62,9 @@ export {
 } from './api.js';
 export { seededRandom } from './random.js';
 export {
+  ChainSummarySchema,
   HealthSchema,
+  LinkStateSchema,
   ReadySchema,
   SkuListSchema,
   SkuStockSchema,
@@ -69,6 +73,7 @@ export {
   StoreLinksSchema,
   StoreSkuSchema,
   StoreStatusSchema,
+  type ChainSummary,
   type SkuStock,
   type SkuLedger,
 } from './responses.js';

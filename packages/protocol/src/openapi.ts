@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   AdjustmentRequestSchema,
+  LinkStateRequestSchema,
   ReservationIdSchema,
   ReservationRequestSchema,
   ReservationSchema,
@@ -12,7 +13,9 @@ import {
 } from './api.js';
 import { ProblemSchema } from './errors.js';
 import {
+  ChainSummarySchema,
   HealthSchema,
+  LinkStateSchema,
   ReadySchema,
   SkuLedgerSchema,
   SkuListSchema,
@@ -143,6 +146,27 @@ export const hubOperations: readonly ApiOperation[] = [
     responses: { 200: StoreLinksSchema },
     problems: [429],
     example: { path: '/v1/stores' },
+  },
+  {
+    method: 'get',
+    path: '/v1/summary',
+    summary:
+      'Chain activity by minute (units committed at POS, sales refused after a top-up request and why, reservations) and the latest refusals made while the chain had stock.',
+    responses: { 200: ChainSummarySchema },
+    problems: [429],
+    example: { path: '/v1/summary' },
+  },
+  {
+    method: 'post',
+    path: '/v1/admin/stores/{storeId}/link',
+    summary:
+      "Cut a store's link (its session closes with 4503 and its reconnections are refused, so it sells from local quota) or restore it. Lasts until restored or the hub restarts.",
+    auth: 'apiToken',
+    pathParams: { storeId: Id },
+    body: LinkStateRequestSchema,
+    responses: { 200: LinkStateSchema },
+    problems: [400, 401, 404, 405, 413, 415, 500],
+    example: { path: '/v1/admin/stores/central/link', body: { state: 'restored' } },
   },
   {
     method: 'get',

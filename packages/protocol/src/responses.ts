@@ -82,11 +82,72 @@ export const StoreLinksSchema = z.strictObject({
     z.strictObject({
       storeId: StoreIdSchema,
       connected: z.boolean(),
+      /** An operator cut the link: the hub refuses the store's connections until it is restored. */
+      cut: z.boolean(),
       lastSeen: Timestamp,
+      /**
+       * How stale the hub's view of this store may be: 0 while connected and caught
+       * up; while catching up, the time since it reconnected; offline, since last seen.
+       */
+      syncLagMs: z.int().min(0),
+      /** SKUs the store reported changed at its last handshake that the hub has not received yet. */
+      pendingUpdates: z.int().min(0),
       rejectedUpdates: z.int().min(0),
     }),
   ),
 });
+
+/** Hub: POST /v1/admin/stores/:storeId/link */
+export const LinkStateSchema = z.strictObject({
+  storeId: StoreIdSchema,
+  state: z.enum(['cut', 'restored']),
+  /** Whether the store holds a live session now (false right after a cut). */
+  connected: z.boolean(),
+});
+
+/** Outcomes of online reservation calls, counted per minute in the chain summary. */
+const ReservationCounts = z.strictObject({
+  held: Units.min(0),
+  confirmed: Units.min(0),
+  cancelled: Units.min(0),
+  expired: Units.min(0),
+  /** Refused, mostly INSUFFICIENT_STOCK. */
+  refused: Units.min(0),
+});
+
+/**
+ * Hub: GET /v1/summary. Chain activity by minute as the hub sees it: units
+ * committed at stores' POS (from their merged totals), sales the hub refused a
+ * top-up for (a store cut off refuses without the hub knowing; its own /metrics
+ * counts those), and reservations; plus the latest refusals made while the chain
+ * still had the units. Kept in memory since the hub started.
+ */
+export const ChainSummarySchema = z.strictObject({
+  generatedAt: Timestamp,
+  /** The last 30 minutes, oldest first, each by the minute it starts. */
+  minutes: z.array(
+    z.strictObject({
+      minute: Timestamp,
+      /** Units committed at stores' POS accounts (sales, ship-outs, counts below the books). */
+      sold: Units.min(0),
+      /** Sales refused after a top-up request, by why: the location held too few units, or its escrow was kept for online. */
+      refused: z.strictObject({ locationEmpty: Units.min(0), escrowHeld: Units.min(0) }),
+      reservations: ReservationCounts,
+    }),
+  ),
+  /** Refusals while the chain had enough units elsewhere, newest first (at most 50). */
+  refusedWithChainStock: z.array(
+    z.strictObject({
+      sku: SkuSchema,
+      storeId: StoreIdSchema,
+      at: Timestamp,
+      requested: Units.min(1),
+      /** Units uncommitted chain-wide when the hub refused. */
+      chainAvailable: Units,
+    }),
+  ),
+});
+export type ChainSummary = z.infer<typeof ChainSummarySchema>;
 
 /** Store: GET /v1/skus/:sku */
 export const StoreSkuSchema = z.strictObject({

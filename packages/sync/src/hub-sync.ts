@@ -87,9 +87,27 @@ export interface AllocatorHooks {
 export interface StoreLinkStatus {
   readonly storeId: StoreId;
   readonly connected: boolean;
+  /** An operator cut the link (`cutLink`): the store's connections are closed until `restoreLink`. */
+  readonly cut: boolean;
   /** Milliseconds since the epoch of the last frame from the store. */
   readonly lastSeen: number;
+  /**
+   * How stale the hub's view of the store may be, in ms: 0 while connected and
+   * caught up; while the store still sends what it changed offline, the time since
+   * it reconnected; offline, the time since its last frame.
+   */
+  readonly syncLagMs: number;
+  /** SKUs the store listed as changed in its last hello that the hub has not received since. */
+  readonly pendingUpdates: number;
   readonly rejectedUpdates: number;
+}
+
+interface LinkRecord {
+  lastSeen: number;
+  rejectedUpdates: number;
+  connectedAt: number;
+  /** SKUs named dirty in the store's last hello, not yet received. */
+  pending: Set<string>;
 }
 
 /**
@@ -101,7 +119,8 @@ export interface StoreLinkStatus {
 export class HubSync {
   private readonly options: HubSyncOptions;
   private readonly live = new Map<StoreId, HubSession>();
-  private readonly links = new Map<StoreId, { lastSeen: number; rejectedUpdates: number }>();
+  private readonly links = new Map<StoreId, LinkRecord>();
+  private readonly cut = new Set<StoreId>();
   /** @internal */
   allocator: AllocatorHooks | null = null;
 
@@ -112,8 +131,16 @@ export class HubSync {
     this.options = { ...DEFAULT_OPTIONS, ...options };
   }
 
-  /** Attaches a connection already authenticated as `storeId`. A previous connection of that store is replaced. */
-  connect(storeId: StoreId, transport: Transport): HubSession {
+  /**
+   * Attaches a connection already authenticated as `storeId`. A previous
+   * connection of that store is replaced. A store whose link is cut is closed at
+   * once with LinkCut (null): it learns why, and keeps selling from local quota.
+   */
+  connect(storeId: StoreId, transport: Transport): HubSession | null {
+    if (this.cut.has(storeId)) {
+      transport.close(CloseCode.LinkCut.code, CloseCode.LinkCut.reason);
+      return null;
+    }
     this.live.get(storeId)?.close(CloseCode.Replaced);
     const session = new HubSession(this, this.documents, this.options, storeId, transport);
     this.live.set(storeId, session);
@@ -149,9 +176,42 @@ export class HubSync {
     return [...this.live].map(([storeId, session]) => [storeId, session.bufferedAmount]);
   }
 
+  /**
+   * Cuts a store's link, as a partition would (tests, drills): closes its live
+   * session with LinkCut and closes every reconnection the same way until
+   * `restoreLink`. False if the hub has never heard from the store.
+   */
+  cutLink(storeId: StoreId): boolean {
+    if (!this.links.has(storeId)) return false;
+    this.cut.add(storeId);
+    this.live.get(storeId)?.close(CloseCode.LinkCut);
+    return true;
+  }
+
+  /** Lets a cut store connect again (it does so on its next retry). False if the hub has never heard from it. */
+  restoreLink(storeId: StoreId): boolean {
+    if (!this.links.has(storeId)) return false;
+    this.cut.delete(storeId);
+    return true;
+  }
+
   /** Every store the hub has heard from since it started, connected or not. */
   storeLinks(): StoreLinkStatus[] {
-    return [...this.links].map(([storeId, link]) => ({ storeId, connected: this.live.has(storeId), ...link }));
+    const now = this.options.now();
+    return [...this.links].map(([storeId, link]) => {
+      const session = this.live.get(storeId);
+      const connected = session !== undefined;
+      const caughtUp = connected && session.isLive && link.pending.size === 0;
+      return {
+        storeId,
+        connected,
+        cut: this.cut.has(storeId),
+        lastSeen: link.lastSeen,
+        syncLagMs: caughtUp ? 0 : Math.max(0, now - (connected ? link.connectedAt : link.lastSeen)),
+        pendingUpdates: link.pending.size,
+        rejectedUpdates: link.rejectedUpdates,
+      };
+    });
   }
 
   /** Closes every session (hub shutdown). */
@@ -162,8 +222,23 @@ export class HubSync {
   /** @internal */
   touch(storeId: StoreId): void {
     const link = this.links.get(storeId);
-    if (link === undefined) this.links.set(storeId, { lastSeen: this.options.now(), rejectedUpdates: 0 });
-    else link.lastSeen = this.options.now();
+    const now = this.options.now();
+    if (link === undefined)
+      this.links.set(storeId, { lastSeen: now, rejectedUpdates: 0, connectedAt: now, pending: new Set() });
+    else link.lastSeen = now;
+  }
+
+  /** @internal The store said hello: what it lists as changed offline is pending until it arrives. */
+  handshaken(storeId: StoreId, dirty: readonly string[]): void {
+    const link = this.links.get(storeId);
+    if (link === undefined) return;
+    link.connectedAt = this.options.now();
+    link.pending = new Set(dirty);
+  }
+
+  /** @internal The store sent its changes of `sku`. */
+  received(storeId: StoreId, sku: string): void {
+    this.links.get(storeId)?.pending.delete(sku);
   }
 
   /** @internal */
@@ -318,6 +393,7 @@ export class HubSession {
     }
     clearTimeout(this.handshakeTimer);
     this.state = 'live';
+    this.hub.handshaken(this.storeId, hello.dirty);
     const sameLineage = hello.epoch === this.documents.epoch;
     const changed = sameLineage ? this.documents.changedSince(hello.cursor) : this.documents.allSkus();
     this.send({
@@ -357,6 +433,8 @@ export class HubSession {
       return;
     }
 
+    // Accepted or not, the store has sent what it had for this SKU: it is no longer pending.
+    this.hub.received(this.storeId, sku.data);
     const verdict = validateUpdate(doc, frame.payload, storeWriter(this.storeId));
     if (!verdict.ok) {
       this.reject(frame, verdict.error.code, verdict.error.detail);

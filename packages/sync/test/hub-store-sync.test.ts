@@ -241,4 +241,71 @@ describe('the hub refuses what a store may not do', () => {
     expect(a.events.slice(older).some((e) => e.type === 'closed')).toBe(true);
     expect(hub.sync.storeLinks()).toEqual([expect.objectContaining({ storeId: 'A', connected: true })]);
   });
+
+  it('a cut link closes the session with LinkCut and every reconnection until restored; the store sells meanwhile', async () => {
+    const { hub, a, b } = await chainOfTwo();
+    expect(hub.sync.cutLink('nobody' as StoreId)).toBe(false);
+    expect(hub.sync.cutLink(a.id)).toBe(true);
+    await until(() => a.events.some((e) => e.type === 'closed' && e.code === CloseCode.LinkCut.code));
+    expect(hub.sync.storeLinks().find((l) => l.storeId === a.id)).toMatchObject({ connected: false, cut: true });
+
+    // Offline, the store keeps selling from its own rights; the hub does not see it.
+    await a.apply(MUG, receive(a.id, 3));
+    await a.apply(MUG, sell(a.id, 1));
+    const closedBefore = a.events.filter((e) => e.type === 'closed').length;
+    expect(a.connect(hub)).toBeNull();
+    await until(() => a.events.filter((e) => e.type === 'closed').length === closedBefore + 1);
+    expect(a.events.at(-1)).toMatchObject({ type: 'closed', code: CloseCode.LinkCut.code });
+    expect((await hub.stock(MUG)).value).toBe(0);
+
+    expect(hub.sync.restoreLink(a.id)).toBe(true);
+    a.connect(hub);
+    await until(async () => (await b.stock(MUG)).value === 2);
+    await until(() => {
+      const link = hub.sync.storeLinks().find((l) => l.storeId === a.id);
+      return link?.connected === true && !link.cut && link.pendingUpdates === 0 && link.syncLagMs === 0;
+    });
+  });
+
+  it('a reconnecting store’s offline changes count as pending at the hub until they arrive', async () => {
+    let now = 1_000;
+    const hub = await TestHub.create({ now: () => now });
+    const a = await TestStore.create('A');
+    a.connect(hub);
+    await until(() => a.caughtUpCount() === 1);
+    a.disconnect();
+    await a.apply(MUG, receive(a.id, 1));
+    await a.apply(TEA, receive(a.id, 1));
+    now = 61_000;
+    // Offline: stale since the last frame.
+    await until(() => hub.sync.storeLinks()[0]?.connected === false);
+    expect(hub.sync.storeLinks()[0]).toMatchObject({ syncLagMs: 60_000, pendingUpdates: 0 });
+    // The hub learns of the two SKUs from the hello; hold the store's frames after it to look in between.
+    const [storeSide, hubSide] = createTransportPair();
+    const held: Uint8Array[] = [];
+    let helloSent = false;
+    let holding = true;
+    const gate: Transport = {
+      send: (frame) => {
+        if (helloSent && holding) held.push(frame);
+        else storeSide.send(frame);
+        helloSent = true;
+      },
+      close: (code, reason) => storeSide.close(code, reason),
+      get bufferedAmount() {
+        return storeSide.bufferedAmount;
+      },
+      onMessage: (handler) => storeSide.onMessage(handler),
+      onClose: (handler) => storeSide.onClose(handler),
+    };
+    hub.sync.connect(a.id, hubSide);
+    a.sync.attach(gate);
+    await until(() => hub.sync.storeLinks()[0]?.pendingUpdates === 2);
+    now = 66_000;
+    expect(hub.sync.storeLinks()[0]).toMatchObject({ connected: true, syncLagMs: 5_000 });
+    holding = false;
+    for (const frame of held.splice(0)) storeSide.send(frame);
+    await until(() => hub.sync.storeLinks()[0]?.pendingUpdates === 0);
+    expect(hub.sync.storeLinks()[0]).toMatchObject({ syncLagMs: 0 });
+  });
 });

@@ -126,7 +126,7 @@ export class TestStore {
     return result;
   }
 
-  connect(hub: TestHub): HubSession {
+  connect(hub: TestHub): HubSession | null {
     const [storeSide, hubSide] = createTransportPair();
     this.link = recording(storeSide);
     this.session = hub.sync.connect(this.id, hubSide);

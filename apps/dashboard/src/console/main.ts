@@ -1,0 +1,171 @@
+import '../shared/styles.css';
+import { byId, setAttr, setText } from '../shared/dom.js';
+import { ago, units } from '../shared/format.js';
+import { RequestFailed, idempotencyKey, requestJson } from '../shared/http.js';
+import { OperationResultSchema, StoreSkuSchema, StoreStatusSchema, type StoreSku } from '../shared/schemas.js';
+
+/**
+ * The store console: served by a store node and talking only to it, so it keeps
+ * working (selling from the store's local quota) while the hub is unreachable.
+ */
+
+let current: StoreSku | null = null;
+let hubConnected: boolean | null = null;
+let nodeReachable = true;
+
+const banner = byId('offline-banner');
+const linkPill = byId('hub-link');
+function showLink(): void {
+  if (!nodeReachable) {
+    setText(linkPill, 'This store node is not answering');
+    setAttr(linkPill, 'class', 'pill pill-bad');
+  } else if (hubConnected === null) {
+    setText(linkPill, 'Checking the hub link…');
+    setAttr(linkPill, 'class', 'pill pill-wait');
+  } else {
+    setText(linkPill, hubConnected ? 'Hub connected' : 'Hub unreachable');
+    setAttr(linkPill, 'class', `pill ${hubConnected ? 'pill-ok' : 'pill-bad'}`);
+  }
+  const offline = nodeReachable && hubConnected === false;
+  banner.hidden = !offline;
+  if (offline) {
+    setText(
+      banner,
+      current === null
+        ? 'Offline: selling from local quota. Look up a SKU to see how many units are left.'
+        : `Offline: selling from local quota, ${units(current.rights)} unit${current.rights === 1 ? '' : 's'} of ${current.sku} left.`,
+    );
+  }
+  document.body.classList.toggle('offline', offline);
+}
+
+async function loadStatus(): Promise<void> {
+  try {
+    const status = await requestJson('/v1/status', StoreStatusSchema);
+    nodeReachable = true;
+    hubConnected = status.hub.connected;
+    setText(byId('store-id'), status.storeId);
+    document.title = `shelfsync · store ${status.storeId}`;
+  } catch (error) {
+    if (error instanceof RequestFailed && error.status === 0) nodeReachable = false;
+  }
+  showLink();
+}
+
+const lookupStatus = byId('lookup-status');
+function showSku(sku: StoreSku | null): void {
+  current = sku;
+  byId('figures').hidden = sku === null;
+  if (sku !== null) {
+    setText(byId('fig-rights'), units(sku.rights));
+    setText(byId('fig-shelf'), units(sku.onShelf));
+    setText(byId('fig-chain'), units(sku.available));
+    setText(byId('fig-chain-note'), sku.hubConnected ? '(live)' : '(as last known)');
+    setText(
+      byId('fig-sync'),
+      `${sku.pendingSync ? 'changes waiting for the hub' : 'all changes at the hub'}; last synced ${
+        sku.lastSyncedAt === null ? 'never' : ago(Date.parse(sku.lastSyncedAt), Date.now())
+      }`,
+    );
+    hubConnected = sku.hubConnected;
+  }
+  showLink();
+}
+
+async function loadSku(sku: string): Promise<void> {
+  try {
+    showSku(await requestJson(`/v1/skus/${encodeURIComponent(sku)}`, StoreSkuSchema));
+    setText(lookupStatus, '');
+  } catch (error) {
+    if (error instanceof RequestFailed && error.status === 404) {
+      showSku(null);
+      setText(lookupStatus, `This store holds nothing for ${sku} yet: receive units to start.`);
+      return;
+    }
+    setText(lookupStatus, error instanceof Error ? error.message : 'lookup failed');
+  }
+}
+
+const skuInput = byId<HTMLInputElement>('sku-input');
+const selectedSku = (): string => skuInput.value.trim();
+byId<HTMLFormElement>('lookup').addEventListener('submit', (event) => {
+  event.preventDefault();
+  void loadSku(selectedSku());
+});
+
+const result = byId('result');
+const PAST: Readonly<Record<string, string>> = {
+  sales: 'Sold',
+  receipts: 'Received',
+  returns: 'Returned',
+  adjustments: 'Counted',
+};
+
+/** Posts one operation with a fresh Idempotency-Key and says what happened, in words. */
+async function record(path: 'sales' | 'receipts' | 'returns' | 'adjustments', body: object): Promise<void> {
+  const sku = selectedSku();
+  if (!skuInput.checkValidity() || sku === '') {
+    skuInput.reportValidity();
+    return;
+  }
+  setAttr(result, 'class', 'result');
+  setText(result, 'Recording…');
+  try {
+    const done = await requestJson(`/v1/${path}`, OperationResultSchema, {
+      method: 'POST',
+      body: { sku, ...body },
+      headers: { 'idempotency-key': idempotencyKey('console') },
+      // A sale beyond local rights may wait for a top-up from the hub.
+      timeoutMs: 15_000,
+    });
+    setAttr(result, 'class', 'result result-ok');
+    setText(
+      result,
+      `${PAST[path] ?? 'Recorded'} ${units(done.quantity)} of ${done.sku}. ${units(done.rights)} left to sell here, ${units(done.onShelf)} on the shelf.`,
+    );
+  } catch (error) {
+    setAttr(result, 'class', 'result result-bad');
+    const problem = error instanceof RequestFailed ? error.problem : null;
+    if (problem?.code === 'INSUFFICIENT_RIGHTS') {
+      const rights = Number(problem.details?.rights ?? 0);
+      const reachable = problem.details?.hubReachable === true;
+      setText(
+        result,
+        `Refused: only ${rights} unit${rights === 1 ? '' : 's'} left to sell here${reachable ? ' and the hub had none to add' : ' and the hub is unreachable'}.`,
+      );
+    } else setText(result, `Refused: ${error instanceof Error ? error.message : 'error'}`);
+  }
+  await loadSku(sku);
+}
+
+byId<HTMLFormElement>('movement').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const action = (event.submitter as HTMLButtonElement | null)?.value;
+  const quantity = byId<HTMLInputElement>('quantity');
+  if (!quantity.checkValidity()) {
+    quantity.reportValidity();
+    return;
+  }
+  if (action === 'sales' || action === 'receipts' || action === 'returns') {
+    void record(action, { quantity: Number(quantity.value) });
+  }
+});
+byId<HTMLFormElement>('count').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const counted = byId<HTMLInputElement>('counted');
+  if (!counted.checkValidity()) {
+    counted.reportValidity();
+    return;
+  }
+  void record('adjustments', { counted: Number(counted.value) });
+});
+
+/** Polls this node (it has no event stream): the link state and the SKU on screen. */
+function poll(): void {
+  const sku = current?.sku;
+  void Promise.all([loadStatus(), sku === undefined ? Promise.resolve() : loadSku(sku)]).finally(() =>
+    setTimeout(poll, 2_000),
+  );
+}
+showLink();
+poll();

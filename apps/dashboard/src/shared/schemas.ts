@@ -1,0 +1,130 @@
+import { z } from 'zod/mini';
+
+/**
+ * What the pages read from the hub and the store, as tolerant readers: each
+ * schema names the fields a page uses and checks their types, and lets new fields
+ * through, so a hub that adds a field never breaks an open page. The servers'
+ * strict schemas (packages/protocol/src/responses.ts) stay the contract; these
+ * are checked against real answers by the browser tests.
+ */
+
+const Units = z.int();
+const Time = z.string();
+
+export const SkuLocationSchema = z.looseObject({
+  location: z.string(),
+  onShelf: Units,
+  posRights: Units,
+  onlineRights: Units,
+  reserved: Units,
+  /**
+   * Units a manager's override sold beyond the store's rights, not yet covered
+   * (added by the manager-override work). Optional: older hubs do not send it.
+   */
+  deficit: z.optional(Units),
+});
+export type SkuLocation = z.infer<typeof SkuLocationSchema>;
+
+/** Hub: GET /v1/skus/:sku and each SSE `stock` event. */
+export const SkuStockSchema = z.looseObject({
+  sku: z.string(),
+  available: Units,
+  central: z.looseObject({ available: Units }),
+  locations: z.array(SkuLocationSchema),
+  updatedAt: z.nullable(Time),
+  change: Units,
+});
+export type SkuStock = z.infer<typeof SkuStockSchema>;
+
+/** Hub: GET /v1/skus */
+export const SkuListSchema = z.looseObject({
+  items: z.array(z.looseObject({ sku: z.string(), available: Units, updatedAt: z.nullable(Time) })),
+  nextCursor: z.nullable(z.string()),
+});
+
+export const StoreLinkSchema = z.looseObject({
+  storeId: z.string(),
+  connected: z.boolean(),
+  cut: z.optional(z.boolean()),
+  lastSeen: Time,
+  syncLagMs: z.optional(Units),
+  pendingUpdates: z.optional(Units),
+  rejectedUpdates: Units,
+});
+export type StoreLink = z.infer<typeof StoreLinkSchema>;
+
+/** Hub: GET /v1/stores */
+export const StoreLinksSchema = z.looseObject({ stores: z.array(StoreLinkSchema) });
+
+const MinuteSchema = z.looseObject({
+  minute: Time,
+  sold: Units,
+  refused: z.looseObject({ locationEmpty: Units, escrowHeld: Units }),
+  reservations: z.looseObject({ held: Units, confirmed: Units, cancelled: Units, expired: Units, refused: Units }),
+});
+export type Minute = z.infer<typeof MinuteSchema>;
+
+export const RefusalSchema = z.looseObject({
+  sku: z.string(),
+  storeId: z.string(),
+  at: Time,
+  requested: Units,
+  chainAvailable: Units,
+});
+export type Refusal = z.infer<typeof RefusalSchema>;
+
+/** Hub: GET /v1/summary */
+export const ChainSummarySchema = z.looseObject({
+  generatedAt: Time,
+  minutes: z.array(MinuteSchema),
+  refusedWithChainStock: z.array(RefusalSchema),
+});
+export type ChainSummary = z.infer<typeof ChainSummarySchema>;
+
+/** Hub: POST /v1/admin/stores/:storeId/link */
+export const LinkStateSchema = z.looseObject({
+  storeId: z.string(),
+  state: z.enum(['cut', 'restored']),
+  connected: z.boolean(),
+});
+
+/** Store: GET /v1/skus/:sku */
+export const StoreSkuSchema = z.looseObject({
+  sku: z.string(),
+  storeId: z.string(),
+  rights: Units,
+  onShelf: Units,
+  available: Units,
+  hubConnected: z.boolean(),
+  lastSyncedAt: z.nullable(Time),
+  pendingSync: z.boolean(),
+});
+export type StoreSku = z.infer<typeof StoreSkuSchema>;
+
+/** Store: GET /v1/status */
+export const StoreStatusSchema = z.looseObject({
+  storeId: z.string(),
+  hub: z.looseObject({ connected: z.boolean(), lastSyncedAt: z.nullable(Time) }),
+  ready: z.boolean(),
+  pendingSync: Units,
+});
+export type StoreStatus = z.infer<typeof StoreStatusSchema>;
+
+/** Store: a successful POST (sale, receipt, return, count). */
+export const OperationResultSchema = z.looseObject({
+  operation: z.string(),
+  sku: z.string(),
+  quantity: Units,
+  rights: Units,
+  onShelf: Units,
+  available: Units,
+});
+
+/** Any RFC 9457 problem body the servers answer with. */
+export const ProblemSchema = z.looseObject({
+  status: z.number(),
+  code: z.string(),
+  detail: z.string(),
+  details: z.optional(z.record(z.string(), z.unknown())),
+});
+export type Problem = z.infer<typeof ProblemSchema>;
