@@ -27,7 +27,11 @@ interface Report {
   scenario: string;
   seed: number;
   faults: { atMs: number; step: { fault: string } }[];
-  operations: { invoked: number; byKind: Record<string, { ok: number; fail: number; unknown: number }> };
+  operations: {
+    invoked: number;
+    retried: number;
+    byKind: Record<string, { ok: number; fail: number; unknown: number }>;
+  };
   converged: boolean;
   verdict: { ok: boolean; violations: unknown[] };
   replicas: Record<string, Record<string, { added: number; committed: number; value: number; stateVector: string }>>;
@@ -64,6 +68,8 @@ describe('shelfsync sim (real processes behind fault proxies)', () => {
       'restart-hub',
     ]);
     expect(r.operations.byKind.sell?.ok).toBeGreaterThan(20);
+    // Each kill -9 lands in a burst of requests: those left unanswered were retried under their keys, exactly once.
+    expect(r.operations.retried).toBeGreaterThan(0);
     expect(r.operations.byKind.reserve?.ok).toBeGreaterThan(0);
     // Every replica derives the same stock from the same operations.
     const [hub, ...stores] = Object.values(r.replicas);

@@ -137,7 +137,7 @@ export function formatVerdict(report: SimReport, reportPath: string, options: Si
     .join('; ');
   const failed = new Set(report.verdict.violations.map((v) => v.check));
   const lines = [
-    `operations: ${report.operations.invoked} (ok ${totals.ok}, refused or failed ${totals.fail}, still unknown ${totals.unknown}; ${report.operations.retried} unanswered during the run were retried under their keys; ${report.operations.byKind.expire?.ok ?? 0} reservations expired)`,
+    `operations: ${report.operations.invoked} (ok ${totals.ok}, refused or failed ${totals.fail}, still unknown ${totals.unknown}; ${report.operations.retried} unanswered during the run were retried under their keys, ${report.operations.retriedReplayed} of them already applied; ${report.operations.byKind.expire?.ok ?? 0} reservations expired)`,
     `  ok/attempted by kind: ${kinds}`,
     `faults: ${report.faults.length === 0 ? 'none' : faults}`,
     `checks: ${CHECKS.map((c) => `${c} ${failed.has(c) ? 'FAIL' : 'ok'}`).join(', ')}`,

@@ -39,6 +39,8 @@ export interface SimReport {
     readonly byKind: Readonly<Record<string, { ok: number; fail: number; unknown: number }>>;
     /** Operations without an answer during the run, retried with the same idempotency key after the heal. */
     readonly retried: number;
+    /** Of those, answered from the idempotency record: applied before the fault, not applied again. */
+    readonly retriedReplayed: number;
   };
   readonly converged: boolean;
   readonly verdict: Verdict;
@@ -73,7 +75,13 @@ interface Reservation {
 }
 
 type Answer =
-  | { readonly outcome: 'answered'; readonly status: number; readonly body: Record<string, unknown> }
+  | {
+      readonly outcome: 'answered';
+      readonly status: number;
+      readonly body: Record<string, unknown>;
+      /** Answered from the idempotency record: the operation had been applied before. */
+      readonly replayed: boolean;
+    }
   | { readonly outcome: 'refused' }
   | { readonly outcome: 'unknown' };
 
@@ -99,6 +107,15 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
   const made: Reservation[] = [];
   const applied: { atMs: number; step: FaultStep }[] = [];
   const activeFaults = new Map<string, string>();
+  const inFlight = new Set<Promise<void>>();
+  let retriedReplayed = 0;
+  // Bursts sent just before a kill -9 have their own seeded stream, so the workload's stays the same.
+  const burstRandom = seededRandom(options.seed ^ 0xb0057);
+  let bursts = 0;
+  const track = (running: Promise<void>): void => {
+    const tracked = running.finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+  };
 
   let hubPort = 0;
   const startHub = async (): Promise<ChildCommand> => {
@@ -184,7 +201,6 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
     const elapsed = (): number => Date.now() - started;
     const schedule = [...options.schedule].sort((a, b) => a.atMs - b.atMs);
     let nextFault = 0;
-    const inFlight = new Set<Promise<void>>();
     let issued = 0;
     let lastProgress = 0;
     const status = (): string => {
@@ -203,8 +219,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
       while (issued < due && inFlight.size < MAX_IN_FLIGHT) {
         const op = nextOperation(issued++);
         if (op === null) continue;
-        const running = perform(op).finally(() => inFlight.delete(running));
-        inFlight.add(running);
+        track(perform(op));
       }
       if (elapsed() - lastProgress >= 1_000) {
         lastProgress = elapsed();
@@ -285,7 +300,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
       skus: options.skus,
       schedule: options.schedule,
       faults: applied,
-      operations: { invoked: operations.size, byKind, retried: unanswered.length },
+      operations: { invoked: operations.size, byKind, retried: unanswered.length, retriedReplayed },
       converged,
       verdict,
       replicas,
@@ -369,7 +384,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
   async function perform(op: Operation, retry = false): Promise<void> {
     operations.set(op.id, op);
     if (!retry) history.push({ id: op.id, sku: op.sku, kind: op.kind, phase: 'invoke', quantity: op.quantity });
-    const answer = await send(
+    const answer: Answer = await send(
       op.url,
       op.body,
       op.auth,
@@ -398,6 +413,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
         made.push(reservation);
       }
     }
+    if (retry && answer.outcome === 'answered' && answer.replayed) retriedReplayed++;
     history.push(end);
     // A retry that settles an unknown replaces it; a definite end is never replaced.
     if (ends.get(op.id) !== 'ok' && ends.get(op.id) !== 'fail') ends.set(op.id, end.phase as 'ok' | 'fail' | 'unknown');
@@ -421,7 +437,12 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
       const text = await res.text();
-      return { outcome: 'answered', status: res.status, body: parseObject(text) };
+      return {
+        outcome: 'answered',
+        status: res.status,
+        body: parseObject(text),
+        replayed: res.headers.get('idempotent-replayed') === 'true',
+      };
     } catch (error) {
       // Connection refused: the request never reached a server, so nothing was applied.
       return causeCode(error) === 'ECONNREFUSED' ? { outcome: 'refused' } : { outcome: 'unknown' };
@@ -463,6 +484,29 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
     return replicas;
   }
 
+  /** Sends a few operations at once (sales to a store, or reservations to the hub) without waiting for them. */
+  async function burst(store: number | null): Promise<void> {
+    for (let i = 0; i < 8; i++) {
+      const sku = skus[Math.floor(burstRandom() * skus.length)] as string;
+      const id = `burst-${options.seed}-${++bursts}`;
+      const op: Operation =
+        store === null
+          ? {
+              id,
+              kind: 'reserve',
+              sku,
+              quantity: 1,
+              url: `${hubUrl}/v1/reservations`,
+              body: { sku, quantity: 1 },
+              auth: true,
+            }
+          : storeOp(id, 'sell', sku, 1, storeUrl(store), '/v1/sales', { sku, quantity: 1 });
+      track(perform(op));
+    }
+    // Let the requests reach the process, not their answers come back.
+    await delay(2);
+  }
+
   async function applyFault(step: FaultStep): Promise<void> {
     const name = (i: number): string => storeIds[i] ?? `store #${i}`;
     switch (step.fault) {
@@ -489,6 +533,9 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
         activeFaults.set(name(step.store), 'flapping');
         return;
       case 'kill-store':
+        // Killed in the middle of a burst of sales: some are answered, some durable but
+        // unanswered, some never applied. The retry after the heal must apply each exactly once.
+        await burst(step.store);
         await kill(stores[step.store] ?? null);
         stores[step.store] = null;
         activeFaults.set(name(step.store), 'killed');
@@ -498,6 +545,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
         activeFaults.delete(name(step.store));
         return;
       case 'kill-hub':
+        await burst(null);
         await kill(hub);
         hub = null;
         activeFaults.set('hub', 'killed');
