@@ -78,12 +78,16 @@ describe('alerts', () => {
         { sku: 'OLD-HUB', locations: [location] },
         { sku: 'TEE-M', locations: [{ ...location, deficit: 0 }] },
         { sku: 'MUG-BLUE', locations: [{ ...location, deficit: 3 }] },
+        { sku: 'LAMP-01', locations: [{ ...location, deficit: 2, reservationsAtRisk: 1 }] },
         { sku: 'NO-READ', locations: null },
       ],
       now: NOW,
       offlineAfterMs: 30_000,
     });
-    expect(alerts.map((a) => a.key)).toEqual(['deficit:MUG-BLUE:north']);
+    expect(alerts.map((a) => a.key)).toEqual(['deficit:MUG-BLUE:north', 'deficit:LAMP-01:north']);
+    expect(alerts[1]?.text).toBe(
+      'LAMP-01: north has a deficit of 2 (manager override beyond its rights); 1 reserved units at risk',
+    );
     expect(alerts[0]?.text).toBe('MUG-BLUE: north has a deficit of 3 (manager override beyond its rights)');
   });
 });

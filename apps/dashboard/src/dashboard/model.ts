@@ -148,7 +148,9 @@ export function computeAlerts(input: AlertInput): Alert[] {
         key: `deficit:${entry.sku}:${location.location}`,
         level: 'critical',
         sku: entry.sku,
-        text: `${entry.sku}: ${location.location} has a deficit of ${deficit} (manager override beyond its rights)`,
+        text: `${entry.sku}: ${location.location} has a deficit of ${deficit} (manager override beyond its rights)${
+          (location.reservationsAtRisk ?? 0) > 0 ? `; ${location.reservationsAtRisk} reserved units at risk` : ''
+        }`,
       });
     }
   }

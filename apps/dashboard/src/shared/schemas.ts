@@ -18,10 +18,12 @@ export const SkuLocationSchema = z.looseObject({
   onlineRights: Units,
   reserved: Units,
   /**
-   * Units a manager's override sold beyond the store's rights, not yet covered
-   * (added by the manager-override work). Optional: older hubs do not send it.
+   * Units a manager's override sold beyond the store's rights, not yet covered,
+   * and the reserved units there it may have sold. Optional: hubs older than the
+   * manager override do not send them.
    */
   deficit: z.optional(Units),
+  reservationsAtRisk: z.optional(Units),
 });
 export type SkuLocation = z.infer<typeof SkuLocationSchema>;
 
