@@ -81,6 +81,8 @@ describe('hostile input, at every mutating endpoint of hub and store', () => {
       { url: `${hub}/v1/reservations`, headers: auth() },
       // Every hostile body lacks a valid `state`: none may cut the store's link.
       { url: `${hub}/v1/admin/stores/east/link`, headers: auth() },
+      // No fault proxy is registered here: hostile bodies are refused before that is looked up.
+      { url: `${hub}/v1/admin/stores/east/faults`, headers: auth() },
     ];
     const kinds = new Map<number, number>();
     let sent = 0;
@@ -142,6 +144,7 @@ describe('hostile input, at every mutating endpoint of hub and store', () => {
         '/v1/reservations',
         '/v1/reservations/r_AAAAAAAAAAAAAAAAAAAAAA/confirm',
         '/v1/admin/stores/east/link',
+        '/v1/admin/stores/east/faults',
       ]) {
         await send(`${hub}${path}`, {
           method: 'POST',

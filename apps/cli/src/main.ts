@@ -81,6 +81,12 @@ const hubFlags = {
     env: 'SHELFSYNC_ESCROW_REBALANCE_MS',
     description: 'how often every followed SKU and store is rebalanced (default 60000)',
   },
+  faultProxies: {
+    flag: 'fault-proxies',
+    env: 'SHELFSYNC_FAULT_PROXIES',
+    description:
+      'fault proxies in front of store links, for testers: north=http://127.0.0.1:9181,... (the control API of each `shelfsync proxy`)',
+  },
 } satisfies Record<string, FlagSpec>;
 
 const storeFlags = {

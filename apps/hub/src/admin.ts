@@ -1,6 +1,15 @@
 import type Router from '@koa/router';
 import { parseOrThrow, problem, readJson, type Logger, type RequestState } from '@shelfsync/edge';
-import { ErrorCode, LinkStateRequestSchema, StoreIdSchema, type LinkStateSchema } from '@shelfsync/protocol';
+import {
+  ErrorCode,
+  FaultProxyStatusSchema,
+  FaultRequestSchema,
+  LinkStateRequestSchema,
+  StoreIdSchema,
+  type FaultRequest,
+  type LinkStateSchema,
+  type StoreId,
+} from '@shelfsync/protocol';
 import type { HubSync } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import type { z } from 'zod';
@@ -15,7 +24,74 @@ export function adminRoutes(
   sync: HubSync,
   requireApiToken: (ctx: Context) => void,
   log: Logger,
+  faultProxies: Readonly<Record<string, string>> = {},
 ): void {
+  /** The control address of the fault proxy in front of a store's link, or a 404 naming the flag. */
+  const proxyOf = (storeId: StoreId): string => {
+    const url = faultProxies[storeId];
+    if (url === undefined) {
+      throw problem(
+        ErrorCode.NotFound,
+        `no fault proxy is registered for ${storeId} (--fault-proxies ${storeId}=http://127.0.0.1:PORT)`,
+      );
+    }
+    return url;
+  };
+  /** One call to a proxy's control API; its answer checked like any input. */
+  const control = async (
+    storeId: StoreId,
+    path: string,
+    body?: unknown,
+  ): Promise<z.infer<typeof FaultProxyStatusSchema>> => {
+    const base = proxyOf(storeId);
+    let answer: unknown;
+    try {
+      const res = await fetch(`${base}${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(5_000),
+      });
+      if (!res.ok) throw new Error(`status ${res.status}`);
+      answer = await res.json();
+    } catch (error) {
+      log.warn({ storeId, proxy: base, err: error }, 'fault proxy did not answer');
+      throw problem(ErrorCode.FaultProxyUnavailable, `the fault proxy for ${storeId} at ${base} did not answer`);
+    }
+    const status = FaultProxyStatusSchema.safeParse({ storeId, ...(answer as object) });
+    if (!status.success)
+      throw problem(ErrorCode.FaultProxyUnavailable, `the fault proxy for ${storeId} answered something else`);
+    return status.data;
+  };
+  const faultPath = (fault: FaultRequest): { path: string; body: unknown } => {
+    switch (fault.action) {
+      case 'partition':
+      case 'hold':
+      case 'restore':
+        return { path: `/${fault.action}`, body: {} };
+      case 'degrade': {
+        const { action: _, ...limits } = fault;
+        return { path: '/degrade', body: limits };
+      }
+      case 'flap':
+        return { path: '/flap', body: { upMs: fault.upMs, downMs: fault.downMs } };
+    }
+  };
+
+  router.get('/v1/admin/stores/:storeId/faults', async (ctx) => {
+    requireApiToken(ctx);
+    ctx.body = await control(parseOrThrow(StoreIdSchema, ctx.params.storeId, 'path.storeId'), '/status');
+  });
+  router.post('/v1/admin/stores/:storeId/faults', async (ctx) => {
+    requireApiToken(ctx);
+    const storeId = parseOrThrow(StoreIdSchema, ctx.params.storeId, 'path.storeId');
+    const fault = await readJson(ctx, FaultRequestSchema);
+    proxyOf(storeId);
+    const { path, body } = faultPath(fault);
+    ctx.body = await control(storeId, path, body);
+    log.warn({ storeId, fault, requestId: ctx.state.requestId }, 'fault injected on a store link by an operator');
+  });
+
   router.post('/v1/admin/stores/:storeId/link', async (ctx) => {
     // The token first: a caller without it learns nothing about stores or bodies.
     requireApiToken(ctx);

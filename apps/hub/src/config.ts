@@ -1,3 +1,4 @@
+import { StoreIdSchema } from '@shelfsync/protocol';
 import { z } from 'zod';
 import { MIN_SECRET_LENGTH } from './token.js';
 
@@ -40,6 +41,33 @@ export const HubConfigSchema = z.strictObject({
   escrowHalfLifeMs: z.coerce.number().int().min(1_000).max(604_800_000).default(3_600_000),
   /** Units a POS holds whatever its velocity, when its shelf has them. */
   escrowMinQuota: z.coerce.number().int().min(0).max(1_000_000).default(2),
+  /**
+   * TCP fault proxies in front of stores' links, for testers: `storeId=controlUrl`
+   * pairs, comma-separated, each the control API of a `shelfsync proxy` on loopback.
+   */
+  faultProxies: z
+    .preprocess(
+      (value) =>
+        typeof value === 'string'
+          ? Object.fromEntries(
+              value
+                .split(',')
+                .map((pair) => pair.trim())
+                .filter((pair) => pair !== '')
+                .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+            )
+          : value,
+      z.record(
+        StoreIdSchema,
+        z
+          .url()
+          .regex(
+            /^http:\/\/(127\.0\.0\.1|localhost):\d+$/,
+            'a proxy control address on loopback: http://127.0.0.1:PORT',
+          ),
+      ),
+    )
+    .default({}),
   /** How often every followed (SKU, store) is rebalanced, besides on each update. */
   escrowRebalanceMs: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
 });

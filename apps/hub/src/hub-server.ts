@@ -252,7 +252,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     ctx.body = { sku, ...ledgerSummary(await storage.open(sku)) } satisfies SkuLedger;
   });
   const closeEventStreams = storefrontRoutes(router, storage, log);
-  adminRoutes(router, sync, requireApiToken, log);
+  adminRoutes(router, sync, requireApiToken, log, config.faultProxies);
   activity.routes(router);
   // The hub listens only once its storage is loaded: serving means ready.
   router.get('/readyz', (ctx) => {

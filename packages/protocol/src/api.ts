@@ -99,3 +99,27 @@ export type Reservation = z.infer<typeof ReservationSchema>;
 /** POST /v1/admin/stores/:storeId/link on the hub: cut a store's link (testers, drills) or restore it. */
 export const LinkStateRequestSchema = z.strictObject({ state: z.enum(['cut', 'restored']) });
 export type LinkStateRequest = z.infer<typeof LinkStateRequestSchema>;
+
+/**
+ * POST /v1/admin/stores/:storeId/faults on the hub: a fault for the TCP fault proxy
+ * in front of that store's link (`shelfsync proxy`, registered with
+ * `--fault-proxies`). partition: connections dropped, new ones refused; hold:
+ * connections open, no byte moves; restore: both end (and flapping stops);
+ * degrade: latency with jitter and a bandwidth limit (0: none); flap: up and
+ * reset in turn.
+ */
+export const FaultRequestSchema = z.discriminatedUnion('action', [
+  z.strictObject({ action: z.enum(['partition', 'hold', 'restore']) }),
+  z.strictObject({
+    action: z.literal('degrade'),
+    latencyMs: z.int().min(0).max(60_000).optional(),
+    jitterMs: z.int().min(0).max(60_000).optional(),
+    bandwidth: z.int().min(0).max(1_000_000_000).optional(),
+  }),
+  z.strictObject({
+    action: z.literal('flap'),
+    upMs: z.int().min(10).max(3_600_000),
+    downMs: z.int().min(10).max(3_600_000),
+  }),
+]);
+export type FaultRequest = z.infer<typeof FaultRequestSchema>;

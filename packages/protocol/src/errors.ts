@@ -61,6 +61,8 @@ export const ErrorCode = {
   ReplicaNotReady: 'REPLICA_NOT_READY',
   /** Local storage failed to make a write durable: the write was not recorded, and the process takes no more. */
   StorageUnavailable: 'STORAGE_UNAVAILABLE',
+  /** The fault proxy registered for a store's link did not answer (it is not running, or not at that address). */
+  FaultProxyUnavailable: 'FAULT_PROXY_UNAVAILABLE',
   /** An unexpected failure; details stay in the server log. */
   Internal: 'INTERNAL',
 } as const;
@@ -96,6 +98,7 @@ export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
   RATE_LIMITED: 429,
   REPLICA_NOT_READY: 503,
   STORAGE_UNAVAILABLE: 503,
+  FAULT_PROXY_UNAVAILABLE: 502,
   INTERNAL: 500,
 };
 

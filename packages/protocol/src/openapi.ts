@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   AdjustmentRequestSchema,
   LinkStateRequestSchema,
+  FaultRequestSchema,
   ReservationIdSchema,
   ReservationRequestSchema,
   ReservationSchema,
@@ -14,6 +15,7 @@ import {
 import { ProblemSchema } from './errors.js';
 import {
   ChainSummarySchema,
+  FaultProxyStatusSchema,
   HealthSchema,
   LinkStateSchema,
   ReadySchema,
@@ -167,6 +169,26 @@ export const hubOperations: readonly ApiOperation[] = [
     responses: { 200: LinkStateSchema },
     problems: [400, 401, 404, 405, 413, 415, 500],
     example: { path: '/v1/admin/stores/central/link', body: { state: 'restored' } },
+  },
+  {
+    method: 'get',
+    path: '/v1/admin/stores/{storeId}/faults',
+    summary: "The state of the TCP fault proxy in front of a store's link (registered with --fault-proxies).",
+    auth: 'apiToken',
+    pathParams: { storeId: Id },
+    responses: { 200: FaultProxyStatusSchema },
+    problems: [400, 401, 404, 502],
+  },
+  {
+    method: 'post',
+    path: '/v1/admin/stores/{storeId}/faults',
+    summary:
+      "Inject a fault on a store's link through its TCP fault proxy: partition, hold, restore, degrade (latency, jitter, bandwidth) or flap.",
+    auth: 'apiToken',
+    pathParams: { storeId: Id },
+    body: FaultRequestSchema,
+    responses: { 200: FaultProxyStatusSchema },
+    problems: [400, 401, 404, 405, 413, 415, 502],
   },
   {
     method: 'get',

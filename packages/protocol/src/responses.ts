@@ -184,6 +184,19 @@ export const SkuLedgerSchema = z.strictObject({
 });
 export type SkuLedger = z.infer<typeof SkuLedgerSchema>;
 
+/** Hub: GET and POST /v1/admin/stores/:storeId/faults, the fault proxy's state for that store's link. */
+export const FaultProxyStatusSchema = z.strictObject({
+  storeId: StoreIdSchema,
+  /** up: traffic flows; held: connections open, no byte moves; reset: connections dropped, new ones refused. */
+  state: z.enum(['up', 'held', 'reset']),
+  /** Connections through the proxy now. */
+  connections: z.int().min(0),
+  latencyMs: z.int().min(0),
+  jitterMs: z.int().min(0),
+  /** Bytes per second per direction; 0: unlimited. */
+  bandwidth: z.int().min(0),
+});
+
 /** Store: GET /v1/status */
 export const StoreStatusSchema = z.strictObject({
   storeId: StoreIdSchema,
