@@ -15,13 +15,16 @@ const locationOf = async (hub: string, sku: string, store: string): Promise<Loca
 const hubMetric = async (hub: string, name: string, labels: Record<string, string> = {}): Promise<number | undefined> =>
   metric(await (await fetch(`${hub}/metrics`)).text(), name, labels);
 
+const MANAGER_TOKEN = 'manager-token-0123456789';
+const manager = { 'x-manager-token': MANAGER_TOKEN };
+
 describe('manager override with real processes', () => {
   // A short rebalancing round, so units that come back online settle a deficit within the test.
-  const cluster = new Cluster({ hubFlags: ['--escrow-rebalance-ms', '1000'] });
+  const cluster = new Cluster({ hubFlags: ['--escrow-rebalance-ms', '1000', '--override-cap', '3'] });
   const auth = { authorization: `Bearer ${cluster.apiToken}` };
   beforeAll(async () => {
     await cluster.startHub();
-    await cluster.startStore('north', { flags: ['--override-cap', '3'] });
+    await cluster.startStore('north', { flags: ['--override-cap', '3', '--manager-token', MANAGER_TOKEN] });
     await cluster.startStore('south');
   }, 60_000);
   afterAll(() => cluster.stop(), 30_000);
@@ -51,16 +54,23 @@ describe('manager override with real processes', () => {
     // Without the override: refused at once, as always.
     const plain = await post(north, '/v1/sales', { sku: 'KETTLE', quantity: 1 }, 'k-2');
     expect(plain.body).toMatchObject({ code: 'INSUFFICIENT_RIGHTS', details: { hubReachable: false } });
+    // The override is the manager's: without their token it is refused, and nothing is recorded.
+    const anonymous = await post(north, '/v1/sales', { sku: 'KETTLE', quantity: 3, override: true }, 'k-3-anon');
+    expect(anonymous.status).toBe(401);
+    const forged = await post(north, '/v1/sales', { sku: 'KETTLE', quantity: 3, override: true }, 'k-3-forged', {
+      'x-manager-token': 'not-the-manager-token',
+    });
+    expect(forged.status).toBe(401);
     // With it: sold, and owed.
-    const override = await post(north, '/v1/sales', { sku: 'KETTLE', quantity: 3, override: true }, 'k-3');
+    const override = await post(north, '/v1/sales', { sku: 'KETTLE', quantity: 3, override: true }, 'k-3', manager);
     expect(override.status).toBe(201);
     expect(override.body).toMatchObject({ operation: 'sell', rights: -3, overridden: 3, deficit: 3, onShelf: 5 });
     // A retry with the same key answers the same and sells nothing more.
-    const retried = await post(north, '/v1/sales', { sku: 'KETTLE', quantity: 3, override: true }, 'k-3');
+    const retried = await post(north, '/v1/sales', { sku: 'KETTLE', quantity: 3, override: true }, 'k-3', manager);
     expect(retried.headers.get('idempotent-replayed')).toBe('true');
     expect(retried.body).toEqual(override.body);
     // Past the cap: refused, nothing recorded.
-    const capped = await post(north, '/v1/sales', { sku: 'KETTLE', quantity: 1, override: true }, 'k-4');
+    const capped = await post(north, '/v1/sales', { sku: 'KETTLE', quantity: 1, override: true }, 'k-4', manager);
     expect(capped.status).toBe(409);
     expect(capped.body).toMatchObject({
       code: 'OVERRIDE_CAP_EXCEEDED',

@@ -1,6 +1,6 @@
 import { HubConfigSchema, MIN_SECRET_LENGTH, signStoreToken, startHub } from '@shelfsync/hub';
 import { StoreIdSchema } from '@shelfsync/protocol';
-import { StoreConfigSchema, startStore } from '@shelfsync/store';
+import { StoreConfigSchema, checkStoreConfig, startStore } from '@shelfsync/store';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -81,6 +81,12 @@ const hubFlags = {
     env: 'SHELFSYNC_ESCROW_REBALANCE_MS',
     description: 'how often every followed SKU and store is rebalanced (default 60000)',
   },
+  overrideCap: {
+    flag: 'override-cap',
+    env: 'SHELFSYNC_OVERRIDE_CAP',
+    description:
+      'manager override: the largest deficit per store and SKU the hub accepts from store overrides (default 0: none)',
+  },
   faultProxies: {
     flag: 'fault-proxies',
     env: 'SHELFSYNC_FAULT_PROXIES',
@@ -110,6 +116,11 @@ const storeFlags = {
     flag: 'override-cap',
     env: 'SHELFSYNC_OVERRIDE_CAP',
     description: 'manager override: units per SKU a sale with "override": true may sell beyond rights (default 0: off)',
+  },
+  managerToken: {
+    flag: 'manager-token',
+    env: 'SHELFSYNC_MANAGER_TOKEN',
+    description: 'what an override sale carries in X-Manager-Token, 16+ chars (default: kept in <data>/manager-token)',
   },
   idempotencyHours: {
     flag: 'idempotency-hours',
@@ -211,8 +222,14 @@ async function runHub(argv: string[]): Promise<void> {
 }
 
 async function runStore(argv: string[]): Promise<void> {
-  const config = parseFlags(argv, storeFlags, StoreConfigSchema);
-  ensureWritableDataDir(config.dataDir);
+  const parsed = parseFlags(argv, storeFlags, StoreConfigSchema);
+  ensureWritableDataDir(parsed.dataDir);
+  // The override needs a manager token: kept in the data directory unless given.
+  const config = checkStoreConfig(
+    parsed.overrideCap > 0 && parsed.managerToken === undefined
+      ? { ...parsed, managerToken: dataDirSecret(parsed.dataDir, 'manager-token') }
+      : parsed,
+  );
   const store = await startStore(config);
   process.stdout.write(`store ${config.id} listening on ${store.url}\n`);
   onShutdown(() => store.close());

@@ -42,6 +42,12 @@ export const HubConfigSchema = z.strictObject({
   /** Units a POS holds whatever its velocity, when its shelf has them. */
   escrowMinQuota: z.coerce.number().int().min(0).max(1_000_000).default(2),
   /**
+   * The largest deficit a store may run up per SKU under the manager override
+   * (`o - c`), checked on every store update: 0 (default) refuses any. Stores cap
+   * themselves with their own --override-cap, which should not exceed this.
+   */
+  overrideCap: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  /**
    * TCP fault proxies in front of stores' links, for testers: `storeId=controlUrl`
    * pairs, comma-separated, each the control API of a `shelfsync proxy` on loopback.
    */

@@ -106,6 +106,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   ]);
   const activity = new ChainActivity(storage, log);
   const sync = new HubSync(storage, {
+    maxDeficit: config.overrideCap,
     onEvent: (event) => {
       activity.onSyncEvent(event);
       if (event.type === 'rejected') rejected.inc({ code: event.code });
@@ -179,6 +180,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       activity.reservation('expired');
       log.info({ reservation: r.id, sku: r.sku, quantity: r.quantity }, 'reservation expired');
     },
+    onError: (error) => log.error({ err: error }, 'settling a deficit after a reservation closed failed'),
   });
   const idempotency = new IdempotencyKeys(adapter);
   const apiTokenDigest = createHash('sha256').update(config.apiToken).digest();

@@ -22,6 +22,8 @@ export const StoreConfigSchema = z.strictObject({
    * hub settles them. 0 turns the override off.
    */
   overrideCap: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  /** What a sale under the manager override must carry (X-Manager-Token); needed while the cap is above 0. */
+  managerToken: z.string().min(16, 'the manager token needs at least 16 characters').optional(),
   /** How long a POS retry with the same Idempotency-Key gets the first answer back. */
   idempotencyHours: z.coerce
     .number()
@@ -31,3 +33,11 @@ export const StoreConfigSchema = z.strictObject({
     .default(24),
 });
 export type StoreConfig = z.infer<typeof StoreConfigSchema>;
+
+/** The store's settings, checked together: an override cap needs a manager token. */
+export const checkStoreConfig = (config: StoreConfig): StoreConfig => {
+  if (config.overrideCap > 0 && config.managerToken === undefined) {
+    throw new Error('--override-cap above 0 needs a manager token (--manager-token)');
+  }
+  return config;
+};

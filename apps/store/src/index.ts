@@ -1,2 +1,2 @@
-export { StoreConfigSchema, type StoreConfig } from './config.js';
+export { StoreConfigSchema, checkStoreConfig, type StoreConfig } from './config.js';
 export { startStore, type RunningStore } from './store-node.js';

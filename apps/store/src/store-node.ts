@@ -46,6 +46,7 @@ import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { StoreStorage, StoreSync, type StoreSyncEvent } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import type { z } from 'zod';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import * as Y from 'yjs';
 import { buildHint, distDir } from '@shelfsync/dashboard/dist-dir';
@@ -368,6 +369,24 @@ export async function startStore(
       ctx.body = answer.body;
     });
 
+  const managerDigest =
+    config.managerToken === undefined ? null : createHash('sha256').update(config.managerToken).digest();
+  /**
+   * A sale under the manager override needs the manager token (X-Manager-Token),
+   * compared in constant time. With the override off (cap 0) the sale goes on and
+   * is refused for that reason, which tells the till more than a 401 would.
+   */
+  const requireManager = (ctx: Context): void => {
+    if (config.overrideCap === 0 || managerDigest === null) return;
+    const given = ctx.get('x-manager-token');
+    if (given === '' || !timingSafeEqual(createHash('sha256').update(given).digest(), managerDigest)) {
+      throw problem(
+        ErrorCode.Unauthorized,
+        'a sale under the manager override needs the manager token: X-Manager-Token',
+      );
+    }
+  };
+
   const router = new Router<RequestState>();
   const movement = (type: 'receive' | 'return') => async (ctx: Context) => {
     const { sku, quantity } = await readJson(ctx, StockMovementRequestSchema);
@@ -376,6 +395,7 @@ export async function startStore(
   mutate('/v1/receipts', movement('receive'));
   mutate('/v1/sales', async (ctx) => {
     const { sku, quantity, override } = await readJson(ctx, SaleRequestSchema);
+    if (override === true) requireManager(ctx);
     const operation = { type: 'sell', account: own, quantity } satisfies Operation;
     return { sku, quantity, name: 'sell' as const, operation, ...(override === undefined ? {} : { override }) };
   });

@@ -84,10 +84,17 @@ function effect(event: HistoryEvent): { added: number; committed: number } {
  * - **convergence**: every replica derives the same totals.
  * A count's effect is known only from its answer, so an indeterminate count widens both bounds by what it could have done.
  */
+export interface CheckOptions {
+  /** The most a store account may owe under the manager override (0: the override was off). */
+  readonly overrideCap?: number;
+}
+
 export function checkHistory(
   history: readonly HistoryEvent[],
   replicas: Readonly<Record<string, Readonly<Record<string, FinalSku>>>>,
+  options: CheckOptions = {},
 ): Verdict {
+  const overrideCap = options.overrideCap ?? 0;
   const violations: Violation[] = [];
   const ends = new Map<string, HistoryEvent>();
   const invoked = new Map<string, HistoryEvent>();
@@ -130,8 +137,12 @@ export function checkHistory(
       b.added[1] += e.added;
       b.committed[0] += e.committed;
       b.committed[1] += e.committed;
+    } else if (event.kind === 'count') {
+      // A count without an answer may have booked anything up to the whole shelf either way.
+      b.added[1] = Infinity;
+      b.committed[1] = Infinity;
     } else {
-      const e = event.kind === 'count' ? { added: event.quantity, committed: event.quantity } : effect(event);
+      const e = effect(event);
       b.added[1] += e.added;
       b.committed[1] += e.committed;
     }
@@ -174,6 +185,15 @@ export function checkHistory(
     for (const [account, rights] of Object.entries(final.rights)) {
       if (rights + (owed[account] ?? 0) < 0) {
         violations.push({ check: 'no-oversell', sku, detail: `${account} holds ${rights} rights` });
+      }
+    }
+    for (const [account, units] of Object.entries(owed)) {
+      if (units > overrideCap) {
+        violations.push({
+          check: 'no-oversell',
+          sku,
+          detail: `${account} owes ${units} units under the manager override, the cap is ${overrideCap}`,
+        });
       }
     }
     if (final.added !== final.committed + final.value) {

@@ -1,5 +1,6 @@
 export {
   checkHistory,
+  type CheckOptions,
   type FinalSku,
   type HistoryEvent,
   type OperationKind,

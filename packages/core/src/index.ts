@@ -34,5 +34,11 @@ export {
   type LedgerEntry,
   type MetaKey,
 } from './schema.js';
-export { MAX_UPDATE_BYTES, applyValidatedUpdate, validateUpdate, type UpdateAcceptance } from './validate-update.js';
+export {
+  MAX_UPDATE_BYTES,
+  applyValidatedUpdate,
+  validateUpdate,
+  type UpdateAcceptance,
+  type ValidationLimits,
+} from './validate-update.js';
 export { ledgerSummary, type LedgerSummary } from './summary.js';

@@ -78,7 +78,21 @@ type Rejection = Result<never>;
  * Anything else is rejected with a coded reason. Only the shapes our own
  * writers produce are accepted; that is deliberate.
  */
-export function validateUpdate(doc: Y.Doc, update: Uint8Array, writer: Writer): Result<UpdateAcceptance> {
+export interface ValidationLimits {
+  /**
+   * The largest manager-override deficit (`o - c`) a store account may carry; an
+   * update past it is refused with OVERRIDE_CAP_EXCEEDED. Default: no limit (the
+   * hub passes its configured cap, 0 unless the override is enabled).
+   */
+  readonly maxDeficit?: number;
+}
+
+export function validateUpdate(
+  doc: Y.Doc,
+  update: Uint8Array,
+  writer: Writer,
+  limits: ValidationLimits = {},
+): Result<UpdateAcceptance> {
   if (update.byteLength > MAX_UPDATE_BYTES) {
     return fail(ErrorCode.UpdateTooLarge, `update of ${update.byteLength} bytes exceeds ${MAX_UPDATE_BYTES}`);
   }
@@ -281,7 +295,7 @@ export function validateUpdate(doc: Y.Doc, update: Uint8Array, writer: Writer): 
         : last.deleted || !(last.item.content instanceof Y.ContentAny)
           ? undefined
           : last.item.content.arr[0];
-    const rejection = slot.root === META_MAP ? checkMeta(slot.key, value) : checkEntry(doc, writer, own, value);
+    const rejection = slot.root === META_MAP ? checkMeta(slot.key, value) : checkEntry(doc, writer, own, value, limits);
     if (rejection !== null) return rejection;
   }
   return ok({ changed: true });
@@ -321,8 +335,9 @@ export function applyValidatedUpdate(
   update: Uint8Array,
   writer: Writer,
   origin: unknown = null,
+  limits: ValidationLimits = {},
 ): Result<UpdateAcceptance> {
-  const verdict = validateUpdate(doc, update, writer);
+  const verdict = validateUpdate(doc, update, writer, limits);
   if (verdict.ok && verdict.value.changed) Y.applyUpdate(doc, update, origin);
   return verdict;
 }
@@ -347,7 +362,13 @@ function checkMeta(key: string, value: unknown): Rejection | null {
   return null;
 }
 
-function checkEntry(doc: Y.Doc, writer: Writer, key: WriterKey, value: unknown): Rejection | null {
+function checkEntry(
+  doc: Y.Doc,
+  writer: Writer,
+  key: WriterKey,
+  value: unknown,
+  limits: ValidationLimits,
+): Rejection | null {
   let next: LedgerEntry = {};
   if (value !== undefined) {
     const parsed = LedgerEntrySchema.safeParse(value);
@@ -387,6 +408,13 @@ function checkEntry(doc: Y.Doc, writer: Writer, key: WriterKey, value: unknown):
       });
     }
   }
+  for (const [account, state] of Object.entries(next) as [AccountId, AccountState][]) {
+    // A deficit is run up only by sales beyond rights: o grows by at most what n grows.
+    const old = previous[account] ?? EMPTY_ACCOUNT;
+    if ((state.o ?? 0) - (old.o ?? 0) > state.n - old.n) {
+      return fail(ErrorCode.UpdateInvalidValue, `${account} raises its override total beyond its sales`, { account });
+    }
+  }
   for (const account of Object.keys(next) as AccountId[]) {
     const replace = { key, entry: next };
     const rights = rightsOf(doc, account, replace);
@@ -394,6 +422,20 @@ function checkEntry(doc: Y.Doc, writer: Writer, key: WriterKey, value: unknown):
     const allowance = deficitAllowance(doc, account, replace);
     if (rights + allowance < 0) {
       return fail(ErrorCode.UpdateOverdrawn, `${account} would hold ${rights} rights`, { account, rights, allowance });
+    }
+    const maxDeficit = limits.maxDeficit ?? Number.POSITIVE_INFINITY;
+    const previousAllowance = deficitAllowance(doc, account);
+    // Only a growing deficit is judged: one the hub accepted before a cap was lowered is not held against later sales.
+    if (allowance > maxDeficit && allowance > previousAllowance) {
+      return fail(
+        ErrorCode.OverrideCapExceeded,
+        `${account} would owe ${allowance} units, the hub accepts ${maxDeficit}`,
+        {
+          account,
+          outstanding: allowance,
+          cap: maxDeficit,
+        },
+      );
     }
   }
   return null;

@@ -197,6 +197,27 @@ describe('manager override: the hub refuses forged deficits', () => {
     expect(result).toMatchObject({ ok: false, error: { code: ErrorCode.UpdateInvalidValue } });
   });
 
+  it('an override total raised without a sale to match', () => {
+    const result = forge((entry) => {
+      (entry[posA] as { o: number }).o += 1;
+    });
+    expect(result).toMatchObject({ ok: false, error: { code: ErrorCode.UpdateInvalidValue } });
+  });
+
+  it("a deficit past the hub's cap, even with sales to match; one within it is accepted", () => {
+    const { store, hub } = setup();
+    expect(store.apply({ type: 'sellOverride', account: posA, quantity: 5, cap: 10 }).ok).toBe(true);
+    const update = Y.encodeStateAsUpdate(store.doc, Y.encodeStateVector(hub.doc));
+    expect(applyValidatedUpdate(hub.doc, update, store.writer, null, { maxDeficit: 2 })).toMatchObject({
+      ok: false,
+      error: { code: ErrorCode.OverrideCapExceeded, details: { outstanding: 3, cap: 2 } },
+    });
+    expect(applyValidatedUpdate(hub.doc, update, store.writer, null, { maxDeficit: 3 })).toEqual({
+      ok: true,
+      value: { changed: true },
+    });
+  });
+
   it('an honest override sale raising o with n is accepted', () => {
     const result = forge((entry) => {
       const account = entry[posA] as { n: number; o: number };

@@ -70,6 +70,19 @@ const storeMutation = (path: string, summary: string, body: z.ZodType, example: 
   example: { path, body: example },
 });
 
+/** A sale may carry the manager's token, which the override needs (401 without it). */
+const withManagerToken = (op: ApiOperation): ApiOperation => ({
+  ...op,
+  headers: {
+    ...op.headers,
+    'X-Manager-Token': {
+      schema: z.string(),
+      description: 'The store\'s manager token (--manager-token): required with "override": true',
+    },
+  },
+  problems: [...op.problems, 401],
+});
+
 const healthOperation: ApiOperation = {
   method: 'get',
   path: '/healthz',
@@ -251,11 +264,13 @@ export const storeOperations: readonly ApiOperation[] = [
     sku: 'MUG-BLUE',
     quantity: 2,
   }),
-  storeMutation(
-    '/v1/sales',
-    'A sale. Beyond local rights and connected, it waits (--top-up-wait-ms) for a top-up; else 409 INSUFFICIENT_RIGHTS. With "override": true (manager override, --override-cap above 0) units in hand are sold beyond rights as a capped deficit; past the cap 409 OVERRIDE_CAP_EXCEEDED.',
-    SaleRequestSchema,
-    { sku: 'MUG-BLUE', quantity: 1 },
+  withManagerToken(
+    storeMutation(
+      '/v1/sales',
+      'A sale. Beyond local rights and connected, it waits (--top-up-wait-ms) for a top-up; else 409 INSUFFICIENT_RIGHTS. With "override": true (manager override, --override-cap above 0, X-Manager-Token) units in hand are sold beyond rights as a capped deficit; past the cap 409 OVERRIDE_CAP_EXCEEDED.',
+      SaleRequestSchema,
+      { sku: 'MUG-BLUE', quantity: 1 },
+    ),
   ),
   storeMutation('/v1/returns', 'A customer return.', StockMovementRequestSchema, { sku: 'MUG-BLUE', quantity: 1 }),
   storeMutation('/v1/adjustments', 'A physical count; books the difference.', AdjustmentRequestSchema, {

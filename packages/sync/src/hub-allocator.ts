@@ -265,19 +265,22 @@ export class HubAllocator {
     const location = computeStock(await this.documents.open(sku)).locations[storeId];
     const outstanding = location?.deficit ?? 0;
     const reservationsAtRisk = location?.reservationsAtRisk ?? 0;
+    const before = this.owed.get(key);
     if (outstanding > 0) this.owed.set(key, { units: outstanding, reservationsAtRisk });
     else this.owed.delete(key);
-    if (covered === null) return false;
+    const settled = covered?.settled ?? 0;
+    // Reported when something was settled or what is owed changed, not on every update while it cannot be.
+    if (covered === null || (settled === 0 && before?.units === outstanding)) return false;
     this.onEvent({
       type: 'deficit',
       storeId,
       sku,
-      granted: -covered.delta,
-      settled: covered.settled ?? 0,
+      granted: covered.delta === 0 ? 0 : -covered.delta,
+      settled,
       outstanding,
       reservationsAtRisk,
     });
-    return (covered.settled ?? 0) > 0;
+    return settled > 0;
   }
 
   /** Grants or asks for a release as the policy says; true when something moved or was asked. */

@@ -63,6 +63,8 @@ export interface HubSyncOptions {
   readonly maxBufferedBytes: number;
   /** A connection that has not said hello by then is closed with HandshakeTimeout. */
   readonly handshakeTimeoutMs: number;
+  /** The largest manager-override deficit per store account the hub accepts (see validateUpdate). */
+  readonly maxDeficit: number;
   readonly onEvent: (event: HubSyncEvent) => void;
   readonly now: () => number;
 }
@@ -71,6 +73,7 @@ const DEFAULT_OPTIONS: HubSyncOptions = {
   maxInvalidUpdates: 20,
   maxBufferedBytes: 8 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
+  maxDeficit: 0,
   onEvent: () => {},
   now: () => Date.now(),
 };
@@ -435,7 +438,9 @@ export class HubSession {
 
     // Accepted or not, the store has sent what it had for this SKU: it is no longer pending.
     this.hub.received(this.storeId, sku.data);
-    const verdict = validateUpdate(doc, frame.payload, storeWriter(this.storeId));
+    const verdict = validateUpdate(doc, frame.payload, storeWriter(this.storeId), {
+      maxDeficit: this.options.maxDeficit,
+    });
     if (!verdict.ok) {
       this.reject(frame, verdict.error.code, verdict.error.detail);
       return;

@@ -1,6 +1,7 @@
 import { computeStock, rightsOf, type Operation } from '@shelfsync/core';
 import {
   AccountIdSchema,
+  CENTRAL_LOCATION,
   ErrorCode,
   ReservationIdSchema,
   ReservationSchema,
@@ -52,6 +53,8 @@ export interface ReservationsOptions {
   readonly now: () => number;
   readonly newId: () => string;
   readonly onExpired?: (reservation: Reservation) => void;
+  /** A failure after the fact (settling a deficit once a close freed units): logged, never the caller's. */
+  readonly onError?: (error: unknown) => void;
 }
 
 const key = (id: string): string[] => ['reservation', id];
@@ -218,8 +221,11 @@ export class Reservations {
     const done = view(closed);
     if (to === 'expired') this.options.onExpired?.(done);
     // Units back online settle what a manager override at that store still owes, at once.
+    // The close is done and answered as such whatever happens here (the next sweep retries).
     const store = StoreIdSchema.safeParse(closed.location);
-    if (to !== 'confirmed' && store.success) await this.writer.settleDeficit(store.data, closed.sku);
+    if (to !== 'confirmed' && store.success) {
+      await this.writer.settleDeficit(store.data, closed.sku).catch((error: unknown) => this.options.onError?.(error));
+    }
     return ok(done);
   }
 
@@ -259,7 +265,7 @@ export class Reservations {
           this.schedule(reservation);
           return;
         }
-        void this.close(reservation.id, 'expired');
+        this.close(reservation.id, 'expired').catch((error: unknown) => this.options.onError?.(error));
       },
       Math.min(delay, 2 ** 31 - 1),
     );
@@ -275,7 +281,7 @@ function pickAccount(
 ): { account: AccountId | null; available: number; detail: string } {
   if (request.storeId !== undefined) {
     const account = onlineAccount(request.storeId);
-    const available = rightsOf(doc, account);
+    const available = reservable(doc, account);
     return available >= request.quantity
       ? { account, available, detail: '' }
       : {
@@ -287,7 +293,8 @@ function pickAccount(
   let best: { account: AccountId; rights: number } | null = null;
   for (const totals of Object.values(computeStock(doc).accounts)) {
     if (parseAccountId(totals.account)?.kind !== 'online') continue;
-    if (best === null || totals.rights > best.rights) best = { account: totals.account, rights: totals.rights };
+    const rights = reservable(doc, totals.account);
+    if (best === null || rights > best.rights) best = { account: totals.account, rights };
   }
   const available = best?.rights ?? 0;
   return best !== null && best.rights >= request.quantity
@@ -297,6 +304,19 @@ function pickAccount(
         available,
         detail: `no location has ${request.quantity} of ${request.sku} available online (at most ${available})`,
       };
+}
+
+/**
+ * Online rights a reservation may take: those of the account, less what the
+ * store's manager-override deficit will take from them once settled (the units
+ * it stands for have already left the shelf).
+ */
+function reservable(doc: Parameters<typeof computeStock>[0], account: AccountId): number {
+  const parsed = parseAccountId(account);
+  const rights = rightsOf(doc, account);
+  if (parsed === null || parsed.location === CENTRAL_LOCATION) return rights;
+  const deficit = Math.max(0, -rightsOf(doc, `store:${parsed.location}` as AccountId));
+  return Math.max(0, rights - deficit);
 }
 
 function view(r: StoredReservation): Reservation {

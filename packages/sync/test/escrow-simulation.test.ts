@@ -61,7 +61,7 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
 async function simulate(actions: readonly Action[]): Promise<void> {
   let now = 1_000_000;
   const clock = (): number => now;
-  const hub = await TestHub.create();
+  const hub = await TestHub.create({ maxDeficit: OVERRIDE_CAP });
   const config = AllocatorConfigSchema.parse({ minQuota: 1, horizonMs: 60 * MINUTE, halfLifeMs: 10 * MINUTE });
   const allocator = new HubAllocator(hub.storage, hub.sync, config, clock);
   hub.sync.useAllocator(allocator);
@@ -222,7 +222,7 @@ async function simulate(actions: readonly Action[]): Promise<void> {
         hub: { [SKU]: ledgerSummary(await hub.storage.open(SKU)) },
       };
       for (const s of stores) replicas[s.id] = { [SKU]: ledgerSummary(await s.storage.open(SKU)) };
-      expect(checkHistory(history, replicas).violations).toEqual([]);
+      expect(checkHistory(history, replicas, { overrideCap: OVERRIDE_CAP }).violations).toEqual([]);
     },
     { timeout: 10_000, interval: 5 },
   );
