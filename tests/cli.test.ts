@@ -1,12 +1,29 @@
-import { CLI_ENTRY } from '@shelfsync/cli';
+import { CLI_ENTRY, startHubProcess } from '@shelfsync/cli';
 import { verifyStoreToken } from '@shelfsync/hub';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const run = (...args: string[]) =>
   spawnSync(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], { encoding: 'utf8' });
 
 describe('shelfsync CLI', () => {
+  it('starts a hub whose generated secret begins with a dash (it is passed as --secret=value)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shelfsync-dash-'));
+    try {
+      const hub = await startHubProcess(
+        { port: 0, dataDir: dir, secret: '-a-secret-that-starts-with-a-dash' },
+        { nodeArgs: ['--import', 'tsx'], env: { SHELFSYNC_LOG_LEVEL: 'warn' } },
+      );
+      expect(hub.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      await hub.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
   it('token prints the token alone on stdout, bound to the store and the secret', () => {
     const out = execFileSync(
       process.execPath,

@@ -42,15 +42,18 @@ describe('shelfsync sim (real processes behind fault proxies)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'shelfsync-sim-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('crash-restart: stores and the hub killed with -9 and restarted; the checker passes and the report holds the run', async () => {
+  it('crash-restart with the manager override: stores and the hub killed with -9 and restarted; the checker passes and the report holds the run', async () => {
     const report = join(dir, 'crash.json');
     const run = await sim([
       ...['--scenario', 'crash-restart', '--seed', '3', '--duration', '8', '--rate', '20', '--skus', '3'],
+      // The manager override on too: the checker then allows each store at most 2 units owed.
+      ...['--override-cap', '2'],
       ...['--data', join(dir, 'crash'), '--report', report],
     ]);
     expect(run.stderr).toContain('faults:');
     expect(run.stdout, run.stderr.slice(-2000)).toContain('verdict: PASS');
     expect(run.stdout).toContain('replay: npm run shelfsync -- sim --scenario crash-restart --seed 3');
+    expect(run.stdout).toContain('--override-cap 2');
     expect(run.code).toBe(0);
     const r = JSON.parse(readFileSync(report, 'utf8')) as Report;
     expect(r).toMatchObject({

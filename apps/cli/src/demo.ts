@@ -22,7 +22,7 @@ const CATALOG = ['MUG-BLUE', 'MUG-RED', 'TEE-S', 'TEE-M', 'TEE-L', 'LAMP-01', 'B
  * returns against the stores' POS APIs. Ctrl-C stops everything.
  */
 export async function runDemo(options: DemoOptions): Promise<void> {
-  const secret = randomBytes(24).toString('base64url');
+  const secret = randomBytes(24).toString('hex');
   const quiet = { SHELFSYNC_LOG_LEVEL: process.env.SHELFSYNC_LOG_LEVEL ?? 'warn' };
   const children: ChildCommand[] = [];
   const timers: ReturnType<typeof setInterval>[] = [];

@@ -164,6 +164,11 @@ const simFlags = {
   },
   rate: { flag: 'rate', description: 'operations per second across stores and reservations (default 20)' },
   skus: { flag: 'skus', description: 'SKUs in the workload (default 5)' },
+  overrideCap: {
+    flag: 'override-cap',
+    description:
+      'manager override at every store and the hub, capped at this deficit; a tenth of sales ask for it (default 0: off)',
+  },
   dataDir: { flag: 'data', description: 'data directory of the run (default .data/sim/<scenario>-<seed>-<time>)' },
   report: { flag: 'report', description: 'where the JSON report goes (default <data>/report.json)' },
 } satisfies Record<string, FlagSpec>;

@@ -71,7 +71,8 @@ export function startHubProcess(
   options: StartOptions = {},
 ): Promise<ChildCommand> {
   return startCommand(
-    ['hub', '--port', String(hub.port), '--data', hub.dataDir, '--secret', hub.secret, ...(hub.flags ?? [])],
+    // `--flag=value`: a secret may start with a dash, which would read as another flag.
+    ['hub', '--port', String(hub.port), '--data', hub.dataDir, `--secret=${hub.secret}`, ...(hub.flags ?? [])],
     options,
   );
 }
@@ -93,8 +94,7 @@ export function startStoreProcess(
       String(store.port),
       '--data',
       store.dataDir,
-      '--token',
-      store.token,
+      `--token=${store.token}`,
       ...(store.flags ?? []),
     ],
     options,

@@ -23,6 +23,7 @@ export const SimOptionsSchema = z.object({
   duration: z.coerce.number().min(2).max(3_600).default(30),
   rate: z.coerce.number().positive().max(500).default(20),
   skus: z.coerce.number().int().min(1).max(100).default(5),
+  overrideCap: z.coerce.number().int().min(0).max(1_000).default(0),
   dataDir: z.string().min(1).optional(),
   report: z.string().min(1).optional(),
 });
@@ -105,6 +106,7 @@ export async function runSimCommand(options: SimCommandOptions): Promise<number>
     durationMs: Math.round(options.duration * 1000),
     rate: options.rate,
     skus: options.skus,
+    overrideCap: options.overrideCap,
     dataDir,
     progress: (line) => progress(line),
   });
@@ -145,7 +147,7 @@ export function formatVerdict(report: SimReport, reportPath: string, options: Si
       .slice(0, 20)
       .map((v) => `  violation (${v.check}${v.sku === undefined ? '' : `, ${v.sku}`}): ${v.detail}`),
     `verdict: ${report.verdict.ok ? 'PASS' : 'FAIL'}   report: ${reportPath}`,
-    `replay: npm run shelfsync -- sim --scenario ${options.scenario} --seed ${options.seed} --stores ${options.stores} --duration ${options.duration} --rate ${options.rate} --skus ${options.skus}`,
+    `replay: npm run shelfsync -- sim --scenario ${options.scenario} --seed ${options.seed} --stores ${options.stores} --duration ${options.duration} --rate ${options.rate} --skus ${options.skus}${options.overrideCap > 0 ? ` --override-cap ${options.overrideCap}` : ''}`,
   ];
   return lines.join('\n');
 }

@@ -18,6 +18,8 @@ export interface SimOptions {
   /** Operations per second, across stores and the online channel. */
   readonly rate: number;
   readonly skus: number;
+  /** Manager override at every store and the hub (0: off); a tenth of the sales then ask for it. */
+  readonly overrideCap: number;
   readonly dataDir: string;
   /** Called about once a second with a one-line status, and once at each phase. */
   readonly progress: (line: string) => void;
@@ -31,6 +33,7 @@ export interface SimReport {
   readonly durationMs: number;
   readonly rate: number;
   readonly skus: number;
+  readonly overrideCap: number;
   readonly schedule: readonly FaultStep[];
   /** Each fault as applied: when (ms from the workload's start) and what. */
   readonly faults: readonly { readonly atMs: number; readonly step: FaultStep }[];
@@ -64,6 +67,7 @@ interface Operation {
   readonly url: string;
   readonly body: unknown;
   readonly auth: boolean;
+  readonly headers?: Readonly<Record<string, string>>;
   /** For confirm and cancel: the reservation they close. */
   readonly reservation?: Reservation;
 }
@@ -94,8 +98,9 @@ type Answer =
  */
 export async function runSimulation(options: SimOptions): Promise<SimReport> {
   const random = seededRandom(options.seed);
-  const secret = randomBytes(24).toString('base64url');
-  const apiToken = randomBytes(24).toString('base64url');
+  const secret = randomBytes(24).toString('hex');
+  const apiToken = randomBytes(24).toString('hex');
+  const managerToken = randomBytes(24).toString('hex');
   const quiet = { env: { SHELFSYNC_LOG_LEVEL: process.env.SHELFSYNC_LOG_LEVEL ?? 'error' } };
   mkdirSync(options.dataDir, { recursive: true });
   const storeIds: StoreId[] = Array.from({ length: options.stores }, (_, i) => StoreIdSchema.parse(`store-${i + 1}`));
@@ -125,8 +130,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
         dataDir: join(options.dataDir, 'hub'),
         secret,
         flags: [
-          '--api-token',
-          apiToken,
+          `--api-token=${apiToken}`,
           '--reservation-ttl-ms',
           String(RESERVATION_TTL_MS),
           '--escrow-rebalance-ms',
@@ -136,6 +140,8 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
           '100000',
           '--rate-limit-burst',
           '100000',
+          '--override-cap',
+          String(options.overrideCap),
         ],
       },
       quiet,
@@ -158,6 +164,10 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
         port: storePorts[i] ?? 0,
         dataDir: join(options.dataDir, id),
         token: signStoreToken(id, secret),
+        flags:
+          options.overrideCap > 0
+            ? ['--override-cap', String(options.overrideCap), `--manager-token=${managerToken}`]
+            : [],
       },
       quiet,
     );
@@ -283,7 +293,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
       () => false,
     );
 
-    const verdict = checkHistory(history, replicas);
+    const verdict = checkHistory(history, replicas, { overrideCap: options.overrideCap });
     const byKind: Record<string, { ok: number; fail: number; unknown: number }> = {};
     for (const [id, end] of finalEnds()) {
       const kind = operations.get(id)?.kind ?? 'expire';
@@ -298,6 +308,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
       durationMs: options.durationMs,
       rate: options.rate,
       skus: options.skus,
+      overrideCap: options.overrideCap,
       schedule: options.schedule,
       faults: applied,
       operations: { invoked: operations.size, byKind, retried: unanswered.length, retriedReplayed },
@@ -334,7 +345,16 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
     const id = `op-${options.seed}-${i}`;
     const base = storeUrl(store);
     const other = storeIds[(store + 1) % storeIds.length] as string;
-    if (r < 0.5) return storeOp(id, 'sell', sku, quantity, base, '/v1/sales', { sku, quantity });
+    if (r < 0.45 || (r < 0.5 && options.overrideCap === 0)) {
+      return storeOp(id, 'sell', sku, quantity, base, '/v1/sales', { sku, quantity });
+    }
+    if (r < 0.5) {
+      // A manager's sale of units in hand: beyond the store's rights it is sold under the override.
+      return {
+        ...storeOp(id, 'sell', sku, quantity, base, '/v1/sales', { sku, quantity, override: true }),
+        headers: { 'x-manager-token': managerToken },
+      };
+    }
     if (r < 0.58)
       return storeOp(id, 'receive', sku, quantity * 4, base, '/v1/receipts', { sku, quantity: quantity * 4 });
     if (r < 0.62) return storeOp(id, 'return', sku, 1, base, '/v1/returns', { sku, quantity: 1 });
@@ -388,6 +408,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
       op.url,
       op.body,
       op.auth,
+      op.headers ?? {},
       op.kind === 'confirm' || op.kind === 'cancel' ? undefined : op.id,
     );
     let end: HistoryEvent;
@@ -424,11 +445,18 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
     for (const event of history) if (event.kind === 'expire') yield [event.id, 'ok'];
   }
 
-  async function send(url: string, body: unknown, auth: boolean, key: string | undefined): Promise<Answer> {
+  async function send(
+    url: string,
+    body: unknown,
+    auth: boolean,
+    extra: Readonly<Record<string, string>>,
+    key: string | undefined,
+  ): Promise<Answer> {
     try {
       const res = await fetch(url, {
         method: 'POST',
         headers: {
+          ...extra,
           'content-type': 'application/json',
           ...(key === undefined ? {} : { 'idempotency-key': key }),
           ...(auth ? { authorization: `Bearer ${apiToken}` } : {}),
