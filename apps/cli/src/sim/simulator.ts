@@ -270,7 +270,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
     await waitFor('held reservations to end', RESERVATION_TTL_MS * 4 + 10_000, async () => {
       for (const r of made) {
         const found = await get(`${hubUrl}/v1/reservations/${r.id}`, true);
-        if (found.body.state === 'held') return false;
+        if (found.status !== 200 || found.body.state === 'held') return false;
       }
       return true;
     });
