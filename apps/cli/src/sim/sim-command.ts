@@ -141,6 +141,11 @@ export function formatVerdict(report: SimReport, reportPath: string, options: Si
   const lines = [
     `operations: ${report.operations.invoked} (ok ${totals.ok}, refused or failed ${totals.fail}, still unknown ${totals.unknown}; ${report.operations.retried} unanswered during the run were retried under their keys, ${report.operations.retriedReplayed} of them already applied; ${report.operations.byKind.expire?.ok ?? 0} reservations expired)`,
     `  ok/attempted by kind: ${kinds}`,
+    ...(options.overrideCap > 0
+      ? [
+          `  manager override: ${report.operations.overriddenUnits} units sold beyond rights (cap ${options.overrideCap} per store and SKU)`,
+        ]
+      : []),
     `faults: ${report.faults.length === 0 ? 'none' : faults}`,
     `checks: ${CHECKS.map((c) => `${c} ${failed.has(c) ? 'FAIL' : 'ok'}`).join(', ')}`,
     ...report.verdict.violations

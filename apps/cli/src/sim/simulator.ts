@@ -44,6 +44,8 @@ export interface SimReport {
     readonly retried: number;
     /** Of those, answered from the idempotency record: applied before the fault, not applied again. */
     readonly retriedReplayed: number;
+    /** Units sold under the manager override beyond the stores' rights (with --override-cap). */
+    readonly overriddenUnits: number;
   };
   readonly converged: boolean;
   readonly verdict: Verdict;
@@ -114,6 +116,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
   const activeFaults = new Map<string, string>();
   const inFlight = new Set<Promise<void>>();
   let retriedReplayed = 0;
+  let overriddenUnits = 0;
   // Bursts sent just before a kill -9 have their own seeded stream, so the workload's stays the same.
   const burstRandom = seededRandom(options.seed ^ 0xb0057);
   let bursts = 0;
@@ -311,7 +314,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
       overrideCap: options.overrideCap,
       schedule: options.schedule,
       faults: applied,
-      operations: { invoked: operations.size, byKind, retried: unanswered.length, retriedReplayed },
+      operations: { invoked: operations.size, byKind, retried: unanswered.length, retriedReplayed, overriddenUnits },
       converged,
       verdict,
       replicas,
@@ -420,6 +423,8 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
       end = { id: op.id, sku: op.sku, kind: op.kind, phase, quantity: op.quantity };
     } else {
       const delta = op.kind === 'count' ? Number(answer.body.delta ?? 0) : undefined;
+      // A replayed answer repeats a sale already counted.
+      if (typeof answer.body.overridden === 'number' && !answer.replayed) overriddenUnits += answer.body.overridden;
       end = {
         id: op.id,
         sku: op.sku,
