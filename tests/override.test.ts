@@ -117,4 +117,18 @@ describe('manager override with real processes', () => {
     // Settled: the store may use its whole cap again.
     expect((await post(north, '/v1/sales', { sku: 'KETTLE', quantity: 1 }, 'k-5')).status).toBe(201);
   }, 90_000);
+
+  it("a store configured above the hub's cap overrides only up to the hub's, which it learns in the handshake", async () => {
+    const east = await cluster.startStore('east', { flags: ['--override-cap', '5', '--manager-token', MANAGER_TOKEN] });
+    await eventually(async () => (await get(east.url, '/readyz')).status, 200);
+    expect((await post(east.url, '/v1/receipts', { sku: 'LAMP-9', quantity: 1 }, 'e-in')).status).toBe(201);
+    const past = await post(east.url, '/v1/sales', { sku: 'LAMP-9', quantity: 5, override: true }, 'e-1', manager);
+    expect(past.status).toBe(409);
+    expect(past.body).toMatchObject({ code: 'OVERRIDE_CAP_EXCEEDED', details: { cap: 3 } });
+    const within = await post(east.url, '/v1/sales', { sku: 'LAMP-9', quantity: 4, override: true }, 'e-2', manager);
+    expect(within.status).toBe(201);
+    // And the hub takes it: nothing refused, the deficit visible there.
+    await eventually(async () => (await get(east.url, '/v1/skus/LAMP-9')).body, { pendingSync: false });
+    expect((await get(east.url, '/v1/status')).body).toMatchObject({ hub: { connected: true } });
+  }, 60_000);
 });

@@ -232,7 +232,14 @@ async function runStore(argv: string[]): Promise<void> {
   // The override needs a manager token: kept in the data directory unless given.
   const config = checkStoreConfig(
     parsed.overrideCap > 0 && parsed.managerToken === undefined
-      ? { ...parsed, managerToken: dataDirSecret(parsed.dataDir, 'manager-token') }
+      ? {
+          ...parsed,
+          managerToken: parseFlagValue(
+            StoreConfigSchema.shape.managerToken,
+            dataDirSecret(parsed.dataDir, 'manager-token'),
+            'manager-token',
+          ),
+        }
       : parsed,
   );
   const store = await startStore(config);
@@ -311,13 +318,20 @@ function ensureWritableDataDir(dir: string): void {
   }
 }
 
+/** A value read from a file, checked like the flag it stands in for. */
+function parseFlagValue<S extends z.ZodType>(schema: S, value: unknown, name: string): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new UsageError(`${name}: ${result.error.issues[0]?.message ?? 'invalid'}`);
+  return result.data;
+}
+
 /** A secret of the hub kept in its data directory (`hub-secret`, `api-token`), created on first use (mode 0600). */
 function dataDirSecret(dataDir: string | undefined, name: string): string {
   if (dataDir === undefined) throw new UsageError('--data (or SHELFSYNC_DATA): required');
   const file = join(dataDir, name);
   if (!existsSync(file)) {
     mkdirSync(dataDir, { recursive: true });
-    writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
+    writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
     process.stderr.write(`created a new ${name} in ${file}\n`);
   }
   return readFileSync(file, 'utf8').trim();

@@ -36,11 +36,14 @@ export async function startProxy(options: {
     ctx.body = proxy.status;
   };
   router.get('/status', answer);
+  // A hold or a partition is meant to last: flapping would undo it at its next turn.
   router.post('/partition', (ctx) => {
+    proxy.stopFlapping();
     proxy.partition();
     answer(ctx);
   });
   router.post('/hold', (ctx) => {
+    proxy.stopFlapping();
     proxy.hold();
     answer(ctx);
   });

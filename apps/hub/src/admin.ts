@@ -28,7 +28,7 @@ export function adminRoutes(
 ): void {
   /** The control address of the fault proxy in front of a store's link, or a 404 naming the flag. */
   const proxyOf = (storeId: StoreId): string => {
-    const url = faultProxies[storeId];
+    const url = Object.hasOwn(faultProxies, storeId) ? faultProxies[storeId] : undefined;
     if (url === undefined) {
       throw problem(
         ErrorCode.NotFound,
@@ -51,6 +51,7 @@ export function adminRoutes(
         headers: body === undefined ? {} : { 'content-type': 'application/json' },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(5_000),
+        redirect: 'error',
       });
       if (!res.ok) throw new Error(`status ${res.status}`);
       answer = await res.json();

@@ -60,7 +60,12 @@ export const HubConfigSchema = z.strictObject({
                 .split(',')
                 .map((pair) => pair.trim())
                 .filter((pair) => pair !== '')
-                .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+                // A pair without "=" keeps its whole text as the address, which then fails as one.
+                .map((pair) =>
+                  pair.includes('=')
+                    ? [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]
+                    : [pair, pair],
+                ),
             )
           : value,
       z.record(

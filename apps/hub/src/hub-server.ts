@@ -180,7 +180,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       activity.reservation('expired');
       log.info({ reservation: r.id, sku: r.sku, quantity: r.quantity }, 'reservation expired');
     },
-    onError: (error) => log.error({ err: error }, 'settling a deficit after a reservation closed failed'),
+    onError: (error, what) => log.error({ err: error }, `${what} failed`),
   });
   const idempotency = new IdempotencyKeys(adapter);
   const apiTokenDigest = createHash('sha256').update(config.apiToken).digest();

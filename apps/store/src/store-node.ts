@@ -50,7 +50,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import * as Y from 'yjs';
 import { buildHint, distDir } from '@shelfsync/dashboard/dist-dir';
-import type { StoreConfig } from './config.js';
+import { checkStoreConfig, type StoreConfig } from './config.js';
 import { HubLink } from './hub-link.js';
 
 /** A running store node. */
@@ -75,6 +75,7 @@ export async function startStore(
   config: StoreConfig,
   log: Logger = createLogger('store', { storeId: config.id }),
 ): Promise<RunningStore> {
+  checkStoreConfig(config);
   const metrics = new Metrics('store', { store: config.id });
   const syncLag = metrics.histogram(
     'shelfsync_sync_lag_seconds',
@@ -269,7 +270,10 @@ export async function startStore(
     // The manager override: only once the rights (and a top-up, if the hub answered) fell short.
     let overridden = 0;
     if (override && operation.type === 'sell' && !result.ok && result.error.code === ErrorCode.InsufficientRights) {
-      ({ result, update } = applyLocal(doc, { ...operation, type: 'sellOverride', cap: config.overrideCap }));
+      // Never beyond the hub's own cap, as far as this store has heard it: the hub would refuse the SKU's updates.
+      const hubCap = sync.hubOverrideCap;
+      const cap = hubCap === null ? config.overrideCap : Math.min(config.overrideCap, hubCap);
+      ({ result, update } = applyLocal(doc, { ...operation, type: 'sellOverride', cap }));
       if (result.ok) {
         overridden = result.value.overridden ?? 0;
         overrideUnits.inc(overridden);
@@ -377,9 +381,13 @@ export async function startStore(
    * is refused for that reason, which tells the till more than a 401 would.
    */
   const requireManager = (ctx: Context): void => {
-    if (config.overrideCap === 0 || managerDigest === null) return;
+    if (config.overrideCap === 0) return;
     const given = ctx.get('x-manager-token');
-    if (given === '' || !timingSafeEqual(createHash('sha256').update(given).digest(), managerDigest)) {
+    if (
+      managerDigest === null ||
+      given === '' ||
+      !timingSafeEqual(createHash('sha256').update(given).digest(), managerDigest)
+    ) {
       throw problem(
         ErrorCode.Unauthorized,
         'a sale under the manager override needs the manager token: X-Manager-Token',

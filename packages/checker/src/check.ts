@@ -138,8 +138,9 @@ export function checkHistory(
       b.committed[0] += e.committed;
       b.committed[1] += e.committed;
     } else if (event.kind === 'count') {
-      // A count without an answer may have booked anything up to the whole shelf either way.
-      b.added[1] = Infinity;
+      // A count without an answer may have added up to what it counted (more only by an
+      // override deficit), or committed anything down to it.
+      b.added[1] += event.quantity + overrideCap;
       b.committed[1] = Infinity;
     } else {
       const e = effect(event);

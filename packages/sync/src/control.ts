@@ -2,7 +2,7 @@ import { ErrorCodeSchema, SkuSchema, StoreIdSchema } from '@shelfsync/protocol';
 import { z } from 'zod';
 
 /** The sync protocol version this code speaks; sent in the handshake. 2 added top-ups and releases. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 const Cursor = z.int().min(0);
 
@@ -31,6 +31,8 @@ export const WelcomeSchema = z.strictObject({
   epoch: z.string().max(64),
   cursor: Cursor,
   changed: z.array(SkuSchema),
+  /** The largest manager-override deficit the hub accepts per store account: stores cap themselves at most at this. */
+  overrideCap: z.int().min(0),
 });
 
 /**

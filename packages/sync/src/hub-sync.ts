@@ -405,6 +405,7 @@ export class HubSession {
       epoch: this.documents.epoch,
       cursor: this.documents.cursor(),
       changed,
+      overrideCap: this.options.maxDeficit,
     });
     this.options.onEvent({
       type: 'handshake',

@@ -53,11 +53,12 @@ export interface ReservationsOptions {
   readonly now: () => number;
   readonly newId: () => string;
   readonly onExpired?: (reservation: Reservation) => void;
-  /** A failure after the fact (settling a deficit once a close freed units): logged, never the caller's. */
-  readonly onError?: (error: unknown) => void;
+  /** A failure no caller waits for (an expiry, settling a deficit after a close): logged, never the caller's. */
+  readonly onError?: (error: unknown, what: string) => void;
 }
 
 const key = (id: string): string[] => ['reservation', id];
+const EXPIRY_RETRY_MS = 1_000;
 
 /**
  * Online reservations, held by the hub in the online accounts it alone writes:
@@ -224,7 +225,9 @@ export class Reservations {
     // The close is done and answered as such whatever happens here (the next sweep retries).
     const store = StoreIdSchema.safeParse(closed.location);
     if (to !== 'confirmed' && store.success) {
-      await this.writer.settleDeficit(store.data, closed.sku).catch((error: unknown) => this.options.onError?.(error));
+      await this.writer
+        .settleDeficit(store.data, closed.sku)
+        .catch((error: unknown) => this.options.onError?.(error, 'settling a deficit after a reservation closed'));
     }
     return ok(done);
   }
@@ -265,7 +268,12 @@ export class Reservations {
           this.schedule(reservation);
           return;
         }
-        this.close(reservation.id, 'expired').catch((error: unknown) => this.options.onError?.(error));
+        this.close(reservation.id, 'expired').catch((error: unknown) => {
+          this.options.onError?.(error, `expiring reservation ${reservation.id} (retried in ${EXPIRY_RETRY_MS} ms)`);
+          // Still held: try again, or the units would stay out of sale until a restart.
+          if (this.held.has(reservation.id))
+            this.schedule({ ...reservation, expiresAt: this.options.now() + EXPIRY_RETRY_MS });
+        });
       },
       Math.min(delay, 2 ** 31 - 1),
     );

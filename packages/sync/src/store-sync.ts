@@ -74,6 +74,11 @@ export class StoreSync {
   private readonly options: StoreSyncOptions;
   private session: StoreSession | null = null;
   private lastSyncedAt: number | null = null;
+  /**
+   * The hub's manager-override cap, as its last welcome said (null: not heard since
+   * start). A store overrides at most this much, or the hub would refuse the SKU's updates.
+   */
+  hubOverrideCap: number | null = null;
   private cursor = 0;
   private readonly rejected = new Map<string, ShelfsyncError>();
   /** Per SKU, the send of its latest local update, which the next one waits for. */
@@ -392,6 +397,7 @@ class StoreSession {
       return;
     }
     this.welcome = welcome;
+    this.owner.hubOverrideCap = welcome.overrideCap;
     this.cursor = welcome.cursor;
     this.state = 'live';
     const dirty = await this.documents.dirty();

@@ -122,7 +122,14 @@ describe('nothing leaves a store before it is durable', () => {
     });
     sync.attach(storeSide);
     hubSide.send(
-      encodeControlFrame({ type: 'welcome', protocol: PROTOCOL_VERSION, epoch: 'e', cursor: 0, changed: [] }),
+      encodeControlFrame({
+        type: 'welcome',
+        protocol: PROTOCOL_VERSION,
+        epoch: 'e',
+        cursor: 0,
+        changed: [],
+        overrideCap: 0,
+      }),
     );
     await vi.waitFor(() => expect(sync.status().caughtUp).toBe(true));
 

@@ -423,8 +423,8 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
       end = { id: op.id, sku: op.sku, kind: op.kind, phase, quantity: op.quantity };
     } else {
       const delta = op.kind === 'count' ? Number(answer.body.delta ?? 0) : undefined;
-      // A replayed answer repeats a sale already counted.
-      if (typeof answer.body.overridden === 'number' && !answer.replayed) overriddenUnits += answer.body.overridden;
+      // Each operation ends ok once (only unanswered ones are retried), so every ok answer counts.
+      if (typeof answer.body.overridden === 'number') overriddenUnits += answer.body.overridden;
       end = {
         id: op.id,
         sku: op.sku,
@@ -544,10 +544,12 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
     const name = (i: number): string => storeIds[i] ?? `store #${i}`;
     switch (step.fault) {
       case 'hold':
+        proxies[step.store]?.stopFlapping();
         proxies[step.store]?.hold();
         activeFaults.set(name(step.store), 'held');
         return;
       case 'reset':
+        proxies[step.store]?.stopFlapping();
         proxies[step.store]?.partition();
         activeFaults.set(name(step.store), 'cut');
         return;
