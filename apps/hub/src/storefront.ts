@@ -57,7 +57,7 @@ export function stockBody(sku: Sku, view: StockView, change: { seq: number; at: 
         posRights: l.posRights,
         onlineRights: l.onlineRights,
         /** What an online customer can reserve for pickup there now. */
-        reservable: Math.max(0, l.onlineRights - l.deficit),
+        reservable: l.reservable,
         reserved: l.outstandingReservations,
         deficit: l.deficit,
         reservationsAtRisk: l.reservationsAtRisk,
@@ -135,7 +135,7 @@ export function storefrontRoutes(router: Router<RequestState>, storage: HubStora
       sku,
       storeId,
       onShelf: here?.onShelf ?? 0,
-      reservable: Math.max(0, (here?.onlineRights ?? 0) - (here?.deficit ?? 0)),
+      reservable: here?.reservable ?? 0,
       posRights: here?.posRights ?? 0,
       reserved: here?.outstandingReservations ?? 0,
       deficit: here?.deficit ?? 0,
@@ -177,9 +177,7 @@ export function storefrontRoutes(router: Router<RequestState>, storage: HubStora
         items.push({
           sku,
           available: view.value,
-          ...(here === undefined
-            ? {}
-            : { store: { onShelf: here.onShelf, reservable: Math.max(0, here.onlineRights - here.deficit) } }),
+          ...(here === undefined ? {} : { store: { onShelf: here.onShelf, reservable: here.reservable } }),
           updatedAt: change === undefined ? null : new Date(change.at).toISOString(),
         });
         if (items.length === query.limit) break;

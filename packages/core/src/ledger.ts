@@ -38,6 +38,8 @@ export interface LocationStock {
   readonly deficit: number;
   /** Outstanding reservations the deficit may have sold from: min(deficit, outstandingReservations). */
   readonly reservationsAtRisk: number;
+  /** What an online reservation for pickup there may take: onlineRights less the deficit (see reservableRights). */
+  readonly reservable: number;
 }
 
 /** Everything derived from one SKU document. */
@@ -155,6 +157,7 @@ export function computeStock(doc: Y.Doc): StockView {
       onShelf: l.posRights + l.onlineRights + l.outstandingReservations,
       deficit,
       reservationsAtRisk: Math.min(deficit, l.outstandingReservations),
+      reservable: Math.max(0, l.onlineRights - deficit),
     };
   }
   return { value: added - committed, added, committed, accounts, locations: locationView, invalidEntries };
@@ -200,4 +203,24 @@ export function deficitAllowance(
   const overridden = entryOf(accountOwner(account))[account]?.o ?? 0;
   const covered = entryOf(accountOwner(online))[online]?.c ?? 0;
   return overridden - covered;
+}
+
+/**
+ * Online rights a reservation may take from an online account: its rights, less
+ * what the store's manager-override deficit will take from them once settled (the
+ * units it stands for have already left the shelf). Reads two entries, as rightsOf.
+ */
+export function reservableRights(doc: Y.Doc, account: AccountId): number {
+  const parsed = parseAccountId(account);
+  const rights = rightsOf(doc, account);
+  if (parsed === null || parsed.kind !== 'online' || parsed.location === CENTRAL_LOCATION) return rights;
+  const deficit = Math.max(0, -rightsOf(doc, `store:${parsed.location}` as AccountId));
+  return Math.max(0, rights - deficit);
+}
+
+/** A store account's unsettled override deficit (o - c) from a derived view; 0 for other accounts. */
+export function owedUnderOverride(view: StockView, account: string): number {
+  const parsed = parseAccountId(account);
+  if (parsed === null || parsed.kind !== 'store') return 0;
+  return (view.accounts[account]?.overridden ?? 0) - (view.accounts[`online:${parsed.location}`]?.covered ?? 0);
 }

@@ -1,6 +1,5 @@
 import * as Y from 'yjs';
-import type { AccountId } from '@shelfsync/protocol';
-import { computeStock, deficitAllowance } from './ledger.js';
+import { computeStock, owedUnderOverride } from './ledger.js';
 
 /** A replica's whole view of one SKU, compact enough to compare replicas by value. */
 export interface LedgerSummary {
@@ -25,7 +24,7 @@ export function ledgerSummary(doc: Y.Doc): LedgerSummary {
   const owed: Record<string, number> = {};
   for (const [account, totals] of Object.entries(view.accounts)) {
     rights[account] = totals.rights;
-    const allowance = deficitAllowance(doc, account as AccountId);
+    const allowance = owedUnderOverride(view, account);
     if (allowance > 0) owed[account] = allowance;
   }
   return {

@@ -424,9 +424,8 @@ function checkEntry(
       return fail(ErrorCode.UpdateOverdrawn, `${account} would hold ${rights} rights`, { account, rights, allowance });
     }
     const maxDeficit = limits.maxDeficit ?? Number.POSITIVE_INFINITY;
-    const previousAllowance = deficitAllowance(doc, account);
     // Only a growing deficit is judged: one the hub accepted before a cap was lowered is not held against later sales.
-    if (allowance > maxDeficit && allowance > previousAllowance) {
+    if (allowance > maxDeficit && allowance > deficitAllowance(doc, account)) {
       return fail(
         ErrorCode.OverrideCapExceeded,
         `${account} would owe ${allowance} units, the hub accepts ${maxDeficit}`,

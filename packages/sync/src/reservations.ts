@@ -1,7 +1,6 @@
-import { computeStock, rightsOf, type Operation } from '@shelfsync/core';
+import { computeStock, reservableRights, rightsOf, type Operation } from '@shelfsync/core';
 import {
   AccountIdSchema,
-  CENTRAL_LOCATION,
   ErrorCode,
   ReservationIdSchema,
   ReservationSchema,
@@ -239,9 +238,10 @@ export class Reservations {
    */
   private async withRisk(reservation: StoredReservation): Promise<Reservation> {
     const answer = view(reservation);
-    const atRisk =
-      computeStock(await this.writer.document(reservation.sku)).locations[reservation.location]?.reservationsAtRisk ??
-      0;
+    const doc = await this.writer.document(reservation.sku);
+    // Nothing is at risk where the store owes nothing: the common case skips deriving the whole document.
+    if (rightsOf(doc, `store:${reservation.location}` as AccountId) >= 0) return answer;
+    const atRisk = computeStock(doc).locations[reservation.location]?.reservationsAtRisk ?? 0;
     if (atRisk === 0) return answer;
     let newer = 0;
     for (const other of this.held.values()) {
@@ -289,7 +289,7 @@ function pickAccount(
 ): { account: AccountId | null; available: number; detail: string } {
   if (request.storeId !== undefined) {
     const account = onlineAccount(request.storeId);
-    const available = reservable(doc, account);
+    const available = reservableRights(doc, account);
     return available >= request.quantity
       ? { account, available, detail: '' }
       : {
@@ -301,7 +301,7 @@ function pickAccount(
   let best: { account: AccountId; rights: number } | null = null;
   for (const totals of Object.values(computeStock(doc).accounts)) {
     if (parseAccountId(totals.account)?.kind !== 'online') continue;
-    const rights = reservable(doc, totals.account);
+    const rights = reservableRights(doc, totals.account);
     if (best === null || rights > best.rights) best = { account: totals.account, rights };
   }
   const available = best?.rights ?? 0;
@@ -312,19 +312,6 @@ function pickAccount(
         available,
         detail: `no location has ${request.quantity} of ${request.sku} available online (at most ${available})`,
       };
-}
-
-/**
- * Online rights a reservation may take: those of the account, less what the
- * store's manager-override deficit will take from them once settled (the units
- * it stands for have already left the shelf).
- */
-function reservable(doc: Parameters<typeof computeStock>[0], account: AccountId): number {
-  const parsed = parseAccountId(account);
-  const rights = rightsOf(doc, account);
-  if (parsed === null || parsed.location === CENTRAL_LOCATION) return rights;
-  const deficit = Math.max(0, -rightsOf(doc, `store:${parsed.location}` as AccountId));
-  return Math.max(0, rights - deficit);
 }
 
 function view(r: StoredReservation): Reservation {

@@ -1,4 +1,4 @@
-import type { StockView } from '../ledger.js';
+import { owedUnderOverride, type StockView } from '../ledger.js';
 
 /**
  * Throws unless a derived view keeps the counter's invariants: Σ rights == value;
@@ -11,7 +11,7 @@ export function assertSafe(view: StockView): void {
   let sum = 0;
   let allowed = 0;
   for (const account of Object.values(view.accounts)) {
-    const allowance = deficitOf(view, account.account);
+    const allowance = owedUnderOverride(view, account.account);
     if (allowance < 0) throw new Error(`${account.account} has settled more deficit than it ran up`);
     if (account.rights + allowance < 0) {
       throw new Error(`${account.account} has ${account.rights} rights (override allowance ${allowance})`);
@@ -23,15 +23,8 @@ export function assertSafe(view: StockView): void {
   if (view.value + allowed < 0) throw new Error(`chain-wide value ${view.value} < -${allowed}`);
   if (sum !== view.value) throw new Error(`Σ rights ${sum} != value ${view.value}`);
   for (const location of Object.values(view.locations)) {
-    const allowance = deficitOf(view, `store:${location.location}`);
+    const allowance = owedUnderOverride(view, `store:${location.location}`);
     if (location.onShelf + allowance < 0) throw new Error(`${location.location} has ${location.onShelf} on shelf`);
   }
   if (view.invalidEntries.length > 0) throw new Error(`invalid entries: ${view.invalidEntries.join(', ')}`);
-}
-
-/** o(store:X) - c(online:X) for a store account, else 0. */
-function deficitOf(view: StockView, account: string): number {
-  if (!account.startsWith('store:')) return 0;
-  const location = account.slice('store:'.length);
-  return (view.accounts[account]?.overridden ?? 0) - (view.accounts[`online:${location}`]?.covered ?? 0);
 }
