@@ -259,6 +259,8 @@ export class HubSync {
 /** One store's connection at the hub. Frames are processed one at a time, in order. */
 export class HubSession {
   private state: 'handshake' | 'live' | 'closed' = 'handshake';
+  /** Past the handshake at some point: its doc frames came from an authenticated, live store. */
+  private wasLive = false;
   private queue: Promise<void> = Promise.resolve();
   private invalid = 0;
   private readonly handshakeTimer: ReturnType<typeof setTimeout>;
@@ -334,7 +336,10 @@ export class HubSession {
   }
 
   private async handle(bytes: Uint8Array): Promise<void> {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed') {
+      await this.handleAfterClose(bytes);
+      return;
+    }
     this.hub.touch(this.storeId);
     let frame;
     try {
@@ -370,6 +375,26 @@ export class HubSession {
     await this.handleDoc(frame);
   }
 
+  /**
+   * A frame that arrived before the connection closed but waited in the queue
+   * behind slower ones (hub writes). A store's change in it is durable at the
+   * store and is validated like any other, so it is applied now rather than at
+   * the store's next connection: a store that stopped syncing because its disk
+   * failed may not come back for hours, and the chain would not see sales it
+   * acknowledged. Nothing is answered: requests (step 1, top-ups) end with the
+   * connection.
+   */
+  private async handleAfterClose(bytes: Uint8Array): Promise<void> {
+    if (!this.wasLive) return;
+    let frame;
+    try {
+      frame = decodeFrame(bytes);
+    } catch {
+      return;
+    }
+    if (frame.kind === 'doc' && frame.type !== SyncMessageType.Step1) await this.handleDoc(frame);
+  }
+
   private async handleTopUp(request: TopUp): Promise<void> {
     const allocator = this.hub.allocator;
     const answer =
@@ -396,6 +421,7 @@ export class HubSession {
     }
     clearTimeout(this.handshakeTimer);
     this.state = 'live';
+    this.wasLive = true;
     this.hub.handshaken(this.storeId, hello.dirty);
     const sameLineage = hello.epoch === this.documents.epoch;
     const changed = sameLineage ? this.documents.changedSince(hello.cursor) : this.documents.allSkus();
@@ -422,8 +448,8 @@ export class HubSession {
       return;
     }
     const doc = await this.documents.open(sku.data);
-    if (this.state === 'closed') return;
     if (frame.type === SyncMessageType.Step1) {
+      if (this.state === 'closed') return;
       let diff: Uint8Array;
       try {
         diff = Y.encodeStateAsUpdate(doc, frame.payload);

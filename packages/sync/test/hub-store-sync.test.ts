@@ -11,6 +11,7 @@ import {
   type Transport,
 } from '../src/index.js';
 import { TestHub, TestStore, recording, sku } from './support/chain.js';
+import { GatedAdapter } from './support/gated-adapter.js';
 
 const MUG = sku('MUG-1');
 const TEA = sku('TEA-1');
@@ -127,6 +128,36 @@ describe('sync over one connection per store', () => {
     await until(() => b.caughtUpCount() === 1);
     await a.apply(MUG, sell(a.id, 1));
     await until(async () => (await b.stock(MUG)).value === 2);
+  });
+});
+
+describe('a connection that ends with changes still queued at the hub', () => {
+  it('the hub applies, stores and relays what the store sent before the close', async () => {
+    const adapter = new GatedAdapter();
+    const hub = await TestHub.create({}, adapter);
+    const a = await TestStore.create('A');
+    const b = await TestStore.create('B');
+    a.connect(hub);
+    b.connect(hub);
+    await until(() => a.caughtUpCount() === 1 && b.caughtUpCount() === 1);
+
+    // The hub's writes stall (a slow disk): the first change waits at the gate,
+    // the second in the session's queue behind it, when the store goes away.
+    adapter.hold();
+    await a.apply(MUG, receive(a.id, 10));
+    await adapter.waiting;
+    await a.apply(MUG, sell(a.id, 3));
+    await until(
+      () => (a.link?.sent.filter((f) => f.kind === 'doc' && f.type === SyncMessageType.Update) ?? []).length === 2,
+    );
+    a.disconnect();
+    adapter.letThrough();
+
+    await until(async () => (await hub.stock(MUG)).value === 7);
+    await until(async () => (await b.stock(MUG)).value === 7);
+    // Stored, not only in memory: a hub reopened from its storage holds both.
+    const reopened = await TestHub.create({}, adapter);
+    expect((await reopened.stock(MUG)).value).toBe(7);
   });
 });
 
