@@ -41,7 +41,7 @@ import {
   type Sku,
   type SkuLedger,
 } from '@shelfsync/protocol';
-import type { StorageWrite } from '@shelfsync/storage';
+import { StorageWriteError, type StorageWrite } from '@shelfsync/storage';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { StoreStorage, StoreSync, type StoreSyncEvent } from '@shelfsync/sync';
 import type { Context } from 'koa';
@@ -182,9 +182,14 @@ export async function startStore(
       await durable;
     } catch (error) {
       failStop(error);
+      const recorded = error instanceof StorageWriteError ? error.recorded : 'unknown';
+      // Durable after all (a write after it failed): it is answered as done; the next request is refused.
+      if (recorded === 'yes') return;
       throw problem(
         ErrorCode.StorageUnavailable,
-        'this store could not write to its data directory: the operation was not recorded; the store takes no more requests until it is restarted',
+        recorded === 'no'
+          ? 'this store could not write to its data directory: the operation was not recorded; the store takes no more requests until it is restarted'
+          : 'this store could not write to its data directory: the operation may or may not have been recorded; retry it with the same Idempotency-Key once the store is restarted',
       );
     }
   };

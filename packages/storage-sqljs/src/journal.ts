@@ -1,4 +1,4 @@
-import { assertKey, type StorageWrite } from '@shelfsync/storage';
+import { StorageWriteError, assertKey, type StorageWrite } from '@shelfsync/storage';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, truncateSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -14,7 +14,9 @@ import { crc32 } from 'node:zlib';
 export class Journal {
   private pending: { record: Buffer; done: { resolve: () => void; reject: (error: Error) => void } }[] = [];
   private writing: Promise<void> | null = null;
-  private failure: Error | null = null;
+  private failure: StorageWriteError | null = null;
+  /** Bytes of whole records in the file: a failed group is cut back to this. */
+  private size: number;
   /** While the file is being swapped, appends queue up and wait for the new one. */
   private rotating = false;
   /** fsyncs performed, for tests and benchmarks. */
@@ -25,7 +27,10 @@ export class Journal {
   private constructor(
     readonly path: string,
     private handle: FileHandle,
-  ) {}
+    size: number,
+  ) {
+    this.size = size;
+  }
 
   /**
    * Opens (or creates) the journal and returns the batches it holds. A torn last
@@ -40,12 +45,20 @@ export class Journal {
       syncFile(path);
     }
     const handle = await open(path, 'a');
-    return { journal: new Journal(path, handle), batches, tornBytes };
+    return { journal: new Journal(path, handle, validBytes), batches, tornBytes };
   }
 
-  /** Appends one batch; resolves once it is durable. Rejects, and keeps rejecting, after a write fails. */
+  /** The write failure that stopped this journal, or null. */
+  get failed(): StorageWriteError | null {
+    return this.failure;
+  }
+
+  /**
+   * Appends one batch; resolves once it is durable. Rejects with a
+   * StorageWriteError, and keeps rejecting, after a write fails.
+   */
   append(writes: readonly StorageWrite[]): Promise<void> {
-    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.failure !== null) return Promise.reject(this.refusal());
     const record = encodeRecord(writes);
     return new Promise((resolve, reject) => {
       this.pending.push({ record, done: { resolve, reject } });
@@ -65,11 +78,30 @@ export class Journal {
       await this.handle.close();
       renameSync(this.path, retiredPath);
       this.handle = await open(this.path, 'a');
+      this.size = 0;
       syncDirectory(this.path);
     } finally {
       this.rotating = false;
     }
     if (this.pending.length > 0) this.writing ??= this.drain();
+  }
+
+  /** Truncates the file to its durable records; false if even that failed. */
+  private async cutBack(): Promise<boolean> {
+    try {
+      await this.handle.truncate(this.size);
+      await this.handle.datasync();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** What an append after the failure gets: none of it was written. */
+  private refusal(): StorageWriteError {
+    return new StorageWriteError(`journal ${this.path} stopped after a failed write; nothing more is accepted`, 'no', {
+      cause: this.failure,
+    });
   }
 
   async close(): Promise<void> {
@@ -93,14 +125,22 @@ export class Journal {
             at += bytesWritten;
           }
           await this.handle.datasync();
+          this.size += bytes.length;
           this.syncs++;
           this.onSync((performance.now() - started) / 1000, batch.length);
           for (const p of batch) p.done.resolve();
         } catch (error) {
-          this.failure = new Error(`journal ${this.path}: write failed, nothing more is accepted (${String(error)})`, {
-            cause: error,
-          });
-          for (const p of [...batch, ...this.pending]) p.done.reject(this.failure);
+          // Whole records of the failed group may already be in the file and
+          // would come back at restart, though their callers heard "failed".
+          // Cut the file back to the last durable group, so they do not.
+          const recorded = (await this.cutBack()) ? 'no' : 'unknown';
+          this.failure = new StorageWriteError(
+            `journal ${this.path}: write failed, nothing more is accepted (${String(error)})${recorded === 'no' ? '' : '; the failed writes may be found again at restart'}`,
+            recorded,
+            { cause: error },
+          );
+          for (const p of batch) p.done.reject(this.failure);
+          for (const p of this.pending) p.done.reject(this.refusal());
           this.pending = [];
         }
       }

@@ -240,7 +240,8 @@ export class SqlJsStorageAdapter implements StorageAdapter {
     this.closed = true;
     if (this.timer !== null) clearInterval(this.timer);
     try {
-      await this.flushNow();
+      // Nothing to save after a journal failure (see flushNow): close what is open.
+      if ((this.journal?.failed ?? null) === null) await this.flushNow();
     } catch (error) {
       // The database stays open and dirty, so calling close again retries the flush.
       this.closing = null;
@@ -253,6 +254,11 @@ export class SqlJsStorageAdapter implements StorageAdapter {
 
   private flushNow(): Promise<void> {
     if (this.flushing !== null) return this.flushing.then(() => this.flushNow());
+    // After a failed journal write the database in memory holds writes whose
+    // callers were told they failed: a snapshot would make them durable after
+    // all. The disk (snapshot plus journal) stays the truth until a restart.
+    const failed = this.journal?.failed ?? null;
+    if (failed !== null) return Promise.reject(failed);
     if (!this.dirty || this.path === undefined) return Promise.resolve();
     const path = this.path;
     const journal = this.journal;

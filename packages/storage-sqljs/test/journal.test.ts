@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FileHandle } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Journal, SqlJsStorageAdapter, readJournalFile } from '../src/index.js';
@@ -83,7 +84,80 @@ describe('Journal', () => {
   });
 });
 
+/**
+ * Makes a journal's file behave like a disk that fills up: the first write waits
+ * for `release` (so later appends gather into one group), the next is cut short
+ * after `shortFraction` of its bytes, and every write after that fails with ENOSPC.
+ */
+function fillingDisk(journal: Journal, shortFraction: number): { release: () => void } {
+  const handle = (journal as unknown as { handle: FileHandle }).handle;
+  const write = handle.write.bind(handle) as (b: Buffer, o: number, l: number) => Promise<{ bytesWritten: number }>;
+  let calls = 0;
+  let release = (): void => {};
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const patched = async (buffer: Buffer, offset: number, length: number) => {
+    calls++;
+    if (calls === 1) {
+      await gate;
+      return write(buffer, offset, length);
+    }
+    if (calls === 2) return write(buffer, offset, Math.ceil(length * shortFraction));
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  };
+  (handle as unknown as { write: typeof patched }).write = patched;
+  return { release };
+}
+
+describe('Journal on a disk that fills up', () => {
+  it('a group that fails is cut back: whole records of it do not come back at restart', async () => {
+    const path = join(tempDir(), 'j');
+    const { journal } = await Journal.open(path);
+    const a = [{ key: ['a'], data: bytes(1) }];
+    const x = [{ key: ['x'], data: bytes(9) }];
+    await journal.append(a);
+    const disk = fillingDisk(journal, 0.75);
+    const first = journal.append(x);
+    // Two records of the same size, one group: 75% of it holds all of b and part of c.
+    const b = journal.append([{ key: ['b'], data: new Uint8Array(64).fill(2) }]);
+    const c = journal.append([{ key: ['c'], data: new Uint8Array(64).fill(3) }]);
+    disk.release();
+    await first;
+    await expect(b).rejects.toMatchObject({ name: 'StorageWriteError', recorded: 'no' });
+    await expect(c).rejects.toMatchObject({ recorded: 'no' });
+    expect(journal.failed?.message).toMatch(/ENOSPC/);
+    await expect(journal.append(a)).rejects.toMatchObject({ recorded: 'no' });
+    await journal.close();
+
+    const reopened = await Journal.open(path);
+    expect(reopened.tornBytes).toBe(0);
+    expect(reopened.batches).toEqual([a, x]);
+    await reopened.journal.close();
+  });
+});
+
 describe('SqlJsStorageAdapter with its journal', () => {
+  it('after a failed journal write it never snapshots: a write its caller heard fail stays failed', async () => {
+    const path = join(tempDir(), 'db.sqlite');
+    const adapter = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+    await adapter.save(['kept'], bytes(1));
+    const journal = (adapter as unknown as { journal: Journal }).journal;
+    const disk = fillingDisk(journal, 0);
+    const kept = adapter.save(['kept-too'], bytes(2));
+    const lost = adapter.save(['refused'], bytes(3));
+    disk.release();
+    await kept;
+    await expect(lost).rejects.toMatchObject({ recorded: 'no' });
+    // The database in memory has the refused write; neither a flush nor a close may save it.
+    await expect(adapter.flush()).rejects.toMatchObject({ name: 'StorageWriteError' });
+    await adapter.close();
+
+    const reopened = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+    expect(await reopened.load(['kept'])).toEqual(bytes(1));
+    expect(await reopened.load(['kept-too'])).toEqual(bytes(2));
+    expect(await reopened.load(['refused'])).toBeUndefined();
+    await reopened.close();
+  });
+
   it('a resolved write survives without a snapshot or a clean close', async () => {
     const path = join(tempDir(), 'db.sqlite');
     const first = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });

@@ -17,6 +17,23 @@ export type StorageWrite =
   { readonly key: StorageKey; readonly data: Uint8Array } | { readonly key: StorageKey; readonly remove: true };
 
 /**
+ * A write that failed to become durable. `recorded` says what a restart will find:
+ * `no` (the disk holds none of it), `yes` (the write itself is durable; a write
+ * that followed it, such as a compaction, failed) or `unknown` (part of it may be
+ * on disk and come back at restart). A caller answers its client accordingly.
+ */
+export class StorageWriteError extends Error {
+  constructor(
+    message: string,
+    readonly recorded: 'no' | 'yes' | 'unknown',
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'StorageWriteError';
+  }
+}
+
+/**
  * Where a process keeps its bytes. Implementations: `MemoryStorageAdapter`
  * (tests) and the sql.js adapter (`@shelfsync/storage-sqljs`); each passes
  * `runStorageAdapterTests`. Calls may overlap; each one's effect is as if they

@@ -1,5 +1,5 @@
 import { SkuSchema, type Sku } from '@shelfsync/protocol';
-import { DocStore, RecordStore, type StorageAdapter, type StorageWrite } from '@shelfsync/storage';
+import { DocStore, RecordStore, StorageWriteError, type StorageAdapter, type StorageWrite } from '@shelfsync/storage';
 import { createSkuDoc } from '@shelfsync/core';
 import type * as Y from 'yjs';
 import * as YCodec from 'yjs';
@@ -106,7 +106,16 @@ class PersistedDocs {
     entry.writing++;
     try {
       await this.adapter.writeBatch([...extra, await this.docStore.prepareAppend(sku, update)]);
-      if (this.docStore.needsCompaction(sku)) await this.docStore.compact(sku, await entry.doc);
+      if (this.docStore.needsCompaction(sku)) {
+        try {
+          await this.docStore.compact(sku, await entry.doc);
+        } catch (error) {
+          // The update itself is durable; only the tidying after it failed.
+          throw new StorageWriteError(`compacting ${sku} failed after its update was stored: ${String(error)}`, 'yes', {
+            cause: error,
+          });
+        }
+      }
     } finally {
       entry.writing--;
       entry.lastUsed = this.now();
