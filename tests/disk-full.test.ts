@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Cluster, eventually, get, post } from './support/cluster.js';
 
 /** A real, small filesystem needs a tmpfs mount, which only a privileged user may make. */
@@ -77,5 +77,61 @@ describe.skipIf(disk === null)('a store whose disk fills up', () => {
     expect(retried.status).toBe(201);
     expect(retried.headers.get('idempotent-replayed')).toBeNull();
     await eventually(async () => (await get(hub, '/v1/skus/PEN-1')).body, { available: 100_000 - acked - 1 });
+  }, 120_000);
+});
+
+const hubDisk = mountSmallDisk();
+
+describe.skipIf(hubDisk === null)('a hub whose disk fills up', () => {
+  const cluster = new Cluster({ escrow: 'off', hubDataDir: join(hubDisk ?? '', 'hub') });
+  afterAll(async () => {
+    await cluster.stop();
+    if (hubDisk !== null) {
+      execFileSync('umount', [hubDisk]);
+      rmSync(hubDisk, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it('stops serving and syncing (503 STORAGE_UNAVAILABLE, stores cut off) while stores keep selling, and loses nothing after a restart', async () => {
+    if (hubDisk === null) return;
+    let hub = await cluster.startHub();
+    const store = await cluster.startStore('solo');
+    expect((await post(store.url, '/v1/receipts', { sku: 'INK-1', quantity: 500 }, 'ink-in')).status).toBe(201);
+    await eventually(async () => (await get(hub.url, '/v1/skus/INK-1')).body, { available: 500 });
+
+    const free = statfsSync(hubDisk);
+    const filler = join(hubDisk, 'filler');
+    writeFileSync(filler, Buffer.alloc(Math.max(0, free.bavail * free.bsize - 16 * 1024)));
+    // Sales go on at the store; the hub's journal fills up with them and fails.
+    let sold = 0;
+    await vi.waitFor(
+      async () => {
+        const sale = await post(store.url, '/v1/sales', { sku: 'INK-1', quantity: 1 }, `ink-sale-${sold}`);
+        expect(sale.status).toBe(201);
+        sold++;
+        expect((await fetch(`${hub.url}/readyz`)).status).toBe(503);
+      },
+      { timeout: 60_000, interval: 10 },
+    );
+    const refused = await get(hub.url, '/v1/skus/INK-1');
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    expect((await get(hub.url, '/healthz')).status).toBe(200);
+    await eventually(async () => (await get(store.url, '/v1/status')).body, { hub: { connected: false } });
+    // The store sells on from its own rights, offline.
+    const offline = await post(store.url, '/v1/sales', { sku: 'INK-1', quantity: 1 }, 'ink-offline');
+    expect(offline.status).toBe(201);
+    sold++;
+
+    // Space comes back; a restarted hub recovers what is on disk and the store fills in the rest.
+    hub.child.kill('SIGKILL');
+    await new Promise((resolve) => hub.child.once('exit', resolve));
+    rmSync(filler);
+    hub = await cluster.startHub();
+    await eventually(async () => (await get(hub.url, '/v1/skus/INK-1')).body, { available: 500 - sold }, 30_000);
+    await eventually(async () => (await get(store.url, '/v1/status')).body, {
+      hub: { connected: true },
+      pendingSync: 0,
+    });
   }, 120_000);
 });

@@ -13,7 +13,9 @@ export class Cluster {
    * and durability that count a store's rights exactly. The allocator's own tests
    * (and the default) run it on.
    */
-  constructor(private readonly settings: { escrow?: 'on' | 'off'; hubFlags?: readonly string[] } = {}) {}
+  constructor(
+    private readonly settings: { escrow?: 'on' | 'off'; hubFlags?: readonly string[]; hubDataDir?: string } = {},
+  ) {}
 
   readonly dir = mkdtempSync(join(tmpdir(), 'shelfsync-it-'));
   readonly secret = 'integration-test-secret-0123456789';
@@ -28,7 +30,7 @@ export class Cluster {
       // The shortest idle limit, so documents leave and reload under the tests' own traffic.
       {
         port: this.hubPort,
-        dataDir: join(this.dir, 'hub'),
+        dataDir: this.settings.hubDataDir ?? join(this.dir, 'hub'),
         secret: this.secret,
         flags: [
           '--evict-idle-ms',

@@ -104,6 +104,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   const reservationOutcomes = metrics.counter('shelfsync_reservations_total', 'Reservation calls by outcome', [
     'outcome',
   ]);
+  /** Set when a hub write failed (see the guard below). */
+  let storageFailure: string | null = null;
   const activity = new ChainActivity(storage, log);
   const sync = new HubSync(storage, {
     maxDeficit: config.overrideCap,
@@ -270,6 +272,17 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     (error, ctx) => log.error({ err: error, requestId: ctx.state.requestId }, 'request failed'),
     metrics,
     [
+      // After a failed write the documents in memory may hold what the disk lacks:
+      // nothing is served from them until a restart recovers what is on disk.
+      async (ctx, next) => {
+        if (storageFailure !== null && ctx.path !== '/healthz' && ctx.path !== '/metrics') {
+          throw problem(
+            ErrorCode.StorageUnavailable,
+            'the hub could not write to its data directory and serves nothing until it is restarted',
+          );
+        }
+        await next();
+      },
       staticFiles({ root: distDir, index: 'dashboard.html', missingHint: buildHint }),
       cors(config.corsOrigins),
       rateLimit({
@@ -287,7 +300,14 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     ],
   );
   const wss = new WebSocketServer({ noServer: true, maxPayload: 2 * 1024 * 1024 });
-  const readers = new YjsReadEndpoint((sku) => storage.pin(sku), log);
+  const readers = new YjsReadEndpoint((sku) => storage.pin(sku), log, storage);
+  storage.onFailure((error) => {
+    storageFailure = error.message;
+    log.fatal({ err: error }, 'hub storage failed: no more writes, reads or syncing until restart');
+    // The sync halts itself (it listens too); the other ways out of the documents close here.
+    readers.halt();
+    closeEventStreams();
+  });
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(request.url ?? '/', 'http://hub');
     const readSku = YjsReadEndpoint.skuOf(url.pathname);

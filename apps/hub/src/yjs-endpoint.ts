@@ -15,22 +15,42 @@ const MESSAGE_SYNC = 0;
 const MESSAGE_AWARENESS = 1;
 const MESSAGE_QUERY_AWARENESS = 3;
 
+/** What the endpoint needs to know of durability: nothing leaves the hub before it is on disk. */
+export interface DurableCommits {
+  /** Resolves once every commit of `sku` begun so far is durable; rejects after a storage failure. */
+  settled(sku: Sku): Promise<void>;
+  /** Calls `listener` after every durable commit, with its update; returns the unsubscribe. */
+  onCommit(listener: (sku: Sku, change: unknown, update: Uint8Array) => void): () => void;
+}
+
 /**
  * Serves each SKU document at `/yjs/<sku>` in y-websocket's wire format, read
  * only: a stock `y-websocket` WebsocketProvider syncs the document and then
- * receives every change live; anything it tries to write is ignored.
+ * receives every change live; anything it tries to write is ignored. Like the
+ * stores, readers get only what is durable: changes once committed, and state
+ * answers once the SKU's commits in flight are on disk.
  */
 export class YjsReadEndpoint {
-  private readonly subscribers = new Map<
-    Sku,
-    { pinned: PinnedDoc; sockets: Set<WebSocket>; listener: (update: Uint8Array) => void }
-  >();
+  private readonly subscribers = new Map<Sku, { pinned: PinnedDoc; sockets: Set<WebSocket> }>();
+  private readonly stopListening: () => void;
+  private halted = false;
 
-  /** `pin` keeps a document in memory while it has readers: they listen to that very instance. */
+  /** `pin` keeps a document in memory while it has readers: they are answered from that very instance. */
   constructor(
     private readonly pin: (sku: Sku) => Promise<PinnedDoc>,
     private readonly log: Logger,
-  ) {}
+    private readonly commits: DurableCommits,
+  ) {
+    this.stopListening = commits.onCommit((sku, _change, update) => {
+      const entry = this.subscribers.get(sku);
+      if (entry === undefined) return;
+      const encoder = encoding.createEncoder();
+      encoding.writeVarUint(encoder, MESSAGE_SYNC);
+      syncProtocol.writeUpdate(encoder, update);
+      const message = encoding.toUint8Array(encoder);
+      for (const socket of entry.sockets) send(socket, message);
+    });
+  }
 
   /** The SKU a request path names, or null if it is not one of ours. */
   static skuOf(pathname: string): Sku | null {
@@ -41,6 +61,10 @@ export class YjsReadEndpoint {
 
   /** Takes a new connection. Messages are queued from the first moment, so none is lost while the document loads. */
   accept(sku: Sku, socket: WebSocket): void {
+    if (this.halted) {
+      socket.close(1011, 'internal error');
+      return;
+    }
     let ready: Promise<Y.Doc> = this.pin(sku).then((pinned) => {
       const doc = this.subscribe(sku, pinned, socket);
       const encoder = encoding.createEncoder();
@@ -51,8 +75,8 @@ export class YjsReadEndpoint {
     });
     socket.on('message', (data: Buffer) => {
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      ready = ready.then((doc) => {
-        this.handle(doc, socket, bytes);
+      ready = ready.then(async (doc) => {
+        await this.handle(sku, doc, socket, bytes);
         return doc;
       });
     });
@@ -65,10 +89,18 @@ export class YjsReadEndpoint {
 
   /** Closes every connection. */
   close(): void {
+    this.stopListening();
     for (const { sockets } of this.subscribers.values()) for (const socket of sockets) socket.terminate();
   }
 
-  private handle(doc: Y.Doc, socket: WebSocket, bytes: Uint8Array): void {
+  /** Closes every connection and refuses new ones: the hub's storage failed. */
+  halt(): void {
+    this.halted = true;
+    this.close();
+  }
+
+  private async handle(sku: Sku, doc: Y.Doc, socket: WebSocket, bytes: Uint8Array): Promise<void> {
+    let step1: Uint8Array | null = null;
     try {
       const decoder = decoding.createDecoder(bytes);
       const type = decoding.readVarUint(decoder);
@@ -76,14 +108,26 @@ export class YjsReadEndpoint {
         if (type !== MESSAGE_AWARENESS && type !== MESSAGE_QUERY_AWARENESS) socket.close(4400, 'bad request');
         return;
       }
-      const syncType = decoding.readVarUint(decoder);
-      if (syncType === syncProtocol.messageYjsSyncStep1) {
-        const encoder = encoding.createEncoder();
-        encoding.writeVarUint(encoder, MESSAGE_SYNC);
-        syncProtocol.writeSyncStep2(encoder, doc, decoding.readVarUint8Array(decoder));
-        send(socket, encoding.toUint8Array(encoder));
+      if (decoding.readVarUint(decoder) === syncProtocol.messageYjsSyncStep1) {
+        step1 = decoding.readVarUint8Array(decoder);
       }
       // Step 2 and updates from a reader are ignored: this endpoint is read only.
+    } catch {
+      socket.close(4400, 'bad request');
+      return;
+    }
+    if (step1 === null) return;
+    try {
+      await this.commits.settled(sku);
+    } catch {
+      socket.close(1011, 'internal error');
+      return;
+    }
+    try {
+      const encoder = encoding.createEncoder();
+      encoding.writeVarUint(encoder, MESSAGE_SYNC);
+      syncProtocol.writeSyncStep2(encoder, doc, step1);
+      send(socket, encoding.toUint8Array(encoder));
     } catch {
       socket.close(4400, 'bad request');
     }
@@ -99,17 +143,7 @@ export class YjsReadEndpoint {
     let entry = this.subscribers.get(sku);
     if (entry !== undefined) pinned.release();
     else {
-      const doc = pinned.doc;
-      const sockets = new Set<WebSocket>();
-      const listener = (update: Uint8Array): void => {
-        const encoder = encoding.createEncoder();
-        encoding.writeVarUint(encoder, MESSAGE_SYNC);
-        syncProtocol.writeUpdate(encoder, update);
-        const message = encoding.toUint8Array(encoder);
-        for (const s of sockets) send(s, message);
-      };
-      doc.on('update', listener);
-      entry = { pinned, sockets, listener };
+      entry = { pinned, sockets: new Set<WebSocket>() };
       this.subscribers.set(sku, entry);
     }
     entry.sockets.add(socket);
@@ -121,7 +155,6 @@ export class YjsReadEndpoint {
     if (entry === undefined) return;
     entry.sockets.delete(socket);
     if (entry.sockets.size === 0) {
-      entry.pinned.doc.off('update', entry.listener);
       entry.pinned.release();
       this.subscribers.delete(sku);
     }

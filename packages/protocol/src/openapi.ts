@@ -109,8 +109,19 @@ const metricsOperation: ApiOperation = {
   problems: [],
 };
 
+/**
+ * A hub whose storage failed answers every call but /healthz and /metrics with
+ * 503 STORAGE_UNAVAILABLE until it is restarted (docs/durability.md).
+ */
+const servedOnlyWithHealthyStorage = (ops: readonly ApiOperation[]): readonly ApiOperation[] =>
+  ops.map((op) =>
+    op.path === '/healthz' || op.path === '/metrics' || op.problems.includes(503)
+      ? op
+      : { ...op, problems: [...op.problems, 503] },
+  );
+
 /** The hub's HTTP API. */
-export const hubOperations: readonly ApiOperation[] = [
+export const hubOperations: readonly ApiOperation[] = servedOnlyWithHealthyStorage([
   {
     method: 'get',
     path: '/v1/skus/{sku}',
@@ -254,9 +265,13 @@ export const hubOperations: readonly ApiOperation[] = [
     problems: [400, 401, 404, 409],
   },
   healthOperation,
-  { ...readyOperation, summary: 'Storage is loaded (the hub listens only then).', problems: [] },
+  {
+    ...readyOperation,
+    summary: 'Storage is loaded (the hub listens only then) and has not failed since.',
+    problems: [],
+  },
   metricsOperation,
-];
+]);
 
 /** A store node's local POS API. */
 export const storeOperations: readonly ApiOperation[] = [

@@ -32,6 +32,16 @@ export interface HubDocuments {
    * the change in the change log. Resolves, once durable, with its change number.
    */
   commit(sku: Sku, update: Uint8Array, extra?: readonly StorageWrite[]): Promise<number>;
+  /**
+   * Resolves once every commit of `sku` begun so far is durable; rejects once a
+   * commit has failed (the document in memory is then ahead of the disk for good).
+   * Whatever the hub sends from a document waits for this: a peer may never hold
+   * a change of the hub's client id that a crash could take back, or the hub would
+   * reuse its clock numbers for other changes after a restart.
+   */
+  settled(sku: Sku): Promise<void>;
+  /** Calls `listener` once, when the first commit fails (HubSync then halts). */
+  onFailure?(listener: (error: Error) => void): void;
   /** The newest change number (0 before any). */
   cursor(): number;
   /** The SKUs changed after change number `cursor`. */
@@ -54,7 +64,8 @@ export type HubSyncEvent =
       readonly detail: string;
     }
   | { readonly type: 'protocol-error'; readonly storeId: StoreId; readonly detail: string }
-  | { readonly type: 'slow-consumer'; readonly storeId: StoreId; readonly bufferedAmount: number };
+  | { readonly type: 'slow-consumer'; readonly storeId: StoreId; readonly bufferedAmount: number }
+  | { readonly type: 'halted'; readonly reason: string };
 
 export interface HubSyncOptions {
   /** Rejected updates a session may send before it is closed with TooManyInvalidUpdates. */
@@ -124,6 +135,7 @@ export class HubSync {
   private readonly live = new Map<StoreId, HubSession>();
   private readonly links = new Map<StoreId, LinkRecord>();
   private readonly cut = new Set<StoreId>();
+  private haltedBecause: string | null = null;
   /** @internal */
   allocator: AllocatorHooks | null = null;
 
@@ -132,6 +144,7 @@ export class HubSync {
     options: Partial<HubSyncOptions> = {},
   ) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
+    documents.onFailure?.((error) => this.halt(`the hub's storage failed: ${error.message}`));
   }
 
   /**
@@ -140,6 +153,10 @@ export class HubSync {
    * once with LinkCut (null): it learns why, and keeps selling from local quota.
    */
   connect(storeId: StoreId, transport: Transport): HubSession | null {
+    if (this.haltedBecause !== null) {
+      transport.close(CloseCode.InternalError.code, CloseCode.InternalError.reason);
+      return null;
+    }
     if (this.cut.has(storeId)) {
       transport.close(CloseCode.LinkCut.code, CloseCode.LinkCut.reason);
       return null;
@@ -189,6 +206,22 @@ export class HubSync {
     this.cut.add(storeId);
     this.live.get(storeId)?.close(CloseCode.LinkCut);
     return true;
+  }
+
+  /**
+   * Stops syncing for good: the hub's storage failed, so its documents in memory
+   * may hold changes its disk lacks, and nothing more may leave them. Every
+   * session closes (`4500`) and new ones are refused until the hub is restarted.
+   */
+  halt(reason: string): void {
+    if (this.haltedBecause !== null) return;
+    this.haltedBecause = reason;
+    for (const session of [...this.live.values()]) session.close(CloseCode.InternalError);
+    this.options.onEvent({ type: 'halted', reason });
+  }
+
+  get halted(): string | null {
+    return this.haltedBecause;
   }
 
   /** Lets a cut store connect again (it does so on its next retry). False if the hub has never heard from it. */
@@ -450,6 +483,14 @@ export class HubSession {
     const doc = await this.documents.open(sku.data);
     if (frame.type === SyncMessageType.Step1) {
       if (this.state === 'closed') return;
+      try {
+        // The answer comes from the document: only once the hub's own changes in it are durable.
+        await this.documents.settled(sku.data);
+      } catch {
+        return; // the storage failed: the hub halts, and this session with it
+      }
+      // Closed meanwhile? (Read through the getter: TypeScript keeps its narrowing across the await.)
+      if (!this.isLive) return;
       let diff: Uint8Array;
       try {
         diff = Y.encodeStateAsUpdate(doc, frame.payload);

@@ -207,10 +207,19 @@ export class HubStorage implements HubDocuments {
   private current = 0;
   /** Every SKU in sorted order, rebuilt only when a new SKU appears (for stable listings). */
   private sorted: Sku[] | null = null;
-  private readonly commitListeners = new Set<(sku: Sku, change: { seq: number; at: number }) => void>();
+  private readonly commitListeners = new Set<
+    (sku: Sku, change: { seq: number; at: number }, update: Uint8Array) => void
+  >();
+  /** Per SKU, the commits not yet durable (their settled promises). */
+  private readonly inFlight = new Map<Sku, Set<Promise<unknown>>>();
+  private failure: Error | null = null;
+  private readonly failureListeners = new Set<(error: Error) => void>();
   /** Commits finish out of order; listeners hear them in change order, so "after change N" means what it says. */
   private notified = 0;
-  private readonly finished = new Map<number, { sku: Sku; change: { seq: number; at: number } } | null>();
+  private readonly finished = new Map<
+    number,
+    { sku: Sku; change: { seq: number; at: number }; update: Uint8Array } | null
+  >();
 
   private constructor(
     adapter: StorageAdapter,
@@ -277,14 +286,47 @@ export class HubStorage implements HubDocuments {
     this.changes.set(sku, change);
     // One atomic batch: the update, the change record that tells stores to fetch
     // it, and whatever the change means beyond the document (a reservation).
+    const written = this.docs.append(sku, update, [...extra, this.records.putWrite(['hub', 'change', sku], change)]);
+    // Registered before any await: the update is already in the document.
+    const pending = this.inFlight.get(sku) ?? new Set<Promise<unknown>>();
+    this.inFlight.set(sku, pending);
+    const done = written.catch(() => undefined);
+    pending.add(done);
     try {
-      await this.docs.append(sku, update, [...extra, this.records.putWrite(['hub', 'change', sku], change)]);
+      await written;
     } catch (error) {
+      this.fail(error instanceof Error ? error : new Error(String(error)));
       this.finish(change.seq, null);
       throw error;
+    } finally {
+      pending.delete(done);
+      if (pending.size === 0 && this.inFlight.get(sku) === pending) this.inFlight.delete(sku);
     }
-    this.finish(change.seq, { sku, change });
+    this.finish(change.seq, { sku, change, update });
     return change.seq;
+  }
+
+  async settled(sku: Sku): Promise<void> {
+    for (let pending = this.inFlight.get(sku); pending !== undefined; pending = this.inFlight.get(sku)) {
+      await Promise.all(pending);
+    }
+    if (this.failure !== null) throw this.failure;
+  }
+
+  /** Why a commit failed (the hub must stop: memory is ahead of the disk), or null. */
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  /** Calls `listener` once, when the first commit fails. */
+  onFailure(listener: (error: Error) => void): void {
+    this.failureListeners.add(listener);
+  }
+
+  private fail(error: Error): void {
+    if (this.failure !== null) return;
+    this.failure = error;
+    for (const listener of this.failureListeners) listener(error);
   }
 
   cursor(): number {
@@ -322,7 +364,10 @@ export class HubStorage implements HubDocuments {
     return all.slice(lo, lo + limit);
   }
 
-  private finish(seq: number, done: { sku: Sku; change: { seq: number; at: number } } | null): void {
+  private finish(
+    seq: number,
+    done: { sku: Sku; change: { seq: number; at: number }; update: Uint8Array } | null,
+  ): void {
     this.finished.set(seq, done);
     for (
       let next = this.finished.get(this.notified + 1);
@@ -330,15 +375,15 @@ export class HubStorage implements HubDocuments {
       next = this.finished.get(this.notified + 1)
     ) {
       this.finished.delete(++this.notified);
-      if (next !== null) for (const listener of this.commitListeners) listener(next.sku, next.change);
+      if (next !== null) for (const listener of this.commitListeners) listener(next.sku, next.change, next.update);
     }
   }
 
   /**
    * Calls `listener` after every durable commit (store updates and hub writes
-   * alike), in change-number order; returns the unsubscribe.
+   * alike), in change-number order, with the update committed; returns the unsubscribe.
    */
-  onCommit(listener: (sku: Sku, change: { seq: number; at: number }) => void): () => void {
+  onCommit(listener: (sku: Sku, change: { seq: number; at: number }, update: Uint8Array) => void): () => void {
     this.commitListeners.add(listener);
     return () => this.commitListeners.delete(listener);
   }

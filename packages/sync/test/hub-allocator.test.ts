@@ -18,6 +18,7 @@ describe('hub allocator sweep', () => {
         return hub.storage.open(target);
       },
       commit: (target, update, extra) => hub.storage.commit(target, update, extra),
+      settled: (target) => hub.storage.settled(target),
       cursor: () => hub.storage.cursor(),
       changedSince: (cursor) => hub.storage.changedSince(cursor),
       allSkus: () => hub.storage.allSkus(),

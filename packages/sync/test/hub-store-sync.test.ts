@@ -1,4 +1,6 @@
-import { ErrorCode, CloseCode, storeAccount, type StoreId } from '@shelfsync/protocol';
+import { ErrorCode, CloseCode, HUB_WRITER, onlineAccount, storeAccount, type StoreId } from '@shelfsync/protocol';
+import { applyOperation } from '@shelfsync/core';
+import type { Sku } from '@shelfsync/protocol';
 import { forge } from '@shelfsync/core/testing';
 import { describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
@@ -158,6 +160,108 @@ describe('a connection that ends with changes still queued at the hub', () => {
     // Stored, not only in memory: a hub reopened from its storage holds both.
     const reopened = await TestHub.create({}, adapter);
     expect((await reopened.stock(MUG)).value).toBe(7);
+  });
+});
+
+/** A hub write as the allocator makes one: applied to the document, then committed. Returns the commit (not awaited). */
+async function hubReserves(
+  hub: TestHub,
+  target: Sku,
+  account: string,
+  quantity: number,
+): Promise<{ committed: Promise<number> }> {
+  const doc = await hub.storage.open(target);
+  const updates: Uint8Array[] = [];
+  const capture = (u: Uint8Array, origin: unknown): void => {
+    if (origin === 'test-hub-write') updates.push(u);
+  };
+  doc.on('update', capture);
+  const result = applyOperation(
+    doc,
+    HUB_WRITER,
+    { type: 'reserve', account: onlineAccount(account as StoreId), quantity },
+    'test-hub-write',
+  );
+  doc.off('update', capture);
+  expect(result.ok).toBe(true);
+  const [update] = updates;
+  if (update === undefined) throw new Error('the reservation changed nothing');
+  return { committed: hub.storage.commit(target, update) };
+}
+
+/** Whether a document holds any change made under `clientId`. */
+async function holdsChangesOf(store: TestStore, target: Sku, clientId: number): Promise<boolean> {
+  return Y.decodeStateVector(Y.encodeStateVector(await store.storage.open(target))).has(clientId);
+}
+
+/** Lets queued callbacks and I/O run for a number of event-loop turns (not a timed wait). */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('nothing leaves the hub before it is durable', () => {
+  async function hubWithRights() {
+    const adapter = new GatedAdapter();
+    const hub = await TestHub.create({}, adapter);
+    const a = await TestStore.create('A');
+    a.connect(hub);
+    await until(() => a.caughtUpCount() === 1);
+    await a.apply(MUG, receive(a.id, 10));
+    await a.apply(MUG, { type: 'transferRights', from: storeAccount(a.id), to: onlineAccount(a.id), quantity: 4 });
+    await until(async () => (await hub.stock(MUG)).accounts[onlineAccount(a.id)] !== undefined);
+    const hubClient = (await hub.storage.open(MUG)).clientID;
+    return { adapter, hub, a, hubClient };
+  }
+
+  it('a step 1 answer waits until the hub’s own change in the document is on disk', async () => {
+    const { adapter, hub, hubClient } = await hubWithRights();
+    adapter.hold();
+    const { committed } = await hubReserves(hub, MUG, 'A', 1);
+    await adapter.waiting;
+    // A store catching up now asks for MUG (the welcome lists it) while the reservation is not durable.
+    const b = await TestStore.create('B');
+    b.connect(hub);
+    await until(
+      () => b.link?.sent.some((f) => f.kind === 'doc' && f.sku === MUG && f.type === SyncMessageType.Step1) ?? false,
+    );
+    await turns(20);
+    expect(await holdsChangesOf(b, MUG, hubClient)).toBe(false);
+
+    adapter.letThrough();
+    await committed;
+    await until(() => holdsChangesOf(b, MUG, hubClient));
+    await until(async () => (await b.stock(MUG)).accounts[onlineAccount('A' as StoreId)]?.reserved === 1);
+  });
+
+  it('a failed hub write halts the hub: it never reaches a store, sessions close with 4500, new ones are refused', async () => {
+    const { adapter, hub, a, hubClient } = await hubWithRights();
+    adapter.hold();
+    const { committed } = await hubReserves(hub, MUG, 'A', 1);
+    await adapter.waiting;
+    const b = await TestStore.create('B');
+    b.connect(hub);
+    await until(
+      () => b.link?.sent.some((f) => f.kind === 'doc' && f.sku === MUG && f.type === SyncMessageType.Step1) ?? false,
+    );
+    adapter.fail();
+    await expect(committed).rejects.toThrow(/ENOSPC/);
+    await until(() => hub.sync.halted !== null);
+    expect(hub.events.some((e) => e.type === 'halted')).toBe(true);
+    await turns(20);
+    expect(await holdsChangesOf(b, MUG, hubClient)).toBe(false);
+    expect(await holdsChangesOf(a, MUG, hubClient)).toBe(false);
+    await until(() => !a.sync.status().connected && !b.sync.status().connected);
+    for (const store of [a, b]) {
+      expect(store.events).toContainEqual(
+        expect.objectContaining({ type: 'closed', code: CloseCode.InternalError.code }),
+      );
+    }
+    const [storeSide, hubSide] = createTransportPair();
+    const refused: number[] = [];
+    storeSide.onClose((code) => refused.push(code));
+    expect(hub.sync.connect(a.id, hubSide)).toBeNull();
+    await until(() => refused[0] === CloseCode.InternalError.code);
+    await expect(hub.storage.settled(MUG)).rejects.toThrow(/ENOSPC/);
   });
 });
 
