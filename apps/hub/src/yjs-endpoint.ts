@@ -17,8 +17,8 @@ const MESSAGE_QUERY_AWARENESS = 3;
 
 /** What the endpoint needs to know of durability: nothing leaves the hub before it is on disk. */
 export interface DurableCommits {
-  /** Resolves once every commit of `sku` begun so far is durable; rejects after a storage failure. */
-  settled(sku: Sku): Promise<void>;
+  /** Runs `read` while none of the hub's own writes of `sku` is in flight; rejects after a storage failure. */
+  readDurable<T>(sku: Sku, read: () => T): Promise<T>;
   /** Calls `listener` after every durable commit, with its update; returns the unsubscribe. */
   onCommit(listener: (sku: Sku, change: unknown, update: Uint8Array) => void): () => void;
 }
@@ -28,7 +28,7 @@ export interface DurableCommits {
  * only: a stock `y-websocket` WebsocketProvider syncs the document and then
  * receives every change live; anything it tries to write is ignored. Like the
  * stores, readers get only what is durable: changes once committed, and state
- * answers once the SKU's commits in flight are on disk.
+ * answers while none of the hub's own writes of the SKU is in flight.
  */
 export class YjsReadEndpoint {
   private readonly subscribers = new Map<Sku, { pinned: PinnedDoc; sockets: Set<WebSocket> }>();
@@ -117,20 +117,25 @@ export class YjsReadEndpoint {
       return;
     }
     if (step1 === null) return;
+    const stateVector = step1;
+    let answer: Uint8Array | null;
     try {
-      await this.commits.settled(sku);
+      answer = await this.commits.readDurable(sku, () => {
+        try {
+          const encoder = encoding.createEncoder();
+          encoding.writeVarUint(encoder, MESSAGE_SYNC);
+          syncProtocol.writeSyncStep2(encoder, doc, stateVector);
+          return encoding.toUint8Array(encoder);
+        } catch {
+          return null;
+        }
+      });
     } catch {
       socket.close(1011, 'internal error');
       return;
     }
-    try {
-      const encoder = encoding.createEncoder();
-      encoding.writeVarUint(encoder, MESSAGE_SYNC);
-      syncProtocol.writeSyncStep2(encoder, doc, step1);
-      send(socket, encoding.toUint8Array(encoder));
-    } catch {
-      socket.close(4400, 'bad request');
-    }
+    if (answer === null) socket.close(4400, 'bad request');
+    else send(socket, answer);
   }
 
   /** Adds a reader of `sku`; returns the document it reads (one pin per SKU is kept, extra ones released). */

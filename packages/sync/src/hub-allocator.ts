@@ -86,8 +86,6 @@ export class HubAllocator {
   private readonly demand = new Map<string, Demand>();
   /** Where the next sweep starts, as a position in the demand map. */
   private sweepFrom = 0;
-  /** Per SKU, the hub's last write: hub writes to one document are made one at a time, in order. */
-  private readonly writes = new Map<Sku, Promise<unknown>>();
   /** Per (SKU, store), deficits the hub could not settle yet, and the reservations they put at risk. */
   private readonly owed = new Map<string, { units: number; reservationsAtRisk: number }>();
 
@@ -109,8 +107,7 @@ export class HubAllocator {
     decide: (doc: Y.Doc) => Operation | null,
     extra: (outcome: OperationOutcome) => readonly StorageWrite[] = () => [],
   ): Promise<Result<OperationOutcome> | null> {
-    const previous = this.writes.get(sku) ?? Promise.resolve();
-    const run = previous.then(async () => {
+    return this.documents.hubWrite(sku, async () => {
       const doc = await this.documents.open(sku);
       const op = decide(doc);
       if (op === null) return null;
@@ -131,12 +128,6 @@ export class HubAllocator {
       }
       return result;
     });
-    const settled = run.catch(() => undefined);
-    this.writes.set(sku, settled);
-    void settled.then(() => {
-      if (this.writes.get(sku) === settled) this.writes.delete(sku);
-    });
-    return run;
   }
 
   /** The SKU's current document, as the hub holds it. */

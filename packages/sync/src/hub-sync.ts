@@ -33,13 +33,19 @@ export interface HubDocuments {
    */
   commit(sku: Sku, update: Uint8Array, extra?: readonly StorageWrite[]): Promise<number>;
   /**
-   * Resolves once every commit of `sku` begun so far is durable; rejects once a
-   * commit has failed (the document in memory is then ahead of the disk for good).
-   * Whatever the hub sends from a document waits for this: a peer may never hold
-   * a change of the hub's client id that a crash could take back, or the hub would
-   * reuse its clock numbers for other changes after a restart.
+   * Runs one of the hub's own writes of `sku` (decide, apply, commit) after every
+   * earlier one of that SKU is done and durable, and before any later one starts.
    */
-  settled(sku: Sku): Promise<void>;
+  hubWrite<T>(sku: Sku, write: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `read` on the SKU's document while none of the hub's own writes of it is
+   * in flight (they queue behind it), so what it encodes holds no change of the
+   * hub's client id that a crash could take back: the hub would reuse those clock
+   * numbers for other changes after a restart, and peers holding the lost ones
+   * would diverge for good. Rejects once the storage has failed. Store changes in
+   * flight may ride along: they are durable at their store.
+   */
+  readDurable<T>(sku: Sku, read: () => T): Promise<T>;
   /** Calls `listener` once, when the first commit fails (HubSync then halts). */
   onFailure?(listener: (error: Error) => void): void;
   /** The newest change number (0 before any). */
@@ -483,21 +489,24 @@ export class HubSession {
     const doc = await this.documents.open(sku.data);
     if (frame.type === SyncMessageType.Step1) {
       if (this.state === 'closed') return;
+      let diff: Uint8Array | null;
       try {
-        // The answer comes from the document: only once the hub's own changes in it are durable.
-        await this.documents.settled(sku.data);
+        diff = await this.documents.readDurable(sku.data, () => {
+          try {
+            return Y.encodeStateAsUpdate(doc, frame.payload);
+          } catch {
+            return null;
+          }
+        });
       } catch {
         return; // the storage failed: the hub halts, and this session with it
       }
-      // Closed meanwhile? (Read through the getter: TypeScript keeps its narrowing across the await.)
-      if (!this.isLive) return;
-      let diff: Uint8Array;
-      try {
-        diff = Y.encodeStateAsUpdate(doc, frame.payload);
-      } catch {
+      if (diff === null) {
         this.reject(frame, ErrorCode.ValidationFailed, 'step 1 carries a malformed state vector');
         return;
       }
+      // Closed meanwhile? (Read through the getter: TypeScript keeps its narrowing across the await.)
+      if (!this.isLive) return;
       this.sendFrame(encodeDocFrame(sku.data, 0, SyncMessageType.Step2, diff));
       this.sendFrame(encodeDocFrame(sku.data, 0, SyncMessageType.Step1, Y.encodeStateVector(doc)));
       this.ack(frame.ref);

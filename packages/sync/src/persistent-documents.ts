@@ -210,8 +210,8 @@ export class HubStorage implements HubDocuments {
   private readonly commitListeners = new Set<
     (sku: Sku, change: { seq: number; at: number }, update: Uint8Array) => void
   >();
-  /** Per SKU, the commits not yet durable (their settled promises). */
-  private readonly inFlight = new Map<Sku, Set<Promise<unknown>>>();
+  /** Per SKU, the tail of its lane: the hub's own writes and durable reads, one at a time. */
+  private readonly lanes = new Map<Sku, Promise<void>>();
   private failure: Error | null = null;
   private readonly failureListeners = new Set<(error: Error) => void>();
   /** Commits finish out of order; listeners hear them in change order, so "after change N" means what it says. */
@@ -286,31 +286,40 @@ export class HubStorage implements HubDocuments {
     this.changes.set(sku, change);
     // One atomic batch: the update, the change record that tells stores to fetch
     // it, and whatever the change means beyond the document (a reservation).
-    const written = this.docs.append(sku, update, [...extra, this.records.putWrite(['hub', 'change', sku], change)]);
-    // Registered before any await: the update is already in the document.
-    const pending = this.inFlight.get(sku) ?? new Set<Promise<unknown>>();
-    this.inFlight.set(sku, pending);
-    const done = written.catch(() => undefined);
-    pending.add(done);
     try {
-      await written;
+      await this.docs.append(sku, update, [...extra, this.records.putWrite(['hub', 'change', sku], change)]);
     } catch (error) {
       this.fail(error instanceof Error ? error : new Error(String(error)));
       this.finish(change.seq, null);
       throw error;
-    } finally {
-      pending.delete(done);
-      if (pending.size === 0 && this.inFlight.get(sku) === pending) this.inFlight.delete(sku);
     }
     this.finish(change.seq, { sku, change, update });
     return change.seq;
   }
 
-  async settled(sku: Sku): Promise<void> {
-    for (let pending = this.inFlight.get(sku); pending !== undefined; pending = this.inFlight.get(sku)) {
-      await Promise.all(pending);
-    }
-    if (this.failure !== null) throw this.failure;
+  hubWrite<T>(sku: Sku, write: () => Promise<T>): Promise<T> {
+    return this.inLane(sku, write);
+  }
+
+  readDurable<T>(sku: Sku, read: () => T): Promise<T> {
+    return this.inLane(sku, () => {
+      if (this.failure !== null) throw this.failure;
+      return read();
+    });
+  }
+
+  /** Runs `task` after every task of `sku` queued before it (whatever their outcome). */
+  private inLane<T>(sku: Sku, task: () => T | Promise<T>): Promise<T> {
+    const run = (this.lanes.get(sku) ?? Promise.resolve()).then(task);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.lanes.set(sku, tail);
+    void tail.then(() => {
+      if (this.lanes.get(sku) === tail) this.lanes.delete(sku);
+    });
+    return run;
   }
 
   /** Why a commit failed (the hub must stop: memory is ahead of the disk), or null. */

@@ -18,7 +18,8 @@ describe('hub allocator sweep', () => {
         return hub.storage.open(target);
       },
       commit: (target, update, extra) => hub.storage.commit(target, update, extra),
-      settled: (target) => hub.storage.settled(target),
+      hubWrite: (target, write) => hub.storage.hubWrite(target, write),
+      readDurable: (target, read) => hub.storage.readDurable(target, read),
       cursor: () => hub.storage.cursor(),
       changedSince: (cursor) => hub.storage.changedSince(cursor),
       allSkus: () => hub.storage.allSkus(),

@@ -1,5 +1,5 @@
 import { ErrorCode, CloseCode, HUB_WRITER, onlineAccount, storeAccount, type StoreId } from '@shelfsync/protocol';
-import { applyOperation } from '@shelfsync/core';
+import { applyOperation, computeStock } from '@shelfsync/core';
 import type { Sku } from '@shelfsync/protocol';
 import { forge } from '@shelfsync/core/testing';
 import { describe, expect, it, vi } from 'vitest';
@@ -163,30 +163,27 @@ describe('a connection that ends with changes still queued at the hub', () => {
   });
 });
 
-/** A hub write as the allocator makes one: applied to the document, then committed. Returns the commit (not awaited). */
-async function hubReserves(
-  hub: TestHub,
-  target: Sku,
-  account: string,
-  quantity: number,
-): Promise<{ committed: Promise<number> }> {
-  const doc = await hub.storage.open(target);
-  const updates: Uint8Array[] = [];
-  const capture = (u: Uint8Array, origin: unknown): void => {
-    if (origin === 'test-hub-write') updates.push(u);
-  };
-  doc.on('update', capture);
-  const result = applyOperation(
-    doc,
-    HUB_WRITER,
-    { type: 'reserve', account: onlineAccount(account as StoreId), quantity },
-    'test-hub-write',
-  );
-  doc.off('update', capture);
-  expect(result.ok).toBe(true);
-  const [update] = updates;
-  if (update === undefined) throw new Error('the reservation changed nothing');
-  return { committed: hub.storage.commit(target, update) };
+/** A hub write as the allocator makes one: in the SKU's lane, applied to the document, then committed. Not awaited. */
+function hubReserves(hub: TestHub, target: Sku, account: string, quantity: number): { committed: Promise<number> } {
+  const committed = hub.storage.hubWrite(target, async () => {
+    const doc = await hub.storage.open(target);
+    const updates: Uint8Array[] = [];
+    const capture = (u: Uint8Array, origin: unknown): void => {
+      if (origin === 'test-hub-write') updates.push(u);
+    };
+    doc.on('update', capture);
+    const result = applyOperation(
+      doc,
+      HUB_WRITER,
+      { type: 'reserve', account: onlineAccount(account as StoreId), quantity },
+      'test-hub-write',
+    );
+    doc.off('update', capture);
+    const [update] = updates;
+    if (!result.ok || update === undefined) throw new Error('the reservation changed nothing');
+    return hub.storage.commit(target, update);
+  });
+  return { committed };
 }
 
 /** Whether a document holds any change made under `clientId`. */
@@ -216,7 +213,7 @@ describe('nothing leaves the hub before it is durable', () => {
   it('a step 1 answer waits until the hub’s own change in the document is on disk', async () => {
     const { adapter, hub, hubClient } = await hubWithRights();
     adapter.hold();
-    const { committed } = await hubReserves(hub, MUG, 'A', 1);
+    const { committed } = hubReserves(hub, MUG, 'A', 1);
     await adapter.waiting;
     // A store catching up now asks for MUG (the welcome lists it) while the reservation is not durable.
     const b = await TestStore.create('B');
@@ -233,10 +230,25 @@ describe('nothing leaves the hub before it is durable', () => {
     await until(async () => (await b.stock(MUG)).accounts[onlineAccount('A' as StoreId)]?.reserved === 1);
   });
 
+  it('a durable read takes its turn between hub writes: it waits for earlier ones, never for later ones', async () => {
+    const { adapter, hub } = await hubWithRights();
+    adapter.hold();
+    const first = hubReserves(hub, MUG, 'A', 1);
+    await adapter.waiting;
+    const hubDoc = await hub.storage.open(MUG);
+    const read = hub.storage.readDurable(MUG, () => computeStock(hubDoc));
+    const second = hubReserves(hub, MUG, 'A', 1);
+    adapter.letThrough();
+    // Under a steady stream of hub writes a step 1 is answered in turn, not starved.
+    expect((await read).accounts[onlineAccount('A' as StoreId)]?.reserved).toBe(1);
+    await Promise.all([first.committed, second.committed]);
+    expect((await hub.stock(MUG)).accounts[onlineAccount('A' as StoreId)]?.reserved).toBe(2);
+  });
+
   it('a failed hub write halts the hub: it never reaches a store, sessions close with 4500, new ones are refused', async () => {
     const { adapter, hub, a, hubClient } = await hubWithRights();
     adapter.hold();
-    const { committed } = await hubReserves(hub, MUG, 'A', 1);
+    const { committed } = hubReserves(hub, MUG, 'A', 1);
     await adapter.waiting;
     const b = await TestStore.create('B');
     b.connect(hub);
@@ -261,7 +273,7 @@ describe('nothing leaves the hub before it is durable', () => {
     storeSide.onClose((code) => refused.push(code));
     expect(hub.sync.connect(a.id, hubSide)).toBeNull();
     await until(() => refused[0] === CloseCode.InternalError.code);
-    await expect(hub.storage.settled(MUG)).rejects.toThrow(/ENOSPC/);
+    await expect(hub.storage.readDurable(MUG, () => 'read')).rejects.toThrow(/ENOSPC/);
   });
 });
 
