@@ -52,6 +52,8 @@ describe('hostile input, at every mutating endpoint of hub and store', () => {
       201,
     );
     await eventually(async () => (await fetch(`${cluster.hub?.url ?? ''}/v1/skus/FUZZ-1`)).status, 200);
+    // And the store has heard the hub's acknowledgement, or the snapshot below could catch it half way.
+    await eventually(async () => (await get(cluster.store('east'), '/v1/skus/FUZZ-1')).body, { pendingSync: false });
   }, 60_000);
   afterAll(() => cluster.stop(), 30_000);
 

@@ -272,8 +272,11 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     (error, ctx) => log.error({ err: error, requestId: ctx.state.requestId }, 'request failed'),
     metrics,
     [
+      staticFiles({ root: distDir, index: 'dashboard.html', missingHint: buildHint }),
+      cors(config.corsOrigins),
       // After a failed write the documents in memory may hold what the disk lacks:
-      // nothing is served from them until a restart recovers what is on disk.
+      // nothing is served from them until a restart recovers what is on disk. The
+      // dashboard's files and CORS answers still go out, so the page can say so.
       async (ctx, next) => {
         if (storageFailure !== null && ctx.path !== '/healthz' && ctx.path !== '/metrics') {
           throw problem(
@@ -283,8 +286,6 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
         }
         await next();
       },
-      staticFiles({ root: distDir, index: 'dashboard.html', missingHint: buildHint }),
-      cors(config.corsOrigins),
       rateLimit({
         perSecond: config.rateLimit,
         burst: config.rateLimitBurst,
@@ -349,7 +350,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       for (const client of wss.clients) client.terminate();
       wss.close();
       await closeServer(server);
-      await storage.flush();
+      await storage.close();
       await adapter.close();
       log.info('hub stopped');
     },

@@ -1,6 +1,7 @@
 import {
   assertKey,
   runSync,
+  StorageWriteError,
   type StorageAdapter,
   type StorageChunk,
   type StorageKey,
@@ -61,6 +62,8 @@ const decodeKey = (value: string): StorageKey => value.split(SEP);
  */
 export class SqlJsStorageAdapter implements StorageAdapter {
   private dirty = false;
+  /** Snapshots taken (exports of the database): a batch applied before one may be on disk through it. */
+  private exports = 0;
   /** Set as soon as close is called: from then on every call but close rejects. */
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -193,15 +196,28 @@ export class SqlJsStorageAdapter implements StorageAdapter {
   }
 
   writeBatch(writes: readonly StorageWrite[]): Promise<void> {
+    let exportsBefore = 0;
     const applied = this.run(() => {
       for (const write of writes) assertKey(write.key);
       this.apply(writes);
+      exportsBefore = this.exports;
     });
     // Resolves once the batch is on disk: a caller acknowledges only after that.
     // If the journal fails it refuses every later write, so the process stops
     // acknowledging; a restart recovers what is on disk.
     const journal = this.journal;
-    return journal === null ? applied : applied.then(() => journal.append(writes));
+    if (journal === null) return applied;
+    return applied
+      .then(() => journal.append(writes))
+      .catch((error: unknown) => {
+        // A snapshot taken while the batch waited for the journal holds it: it may be on disk after all.
+        if (error instanceof StorageWriteError && error.recorded === 'no' && this.exports !== exportsBefore) {
+          throw new StorageWriteError(`${error.message}; a snapshot taken meanwhile may hold it`, 'unknown', {
+            cause: error,
+          });
+        }
+        throw error;
+      });
   }
 
   private apply(writes: readonly StorageWrite[]): void {
@@ -266,10 +282,19 @@ export class SqlJsStorageAdapter implements StorageAdapter {
       try {
         // With a journal: retire it first, so every batch it holds is in the
         // snapshot taken next; it is deleted only once that snapshot is durable.
-        if (journal !== null) await journal.rotate(retiredJournalPath(path));
+        // A retired journal still there means the last snapshot failed: it holds
+        // acknowledged batches that are in no snapshot, so it is kept, not
+        // replaced; the current journal stays too (replaying both over the new
+        // snapshot, in order, is harmless).
+        const retired = retiredJournalPath(path);
+        if (journal !== null && !existsSync(retired)) await journal.rotate(retired);
+        // The journal may have failed while the rotation waited for its last write.
+        const failed = journal?.failed ?? null;
+        if (failed !== null) throw failed;
         this.dirty = false;
+        this.exports++;
         writeAtomically(path, this.db.export());
-        if (journal !== null) rmSync(retiredJournalPath(path), { force: true });
+        if (journal !== null) rmSync(retired, { force: true });
       } catch (error) {
         this.dirty = true;
         throw error;

@@ -1,5 +1,14 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
@@ -89,23 +98,31 @@ describe('Journal', () => {
  * for `release` (so later appends gather into one group), the next is cut short
  * after `shortFraction` of its bytes, and every write after that fails with ENOSPC.
  */
-function fillingDisk(journal: Journal, shortFraction: number): { release: () => void } {
+function fillingDisk(
+  journal: Journal,
+  shortFraction: number,
+  firstFails = false,
+): { release: () => void; reached: Promise<void> } {
   const handle = (journal as unknown as { handle: FileHandle }).handle;
   const write = handle.write.bind(handle) as (b: Buffer, o: number, l: number) => Promise<{ bytesWritten: number }>;
   let calls = 0;
   let release = (): void => {};
   const gate = new Promise<void>((resolve) => (release = resolve));
+  let reach = (): void => {};
+  const reached = new Promise<void>((resolve) => (reach = resolve));
   const patched = async (buffer: Buffer, offset: number, length: number) => {
     calls++;
     if (calls === 1) {
+      reach();
       await gate;
+      if (firstFails) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
       return write(buffer, offset, length);
     }
     if (calls === 2) return write(buffer, offset, Math.ceil(length * shortFraction));
     throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
   };
   (handle as unknown as { write: typeof patched }).write = patched;
-  return { release };
+  return { release, reached };
 }
 
 describe('Journal on a disk that fills up', () => {
@@ -136,6 +153,58 @@ describe('Journal on a disk that fills up', () => {
 });
 
 describe('SqlJsStorageAdapter with its journal', () => {
+  it('a journal that fails while a snapshot waits for it stops the snapshot', async () => {
+    const path = join(tempDir(), 'db.sqlite');
+    const adapter = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+    await adapter.save(['kept'], bytes(1));
+    const journal = (adapter as unknown as { journal: Journal }).journal;
+    const disk = fillingDisk(journal, 0, true);
+    const refused = adapter.save(['refused'], bytes(2));
+    await disk.reached;
+    // The snapshot's rotation waits for the write in flight, which then fails.
+    const flushed = adapter.flush();
+    disk.release();
+    await expect(refused).rejects.toMatchObject({ recorded: 'no' });
+    await expect(flushed).rejects.toMatchObject({ name: 'StorageWriteError' });
+    await adapter.close();
+
+    const reopened = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+    expect(await reopened.load(['kept'])).toEqual(bytes(1));
+    expect(await reopened.load(['refused'])).toBeUndefined();
+    await reopened.close();
+  });
+
+  it('a failed snapshot keeps its retired journal: the next one does not replace it', async () => {
+    const path = join(tempDir(), 'db.sqlite');
+    const adapter = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+    await adapter.save(['a'], bytes(1));
+    // The snapshot cannot be written (its temporary file's name is taken by a directory).
+    mkdirSync(`${path}.tmp`);
+    await expect(adapter.flush()).rejects.toThrow();
+    await adapter.save(['b'], bytes(2));
+    await expect(adapter.flush()).rejects.toThrow();
+    // Were the process to die now, both acknowledged writes are in journal files.
+    const keysIn = (file: string) =>
+      readJournalFile(file)
+        .batches.flat()
+        .map((w) => w.key.join('/'));
+    expect(keysIn(`${path}.journal.retired`)).toEqual(['a']);
+    expect(keysIn(`${path}.journal`)).toEqual(['b']);
+
+    rmSync(`${path}.tmp`, { recursive: true });
+    await adapter.flush();
+    expect(existsSync(`${path}.journal.retired`)).toBe(false);
+    await adapter.save(['c'], bytes(3));
+    const reopened = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+    expect([await reopened.load(['a']), await reopened.load(['b']), await reopened.load(['c'])]).toEqual([
+      bytes(1),
+      bytes(2),
+      bytes(3),
+    ]);
+    await reopened.close();
+    await adapter.close();
+  });
+
   it('after a failed journal write it never snapshots: a write its caller heard fail stays failed', async () => {
     const path = join(tempDir(), 'db.sqlite');
     const adapter = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });

@@ -123,7 +123,16 @@ export class HubAllocator {
         doc.off('update', capture);
       }
       if (result.ok && update !== null) {
-        const change = await this.documents.commit(sku, update, extra(result.value));
+        let writes: readonly StorageWrite[];
+        try {
+          writes = extra(result.value);
+        } catch (error) {
+          // The change is in the document already: store it anyway, so memory
+          // never holds a change of the hub that its disk lacks.
+          await this.documents.commit(sku, update);
+          throw error;
+        }
+        const change = await this.documents.commit(sku, update, writes);
         this.sync.broadcast(sku, update, change);
       }
       return result;

@@ -300,6 +300,12 @@ export class HubSession {
   private state: 'handshake' | 'live' | 'closed' = 'handshake';
   /** Past the handshake at some point: its doc frames came from an authenticated, live store. */
   private wasLive = false;
+  /**
+   * The hub ended the session (cut, refusals, slow reader, replaced, halted,
+   * shutting down): frames still queued are dropped, as a partition would drop
+   * them, and the store sends them again on its next connection.
+   */
+  private closedByHub = false;
   private queue: Promise<void> = Promise.resolve();
   private invalid = 0;
   private readonly handshakeTimer: ReturnType<typeof setTimeout>;
@@ -344,6 +350,7 @@ export class HubSession {
   close(closeCode: { code: number; reason: string }): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.closedByHub = true;
     clearTimeout(this.handshakeTimer);
     this.hub.detach(this);
     this.transport.close(closeCode.code, closeCode.reason);
@@ -415,16 +422,16 @@ export class HubSession {
   }
 
   /**
-   * A frame that arrived before the connection closed but waited in the queue
-   * behind slower ones (hub writes). A store's change in it is durable at the
-   * store and is validated like any other, so it is applied now rather than at
-   * the store's next connection: a store that stopped syncing because its disk
-   * failed may not come back for hours, and the chain would not see sales it
+   * A frame that arrived before the store closed the connection but waited in
+   * the queue behind slower ones (hub writes). A store's change in it is durable
+   * at the store and is validated like any other, so it is applied now rather
+   * than at the store's next connection: a store that stopped syncing because its
+   * disk failed may not come back for hours, and the chain would not see sales it
    * acknowledged. Nothing is answered: requests (step 1, top-ups) end with the
-   * connection.
+   * connection. When the hub closed the session, nothing more is taken from it.
    */
   private async handleAfterClose(bytes: Uint8Array): Promise<void> {
-    if (!this.wasLive) return;
+    if (!this.wasLive || this.closedByHub || this.hub.halted !== null) return;
     let frame;
     try {
       frame = decodeFrame(bytes);

@@ -106,7 +106,9 @@ class PersistedDocs {
     entry.writing++;
     try {
       await this.adapter.writeBatch([...extra, await this.docStore.prepareAppend(sku, update)]);
-      if (this.docStore.needsCompaction(sku)) {
+      // Not while another update of this SKU is being written: the compacted
+      // document would hold it, on disk before (and even if not) its own batch.
+      if (entry.writing === 1 && this.docStore.needsCompaction(sku)) {
         try {
           await this.docStore.compact(sku, await entry.doc);
         } catch (error) {
@@ -213,6 +215,8 @@ export class HubStorage implements HubDocuments {
   /** Per SKU, the tail of its lane: the hub's own writes and durable reads, one at a time. */
   private readonly lanes = new Map<Sku, Promise<void>>();
   private failure: Error | null = null;
+  /** Shutting down: a commit the closing adapter refuses is not a storage failure. */
+  private closing = false;
   private readonly failureListeners = new Set<(error: Error) => void>();
   /** Commits finish out of order; listeners hear them in change order, so "after change N" means what it says. */
   private notified = 0;
@@ -333,13 +337,24 @@ export class HubStorage implements HubDocuments {
   }
 
   private fail(error: Error): void {
-    if (this.failure !== null) return;
+    if (this.failure !== null || this.closing) return;
     this.failure = error;
-    for (const listener of this.failureListeners) listener(error);
+    for (const listener of this.failureListeners) {
+      try {
+        listener(error);
+      } catch {
+        // A listener's own failure must not stop the others, or the commit log.
+      }
+    }
   }
 
+  /**
+   * The newest change number below which every change is durable. Stores keep it
+   * as their catch-up point, so it never counts a change a crash could take back:
+   * the number would be given to another change after the restart.
+   */
   cursor(): number {
-    return this.current;
+    return this.notified;
   }
 
   changedSince(cursor: number): Sku[] {
@@ -395,6 +410,12 @@ export class HubStorage implements HubDocuments {
   onCommit(listener: (sku: Sku, change: { seq: number; at: number }, update: Uint8Array) => void): () => void {
     this.commitListeners.add(listener);
     return () => this.commitListeners.delete(listener);
+  }
+
+  /** The last flush before the adapter closes; commits refused from now on do not count as a failure. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.flush();
   }
 
   async flush(): Promise<void> {

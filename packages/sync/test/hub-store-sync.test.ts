@@ -196,6 +196,34 @@ async function turns(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
+describe('a session the hub ends', () => {
+  it('takes nothing more from its queue: a cut link drops queued changes, which come again on reconnection', async () => {
+    const adapter = new GatedAdapter();
+    const hub = await TestHub.create({}, adapter);
+    const a = await TestStore.create('A');
+    a.connect(hub);
+    await until(() => a.caughtUpCount() === 1);
+    adapter.hold();
+    await a.apply(MUG, receive(a.id, 10));
+    await adapter.waiting;
+    await a.apply(MUG, sell(a.id, 3));
+    await until(
+      () => (a.link?.sent.filter((f) => f.kind === 'doc' && f.type === SyncMessageType.Update) ?? []).length === 2,
+    );
+    expect(hub.sync.cutLink(a.id)).toBe(true);
+    adapter.letThrough();
+    await until(async () => (await hub.stock(MUG)).value === 10);
+    await turns(20);
+    // The sale queued behind the cut was not taken, as a partition would not have carried it.
+    expect((await hub.stock(MUG)).value).toBe(10);
+    expect(await a.storage.dirty()).toEqual([MUG]);
+
+    hub.sync.restoreLink(a.id);
+    a.connect(hub);
+    await until(async () => (await hub.stock(MUG)).value === 7);
+  });
+});
+
 describe('nothing leaves the hub before it is durable', () => {
   async function hubWithRights() {
     const adapter = new GatedAdapter();
