@@ -13,6 +13,7 @@ import {
 } from '@shelfsync/protocol';
 import type { HubStorage } from '@shelfsync/sync';
 import type { Context } from 'koa';
+import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { z } from 'zod';
 
@@ -69,13 +70,17 @@ export function stockBody(sku: Sku, view: StockView, change: { seq: number; at: 
 
 /**
  * The storefront's read API on the hub: public, cacheable reads of merged stock
- * (strong ETags from the hub's change numbers), a stable cursor walk of the
+ * (strong ETags from the hub's change numbers and process), a stable cursor walk of the
  * catalog, per-store availability, and a Server-Sent Events stream of changes
  * with Last-Event-ID resume.
  */
 export function storefrontRoutes(router: Router<RequestState>, storage: HubStorage, log: Logger): () => void {
   const epochTag = storage.epoch.replace(/[^A-Za-z0-9]/g, '').slice(0, 8);
-  const etagOf = (seq: number): string => `"${epochTag}-${seq}"`;
+  // A change is numbered before it is durable, and a crash can hand its number to
+  // another change: an ETag names the process too, so it never matches across a
+  // restart (clients fetch each SKU once more after one).
+  const bootTag = randomBytes(3).toString('hex');
+  const etagOf = (seq: number, suffix = ''): string => `"${epochTag}${bootTag}-${seq}${suffix}"`;
   /** Answers 304 when the client already holds this version. */
   const notModified = (ctx: Context, etag: string): boolean => {
     ctx.set('ETag', etag);
@@ -128,7 +133,7 @@ export function storefrontRoutes(router: Router<RequestState>, storage: HubStora
     const storeId = parseOrThrow(StoreIdSchema, ctx.params.storeId, 'path.storeId');
     const sku = parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku');
     const change = known(sku);
-    if (notModified(ctx, `"${epochTag}-${change.seq}-${storeId}"`)) return;
+    if (notModified(ctx, etagOf(change.seq, `-${storeId}`))) return;
     const view = computeStock(await storage.open(sku));
     const here = view.locations[storeId];
     ctx.body = {
@@ -210,12 +215,15 @@ export function storefrontRoutes(router: Router<RequestState>, storage: HubStora
       timer = null;
       const batch = [...pending].sort((a, b) => a[1] - b[1]);
       pending.clear();
-      for (const [sku] of batch) {
+      for (const [sku, seq] of batch) {
         const change = storage.changeOf(sku);
         if (change === undefined || closed) continue;
         // The same serialized body as the read: one encoding per change, however many listen.
         const json = await bodyOf(sku, change);
-        stream.write(`id: ${epochTag}.${change.seq}\nevent: stock\ndata: ${json}\n\n`);
+        // The id is the durable change that queued this event, never a newer one
+        // still being written: a client resumes from it, and a number a crash took
+        // back would be given to another change.
+        stream.write(`id: ${epochTag}.${seq}\nevent: stock\ndata: ${json}\n\n`);
       }
     };
     const queue = (sku: Sku, seq: number): void => {
@@ -233,7 +241,9 @@ export function storefrontRoutes(router: Router<RequestState>, storage: HubStora
       if (tag !== epochTag || !Number.isInteger(seq) || seq < 0) {
         stream.write(`event: reset\ndata: {"reason":"the hub's data changed; reload the full state"}\n\n`);
       } else {
-        for (const sku of storage.changedSince(seq)) queue(sku, storage.changeOf(sku)?.seq ?? 0);
+        for (const sku of storage.changedSince(seq)) {
+          queue(sku, Math.min(storage.changeOf(sku)?.seq ?? 0, storage.cursor()));
+        }
       }
     }
     const unsubscribe = storage.onCommit((sku, change) => queue(sku, change.seq));

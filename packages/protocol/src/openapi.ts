@@ -125,7 +125,8 @@ export const hubOperations: readonly ApiOperation[] = servedOnlyWithHealthyStora
   {
     method: 'get',
     path: '/v1/skus/{sku}',
-    summary: 'Merged stock of a SKU: chain-wide, per store, central. Strong ETag; If-None-Match answers 304.',
+    summary:
+      'Merged stock of a SKU: chain-wide, per store, central. Strong ETag (valid until the SKU changes or the hub restarts); If-None-Match answers 304.',
     pathParams: sku,
     headers: { 'If-None-Match': { schema: z.string(), description: 'An ETag from an earlier read' } },
     responses: { 200: SkuStockSchema, 304: null },
