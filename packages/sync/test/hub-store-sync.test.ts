@@ -238,17 +238,25 @@ describe('nothing leaves the hub before it is durable', () => {
     return { adapter, hub, a, hubClient };
   }
 
-  it('a step 1 answer waits until the hub’s own change in the document is on disk', async () => {
-    const { adapter, hub, hubClient } = await hubWithRights();
+  /**
+   * A hub reservation held at the disk, and a store B that connects meanwhile and
+   * asks for MUG (the welcome lists it) while the reservation is not durable.
+   */
+  async function catchUpDuringHubWrite(hub: TestHub, adapter: GatedAdapter) {
     adapter.hold();
     const { committed } = hubReserves(hub, MUG, 'A', 1);
     await adapter.waiting;
-    // A store catching up now asks for MUG (the welcome lists it) while the reservation is not durable.
     const b = await TestStore.create('B');
     b.connect(hub);
     await until(
       () => b.link?.sent.some((f) => f.kind === 'doc' && f.sku === MUG && f.type === SyncMessageType.Step1) ?? false,
     );
+    return { committed, b };
+  }
+
+  it('a step 1 answer waits until the hub’s own change in the document is on disk', async () => {
+    const { adapter, hub, hubClient } = await hubWithRights();
+    const { committed, b } = await catchUpDuringHubWrite(hub, adapter);
     await turns(20);
     expect(await holdsChangesOf(b, MUG, hubClient)).toBe(false);
 
@@ -275,14 +283,7 @@ describe('nothing leaves the hub before it is durable', () => {
 
   it('a failed hub write halts the hub: it never reaches a store, sessions close with 4500, new ones are refused', async () => {
     const { adapter, hub, a, hubClient } = await hubWithRights();
-    adapter.hold();
-    const { committed } = hubReserves(hub, MUG, 'A', 1);
-    await adapter.waiting;
-    const b = await TestStore.create('B');
-    b.connect(hub);
-    await until(
-      () => b.link?.sent.some((f) => f.kind === 'doc' && f.sku === MUG && f.type === SyncMessageType.Step1) ?? false,
-    );
+    const { committed, b } = await catchUpDuringHubWrite(hub, adapter);
     adapter.fail();
     await expect(committed).rejects.toThrow(/ENOSPC/);
     await until(() => hub.sync.halted !== null);
