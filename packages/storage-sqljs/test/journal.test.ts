@@ -174,6 +174,37 @@ describe('SqlJsStorageAdapter with its journal', () => {
     await reopened.close();
   });
 
+  it('a batch a snapshot caught while its journal write waited, and whose write then failed, is "unknown"', async () => {
+    const path = join(tempDir(), 'db.sqlite');
+    const adapter = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+    await adapter.save(['kept'], bytes(1));
+    // The journal file the rotation opens is on a full disk: its first write fails, a turn later.
+    const journal = adapter as unknown as { journal: Journal };
+    const inner = journal.journal as unknown as { handle: FileHandle };
+    let current = inner.handle;
+    Object.defineProperty(inner, 'handle', {
+      configurable: true,
+      get: () => current,
+      set: (fresh: FileHandle) => {
+        (fresh as unknown as { write: () => Promise<never> }).write = async () => {
+          await new Promise((resolve) => setImmediate(resolve));
+          throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        };
+        current = fresh;
+      },
+    });
+    const flushed = adapter.flush();
+    // Applied while the journal rotates: it waits for the new file, and the snapshot holds it.
+    const caught = adapter.save(['caught'], bytes(2));
+    await flushed;
+    await expect(caught).rejects.toMatchObject({ name: 'StorageWriteError', recorded: 'unknown' });
+    await adapter.close();
+
+    const reopened = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
+    expect(await reopened.load(['caught'])).toEqual(bytes(2));
+    await reopened.close();
+  });
+
   it('a failed snapshot keeps its retired journal: the next one does not replace it', async () => {
     const path = join(tempDir(), 'db.sqlite');
     const adapter = await SqlJsStorageAdapter.open({ path, flushIntervalMs: 0 });
