@@ -104,8 +104,6 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   const reservationOutcomes = metrics.counter('shelfsync_reservations_total', 'Reservation calls by outcome', [
     'outcome',
   ]);
-  /** Set when a hub write failed (see the guard below). */
-  let storageFailure: string | null = null;
   const activity = new ChainActivity(storage, log);
   const sync = new HubSync(storage, {
     maxDeficit: config.overrideCap,
@@ -278,7 +276,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       // nothing is served from them until a restart recovers what is on disk. The
       // dashboard's files and CORS answers still go out, so the page can say so.
       async (ctx, next) => {
-        if (storageFailure !== null && ctx.path !== '/healthz' && ctx.path !== '/metrics') {
+        if (storage.failed !== null && ctx.path !== '/healthz' && ctx.path !== '/metrics') {
           throw problem(
             ErrorCode.StorageUnavailable,
             'the hub could not write to its data directory and serves nothing until it is restarted',
@@ -303,7 +301,6 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   const wss = new WebSocketServer({ noServer: true, maxPayload: 2 * 1024 * 1024 });
   const readers = new YjsReadEndpoint((sku) => storage.pin(sku), log, storage);
   storage.onFailure((error) => {
-    storageFailure = error.message;
     log.fatal({ err: error }, 'hub storage failed: no more writes, reads or syncing until restart');
     // The sync halts itself (it listens too); the other ways out of the documents close here.
     readers.halt();

@@ -195,6 +195,10 @@ const HubMetaSchema = z.strictObject({
   clientId: ClientIdSchema.optional(),
 });
 const ChangeSchema = z.strictObject({ seq: z.int().min(1), at: z.int().min(0) });
+/** A change the hub committed: its number and when (ms since the epoch). */
+type Change = z.infer<typeof ChangeSchema>;
+/** A committed change, with the SKU and the update it made. */
+type Committed = { sku: Sku; change: Change; update: Uint8Array };
 
 /**
  * The hub's documents and change log, persisted through a StorageAdapter.
@@ -205,13 +209,11 @@ export class HubStorage implements HubDocuments {
   private readonly docs: PersistedDocs;
   private readonly records: RecordStore;
   /** SKU -> its latest change; Map order is ascending change number. */
-  private readonly changes = new Map<Sku, { seq: number; at: number }>();
+  private readonly changes = new Map<Sku, Change>();
   private current = 0;
   /** Every SKU in sorted order, rebuilt only when a new SKU appears (for stable listings). */
   private sorted: Sku[] | null = null;
-  private readonly commitListeners = new Set<
-    (sku: Sku, change: { seq: number; at: number }, update: Uint8Array) => void
-  >();
+  private readonly commitListeners = new Set<(sku: Sku, change: Change, update: Uint8Array) => void>();
   /** Per SKU, the tail of its lane: the hub's own writes and durable reads, one at a time. */
   private readonly lanes = new Map<Sku, Promise<void>>();
   private failure: Error | null = null;
@@ -220,10 +222,7 @@ export class HubStorage implements HubDocuments {
   private readonly failureListeners = new Set<(error: Error) => void>();
   /** Commits finish out of order; listeners hear them in change order, so "after change N" means what it says. */
   private notified = 0;
-  private readonly finished = new Map<
-    number,
-    { sku: Sku; change: { seq: number; at: number }; update: Uint8Array } | null
-  >();
+  private readonly finished = new Map<number, Committed | null>();
 
   private constructor(
     adapter: StorageAdapter,
@@ -253,7 +252,7 @@ export class HubStorage implements HubDocuments {
     };
     if (stored?.clientId === undefined) await records.put(['hub', 'meta'], meta);
     const storage = new HubStorage(adapter, meta.epoch, meta.clientId, now, residency);
-    const entries: [Sku, { seq: number; at: number }][] = [];
+    const entries: [Sku, Change][] = [];
     for (const chunk of await adapter.loadRange(['hub', 'change'])) {
       const sku = SkuSchema.safeParse(chunk.key[2]);
       const change = ChangeSchema.safeParse(JSON.parse(new TextDecoder().decode(chunk.data)));
@@ -301,20 +300,9 @@ export class HubStorage implements HubDocuments {
     return change.seq;
   }
 
-  hubWrite<T>(sku: Sku, write: () => Promise<T>): Promise<T> {
-    return this.inLane(sku, write);
-  }
-
-  readDurable<T>(sku: Sku, read: () => T): Promise<T> {
-    return this.inLane(sku, () => {
-      if (this.failure !== null) throw this.failure;
-      return read();
-    });
-  }
-
-  /** Runs `task` after every task of `sku` queued before it (whatever their outcome). */
-  private inLane<T>(sku: Sku, task: () => T | Promise<T>): Promise<T> {
-    const run = (this.lanes.get(sku) ?? Promise.resolve()).then(task);
+  /** Runs `write` after every task of `sku`'s lane queued before it, whatever their outcome. */
+  hubWrite<T>(sku: Sku, write: () => T | Promise<T>): Promise<T> {
+    const run = (this.lanes.get(sku) ?? Promise.resolve()).then(write);
     const tail = run.then(
       () => undefined,
       () => undefined,
@@ -324,6 +312,13 @@ export class HubStorage implements HubDocuments {
       if (this.lanes.get(sku) === tail) this.lanes.delete(sku);
     });
     return run;
+  }
+
+  readDurable<T>(sku: Sku, read: () => T): Promise<T> {
+    return this.hubWrite(sku, () => {
+      if (this.failure !== null) throw this.failure;
+      return read();
+    });
   }
 
   /** Why a commit failed (the hub must stop: memory is ahead of the disk), or null. */
@@ -368,7 +363,7 @@ export class HubStorage implements HubDocuments {
   }
 
   /** The SKU's latest change (number and time), or undefined for a SKU never written. */
-  changeOf(sku: Sku): { seq: number; at: number } | undefined {
+  changeOf(sku: Sku): Change | undefined {
     return this.changes.get(sku);
   }
 
@@ -388,10 +383,7 @@ export class HubStorage implements HubDocuments {
     return all.slice(lo, lo + limit);
   }
 
-  private finish(
-    seq: number,
-    done: { sku: Sku; change: { seq: number; at: number }; update: Uint8Array } | null,
-  ): void {
+  private finish(seq: number, done: Committed | null): void {
     this.finished.set(seq, done);
     for (
       let next = this.finished.get(this.notified + 1);
@@ -407,7 +399,7 @@ export class HubStorage implements HubDocuments {
    * Calls `listener` after every durable commit (store updates and hub writes
    * alike), in change-number order, with the update committed; returns the unsubscribe.
    */
-  onCommit(listener: (sku: Sku, change: { seq: number; at: number }, update: Uint8Array) => void): () => void {
+  onCommit(listener: (sku: Sku, change: Change, update: Uint8Array) => void): () => void {
     this.commitListeners.add(listener);
     return () => this.commitListeners.delete(listener);
   }

@@ -25,16 +25,11 @@ export interface SimOptions {
   readonly progress: (line: string) => void;
 }
 
-export interface SimReport {
-  readonly scenario: string;
-  readonly description: string;
-  readonly seed: number;
-  readonly stores: number;
-  readonly durationMs: number;
-  readonly rate: number;
-  readonly skus: number;
-  readonly overrideCap: number;
-  readonly schedule: readonly FaultStep[];
+/** The run's settings as given, then what happened. */
+export interface SimReport extends Pick<
+  SimOptions,
+  'scenario' | 'description' | 'seed' | 'stores' | 'durationMs' | 'rate' | 'skus' | 'overrideCap' | 'schedule'
+> {
   /** Each fault as applied: when (ms from the workload's start) and what. */
   readonly faults: readonly { readonly atMs: number; readonly step: FaultStep }[];
   readonly operations: {
