@@ -55,18 +55,25 @@ export class Cluster {
 
   async startStore(
     id: string,
-    extra: { flags?: readonly string[]; dataDir?: string; hubPort?: number } = {},
+    extra: {
+      flags?: readonly string[];
+      dataDir?: string;
+      hubPort?: number;
+      /** The hub's address when it is not this cluster's hub on loopback (a TLS proxy in front of it). */
+      hubUrl?: string;
+      env?: NodeJS.ProcessEnv;
+    } = {},
   ): Promise<ChildCommand> {
     const store = await startStoreProcess(
       {
         id,
-        hubUrl: `ws://127.0.0.1:${extra.hubPort ?? this.hubPort}`,
+        hubUrl: extra.hubUrl ?? `ws://127.0.0.1:${extra.hubPort ?? this.hubPort}`,
         port: 0,
         dataDir: extra.dataDir ?? this.dataDir(id),
         token: this.token(id),
         flags: extra.flags ?? [],
       },
-      options,
+      { ...options, env: { ...options.env, ...extra.env } },
     );
     this.stores.set(id, store);
     return store;
