@@ -279,14 +279,15 @@ describe('validateUpdate properties (fast-check)', () => {
     );
   });
 
-  it('mutated honest updates (flipped, cut or spliced bytes) are rejected, or accepted only when the result keeps every rule', () => {
+  it('mutated honest updates (flipped, cut, spliced or appended bytes) are rejected, or accepted only when the result keeps every rule', () => {
     fc.assert(
       fc.property(
         fc.nat(6),
         fc.array(fc.record({ at: fc.nat(), value: fc.nat(255) }), { minLength: 1, maxLength: 4 }),
         fc.option(fc.nat(), { nil: undefined }),
         fc.boolean(),
-        (sales, flips, cut, restart) => {
+        fc.uint8Array({ maxLength: 4 }),
+        (sales, flips, cut, restart, tail) => {
           const { storeA, hub } = world(sales);
           storeA.apply({ type: 'sell', account: storeAccount(a), quantity: 1 });
           // A restart puts two client ids into the update, and cross-client origins.
@@ -296,10 +297,18 @@ describe('validateUpdate properties (fast-check)', () => {
           let mutated = honest.slice();
           for (const { at, value } of flips) mutated[at % mutated.length] = value;
           if (cut !== undefined) mutated = mutated.slice(0, cut % (mutated.length + 1));
+          mutated = Uint8Array.from([...mutated, ...tail]);
           const before = Y.encodeStateAsUpdate(hub.doc);
           const verdict = validateUpdate(hub.doc, mutated, writerA);
           expect(Y.encodeStateAsUpdate(hub.doc)).toEqual(before);
           if (verdict.ok) assertAcceptedEffect(hub.doc, mutated, writerA);
+          // The honest update itself with bytes after its end: never its valid prefix.
+          if (tail.length > 0) {
+            expect(validateUpdate(hub.doc, Uint8Array.from([...honest, ...tail]), writerA)).toMatchObject({
+              ok: false,
+              error: { code: ErrorCode.UpdateMalformed },
+            });
+          }
         },
       ),
       { numRuns: runs(3000) },
