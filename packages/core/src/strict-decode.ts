@@ -21,25 +21,30 @@ const FORBIDDEN_KEY = '__proto__';
  * when the bytes do not decode.
  */
 export function decodeStrict(update: Uint8Array): { decoded: DecodedUpdate; fault: StrictDecodeFault | null } {
-  let rest: decoding.Decoder | null = null;
-  let forbidden = false;
-  class StrictDecoder extends Y.UpdateDecoderV1 {
-    constructor(decoder: decoding.Decoder) {
-      super(decoder);
-      rest = decoder;
-    }
-
-    override readAny(): unknown {
-      const value = readAny(this.restDecoder, () => {
-        forbidden = true;
-      });
-      return value;
-    }
-  }
+  current = { rest: null, forbidden: false };
   const decoded: DecodedUpdate = Y.decodeUpdateV2(update, StrictDecoder);
-  const read = (rest as decoding.Decoder | null)?.pos ?? 0;
-  const fault = forbidden ? 'forbidden-key' : read !== update.byteLength ? 'trailing-bytes' : null;
+  const { rest, forbidden } = current;
+  const fault = forbidden ? 'forbidden-key' : rest?.pos !== update.byteLength ? 'trailing-bytes' : null;
   return { decoded, fault };
+}
+
+/** What the current decodeStrict call has read (decoding is synchronous: one call at a time). */
+let current: { rest: decoding.Decoder | null; forbidden: boolean } = { rest: null, forbidden: false };
+
+/** Yjs' v1 decoder, reading JSON values with readAny below. One class for every call, so call sites stay monomorphic. */
+class StrictDecoder extends Y.UpdateDecoderV1 {
+  constructor(decoder: decoding.Decoder) {
+    super(decoder);
+    current.rest = decoder;
+  }
+
+  override readAny(): unknown {
+    return readAny(this.restDecoder, onForbidden);
+  }
+}
+
+function onForbidden(): void {
+  current.forbidden = true;
 }
 
 /**
