@@ -90,6 +90,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   const rejected = metrics.counter('shelfsync_rejected_updates_total', 'Store updates the hub refused, by code', [
     'code',
   ]);
+  const overBudget = metrics.counter('shelfsync_sync_budget_exceeded_total', 'Sessions closed over budget', ['budget']);
   const grants = metrics.counter('shelfsync_escrow_grants_total', 'Rights granted online:X > store:X', ['reason']);
   const grantedUnits = metrics.counter('shelfsync_escrow_granted_units_total', 'Units of rights granted', ['reason']);
   const releases = metrics.counter('shelfsync_escrow_release_requests_total', 'Releases asked of stores');
@@ -110,6 +111,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     onEvent: (event) => {
       activity.onSyncEvent(event);
       if (event.type === 'rejected') rejected.inc({ code: event.code });
+      if (event.type === 'budget-exceeded') overBudget.inc({ budget: event.budget });
       logSyncEvent(log, event);
     },
   });

@@ -1,39 +1,20 @@
-import {
-  CENTRAL_LOCATION,
-  ErrorCode,
-  fail,
-  ok,
-  ownsAccount,
-  parseAccountId,
-  writerKey,
-  type AccountId,
-  type Result,
-  type Writer,
-  type WriterKey,
-} from '@shelfsync/protocol';
+import { ErrorCode, fail, ok, writerKey, type Result, type Writer, type WriterKey } from '@shelfsync/protocol';
 import * as Y from 'yjs';
-import { deficitAllowance, parseLedgerEntry, rightsOf } from './ledger.js';
-import { isAllowedTransfer } from './operations.js';
-import {
-  EMPTY_ACCOUNT,
-  LEDGER_MAP,
-  LedgerEntrySchema,
-  META_MAP,
-  isMetaKey,
-  metaValueSchemas,
-  type AccountState,
-  type LedgerEntry,
-} from './schema.js';
+import { checkEntry, checkMeta } from './check-value.js';
+import { LEDGER_MAP, META_MAP } from './schema.js';
+import { decodeStrict, type DecodedUpdate } from './strict-decode.js';
 
 /** Updates above this size are refused before they are decoded. */
 export const MAX_UPDATE_BYTES = 1024 * 1024;
 
-/** An update with no structs and an empty delete set is exactly these two zero bytes. */
-const EMPTY_UPDATE_BYTES = 2;
-
 /** What an accepted update does: `changed` is false for an update the document already holds. */
 export interface UpdateAcceptance {
   readonly changed: boolean;
+  /**
+   * The Yjs client ids under which the update adds structs the document lacks
+   * (empty when it adds none): the hub records each new one as the writer's.
+   */
+  readonly clients: readonly number[];
 }
 
 type RootName = typeof LEDGER_MAP | typeof META_MAP;
@@ -64,10 +45,12 @@ type Rejection = Result<never>;
  * document (a new item's map key comes from its origin, as Yjs does), and it is
  * accepted only when:
  *
- * - it decodes, has no gaps and needs no operation the document lacks;
+ * - it decodes with no byte left over, holds no object key `__proto__`, has
+ *   no gaps and needs no operation the document lacks;
  * - every struct it adds is a JSON value (or a deleted one) under the writer's
  *   own key of `ledger` (or, for the hub only, of `meta`), under a Yjs client id
- *   no other writer has used, and every item it newly deletes is the writer's own;
+ *   no other writer has used in this document or, by `clientOwner`, in any
+ *   other, and every item it newly deletes is the writer's own;
  * - the writer's new values form one chain from the value the document holds
  *   (no concurrent rewrite of the writer's own entry, as a replica that lost its
  *   state would make);
@@ -85,6 +68,12 @@ export interface ValidationLimits {
    * hub passes its configured cap, 0 unless the override is enabled).
    */
   readonly maxDeficit?: number;
+  /**
+   * The writer a Yjs client id is reserved to, in every document (undefined: not
+   * reserved). The hub passes its durable registry, so no store writes under the
+   * hub's id or another store's in a document that id has not written yet.
+   */
+  readonly clientOwner?: (client: number) => WriterKey | undefined;
 }
 
 export function validateUpdate(
@@ -96,16 +85,20 @@ export function validateUpdate(
   if (update.byteLength > MAX_UPDATE_BYTES) {
     return fail(ErrorCode.UpdateTooLarge, `update of ${update.byteLength} bytes exceeds ${MAX_UPDATE_BYTES}`);
   }
-  let decoded: { structs: (Y.Item | Y.GC | Y.Skip)[]; ds: { clients: Map<number, { clock: number; len: number }[]> } };
+  let decoded: DecodedUpdate;
   try {
-    decoded = Y.decodeUpdate(update);
+    const strict = decodeStrict(update);
+    if (strict.fault === 'forbidden-key') {
+      // Yjs would turn it into the value's prototype, so the schema would never see it.
+      return fail(ErrorCode.UpdateInvalidValue, 'update holds a value with the object key "__proto__"');
+    }
+    if (strict.fault === 'trailing-bytes') {
+      // Yjs stops reading after the delete set and would apply the prefix.
+      return fail(ErrorCode.UpdateMalformed, 'update carries bytes after its end');
+    }
+    decoded = strict.decoded;
   } catch (error) {
     return fail(ErrorCode.UpdateMalformed, `update does not decode: ${describe(error)}`);
-  }
-  if (decoded.structs.length === 0 && decoded.ds.clients.size === 0 && update.byteLength !== EMPTY_UPDATE_BYTES) {
-    // Yjs stops reading once it has what it needs; bytes that decode to
-    // nothing but are longer than an empty update are not an update.
-    return fail(ErrorCode.UpdateMalformed, 'update decodes to nothing but carries trailing bytes');
   }
   const own = writerKey(writer);
   const store = doc.store;
@@ -173,6 +166,10 @@ export function validateUpdate(
     if (!deleted && struct.length !== 1)
       return fail(ErrorCode.UpdateInvalidValue, 'a map value holds exactly one JSON value');
     if (list.length === 0) {
+      const reserved = limits.clientOwner?.(client);
+      if (reserved !== undefined && reserved !== own) {
+        return fail(ErrorCode.UpdateClientIdTaken, `client id ${client} is reserved to another writer`, { client });
+      }
       if (held > 0) {
         const first = store.clients.get(client)?.[0];
         const slot = first === undefined ? null : slotOfHeld(first);
@@ -276,7 +273,8 @@ export function validateUpdate(
     }
   }
 
-  if (touched.size === 0) return ok({ changed: false });
+  const clients = [...newItems.keys()];
+  if (touched.size === 0) return ok({ changed: false, clients });
 
   // 4. Per touched key: the new values chain from the held one, and the final value is valid.
   for (const { slot, items } of touched.values()) {
@@ -298,7 +296,7 @@ export function validateUpdate(
     const rejection = slot.root === META_MAP ? checkMeta(slot.key, value) : checkEntry(doc, writer, own, value, limits);
     if (rejection !== null) return rejection;
   }
-  return ok({ changed: true });
+  return ok({ changed: true, clients });
 }
 
 /**
@@ -345,112 +343,6 @@ export function applyValidatedUpdate(
 /** The rightmost item the document holds for a map key (deleted or not): Y.Map's own writes chain from it. */
 function heldItem(doc: Y.Doc, slot: Slot): Y.Item | undefined {
   return doc.share.get(slot.root)?._map.get(slot.key);
-}
-
-/** The value the document holds for a key, read without creating any shared type. */
-function heldValue(doc: Y.Doc, slot: Slot): unknown {
-  const item = heldItem(doc, slot);
-  if (item === undefined || item.deleted) return undefined;
-  return item.content.getContent()[item.length - 1];
-}
-
-function checkMeta(key: string, value: unknown): Rejection | null {
-  if (!isMetaKey(key)) return fail(ErrorCode.UpdateUnexpectedType, `meta key "${key}" is not in the schema`);
-  if (!metaValueSchemas[key].safeParse(value).success) {
-    return fail(ErrorCode.UpdateInvalidValue, `meta.${key} does not match the schema`);
-  }
-  return null;
-}
-
-function checkEntry(
-  doc: Y.Doc,
-  writer: Writer,
-  key: WriterKey,
-  value: unknown,
-  limits: ValidationLimits,
-): Rejection | null {
-  let next: LedgerEntry = {};
-  if (value !== undefined) {
-    const parsed = LedgerEntrySchema.safeParse(value);
-    if (!parsed.success) return fail(ErrorCode.UpdateInvalidValue, `ledger entry ${key} does not match the schema`);
-    next = parsed.data;
-  }
-  for (const [account, state] of Object.entries(next) as [AccountId, AccountState][]) {
-    if (!ownsAccount(writer, account)) {
-      return fail(ErrorCode.UpdateForeignEntry, `ledger entry ${key} holds account ${account}, which it does not own`);
-    }
-    for (const to of Object.keys(state.t) as AccountId[]) {
-      if (!isAllowedTransfer(account, to)) {
-        return fail(ErrorCode.UpdateInvalidValue, `transfer ${account} > ${to} is not between one store's accounts`);
-      }
-    }
-    if (state.settled > state.reserved) {
-      return fail(ErrorCode.UpdateInvalidValue, `${account} settles more reserved units than it reserved`);
-    }
-    const parsed = parseAccountId(account);
-    if (state.o !== undefined && parsed?.kind !== 'store') {
-      return fail(
-        ErrorCode.UpdateInvalidValue,
-        `${account} holds an override total; only store accounts sell under override`,
-      );
-    }
-    if (state.c !== undefined && (parsed?.kind !== 'online' || parsed.location === CENTRAL_LOCATION)) {
-      return fail(ErrorCode.UpdateInvalidValue, `${account} holds a covered total; only a store's online account does`);
-    }
-  }
-  const previous = parseLedgerEntry(heldValue(doc, { root: LEDGER_MAP, key })) ?? {};
-  for (const [account, old] of Object.entries(previous) as [AccountId, AccountState][]) {
-    const decreased = findDecrease(old, next[account] ?? EMPTY_ACCOUNT);
-    if (decreased !== null) {
-      return fail(ErrorCode.UpdateDecreasingTotal, `${account}.${decreased} would decrease`, {
-        account,
-        field: decreased,
-      });
-    }
-  }
-  for (const [account, state] of Object.entries(next) as [AccountId, AccountState][]) {
-    // A deficit is run up only by sales beyond rights: o grows by at most what n grows.
-    const old = previous[account] ?? EMPTY_ACCOUNT;
-    if ((state.o ?? 0) - (old.o ?? 0) > state.n - old.n) {
-      return fail(ErrorCode.UpdateInvalidValue, `${account} raises its override total beyond its sales`, { account });
-    }
-  }
-  for (const account of Object.keys(next) as AccountId[]) {
-    const replace = { key, entry: next };
-    const rights = rightsOf(doc, account, replace);
-    // Below zero only by an unsettled manager-override deficit (0 for every other account).
-    const allowance = deficitAllowance(doc, account, replace);
-    if (rights + allowance < 0) {
-      return fail(ErrorCode.UpdateOverdrawn, `${account} would hold ${rights} rights`, { account, rights, allowance });
-    }
-    const maxDeficit = limits.maxDeficit ?? Number.POSITIVE_INFINITY;
-    // Only a growing deficit is judged: one the hub accepted before a cap was lowered is not held against later sales.
-    if (allowance > maxDeficit && allowance > deficitAllowance(doc, account)) {
-      return fail(
-        ErrorCode.OverrideCapExceeded,
-        `${account} would owe ${allowance} units, the hub accepts ${maxDeficit}`,
-        {
-          account,
-          outstanding: allowance,
-          cap: maxDeficit,
-        },
-      );
-    }
-  }
-  return null;
-}
-
-function findDecrease(old: AccountState, next: AccountState): string | null {
-  for (const field of ['p', 'n', 'reserved', 'settled'] as const) {
-    if (next[field] < old[field]) return field;
-  }
-  for (const field of ['o', 'c'] as const) {
-    if ((next[field] ?? 0) < (old[field] ?? 0)) return field;
-  }
-  for (const [to, quantity] of Object.entries(old.t) as [AccountId, number][]) {
-    if ((next.t[to] ?? 0) < quantity) return `t.${to}`;
-  }
-  return null;
 }
 
 function describe(error: unknown): string {

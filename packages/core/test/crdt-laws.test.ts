@@ -1,4 +1,4 @@
-import { CENTRAL_ACCOUNT, onlineAccount, storeAccount, type AccountId } from '@shelfsync/protocol';
+import { CENTRAL_ACCOUNT, onlineAccount, storeAccount, type AccountId, type WriterKey } from '@shelfsync/protocol';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
@@ -188,6 +188,8 @@ interface Outcome {
 function run(storeCount: number, actions: readonly Action[]): Outcome {
   const stores = makeStores(storeCount);
   const hub = makeHub();
+  // The hub's durable client-id registry: its own id reserved from the start.
+  const registry = new Map<number, WriterKey>([[hub.doc.clientID, 'hub']]);
   const replicas = [...stores, hub];
   const linked = stores.map(() => true);
   const expected = new Expected();
@@ -216,7 +218,7 @@ function run(storeCount: number, actions: readonly Action[]): Outcome {
         const index = action.store % storeCount;
         const store = stores[index];
         if (store === undefined || !linked[index]) break;
-        const verdict = syncWithHub(store, hub);
+        const verdict = syncWithHub(store, hub, registry);
         if (!verdict.ok) throw new Error(`hub rejected honest sync: ${verdict.error.code} ${verdict.error.detail}`);
         assertSafe(store.stock());
         assertSafe(hub.stock());
@@ -225,16 +227,19 @@ function run(storeCount: number, actions: readonly Action[]): Outcome {
       case 'link':
         linked[action.store % storeCount] = action.up;
         break;
-      case 'restart':
-        replicas[action.replica % replicas.length]?.restart();
+      case 'restart': {
+        const replica = replicas[action.replica % replicas.length];
+        replica?.restart();
+        if (replica === hub) registry.set(hub.doc.clientID, 'hub');
         break;
+      }
     }
   }
 
   // Heal: every link up, two rounds so each store's news reaches every other store.
   for (let round = 0; round < 2; round++) {
     for (const store of stores) {
-      const verdict = syncWithHub(store, hub);
+      const verdict = syncWithHub(store, hub, registry);
       if (!verdict.ok) throw new Error(`hub rejected honest sync: ${verdict.error.code} ${verdict.error.detail}`);
     }
   }

@@ -71,6 +71,8 @@ const expectedCode: Record<ForgeryKind, Code | readonly Code[]> = {
     ErrorCode.UpdateForeignEntry,
   ],
   gcStruct: ErrorCode.UpdateUnexpectedType,
+  trailingBytes: ErrorCode.UpdateMalformed,
+  protoKey: ErrorCode.UpdateInvalidValue,
 };
 
 function expectRejected(doc: Y.Doc, update: Uint8Array, codes: Code | readonly Code[]): void {
@@ -147,6 +149,73 @@ describe('validateUpdate: every forgery is rejected and changes nothing', () => 
   });
 });
 
+describe('validateUpdate: strict decoding', () => {
+  it('refuses an honest update followed by any trailing bytes, which Yjs would apply as the prefix', () => {
+    const { storeA, hub } = world();
+    storeA.apply({ type: 'sell', account: storeAccount(a), quantity: 1 });
+    const honest = storeA.sent.at(-1) as Uint8Array;
+    for (const tail of [[0], [0, 0], [1, 2, 3], [255]]) {
+      expectRejected(hub.doc, Uint8Array.from([...honest, ...tail]), ErrorCode.UpdateMalformed);
+    }
+    expect(validateUpdate(hub.doc, honest, writerA)).toMatchObject({ ok: true, value: { changed: true } });
+  });
+
+  it('refuses a "__proto__" key anywhere in a value with UPDATE_INVALID_VALUE (Yjs would make it the prototype)', () => {
+    const { hub } = world();
+    const own = storeAccount(a);
+    const state = JSON.stringify({ p: 30, n: 0, t: {}, reserved: 0, settled: 0 });
+    for (const json of [
+      `{"${own}": ${state}, "__proto__": ${state}}`,
+      `{"${own}": {"p": 30, "n": 0, "t": {"__proto__": 1}, "reserved": 0, "settled": 0}}`,
+      `{"${own}": {"p": 30, "n": 0, "t": {}, "reserved": 0, "settled": 0, "__proto__": null}}`,
+    ]) {
+      const value: unknown = JSON.parse(json);
+      const update = capture(copyOf(hub.doc), (d) => ledgerOf(d).set('store:store-0', value));
+      // Decoded as Yjs does, the key is gone: the schema alone could not refuse it.
+      const decoded = (Y.decodeUpdate(update).structs[0] as Y.Item).content.getContent()[0] as object;
+      expect(JSON.stringify(decoded)).not.toContain('__proto__');
+      expectRejected(hub.doc, update, ErrorCode.UpdateInvalidValue);
+    }
+  });
+});
+
+describe('validateUpdate: client ids reserved across documents', () => {
+  it('refuses structs under a client id reserved to another writer, in a document that id never wrote', () => {
+    const { hub } = world();
+    const owners = new Map<number, string>([[4242, 'hub']]);
+    const clientOwner = (client: number) => owners.get(client) as never;
+    const entry = ledgerOf(hub.doc).get('store:store-0') as Record<string, { p: number }>;
+    const state = entry[storeAccount(a)] as { p: number };
+    const asHub = capture(copyOf(hub.doc, 4242), (d) =>
+      ledgerOf(d).set('store:store-0', { ...entry, [storeAccount(a)]: { ...state, p: state.p + 1 } }),
+    );
+    expect(validateUpdate(hub.doc, asHub, writerA, { clientOwner })).toMatchObject({
+      ok: false,
+      error: { code: ErrorCode.UpdateClientIdTaken, details: { client: 4242 } },
+    });
+    // Without the registry only the document is asked, and it has never seen 4242.
+    expect(validateUpdate(hub.doc, asHub, writerA)).toMatchObject({ ok: true, value: { clients: [4242] } });
+    owners.set(4242, 'store:store-0');
+    expect(validateUpdate(hub.doc, asHub, writerA, { clientOwner })).toMatchObject({
+      ok: true,
+      value: { changed: true, clients: [4242] },
+    });
+  });
+
+  it('reports the client ids an update adds structs under, and none for an update already held', () => {
+    const { storeA, hub } = world();
+    storeA.apply({ type: 'sell', account: storeAccount(a), quantity: 1 });
+    storeA.restart();
+    storeA.apply({ type: 'sell', account: storeAccount(a), quantity: 1 });
+    const step2 = Y.encodeStateAsUpdate(storeA.doc, Y.encodeStateVector(hub.doc));
+    const verdict = applyValidatedUpdate(hub.doc, step2, writerA);
+    expect(verdict.ok && [...verdict.value.clients].sort()).toEqual(
+      [...new Set(Y.decodeUpdate(step2).structs.map((s) => s.id.client))].sort(),
+    );
+    expect(validateUpdate(hub.doc, step2, writerA)).toEqual({ ok: true, value: { changed: false, clients: [] } });
+  });
+});
+
 describe('validateUpdate: honest updates are accepted', () => {
   it('incremental updates from operations, one by one', () => {
     const { storeA, hub } = world();
@@ -155,7 +224,7 @@ describe('validateUpdate: honest updates are accepted', () => {
     storeA.apply({ type: 'transferRights', from: storeAccount(a), to: onlineAccount(a), quantity: 2 });
     storeA.apply({ type: 'count', account: storeAccount(a), counted: 30 });
     for (const update of storeA.sent.slice(from)) {
-      expect(validateUpdate(hub.doc, update, writerA)).toEqual({ ok: true, value: { changed: true } });
+      expect(validateUpdate(hub.doc, update, writerA)).toMatchObject({ ok: true, value: { changed: true } });
       Y.applyUpdate(hub.doc, update);
     }
     expect(ledgerOf(hub.doc).get('store:store-0')).toEqual(ledgerOf(storeA.doc).get('store:store-0'));
@@ -169,17 +238,17 @@ describe('validateUpdate: honest updates are accepted', () => {
     storeA.restart();
     storeA.apply({ type: 'return', account: storeAccount(a), quantity: 1 });
     const step2 = Y.encodeStateAsUpdate(storeA.doc, Y.encodeStateVector(hub.doc));
-    expect(applyValidatedUpdate(hub.doc, step2, writerA)).toEqual({ ok: true, value: { changed: true } });
+    expect(applyValidatedUpdate(hub.doc, step2, writerA)).toMatchObject({ ok: true, value: { changed: true } });
     expect(ledgerOf(hub.doc).toJSON()).toEqual(ledgerOf(storeA.doc).toJSON());
   });
 
   it('an update the hub already holds is accepted as a no-op', () => {
     const { storeA, hub } = world();
     for (const update of storeA.sent)
-      expect(validateUpdate(hub.doc, update, writerA)).toEqual({ ok: true, value: { changed: false } });
+      expect(validateUpdate(hub.doc, update, writerA)).toMatchObject({ ok: true, value: { changed: false } });
     expect(validateUpdate(hub.doc, Y.encodeStateAsUpdate(hub.doc), writerA)).toEqual({
       ok: true,
-      value: { changed: false },
+      value: { changed: false, clients: [] },
     });
   });
 
@@ -191,7 +260,7 @@ describe('validateUpdate: honest updates are accepted', () => {
     expect(applyValidatedUpdate(hub.doc, storeC.sent[0] as Uint8Array, storeC.writer).ok).toBe(true);
     const otherHub = copyOf(hub.doc);
     const meta = capture(otherHub, (d) => d.getMap('meta').set('title', 'Blue mug'));
-    expect(validateUpdate(hub.doc, meta, HUB_WRITER)).toEqual({ ok: true, value: { changed: true } });
+    expect(validateUpdate(hub.doc, meta, HUB_WRITER)).toMatchObject({ ok: true, value: { changed: true } });
     expect(validateUpdate(hub.doc, meta, writerA)).toMatchObject({
       ok: false,
       error: { code: ErrorCode.UpdateForeignEntry },
@@ -210,14 +279,15 @@ describe('validateUpdate properties (fast-check)', () => {
     );
   });
 
-  it('mutated honest updates (flipped, cut or spliced bytes) are rejected, or accepted only when the result keeps every rule', () => {
+  it('mutated honest updates (flipped, cut, spliced or appended bytes) are rejected, or accepted only when the result keeps every rule', () => {
     fc.assert(
       fc.property(
         fc.nat(6),
         fc.array(fc.record({ at: fc.nat(), value: fc.nat(255) }), { minLength: 1, maxLength: 4 }),
         fc.option(fc.nat(), { nil: undefined }),
         fc.boolean(),
-        (sales, flips, cut, restart) => {
+        fc.uint8Array({ maxLength: 4 }),
+        (sales, flips, cut, restart, tail) => {
           const { storeA, hub } = world(sales);
           storeA.apply({ type: 'sell', account: storeAccount(a), quantity: 1 });
           // A restart puts two client ids into the update, and cross-client origins.
@@ -227,10 +297,18 @@ describe('validateUpdate properties (fast-check)', () => {
           let mutated = honest.slice();
           for (const { at, value } of flips) mutated[at % mutated.length] = value;
           if (cut !== undefined) mutated = mutated.slice(0, cut % (mutated.length + 1));
+          mutated = Uint8Array.from([...mutated, ...tail]);
           const before = Y.encodeStateAsUpdate(hub.doc);
           const verdict = validateUpdate(hub.doc, mutated, writerA);
           expect(Y.encodeStateAsUpdate(hub.doc)).toEqual(before);
           if (verdict.ok) assertAcceptedEffect(hub.doc, mutated, writerA);
+          // The honest update itself with bytes after its end: never its valid prefix.
+          if (tail.length > 0) {
+            expect(validateUpdate(hub.doc, Uint8Array.from([...honest, ...tail]), writerA)).toMatchObject({
+              ok: false,
+              error: { code: ErrorCode.UpdateMalformed },
+            });
+          }
         },
       ),
       { numRuns: runs(3000) },
@@ -259,7 +337,7 @@ describe('validateUpdate properties (fast-check)', () => {
             storeA.apply(operations[step.pick % operations.length] ?? operations[0]);
             for (const update of storeA.sent.slice(sent)) {
               const verdict = applyValidatedUpdate(hub.doc, update, writerA);
-              expect(verdict).toEqual({ ok: true, value: { changed: true } });
+              expect(verdict).toMatchObject({ ok: true, value: { changed: true } });
             }
           }
           expect(ledgerOf(hub.doc).get('store:store-0')).toEqual(ledgerOf(storeA.doc).get('store:store-0'));

@@ -17,8 +17,14 @@ export const CloseCode = {
   HandshakeTimeout: { code: 4408, reason: 'handshake timeout' },
   /** A newer connection of the same store replaced this one. */
   Replaced: { code: 4409, reason: 'replaced by a newer connection' },
-  /** The store kept sending updates the hub rejects. */
+  /** The store kept sending updates the hub rejects, or error reports. */
   TooManyInvalidUpdates: { code: 4422, reason: 'too many invalid updates' },
+  /**
+   * The store sent step 1s or top-up requests faster than its session's budget
+   * (each costs the hub a document encode or a write-lane job). 4429 is taken by
+   * SlowConsumer; 420 is the status rate limiters used before 429. It may reconnect.
+   */
+  RequestBudgetExceeded: { code: 4420, reason: 'request budget exceeded' },
   /** The peer reads too slowly: its send buffer passed the limit. It may reconnect and catch up. */
   SlowConsumer: { code: 4429, reason: 'slow consumer' },
   /**

@@ -7,9 +7,28 @@ export const PROTOCOL_VERSION = 3;
 const Cursor = z.int().min(0);
 
 /**
+ * The longest SKU list a peer may send (the welcome's `changed`, the hello's
+ * `dirtyTotal`): the largest catalog the protocol carries. The frame caps bind
+ * first in practice: a hub reads frames up to 2 MiB (at least 4 bytes a SKU in
+ * JSON, so ≤ 524,288 SKUs), a store up to 8 MiB.
+ */
+export const MAX_SKU_LIST = 1_000_000;
+
+/**
+ * The most dirty SKUs a hello lists. A store with more (or whose list would not
+ * fit HELLO_DIRTY_BYTES) lists the first ones and sends the count in
+ * `dirtyTotal`; it still syncs every dirty SKU, re-reading its own dirty set.
+ */
+export const MAX_HELLO_DIRTY = 100_000;
+
+/** Bytes of SKU names a hello lists at most, half the hub's 2 MiB frame cap (64-character SKUs: ~15,600 of them). */
+export const HELLO_DIRTY_BYTES = 1024 * 1024;
+
+/**
  * Store -> hub, first frame of every connection. `cursor` and `epoch` are the
  * hub change cursor the store last caught up to (0 and null before its first
- * sync); `dirty` the SKUs with local changes the hub may not hold.
+ * sync); `dirty` the SKUs with local changes the hub may not hold, and
+ * `dirtyTotal` how many there are when `dirty` lists only the first of them.
  */
 export const HelloSchema = z.strictObject({
   type: z.literal('hello'),
@@ -17,7 +36,8 @@ export const HelloSchema = z.strictObject({
   storeId: StoreIdSchema,
   epoch: z.string().max(64).nullable(),
   cursor: Cursor,
-  dirty: z.array(SkuSchema),
+  dirty: z.array(SkuSchema).max(MAX_HELLO_DIRTY),
+  dirtyTotal: z.int().min(0).max(MAX_SKU_LIST).optional(),
 });
 
 /**
@@ -30,7 +50,7 @@ export const WelcomeSchema = z.strictObject({
   protocol: z.int(),
   epoch: z.string().max(64),
   cursor: Cursor,
-  changed: z.array(SkuSchema),
+  changed: z.array(SkuSchema).max(MAX_SKU_LIST),
   /** The largest manager-override deficit the hub accepts per store account: stores cap themselves at most at this. */
   overrideCap: z.int().min(0),
 });

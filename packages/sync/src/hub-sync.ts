@@ -4,12 +4,15 @@ import {
   ErrorCode,
   SkuSchema,
   storeWriter,
+  writerKey,
   type ErrorCode as Code,
   type Sku,
   type StoreId,
+  type WriterKey,
 } from '@shelfsync/protocol';
 import type { StorageWrite } from '@shelfsync/storage';
 import * as Y from 'yjs';
+import { TokenBucket, type RateBudget } from './budget.js';
 import { PROTOCOL_VERSION, type ControlMessage, type Hello, type TopUp } from './control.js';
 import {
   FrameError,
@@ -46,6 +49,18 @@ export interface HubDocuments {
    * flight may ride along: they are durable at their store.
    */
   readDurable<T>(sku: Sku, read: () => T): Promise<T>;
+  /**
+   * The writer a Yjs client id is reserved to in every document, from the hub's
+   * durable registry (the hub's own id from the start), or undefined.
+   */
+  clientOwner(client: number): WriterKey | undefined;
+  /**
+   * Reserves `clients` to `writer` now, so no other writer's update under one of
+   * them is accepted from this moment, and returns the storage writes that record
+   * them: pass them to the `commit` of the update that uses them. Idempotent for
+   * ids already reserved to `writer`.
+   */
+  reserveClients(writer: WriterKey, clients: readonly number[]): StorageWrite[];
   /** Calls `listener` once, when the first commit fails (HubSync then halts). */
   onFailure?(listener: (error: Error) => void): void;
   /** The newest change number (0 before any). */
@@ -71,10 +86,15 @@ export type HubSyncEvent =
     }
   | { readonly type: 'protocol-error'; readonly storeId: StoreId; readonly detail: string }
   | { readonly type: 'slow-consumer'; readonly storeId: StoreId; readonly bufferedAmount: number }
+  /** The session sent step 1s or top-ups faster than its budget allows, and was closed with RequestBudgetExceeded. */
+  | { readonly type: 'budget-exceeded'; readonly storeId: StoreId; readonly budget: 'step1' | 'topup' }
   | { readonly type: 'halted'; readonly reason: string };
 
 export interface HubSyncOptions {
-  /** Rejected updates a session may send before it is closed with TooManyInvalidUpdates. */
+  /**
+   * Rejected updates (and error reports from the store) a session may send before
+   * it is closed with TooManyInvalidUpdates.
+   */
   readonly maxInvalidUpdates: number;
   /** A store whose socket buffers more than this is closed with SlowConsumer; it reconnects and catches up. */
   readonly maxBufferedBytes: number;
@@ -82,6 +102,14 @@ export interface HubSyncOptions {
   readonly handshakeTimeoutMs: number;
   /** The largest manager-override deficit per store account the hub accepts (see validateUpdate). */
   readonly maxDeficit: number;
+  /**
+   * Step 1s a session may send beyond its catch-up, which is free: one per SKU of
+   * the welcome's `changed` and the hello's dirty count. Past it the session is
+   * closed with RequestBudgetExceeded. (A step 1 costs a lane job and an encode.)
+   */
+  readonly step1Budget: RateBudget;
+  /** Top-up requests a session may send (each a lane job of the allocator); past it, RequestBudgetExceeded. */
+  readonly topUpBudget: RateBudget;
   readonly onEvent: (event: HubSyncEvent) => void;
   readonly now: () => number;
 }
@@ -91,6 +119,11 @@ const DEFAULT_OPTIONS: HubSyncOptions = {
   maxBufferedBytes: 8 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
   maxDeficit: 0,
+  // An honest store sends step 1s outside its catch-up only to fill a gap in a
+  // relayed update, or for a SKU it changed during the handshake.
+  step1Budget: { burst: 2_000, perSecond: 50 },
+  // A top-up is asked per sale the POS rights do not cover: far above any till's pace.
+  topUpBudget: { burst: 2_000, perSecond: 200 },
   onEvent: () => {},
   now: () => Date.now(),
 };
@@ -308,6 +341,10 @@ export class HubSession {
   private closedByHub = false;
   private queue: Promise<void> = Promise.resolve();
   private invalid = 0;
+  /** Step 1s still free: the catch-up the handshake announced. */
+  private catchUpStep1s = 0;
+  private readonly step1s: TokenBucket;
+  private readonly topUps: TokenBucket;
   private readonly handshakeTimer: ReturnType<typeof setTimeout>;
 
   constructor(
@@ -317,6 +354,8 @@ export class HubSession {
     readonly storeId: StoreId,
     private readonly transport: Transport,
   ) {
+    this.step1s = new TokenBucket(options.step1Budget, options.now);
+    this.topUps = new TokenBucket(options.topUpBudget, options.now);
     transport.onMessage((bytes) => {
       this.queue = this.queue
         .then(() => this.handle(bytes))
@@ -409,16 +448,45 @@ export class HubSession {
           storeId: this.storeId,
           detail: `store reports ${frame.message.code}: ${frame.message.detail}`,
         });
+        // Each one is logged: a flood of them counts like refused updates.
+        this.countInvalid();
         return;
       }
       if (frame.message.type === 'topup') {
+        if (!this.topUps.take()) {
+          this.overBudget('topup');
+          return;
+        }
         await this.handleTopUp(frame.message);
         return;
       }
       this.protocolError(`unexpected ${frame.message.type} from a store`);
       return;
     }
+    if (frame.type === SyncMessageType.Step1 && !this.takeStep1()) {
+      this.overBudget('step1');
+      return;
+    }
     await this.handleDoc(frame);
+  }
+
+  /** A catch-up step 1 is free; any other takes a token. */
+  private takeStep1(): boolean {
+    if (this.catchUpStep1s > 0) {
+      this.catchUpStep1s--;
+      return true;
+    }
+    return this.step1s.take();
+  }
+
+  private overBudget(budget: 'step1' | 'topup'): void {
+    this.options.onEvent({ type: 'budget-exceeded', storeId: this.storeId, budget });
+    this.send({
+      type: 'error',
+      code: ErrorCode.RateLimited,
+      detail: `${budget === 'step1' ? 'step 1' : 'top-up'} requests above this session's budget`,
+    });
+    this.close(CloseCode.RequestBudgetExceeded);
   }
 
   /**
@@ -471,6 +539,8 @@ export class HubSession {
     this.hub.handshaken(this.storeId, hello.dirty);
     const sameLineage = hello.epoch === this.documents.epoch;
     const changed = sameLineage ? this.documents.changedSince(hello.cursor) : this.documents.allSkus();
+    // The store sends a step 1 for each SKU of changed ∪ dirty: those are free.
+    this.catchUpStep1s = changed.length + Math.max(hello.dirty.length, hello.dirtyTotal ?? 0);
     this.send({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
@@ -522,14 +592,18 @@ export class HubSession {
 
     // Accepted or not, the store has sent what it had for this SKU: it is no longer pending.
     this.hub.received(this.storeId, sku.data);
-    const verdict = validateUpdate(doc, frame.payload, storeWriter(this.storeId), {
+    const writer = storeWriter(this.storeId);
+    const verdict = validateUpdate(doc, frame.payload, writer, {
       maxDeficit: this.options.maxDeficit,
+      clientOwner: (client) => this.documents.clientOwner(client),
     });
     if (!verdict.ok) {
       this.reject(frame, verdict.error.code, verdict.error.detail);
       return;
     }
     if (verdict.value.changed) {
+      // In the same tick as the verdict: no other writer's update can claim these ids in between.
+      const reservations = this.documents.reserveClients(writerKey(writer), verdict.value.clients);
       // Relay what actually changed (Yjs' own incremental update), not the
       // store's bytes: a step 2 also carries the store's whole delete set.
       let applied: Uint8Array | null = null;
@@ -543,7 +617,7 @@ export class HubSession {
         doc.off('update', capture);
       }
       const committed = applied ?? frame.payload;
-      const change = await this.documents.commit(sku.data, committed);
+      const change = await this.documents.commit(sku.data, committed, reservations);
       this.options.onEvent({ type: 'accepted', storeId: this.storeId, sku: sku.data, bytes: frame.payload.byteLength });
       this.ack(frame.ref, change);
       this.hub.broadcast(sku.data, committed, change, this);
@@ -561,7 +635,6 @@ export class HubSession {
   }
 
   private reject(frame: DocFrame, code: Code, detail: string): void {
-    this.invalid++;
     this.hub.countRejected(this.storeId);
     this.options.onEvent({ type: 'rejected', storeId: this.storeId, sku: frame.sku, code, detail });
     const sku = SkuSchema.safeParse(frame.sku);
@@ -573,6 +646,11 @@ export class HubSession {
       ...(frame.ref > 0 ? { ref: frame.ref } : {}),
     });
     this.ack(frame.ref);
+    this.countInvalid();
+  }
+
+  private countInvalid(): void {
+    this.invalid++;
     if (this.invalid > this.options.maxInvalidUpdates) this.close(CloseCode.TooManyInvalidUpdates);
   }
 }

@@ -1,9 +1,13 @@
 export { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js';
+export { TokenBucket, type RateBudget } from './budget.js';
 export {
   AckSchema,
   ControlMessageSchema,
   ErrorMessageSchema,
+  HELLO_DIRTY_BYTES,
   HelloSchema,
+  MAX_HELLO_DIRTY,
+  MAX_SKU_LIST,
   PROTOCOL_VERSION,
   WelcomeSchema,
   type Ack,
@@ -34,6 +38,7 @@ export {
 } from './hub-sync.js';
 export {
   StoreSync,
+  helloDirty,
   type StoreDocuments,
   type StoreSyncEvent,
   type StoreSyncOptions,

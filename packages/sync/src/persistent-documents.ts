@@ -1,9 +1,10 @@
-import { SkuSchema, type Sku } from '@shelfsync/protocol';
+import { SkuSchema, type Sku, type WriterKey } from '@shelfsync/protocol';
 import { DocStore, RecordStore, StorageWriteError, type StorageAdapter, type StorageWrite } from '@shelfsync/storage';
 import { createSkuDoc } from '@shelfsync/core';
 import type * as Y from 'yjs';
 import * as YCodec from 'yjs';
 import { z } from 'zod';
+import { ClientRegistry } from './client-registry.js';
 import type { HubDocuments } from './hub-sync.js';
 import type { StoreDocuments } from './store-sync.js';
 
@@ -228,6 +229,7 @@ export class HubStorage implements HubDocuments {
     adapter: StorageAdapter,
     readonly epoch: string,
     private readonly clientId: number,
+    private readonly clients: ClientRegistry,
     private readonly now: () => number,
     residency: ResidencyOptions,
   ) {
@@ -245,13 +247,17 @@ export class HubStorage implements HubDocuments {
   ): Promise<HubStorage> {
     const records = new RecordStore(adapter);
     const stored = await records.get(['hub', 'meta'], HubMetaSchema);
-    const meta = {
-      epoch: stored?.epoch ?? newEpoch(),
-      cursor: stored?.cursor ?? 0,
-      clientId: stored?.clientId ?? newClientId(),
-    };
+    const clients = await ClientRegistry.load(adapter);
+    let clientId = stored?.clientId;
+    // A new id must not be one a store already holds (data from before the hub kept its id).
+    while (clientId === undefined || (stored?.clientId === undefined && clients.owner(clientId) !== undefined)) {
+      clientId = newClientId();
+    }
+    const meta = { epoch: stored?.epoch ?? newEpoch(), cursor: stored?.cursor ?? 0, clientId };
     if (stored?.clientId === undefined) await records.put(['hub', 'meta'], meta);
-    const storage = new HubStorage(adapter, meta.epoch, meta.clientId, now, residency);
+    // Before any store's update is judged: no store may ever write under the hub's id.
+    await clients.reserveHub(clientId);
+    const storage = new HubStorage(adapter, meta.epoch, meta.clientId, clients, now, residency);
     const entries: [Sku, Change][] = [];
     for (const chunk of await adapter.loadRange(['hub', 'change'])) {
       const sku = SkuSchema.safeParse(chunk.key[2]);
@@ -291,6 +297,7 @@ export class HubStorage implements HubDocuments {
     // it, and whatever the change means beyond the document (a reservation).
     try {
       await this.docs.append(sku, update, [...extra, this.records.putWrite(['hub', 'change', sku], change)]);
+      this.clients.committed(extra);
     } catch (error) {
       this.fail(error instanceof Error ? error : new Error(String(error)));
       this.finish(change.seq, null);
@@ -298,6 +305,19 @@ export class HubStorage implements HubDocuments {
     }
     this.finish(change.seq, { sku, change, update });
     return change.seq;
+  }
+
+  clientOwner(client: number): WriterKey | undefined {
+    return this.clients.owner(client);
+  }
+
+  reserveClients(writer: WriterKey, clients: readonly number[]): StorageWrite[] {
+    return this.clients.reserve(writer, clients);
+  }
+
+  /** The Yjs client id every document of this hub writes with. */
+  get hubClientId(): number {
+    return this.clientId;
   }
 
   /** Runs `write` after every task of `sku`'s lane queued before it, whatever their outcome. */

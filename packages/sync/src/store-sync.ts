@@ -1,6 +1,15 @@
 import { CloseCode, SkuSchema, type ShelfsyncError, type Sku, type StoreId } from '@shelfsync/protocol';
 import * as Y from 'yjs';
-import { PROTOCOL_VERSION, type ControlMessage, type TopUpResult, type Welcome } from './control.js';
+import {
+  HELLO_DIRTY_BYTES,
+  MAX_HELLO_DIRTY,
+  MAX_SKU_LIST,
+  PROTOCOL_VERSION,
+  type ControlMessage,
+  type Hello,
+  type TopUpResult,
+  type Welcome,
+} from './control.js';
 import {
   FrameError,
   SyncMessageType,
@@ -230,6 +239,24 @@ export class StoreSync {
   }
 }
 
+/**
+ * The hello's dirty list, within its bounds: the first SKUs that fit, and the
+ * count of all of them when that is not every one (the hub budgets the catch-up
+ * on it; every dirty SKU is still synced, from the store's own dirty set).
+ */
+export function helloDirty(dirty: readonly Sku[]): Pick<Hello, 'dirty' | 'dirtyTotal'> {
+  const listed: Sku[] = [];
+  let bytes = 0;
+  for (const sku of dirty) {
+    // As JSON: the quotes and the comma (SKUs need no escaping).
+    bytes += sku.length + 3;
+    if (listed.length === MAX_HELLO_DIRTY || bytes > HELLO_DIRTY_BYTES) break;
+    listed.push(sku);
+  }
+  if (listed.length === dirty.length) return { dirty: listed };
+  return { dirty: listed, dirtyTotal: Math.min(dirty.length, MAX_SKU_LIST) };
+}
+
 /** How many changes the cursor may move before it is saved again. */
 const CURSOR_SAVE_EVERY = 64;
 
@@ -308,7 +335,7 @@ class StoreSession {
           storeId: this.owner.storeId,
           epoch,
           cursor,
-          dirty,
+          ...helloDirty(dirty),
         }),
       );
     });

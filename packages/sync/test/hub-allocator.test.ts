@@ -23,6 +23,8 @@ describe('hub allocator sweep', () => {
       cursor: () => hub.storage.cursor(),
       changedSince: (cursor) => hub.storage.changedSince(cursor),
       allSkus: () => hub.storage.allSkus(),
+      clientOwner: (client) => hub.storage.clientOwner(client),
+      reserveClients: (writer, clients) => hub.storage.reserveClients(writer, clients),
     };
     const allocator = new HubAllocator(counting, hub.sync, AllocatorConfigSchema.parse({}), () => 1_000);
     const skus = ['A', 'B', 'C', 'D', 'E'].map(sku);

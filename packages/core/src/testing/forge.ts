@@ -54,6 +54,8 @@ export const forgeryKinds = [
   'truncated',
   'garbage',
   'gcStruct',
+  'trailingBytes',
+  'protoKey',
 ] as const;
 export type ForgeryKind = (typeof forgeryKinds)[number];
 
@@ -157,6 +159,27 @@ export function forge(
     case 'gcStruct':
       // One client, one struct: a GC range of length 5 at a fresh client id, then an empty delete set.
       return Uint8Array.from([1, 1, 0xd2, 0x09, 0, 0, 5, 0]);
+    case 'trailingBytes': {
+      // An honest update with bytes after its end: Yjs would apply the valid prefix.
+      const honest = setOwn({ [attacker]: { ...state, p: state.p + 1 } });
+      const tail = Uint8Array.from({ length: 1 + (seed % 8) }, (_, i) => (seed * 31 + i * 7) & 0xff);
+      const bytes = new Uint8Array(honest.byteLength + tail.byteLength);
+      bytes.set(honest);
+      bytes.set(tail, honest.byteLength);
+      return bytes;
+    }
+    case 'protoKey': {
+      // JSON.parse makes `__proto__` an own key, which Yjs encodes as any other.
+      const fresh = JSON.stringify({ ...state, p: state.p + 1 });
+      const values = [
+        `{"${attacker}": ${fresh}, "__proto__": ${fresh}}`,
+        `{"${attacker}": ${fresh.slice(0, -1)}, "__proto__": {"o": 1000000}}}`,
+        `{"${attacker}": ${fresh.slice(0, -1)}, "__proto__": 5}}`,
+        `{"__proto__": {"${attacker}": ${fresh}}}`,
+        `{"${attacker}": ${JSON.stringify({ ...state, p: state.p + 1, t: {} }).replace('"t":{}', '"t":{"__proto__":1}')}}`,
+      ];
+      return setOwn(JSON.parse(values[seed % values.length] ?? '{}'));
+    }
   }
 }
 

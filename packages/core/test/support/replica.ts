@@ -1,4 +1,13 @@
-import { HUB_WRITER, StoreIdSchema, storeWriter, type Result, type StoreId, type Writer } from '@shelfsync/protocol';
+import {
+  HUB_WRITER,
+  StoreIdSchema,
+  storeWriter,
+  writerKey,
+  type Result,
+  type StoreId,
+  type Writer,
+  type WriterKey,
+} from '@shelfsync/protocol';
 import * as Y from 'yjs';
 import {
   applyOperation,
@@ -53,11 +62,14 @@ export class Replica {
 /**
  * One sync round between a store and the hub, as the sync protocol runs it:
  * each sends what the other lacks (y-protocols step 2); the hub validates what
- * the store sends. Returns the hub's verdict.
+ * the store sends, against `registry` (client id -> writer, as the hub's durable
+ * one) when given, and records the ids it accepts there. Returns the hub's verdict.
  */
-export function syncWithHub(store: Replica, hub: Replica): Result<UpdateAcceptance> {
+export function syncWithHub(store: Replica, hub: Replica, registry?: Map<number, WriterKey>): Result<UpdateAcceptance> {
   const toHub = Y.encodeStateAsUpdate(store.doc, Y.encodeStateVector(hub.doc));
-  const verdict = applyValidatedUpdate(hub.doc, toHub, store.writer, REMOTE);
+  const clientOwner = registry === undefined ? undefined : (client: number) => registry.get(client);
+  const verdict = applyValidatedUpdate(hub.doc, toHub, store.writer, REMOTE, clientOwner ? { clientOwner } : {});
+  if (verdict.ok) for (const client of verdict.value.clients) registry?.set(client, writerKey(store.writer));
   Y.applyUpdate(store.doc, Y.encodeStateAsUpdate(hub.doc, Y.encodeStateVector(store.doc)), REMOTE);
   return verdict;
 }

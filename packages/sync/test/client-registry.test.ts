@@ -1,0 +1,119 @@
+import { applyOperation } from '@shelfsync/core';
+import { capture, copyOf } from '@shelfsync/core/testing';
+import { ErrorCode, HUB_WRITER, onlineAccount, storeAccount, storeWriter, type StoreId } from '@shelfsync/protocol';
+import { MemoryStorageAdapter } from '@shelfsync/storage';
+import { describe, expect, it, vi } from 'vitest';
+import * as Y from 'yjs';
+import { SyncMessageType, encodeDocFrame } from '../src/index.js';
+import { TestHub, TestStore, sku } from './support/chain.js';
+
+const MUG = sku('MUG-1');
+const TEA = sku('TEA-1');
+const until = (condition: () => boolean | Promise<boolean>): Promise<void> =>
+  vi.waitFor(async () => expect(await condition()).toBe(true), { timeout: 5000, interval: 2 });
+
+const receive = (id: StoreId, quantity: number) => ({ type: 'receive' as const, account: storeAccount(id), quantity });
+
+/** A store's honest operation on `target`, written under `client` instead of its own id. */
+async function writtenAs(store: TestStore, target: typeof MUG, client: number): Promise<Uint8Array> {
+  const doc = copyOf(await store.storage.open(target), client);
+  return capture(doc, (d) => applyOperation(d, storeWriter(store.id), receive(store.id, 5)));
+}
+
+/** Sends `update` of `target` from `store` and waits for the hub's verdict on it. */
+async function send(hub: TestHub, store: TestStore, target: typeof MUG, update: Uint8Array, ref: number) {
+  const seen = hub.events.length;
+  store.link?.send(encodeDocFrame(target, ref, SyncMessageType.Update, update));
+  await until(() => hub.events.slice(seen).some((e) => e.type === 'rejected' || e.type === 'accepted'));
+  return hub.events.slice(seen).find((e) => e.type === 'rejected' || e.type === 'accepted');
+}
+
+async function connected(hub: TestHub, ...ids: string[]): Promise<TestStore[]> {
+  const stores = await Promise.all(ids.map((id) => TestStore.create(id)));
+  for (const store of stores) store.connect(hub);
+  await until(() => stores.every((s) => s.caughtUpCount() === 1));
+  return stores;
+}
+
+describe("client ids are reserved across documents, from the hub's durable registry", () => {
+  it("a store writing under the hub's client id in a SKU the hub never wrote is refused; the hub keeps its id", async () => {
+    const hub = await TestHub.create();
+    const [a] = await connected(hub, 'A');
+    if (a === undefined) throw new Error('no store');
+    const hubId = hub.storage.hubClientId;
+    expect(hub.storage.clientOwner(hubId)).toBe('hub');
+
+    const verdict = await send(hub, a, TEA, await writtenAs(a, TEA, hubId), 100);
+    expect(verdict).toMatchObject({ type: 'rejected', code: ErrorCode.UpdateClientIdTaken });
+    expect((await hub.stock(TEA)).value).toBe(0);
+
+    // The hub writes TEA under its own id, as before: Yjs had no reason to move it.
+    const doc = await hub.storage.open(TEA);
+    const update = capture(doc, (d) =>
+      applyOperation(d, HUB_WRITER, { type: 'receive', account: onlineAccount('A' as StoreId), quantity: 3 }),
+    );
+    expect(doc.clientID).toBe(hubId);
+    expect(Y.decodeUpdate(update).structs.map((s) => s.id.client)).toEqual([hubId]);
+
+    // The store's own id goes through, and is now reserved to it.
+    expect(await send(hub, a, TEA, await writtenAs(a, TEA, a.storage.clientId), 101)).toMatchObject({
+      type: 'accepted',
+    });
+    expect(hub.storage.clientOwner(a.storage.clientId)).toBe('store:A');
+  });
+
+  it("a store reusing another store's client id is refused, even in a SKU the other store never touched", async () => {
+    const hub = await TestHub.create();
+    const [a, b] = await connected(hub, 'A', 'B');
+    if (a === undefined || b === undefined) throw new Error('no stores');
+    await a.apply(MUG, receive(a.id, 10));
+    await until(async () => (await hub.stock(MUG)).value === 10);
+    expect(hub.storage.clientOwner(a.storage.clientId)).toBe('store:A');
+
+    const verdict = await send(hub, b, TEA, await writtenAs(b, TEA, a.storage.clientId), 100);
+    expect(verdict).toMatchObject({ type: 'rejected', code: ErrorCode.UpdateClientIdTaken });
+    expect((await hub.stock(TEA)).value).toBe(0);
+  });
+
+  it('the registry survives a hub restart', async () => {
+    const adapter = new MemoryStorageAdapter();
+    const first = await TestHub.create({}, adapter);
+    const [a] = await connected(first, 'A');
+    if (a === undefined) throw new Error('no store');
+    await a.apply(MUG, receive(a.id, 10));
+    await until(async () => (await first.stock(MUG)).value === 10);
+    const hubId = first.storage.hubClientId;
+    first.sync.close();
+    await first.storage.close();
+
+    const hub = await TestHub.create({}, adapter);
+    expect(hub.storage.hubClientId).toBe(hubId);
+    expect(hub.storage.clientOwner(hubId)).toBe('hub');
+    expect(hub.storage.clientOwner(a.storage.clientId)).toBe('store:A');
+    const [b] = await connected(hub, 'B');
+    if (b === undefined) throw new Error('no store');
+    expect(await send(hub, b, TEA, await writtenAs(b, TEA, a.storage.clientId), 100)).toMatchObject({
+      type: 'rejected',
+      code: ErrorCode.UpdateClientIdTaken,
+    });
+    expect(await send(hub, b, TEA, await writtenAs(b, TEA, hubId), 101)).toMatchObject({
+      type: 'rejected',
+      code: ErrorCode.UpdateClientIdTaken,
+    });
+  });
+
+  it('a reservation is taken at once and rides with every commit until one is durable; another writer cannot take it', async () => {
+    const hub = await TestHub.create();
+    const first = hub.storage.reserveClients('store:A', [77]);
+    // A first update of the same store in another SKU, racing the first: it carries the record too.
+    const second = hub.storage.reserveClients('store:A', [77]);
+    expect(first).toHaveLength(1);
+    expect(second).toEqual(first);
+    expect(hub.storage.clientOwner(77)).toBe('store:A');
+    expect(() => hub.storage.reserveClients('store:B', [77])).toThrow(/reserved to store:A/);
+
+    await hub.storage.commit(MUG, Y.encodeStateAsUpdate(new Y.Doc()), first);
+    expect(hub.storage.reserveClients('store:A', [77])).toEqual([]);
+    expect(() => hub.storage.reserveClients('store:A', [hub.storage.hubClientId])).toThrow(/reserved to hub/);
+  });
+});
