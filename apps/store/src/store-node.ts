@@ -43,7 +43,7 @@ import {
 } from '@shelfsync/protocol';
 import { StorageWriteError, type StorageWrite } from '@shelfsync/storage';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
-import { StoreStorage, StoreSync, type StoreSyncEvent } from '@shelfsync/sync';
+import { StoreStorage, StoreSync, withTopUp, type StoreSyncEvent, type TopUpResult } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -246,7 +246,7 @@ export async function startStore(
   ) => {
     const doc = await storage.open(sku);
     let { result, update } = applyLocal(doc, operation);
-    let topUp: { granted: number; available: number } | null = null;
+    let topUp: TopUpResult | null = null;
     const isSale = operation.type === 'sell' || operation.type === 'shipOut';
     // A count below the books commits the missing units: it may need rights from the online escrow too.
     const commitsUnits = isSale || operation.type === 'count';
@@ -254,18 +254,8 @@ export async function startStore(
     if (!result.ok && result.error.code === ErrorCode.InsufficientRights && commitsUnits) {
       askedHub = sync.status().connected;
       const started = performance.now();
-      // Concurrent sales may take a grant before this one retries: ask again
-      // while the wait allows and the hub still finds rights to give.
-      const deadline = Date.now() + config.topUpWaitMs;
-      for (let left = config.topUpWaitMs; left > 0 && !result.ok; left = deadline - Date.now()) {
-        // The hub judges on its view of this store's rights: send what is stored first.
-        await sync.localSettled(sku);
-        const requested = Number(result.error.details?.requested ?? 0);
-        if (!Number.isInteger(requested) || requested <= 0) break;
-        topUp = await sync.requestTopUp(sku, requested, Math.max(1, deadline - Date.now()));
-        if (topUp === null || topUp.granted === 0) break;
-        ({ result, update } = applyLocal(doc, operation));
-      }
+      const attempt = () => applyLocal(doc, operation);
+      ({ result, update, topUp } = await withTopUp(sync, doc, sku, { result, update }, attempt, config.topUpWaitMs));
       if (askedHub) {
         const ms = performance.now() - started;
         topUpSeconds.observe(ms / 1000);

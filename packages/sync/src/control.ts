@@ -1,8 +1,12 @@
 import { ErrorCodeSchema, SkuSchema, StoreIdSchema } from '@shelfsync/protocol';
 import { z } from 'zod';
 
-/** The sync protocol version this code speaks; sent in the handshake. 2 added top-ups and releases. */
-export const PROTOCOL_VERSION = 3;
+/**
+ * The sync protocol version this code speaks; sent in the handshake. 2 added
+ * top-ups and releases, 3 the override cap, 4 the store's clock on a top-up and
+ * the store's rights at the hub in its answer.
+ */
+export const PROTOCOL_VERSION = 4;
 
 const Cursor = z.int().min(0);
 
@@ -80,18 +84,27 @@ const Units = z.int().min(0).max(1_000_000_000);
 /**
  * Store -> hub: a sale of `quantity` units exceeds the store's rights of `sku`;
  * the store asks for a top-up from its online escrow, and waits a bounded time.
+ * `client` and `clock` name the store's own changes of the SKU so far (its Yjs
+ * client id and the next clock after its latest change): the hub decides only once
+ * its document holds them, so it never judges on sales it has not seen yet.
  */
 export const TopUpSchema = z.strictObject({
   type: z.literal('topup'),
   ref: z.int().min(1),
   sku: SkuSchema,
   quantity: Units.min(1),
+  client: z.int().min(0).max(0xffff_ffff),
+  clock: z.int().min(0),
 });
 
 /**
  * Hub -> store, the answer to `topup`, sent after the update that grants the
  * rights (if any): `granted` units moved online:X > store:X; `available` is what
- * the location held in all (POS and online escrow) when the hub decided.
+ * the location held in all (POS and online escrow) when the hub decided;
+ * `rights` what the store's POS account holds at the hub after the decision,
+ * granted now or earlier. `client` and `clock` name the hub's own changes of the
+ * SKU up to this answer (its Yjs client id and the next clock): the store judges
+ * the sale again on its document once it holds them, within its wait.
  */
 export const TopUpResultSchema = z.strictObject({
   type: z.literal('topup-result'),
@@ -99,6 +112,9 @@ export const TopUpResultSchema = z.strictObject({
   sku: SkuSchema,
   granted: Units,
   available: Units,
+  rights: Units,
+  client: z.int().min(0).max(0xffff_ffff),
+  clock: z.int().min(0),
 });
 
 /**

@@ -29,7 +29,7 @@ import {
 } from '@shelfsync/protocol';
 import type { StorageWrite } from '@shelfsync/storage';
 import type * as Y from 'yjs';
-import type { HubDocuments, HubSync } from './hub-sync.js';
+import type { HubDocuments, HubSync, TopUpAnswer } from './hub-sync.js';
 
 /** Something the allocator did, for logs and metrics. */
 export type AllocatorEvent =
@@ -165,20 +165,22 @@ export class HubAllocator {
    * refill to its target, if its online escrow holds that much. Resolves once
    * the grant is durable and relayed (before the answer goes out).
    */
-  async topUp(storeId: StoreId, sku: Sku, quantity: number): Promise<{ granted: number; available: number }> {
+  async topUp(storeId: StoreId, sku: Sku, quantity: number): Promise<TopUpAnswer> {
     const started = this.now();
     // An owed deficit is settled first, so the grant below is judged on what the store really holds.
     await this.settleDeficit(storeId, sku);
     const from = onlineAccount(storeId);
     const to = storeAccount(storeId);
-    let answer = { granted: 0, available: 0 };
+    let answer: TopUpAnswer = { granted: 0, available: 0, rights: 0 };
     await this.write(sku, (doc) => {
       const shelf = shelfOf(doc, storeId);
       // A deficit no escrow covers leaves the location short: nothing is available, not less than nothing.
-      answer = { granted: 0, available: Math.max(0, shelf.posRights + shelf.onlineRights) };
+      const available = Math.max(0, shelf.posRights + shelf.onlineRights);
+      const rights = Math.max(0, shelf.posRights);
+      answer = { granted: 0, available, rights };
       const decision = topUpForSale(shelf, quantity, this.rateOf(sku, storeId), this.config, sku);
       if (decision.type !== 'grant' || decision.quantity === 0) return null;
-      answer = { granted: decision.quantity, available: answer.available };
+      answer = { granted: decision.quantity, available, rights: rights + decision.quantity };
       return { type: 'transferRights', from, to, quantity: decision.quantity };
     });
     this.onEvent({

@@ -63,6 +63,8 @@ export interface HubDocuments {
   reserveClients(writer: WriterKey, clients: readonly number[]): StorageWrite[];
   /** Calls `listener` once, when the first commit fails (HubSync then halts). */
   onFailure?(listener: (error: Error) => void): void;
+  /** Calls `listener` after every durable commit; returns the unsubscribe. */
+  onCommit(listener: (sku: Sku) => void): () => void;
   /** The newest change number (0 before any). */
   cursor(): number;
   /** The SKUs changed after change number `cursor`. */
@@ -128,13 +130,27 @@ const DEFAULT_OPTIONS: HubSyncOptions = {
   now: () => Date.now(),
 };
 
+/** The hub's answer to a top-up: units granted now, the location's units, and the store's POS rights after it. */
+export interface TopUpAnswer {
+  readonly granted: number;
+  readonly available: number;
+  readonly rights: number;
+}
+
 /** What the hub's sync asks of the escrow allocator, when one is attached. */
 export interface AllocatorHooks {
   /** A store's update of `sku` is committed (and acknowledged). */
   accepted(storeId: StoreId, sku: Sku): Promise<void>;
   /** A store asks for rights for a sale; resolves once any grant is durable and relayed. */
-  topUp(storeId: StoreId, sku: Sku, quantity: number): Promise<{ granted: number; available: number }>;
+  topUp(storeId: StoreId, sku: Sku, quantity: number): Promise<TopUpAnswer>;
 }
+
+/**
+ * How long a top-up waits for the store changes it names to be applied here. A
+ * store waits far less (250 ms by default) and ignores a later answer; this
+ * only bounds what a store that names changes it never sends can hold.
+ */
+const TOP_UP_CLOCK_WAIT_MS = 5_000;
 
 /** What the hub knows about one store's link. */
 export interface StoreLinkStatus {
@@ -457,7 +473,7 @@ export class HubSession {
           this.overBudget('topup');
           return;
         }
-        await this.handleTopUp(frame.message);
+        this.handleTopUp(frame.message);
         return;
       }
       this.protocolError(`unexpected ${frame.message.type} from a store`);
@@ -509,14 +525,55 @@ export class HubSession {
     if (frame.kind === 'doc' && frame.type !== SyncMessageType.Step1) await this.handleDoc(frame);
   }
 
-  private async handleTopUp(request: TopUp): Promise<void> {
+  /**
+   * Off the session's queue: the store's changes the request names may still be
+   * behind it in that queue (a SKU catching up sends them after its step 2), and
+   * the answer must wait until they are applied, or the hub would judge on sales
+   * it has not seen. Frames still go out in order: a grant is relayed inside the
+   * hub's write, before this answer is sent.
+   */
+  private handleTopUp(request: TopUp): void {
+    this.answerTopUp(request).catch((error: unknown) => {
+      this.options.onEvent({ type: 'protocol-error', storeId: this.storeId, detail: `top-up: ${String(error)}` });
+    });
+  }
+
+  private async answerTopUp(request: TopUp): Promise<void> {
+    await this.holding(request.sku, request.client, request.clock);
+    if (!this.isLive) return;
     const allocator = this.hub.allocator;
-    const answer =
+    const answer: TopUpAnswer =
       allocator === null
-        ? { granted: 0, available: 0 }
+        ? { granted: 0, available: 0, rights: 0 }
         : await allocator.topUp(this.storeId, request.sku, request.quantity);
-    // After the grant's update: frames go out in order, so the store has applied it when it reads this.
-    this.send({ type: 'topup-result', ref: request.ref, sku: request.sku, ...answer });
+    // The hub's changes so far, the grant's included: the store waits until it holds them.
+    const doc = await this.documents.open(request.sku);
+    const hub = { client: doc.clientID, clock: Y.getState(doc.store, doc.clientID) };
+    this.send({ type: 'topup-result', ref: request.ref, sku: request.sku, ...answer, ...hub });
+  }
+
+  /** Resolves once the SKU's document holds `client`'s changes below `clock`, or after a bounded wait. */
+  private async holding(sku: Sku, client: number, clock: number): Promise<void> {
+    const holds = async (): Promise<boolean> => Y.getState((await this.documents.open(sku)).store, client) >= clock;
+    if (await holds()) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        stop();
+        resolve();
+      };
+      const timer = setTimeout(done, TOP_UP_CLOCK_WAIT_MS);
+      // A store change is applied before its commit is announced: each announcement of the SKU may be the one.
+      const stop = this.documents.onCommit((committed) => {
+        if (committed !== sku) return;
+        holds().then(
+          (yes) => {
+            if (yes || !this.isLive) done();
+          },
+          () => done(),
+        );
+      });
+    });
   }
 
   private welcome(hello: Hello): void {

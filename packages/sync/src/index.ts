@@ -11,6 +11,7 @@ export {
   PROTOCOL_VERSION,
   WelcomeSchema,
   type Ack,
+  type TopUpResult,
   type ControlMessage,
   type ErrorMessage,
   type Hello,
@@ -32,6 +33,7 @@ export {
   HubSync,
   type AllocatorHooks,
   type HubDocuments,
+  type TopUpAnswer,
   type HubSyncEvent,
   type HubSyncOptions,
   type StoreLinkStatus,
@@ -44,8 +46,9 @@ export {
   type StoreSyncOptions,
   type StoreSyncStatus,
 } from './store-sync.js';
-export { createTransportPair, type Transport } from './transport.js';
+export { createTransportPair, type Transport, type TransportPairOptions } from './transport.js';
 export { HubStorage, REMOTE_ORIGIN, StoreStorage, randomClientId } from './persistent-documents.js';
 export { HubAllocator, type AllocatorEvent } from './hub-allocator.js';
 export type { PinnedDoc, ResidencyOptions } from './persistent-documents.js';
 export { Reservations, type ReservationsOptions } from './reservations.js';
+export { holding, withTopUp, type Attempt, type TopUpOutcome } from './top-up.js';

@@ -142,14 +142,19 @@ export class StoreSync {
 
   /**
    * Asks the hub for rights for a sale of `quantity` units of `sku` that the
-   * store's rights do not cover. Resolves with the hub's answer, once the grant
-   * (if any) is applied here; with null at once when not connected, or when no
-   * answer came within `timeoutMs`.
+   * store's rights do not cover. The request names this store's changes of the
+   * SKU so far, which the hub applies before it decides. Resolves with the hub's
+   * answer (frames arrive in order, so a grant it made is applied here by then,
+   * unless the SKU is catching up); with null at once when not connected, or when
+   * no answer came within `timeoutMs`.
    */
-  requestTopUp(sku: Sku, quantity: number, timeoutMs: number): Promise<TopUpResult | null> {
+  async requestTopUp(sku: Sku, quantity: number, timeoutMs: number): Promise<TopUpResult | null> {
+    const doc = await this.documents.open(sku);
     const session = this.session;
-    if (session === null || !session.isLive || this.haltedBecause !== null) return Promise.resolve(null);
+    if (session === null || !session.isLive || this.haltedBecause !== null) return null;
     const ref = this.nextTopUp++;
+    const client = doc.clientID;
+    const clock = Y.getState(doc.store, client);
     return new Promise((resolve) => {
       const timer = setTimeout(() => finish(null), timeoutMs);
       const finish = (result: TopUpResult | null): void => {
@@ -158,7 +163,7 @@ export class StoreSync {
         resolve(result);
       };
       this.topUps.set(ref, finish);
-      session.sendControl({ type: 'topup', ref, sku, quantity });
+      session.sendControl({ type: 'topup', ref, sku, quantity, client, clock });
     });
   }
 

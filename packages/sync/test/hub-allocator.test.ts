@@ -20,6 +20,7 @@ describe('hub allocator sweep', () => {
       commit: (target, update, extra) => hub.storage.commit(target, update, extra),
       hubWrite: (target, write) => hub.storage.hubWrite(target, write),
       readDurable: (target, read) => hub.storage.readDurable(target, read),
+      onCommit: (listener) => hub.storage.onCommit(listener),
       cursor: () => hub.storage.cursor(),
       changedSince: (cursor) => hub.storage.changedSince(cursor),
       allSkus: () => hub.storage.allSkus(),
@@ -114,6 +115,6 @@ describe('hub allocator and the manager override', () => {
     });
     expect(allocator.deficits()).toEqual({ units: 3, reservationsAtRisk: 3, skus: 1 });
     // The top-up answer goes out in a frame whose units are never negative.
-    expect(await allocator.topUp(NORTH, target, 1)).toEqual({ granted: 0, available: 0 });
+    expect(await allocator.topUp(NORTH, target, 1)).toEqual({ granted: 0, available: 0, rights: 0 });
   });
 });

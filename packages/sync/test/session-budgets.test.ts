@@ -107,7 +107,7 @@ describe('per-session budgets at the hub', () => {
     const hub = await TestHub.create(tight({}));
     const session = await rawSession(hub);
     const topUp = (ref: number): Uint8Array =>
-      encodeControlFrame({ type: 'topup', ref, sku: sku('MUG-1'), quantity: 1 });
+      encodeControlFrame({ type: 'topup', ref, sku: sku('MUG-1'), quantity: 1, client: 7, clock: 0 });
     for (let ref = 1; ref <= 3; ref++) session.send(topUp(ref));
     await until(() => session.acks() === 3);
     session.send(topUp(4));

@@ -24,6 +24,7 @@ import {
   type HubSyncOptions,
   type StoreSyncEvent,
   type Transport,
+  type TransportPairOptions,
 } from '../../src/index.js';
 
 export const sku = (value: string): Sku => SkuSchema.parse(value);
@@ -111,7 +112,13 @@ export class TestStore {
 
   /** Applies an operation as this store, the way the store node does: durable first, then handed to sync. */
   async apply(target: Sku, operation: Operation): Promise<Result<unknown>> {
-    const doc = await this.storage.open(target);
+    const { result, update } = this.applyLocal(await this.storage.open(target), operation);
+    if (update !== undefined) await this.persist(target, update);
+    return result;
+  }
+
+  /** Applies an operation to the document in one transaction; returns its result and the update it made. */
+  applyLocal(doc: Y.Doc, operation: Operation): { result: Result<unknown>; update: Uint8Array | undefined } {
     const updates: Uint8Array[] = [];
     const collect = (update: Uint8Array, origin: unknown): void => {
       if (origin === 'local') updates.push(update);
@@ -119,15 +126,18 @@ export class TestStore {
     doc.on('update', collect);
     const result = applyOperation(doc, storeWriter(this.id), operation, 'local');
     doc.off('update', collect);
-    for (const update of updates) {
-      await this.storage.recordLocal(target, update);
-      this.sync.localUpdate(target, update);
-    }
-    return result;
+    return { result, update: updates.length === 0 ? undefined : Y.mergeUpdates(updates) };
   }
 
-  connect(hub: TestHub): HubSession | null {
-    const [storeSide, hubSide] = createTransportPair();
+  /** Stores a local update, then hands it to the sync. */
+  async persist(target: Sku, update: Uint8Array): Promise<void> {
+    await this.storage.recordLocal(target, update);
+    this.sync.localUpdate(target, update);
+  }
+
+  /** Connects to `hub`; `options.delay` slows the link in both directions (seeded in simulations). */
+  connect(hub: TestHub, options: TransportPairOptions = {}): HubSession | null {
+    const [storeSide, hubSide] = createTransportPair(options);
     this.link = recording(storeSide);
     this.session = hub.sync.connect(this.id, hubSide);
     this.sync.attach(this.link);

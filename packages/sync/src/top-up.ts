@@ -1,0 +1,73 @@
+import { ErrorCode, type Result, type Sku } from '@shelfsync/protocol';
+import type { TopUpResult } from './control.js';
+import type { StoreSync } from './store-sync.js';
+import * as Y from 'yjs';
+
+/** One try of a local operation on the current document. */
+export interface Attempt<T> {
+  readonly result: Result<T>;
+  readonly update: Uint8Array | undefined;
+}
+
+/** How a sale beyond the store's rights fared with the hub. */
+export interface TopUpOutcome<T> extends Attempt<T> {
+  /** The hub's last answer; null when it did not answer (offline, or past the wait). */
+  readonly topUp: TopUpResult | null;
+}
+
+/**
+ * Tries `attempt` again with rights from the hub until it succeeds or `waitMs` is
+ * over. After every answer the operation is judged again on the store's current
+ * document, whatever the answer says: rights the hub granted earlier (a rebalance
+ * that crossed the request) are as good as rights granted now. When the hub holds
+ * rights for this store that have not reached it yet (a grant relayed behind a
+ * SKU's catch-up), the store waits until it holds the hub's changes the answer
+ * names, then judges again; if its own changes made since the request took those
+ * rights (a release, another till), it asks again. Only an answer that finds the
+ * location short ends the wait early. (ADR 0016.)
+ */
+export async function withTopUp<T>(
+  sync: StoreSync,
+  doc: Y.Doc,
+  sku: Sku,
+  first: Attempt<T>,
+  attempt: () => Attempt<T>,
+  waitMs: number,
+): Promise<TopUpOutcome<T>> {
+  let current = first;
+  let topUp: TopUpResult | null = null;
+  const deadline = Date.now() + waitMs;
+  while (!current.result.ok && current.result.error.code === ErrorCode.InsufficientRights && Date.now() < deadline) {
+    const requested = Number(current.result.error.details?.requested ?? 0);
+    if (!Number.isInteger(requested) || requested <= 0) break;
+    // The hub judges on its view of this store's changes: hand over what is stored first.
+    await sync.localSettled(sku);
+    topUp = await sync.requestTopUp(sku, requested, Math.max(1, deadline - Date.now()));
+    if (topUp === null) break;
+    current = attempt();
+    if (current.result.ok) break;
+    // The location had nothing more to give.
+    if (topUp.rights < requested && topUp.granted === 0) break;
+    await holding(doc, topUp.client, topUp.clock, deadline);
+    current = attempt();
+  }
+  return { ...current, topUp };
+}
+
+/** Resolves once `doc` holds `client`'s changes below `clock`, or at `deadline` (epoch ms). */
+export function holding(doc: Y.Doc, client: number, clock: number, deadline: number): Promise<void> {
+  const holds = (): boolean => Y.getState(doc.store, client) >= clock;
+  if (holds()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      doc.off('update', check);
+      resolve();
+    };
+    const check = (): void => {
+      if (holds()) done();
+    };
+    const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+    doc.on('update', check);
+  });
+}

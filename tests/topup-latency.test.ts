@@ -1,0 +1,77 @@
+import { TcpProxy } from '@shelfsync/cli';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, eventually, get, metric, post } from './support/cluster.js';
+
+/**
+ * A connected store never refuses a sale its own shelf can fill: each store's
+ * link to the hub goes through a TCP relay with a fixed delay each way (as a
+ * WAN, a VPN concentrator or a proxy adds), and the store sells its whole shelf
+ * one unit at a time, then with several tills at once. Every sale must go through.
+ */
+describe('top-ups over links with latency', () => {
+  const cluster = new Cluster();
+  const proxies: TcpProxy[] = [];
+  beforeAll(async () => {
+    await cluster.startHub();
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(proxies.map((p) => p.close()));
+    await cluster.stop();
+  }, 30_000);
+
+  /** A store whose hub link goes through a proxy delaying every chunk `latencyMs` each way. */
+  const storeBehind = async (id: string, latencyMs: number): Promise<string> => {
+    const proxy = await TcpProxy.start(cluster.hubPort);
+    proxies.push(proxy);
+    proxy.degrade({ latencyMs });
+    // Top-ups wait for a round trip; the default wait (250 ms) covers 50 ms each way with room.
+    return (await cluster.startStore(id, { hubPort: proxy.port })).url;
+  };
+
+  const receive = async (store: string, sku: string, quantity: number): Promise<void> => {
+    expect((await post(store, '/v1/receipts', { sku, quantity }, `${sku}-in`)).status).toBe(201);
+    // Sell from the state right after the receipt, as a till would: the hub has not split the shelf yet.
+  };
+
+  const refusals = (statuses: { status: number; body: Record<string, unknown> }[]) =>
+    statuses.filter((s) => s.status !== 201).map((s) => s.body);
+
+  for (const latencyMs of [0, 5, 20, 50]) {
+    it(`${latencyMs} ms each way: a shelf of 60 sold one unit at a time, no refusal`, async () => {
+      const id = `lat${latencyMs}`;
+      const store = await storeBehind(id, latencyMs);
+      const sku = `SHELF-${latencyMs}`;
+      await receive(store, sku, 60);
+      const answers = [];
+      for (let i = 0; i < 60; i++) {
+        answers.push(await post(store, '/v1/sales', { sku, quantity: 1 }, `${sku}-sale-${i}`));
+      }
+      expect(refusals(answers)).toEqual([]);
+      // The shelf is empty and the hub agrees: nothing was sold twice.
+      await eventually(async () => (await get(store, `/v1/skus/${sku}`)).body, { onShelf: 0, pendingSync: false });
+      await eventually(async () => (await get(cluster.hub?.url ?? '', `/v1/skus/${sku}`)).body, { available: 0 });
+      const metrics = await (await fetch(`${store}/metrics`)).text();
+      expect(metric(metrics, 'shelfsync_sales_total', { outcome: 'refused_connected', store: id }) ?? 0).toBe(0);
+      // One more sale finds the location empty: refused, and it says so.
+      const empty = await post(store, '/v1/sales', { sku, quantity: 1 }, `${sku}-sale-empty`);
+      expect(empty.status).toBe(409);
+    }, 120_000);
+  }
+
+  it('20 ms each way, four tills at once: a shelf of 80 sold with no refusal', async () => {
+    const store = await storeBehind('tills', 20);
+    const sku = 'SHELF-TILLS';
+    await receive(store, sku, 80);
+    const till = async (t: number) => {
+      const answers = [];
+      for (let i = 0; i < 20; i++) {
+        answers.push(await post(store, '/v1/sales', { sku, quantity: 1 }, `${sku}-${t}-${i}`));
+      }
+      return answers;
+    };
+    const answers = (await Promise.all([0, 1, 2, 3].map(till))).flat();
+    expect(refusals(answers)).toEqual([]);
+    await eventually(async () => (await get(store, `/v1/skus/${sku}`)).body, { onShelf: 0, pendingSync: false });
+    await eventually(async () => (await get(cluster.hub?.url ?? '', `/v1/skus/${sku}`)).body, { available: 0 });
+  }, 120_000);
+});
