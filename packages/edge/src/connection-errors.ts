@@ -83,7 +83,12 @@ export class ConnectionErrors {
    * connection with the standard code (1002, 1007, 1009) when it emits.
    */
   watchWebSocket(socket: WebSocket, peer: string): void {
-    socket.on('error', (error: Error) => this.recordSocketError(wsErrorReason(error), peer, error));
+    socket.on('error', this.webSocketErrorListener(peer));
+  }
+
+  /** The error listener `watchWebSocket` adds, for a socket whose adapter takes one (`wsTransport`). */
+  webSocketErrorListener(peer: string): (error: Error) => void {
+    return (error) => this.recordSocketError(wsErrorReason(error), peer, error);
   }
 
   /** Gives a raw upgrade socket its error listener: Node removes its own when it emits `upgrade`. */
