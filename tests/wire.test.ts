@@ -163,6 +163,23 @@ describe('no byte sequence ends a hub or a store', () => {
       metric(await metricsOf(cluster.hubPort), 'shelfsync_connections_refused_total', { pool: 'yjs_readers' }),
     ).toBeGreaterThanOrEqual(1);
     for (const reader of readers) reader.close();
+    // Closed readers free their slots.
+    await vi.waitFor(
+      async () =>
+        expect(metric(await metricsOf(cluster.hubPort), 'shelfsync_connections_open', { pool: 'yjs_readers' })).toBe(0),
+      { timeout: 10_000, interval: 50 },
+    );
+    await stillServing();
+  });
+
+  it('a Yjs reader that keeps writing to the read-only document is closed with 4422', async () => {
+    const reader = new WebSocket(`ws://127.0.0.1:${cluster.hubPort}/yjs/WIRE-1`);
+    await new Promise((resolve) => reader.once('message', resolve));
+    const closed = new Promise<number>((resolve) => reader.once('close', resolve));
+    // y-websocket sync message, update, carrying an empty Yjs update.
+    const update = Buffer.from([0, 2, 2, 0, 0]);
+    for (let i = 0; i < 21; i++) reader.send(update);
+    expect(await closed).toBe(4422);
     await stillServing();
   });
 });
