@@ -1,8 +1,9 @@
-import { HubConfigSchema, MIN_SECRET_LENGTH, signStoreToken, startHub } from '@shelfsync/hub';
-import { StoreIdSchema } from '@shelfsync/protocol';
+import { SecretFileError, readSecretFile, readTokenLines } from '@shelfsync/edge';
+import { DEFAULT_TOKEN_TTL_MS, HubConfigSchema, MIN_SECRET_LENGTH, signStoreToken, startHub } from '@shelfsync/hub';
+import { MAX_TOKEN_TTL_MS, StoreIdSchema, parseDuration } from '@shelfsync/protocol';
 import { StoreConfigSchema, checkStoreConfig, startStore } from '@shelfsync/store';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { UsageError, describeFlags, parseFlags, type FlagSpec } from './args.js';
@@ -16,15 +17,25 @@ const hubFlags = {
   port: { flag: 'port', env: 'SHELFSYNC_PORT', description: 'port to listen on (0: any free port)' },
   host: { flag: 'host', env: 'SHELFSYNC_HOST', description: 'address to bind (default 127.0.0.1)' },
   dataDir: { flag: 'data', env: 'SHELFSYNC_DATA', description: 'data directory' },
+  secretFile: {
+    flag: 'secret-file',
+    env: 'SHELFSYNC_SECRET_FILE',
+    description: `file (owner-only) holding the store-token signing secret, ${MIN_SECRET_LENGTH}+ chars (default: <data>/hub-secret, created)`,
+  },
   secret: {
     flag: 'secret',
     env: 'SHELFSYNC_SECRET',
-    description: `token signing secret, ${MIN_SECRET_LENGTH}+ chars (default: kept in <data>/hub-secret)`,
+    description: 'the signing secret itself: for experiments only, it shows in ps (use --secret-file)',
+  },
+  apiTokenFile: {
+    flag: 'api-token-file',
+    env: 'SHELFSYNC_API_TOKEN_FILE',
+    description: `file (owner-only) of API tokens, one a line, any valid, followed while running (default: <data>/api-token, created)`,
   },
   apiToken: {
     flag: 'api-token',
     env: 'SHELFSYNC_API_TOKEN',
-    description: `bearer token for reservations and admin calls, ${MIN_SECRET_LENGTH}+ chars (default: kept in <data>/api-token)`,
+    description: 'one API token itself: for experiments only, it shows in ps (use --api-token-file)',
   },
   reservationTtlMs: {
     flag: 'reservation-ttl-ms',
@@ -101,7 +112,22 @@ const storeFlags = {
   port: { flag: 'port', env: 'SHELFSYNC_PORT', description: 'port of the local POS API (0: any free port)' },
   host: { flag: 'host', env: 'SHELFSYNC_HOST', description: 'address to bind (default 127.0.0.1)' },
   dataDir: { flag: 'data', env: 'SHELFSYNC_DATA', description: 'data directory' },
-  token: { flag: 'token', env: 'SHELFSYNC_TOKEN', description: 'store token from `shelfsync token`' },
+  tokenFile: {
+    flag: 'token-file',
+    env: 'SHELFSYNC_TOKEN_FILE',
+    description:
+      'file (owner-only) holding the store token from `shelfsync token`; re-read before each connection attempt',
+  },
+  token: {
+    flag: 'token',
+    env: 'SHELFSYNC_TOKEN',
+    description: 'the store token itself: for experiments only, it shows in ps (use --token-file)',
+  },
+  authRetryMs: {
+    flag: 'auth-retry-ms',
+    env: 'SHELFSYNC_AUTH_RETRY_MS',
+    description: 'wait after the hub refused the token or it expired, before trying again (default 300000, 5 min)',
+  },
   firstSyncWaitMs: {
     flag: 'first-sync-wait-ms',
     env: 'SHELFSYNC_FIRST_SYNC_WAIT_MS',
@@ -117,10 +143,16 @@ const storeFlags = {
     env: 'SHELFSYNC_OVERRIDE_CAP',
     description: 'manager override: units per SKU a sale with "override": true may sell beyond rights (default 0: off)',
   },
+  managerTokenFile: {
+    flag: 'manager-token-file',
+    env: 'SHELFSYNC_MANAGER_TOKEN_FILE',
+    description:
+      'file (owner-only) of manager tokens for X-Manager-Token, one a line, any valid, 16+ chars (default: <data>/manager-token, created)',
+  },
   managerToken: {
     flag: 'manager-token',
     env: 'SHELFSYNC_MANAGER_TOKEN',
-    description: 'what an override sale carries in X-Manager-Token, 16+ chars (default: kept in <data>/manager-token)',
+    description: 'one manager token itself: for experiments only, it shows in ps (use --manager-token-file)',
   },
   idempotencyHours: {
     flag: 'idempotency-hours',
@@ -131,7 +163,21 @@ const storeFlags = {
 
 const tokenFlags = {
   store: { flag: 'store', env: 'SHELFSYNC_STORE_ID', description: 'store id the token is bound to' },
-  secret: { flag: 'secret', env: 'SHELFSYNC_SECRET', description: "the hub's secret" },
+  secretFile: {
+    flag: 'secret-file',
+    env: 'SHELFSYNC_SECRET_FILE',
+    description: "file (owner-only) holding a secret of the hub's key set (e.g. <data>/hub-secret)",
+  },
+  secret: {
+    flag: 'secret',
+    env: 'SHELFSYNC_SECRET',
+    description: 'the secret itself: for experiments only, it shows in ps (use --secret-file)',
+  },
+  ttl: {
+    flag: 'ttl',
+    env: 'SHELFSYNC_TOKEN_TTL',
+    description: 'how long the token is valid: 90d, 12h, 1h30m, 45s (default 30d, at most 366d)',
+  },
 } satisfies Record<string, FlagSpec>;
 
 const proxyFlags = {
@@ -179,7 +225,7 @@ const commands: Record<
 > = {
   hub: { summary: 'run the cloud hub', flags: hubFlags, run: runHub },
   store: { summary: 'run a store node', flags: storeFlags, run: runStore },
-  token: { summary: 'print a store token signed with the hub secret', flags: tokenFlags, run: runToken },
+  token: { summary: 'print a store token signed with a hub key, valid for --ttl', flags: tokenFlags, run: runToken },
   proxy: { summary: 'a TCP fault proxy in front of the hub, with a control API', flags: proxyFlags, run: runProxy },
   sim: {
     summary:
@@ -212,15 +258,29 @@ function usage(): string {
 }
 
 async function runHub(argv: string[]): Promise<void> {
-  const raw = parseFlags(
+  const { secretFile, apiToken, ...raw } = parseFlags(
     argv,
     hubFlags,
-    HubConfigSchema.extend({ secret: z.string().optional(), apiToken: z.string().optional() }),
+    HubConfigSchema.omit({ apiTokens: true }).extend({
+      secret: z.string().optional(),
+      secretFile: z.string().min(1).optional(),
+      apiToken: z.string().optional(),
+    }),
   );
   ensureWritableDataDir(raw.dataDir);
-  const secret = raw.secret ?? dataDirSecret(raw.dataDir, 'hub-secret');
-  const apiToken = raw.apiToken ?? dataDirSecret(raw.dataDir, 'api-token');
-  const config = HubConfigSchema.parse({ ...raw, secret, apiToken });
+  oneOf('secret', raw.secret, secretFile);
+  oneOf('api-token', apiToken, raw.apiTokenFile);
+  const secret = raw.secret ?? readSecretFile(secretFile ?? dataDirSecret(raw.dataDir, 'hub-secret'), 'secret');
+  // Without a token given, the data directory's file is the list: it is followed like --api-token-file.
+  const apiTokenFile =
+    apiToken === undefined ? (raw.apiTokenFile ?? dataDirSecret(raw.dataDir, 'api-token')) : undefined;
+  const apiTokens =
+    apiTokenFile === undefined ? [apiToken ?? ''] : readTokenLines(apiTokenFile, 'API token', MIN_SECRET_LENGTH);
+  const config = parseFlagValue(
+    HubConfigSchema,
+    { ...raw, secret, apiTokens, ...(apiTokenFile === undefined ? {} : { apiTokenFile }) },
+    'hub',
+  );
   const hub = await startHub(config);
   process.stdout.write(`hub listening on ${hub.url}\n`);
   onShutdown(() => hub.close());
@@ -229,17 +289,15 @@ async function runHub(argv: string[]): Promise<void> {
 async function runStore(argv: string[]): Promise<void> {
   const parsed = parseFlags(argv, storeFlags, StoreConfigSchema);
   ensureWritableDataDir(parsed.dataDir);
-  // The override needs a manager token: kept in the data directory unless given.
+  oneOf('token', parsed.token, parsed.tokenFile);
+  oneOf('manager-token', parsed.managerToken, parsed.managerTokenFile);
+  if (parsed.token === undefined && parsed.tokenFile === undefined) {
+    throw new UsageError('--token-file (or SHELFSYNC_TOKEN_FILE): required (a store token from shelfsync token)');
+  }
+  // The override needs a manager token: a file in the data directory unless given.
   const config = checkStoreConfig(
-    parsed.overrideCap > 0 && parsed.managerToken === undefined
-      ? {
-          ...parsed,
-          managerToken: parseFlagValue(
-            StoreConfigSchema.shape.managerToken,
-            dataDirSecret(parsed.dataDir, 'manager-token'),
-            'manager-token',
-          ),
-        }
+    parsed.overrideCap > 0 && parsed.managerToken === undefined && parsed.managerTokenFile === undefined
+      ? { ...parsed, managerTokenFile: dataDirSecret(parsed.dataDir, 'manager-token') }
       : parsed,
   );
   const store = await startStore(config);
@@ -265,15 +323,35 @@ async function runProxy(argv: string[]): Promise<void> {
 }
 
 async function runToken(argv: string[]): Promise<void> {
-  const { store, secret } = parseFlags(
+  const { store, secret, secretFile, ttl } = parseFlags(
     argv,
     tokenFlags,
     z.object({
       store: StoreIdSchema,
-      secret: z.string().min(MIN_SECRET_LENGTH, `at least ${MIN_SECRET_LENGTH} characters`),
+      secret: z.string().min(MIN_SECRET_LENGTH, `at least ${MIN_SECRET_LENGTH} characters`).optional(),
+      secretFile: z.string().min(1).optional(),
+      ttl: z
+        .string()
+        .transform((text, ctx) => {
+          const ms = parseDuration(text);
+          if (ms === null || ms > MAX_TOKEN_TTL_MS) {
+            ctx.addIssue({ code: 'custom', message: 'a duration such as 90d, 12h, 1h30m or 45s, at most 366d' });
+            return z.NEVER;
+          }
+          return ms;
+        })
+        .optional(),
     }),
   );
-  process.stdout.write(`${signStoreToken(store, secret)}\n`);
+  oneOf('secret', secret, secretFile);
+  const key = secret ?? (secretFile === undefined ? undefined : readSecretFile(secretFile, 'secret'));
+  if (key === undefined) throw new UsageError('--secret-file (or SHELFSYNC_SECRET_FILE): required');
+  const checked = parseFlagValue(
+    z.string().min(MIN_SECRET_LENGTH, `at least ${MIN_SECRET_LENGTH} characters`),
+    key,
+    'secret',
+  );
+  process.stdout.write(`${signStoreToken(store, checked, { ttlMs: ttl ?? DEFAULT_TOKEN_TTL_MS })}\n`);
   return Promise.resolve();
 }
 
@@ -318,6 +396,11 @@ function ensureWritableDataDir(dir: string): void {
   }
 }
 
+/** A secret may come from its flag or its file, not both. */
+function oneOf(flag: string, value: unknown, file: unknown): void {
+  if (value !== undefined && file !== undefined) throw new UsageError(`--${flag} and --${flag}-file: give one of them`);
+}
+
 /** A value read from a file, checked like the flag it stands in for. */
 function parseFlagValue<S extends z.ZodType>(schema: S, value: unknown, name: string): z.infer<S> {
   const result = schema.safeParse(value);
@@ -325,7 +408,7 @@ function parseFlagValue<S extends z.ZodType>(schema: S, value: unknown, name: st
   return result.data;
 }
 
-/** A secret of the hub kept in its data directory (`hub-secret`, `api-token`), created on first use (mode 0600). */
+/** The path of a secret kept in the data directory (`hub-secret`, `api-token`, `manager-token`), created on first use (mode 0600). */
 function dataDirSecret(dataDir: string | undefined, name: string): string {
   if (dataDir === undefined) throw new UsageError('--data (or SHELFSYNC_DATA): required');
   const file = join(dataDir, name);
@@ -334,7 +417,7 @@ function dataDirSecret(dataDir: string | undefined, name: string): string {
     writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
     process.stderr.write(`created a new ${name} in ${file}\n`);
   }
-  return readFileSync(file, 'utf8').trim();
+  return file;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -363,7 +446,7 @@ main(process.argv.slice(2)).catch((error: unknown) => {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
-  if (error instanceof StartupError) {
+  if (error instanceof StartupError || error instanceof SecretFileError) {
     process.stderr.write(`shelfsync: ${error.message}\n`);
     process.exit(1);
   }

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import {
   IdempotencyKeys,
   Metrics,
+  TokenSet,
   closeServer,
   cors,
   rateLimit,
@@ -43,16 +44,18 @@ import {
 } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import type { z } from 'zod';
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { buildHint, distDir } from '@shelfsync/dashboard/dist-dir';
-import { adminRoutes } from './admin.js';
+import { adminRoutes, credentialRoutes } from './admin.js';
 import { ChainActivity } from './chain-activity.js';
 import type { HubConfig } from './config.js';
-import { verifyStoreToken } from './token.js';
+import { Credentials } from './credentials.js';
+import { SessionAuth } from './session-auth.js';
+import { MIN_SECRET_LENGTH } from './token.js';
 import { storefrontRoutes } from './storefront.js';
 import { YjsReadEndpoint } from './yjs-endpoint.js';
 
@@ -183,12 +186,20 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     onError: (error, what) => log.error({ err: error }, `${what} failed`),
   });
   const idempotency = new IdempotencyKeys(adapter);
-  const apiTokenDigest = createHash('sha256').update(config.apiToken).digest();
-  /** Reservation and admin calls need the API token; compared in constant time. */
+  const credentials = await Credentials.open(adapter, config.secret);
+  const sessionAuth = new SessionAuth(sync, credentials, log);
+  const apiTokens =
+    config.apiTokenFile === undefined
+      ? TokenSet.of(config.apiTokens)
+      : TokenSet.fromFile(config.apiTokenFile, 'API token', MIN_SECRET_LENGTH, (error, count) => {
+          if (error === null) log.info({ tokens: count }, 'API tokens reloaded from their file');
+          else log.error({ err: error.message, tokens: count }, 'API token file unusable: the previous tokens stay');
+        });
+  /** Reservation and admin calls need an API token (any of the set); compared in constant time. */
   const requireApiToken = (ctx: Context): void => {
     const header = ctx.get('authorization');
     const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : '';
-    if (given === '' || !timingSafeEqual(createHash('sha256').update(given).digest(), apiTokenDigest)) {
+    if (!apiTokens.matches(given)) {
       ctx.set('WWW-Authenticate', 'Bearer realm="shelfsync"');
       throw problem(ErrorCode.Unauthorized, 'this call needs the API token: Authorization: Bearer <token>');
     }
@@ -255,6 +266,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   });
   const closeEventStreams = storefrontRoutes(router, storage, log);
   adminRoutes(router, sync, requireApiToken, log, config.faultProxies);
+  credentialRoutes(router, credentials, sessionAuth, requireApiToken, log);
   activity.routes(router);
   // The hub listens only once its storage is loaded: serving means ready.
   router.get('/readyz', (ctx) => {
@@ -318,14 +330,22 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       return;
     }
     const token = bearer(request) ?? url.searchParams.get('token');
-    const storeId = token === null ? null : verifyStoreToken(token, config.secret);
-    if (storeId === null) {
-      log.warn({ remote: request.socket.remoteAddress }, 'store connection refused: missing or invalid token');
-      refuse(socket, 401, 'Unauthorized');
+    const verdict = token === null ? ({ ok: false, reason: 'missing' } as const) : credentials.verify(token);
+    if (!verdict.ok) {
+      log.warn({ remote: request.socket.remoteAddress, reason: verdict.reason }, 'store connection refused: 401');
+      // RFC 6750: the reason goes back to the token's holder, so a store can say why it is disconnected.
+      refuse(
+        socket,
+        401,
+        'Unauthorized',
+        `Bearer realm="shelfsync", error="invalid_token", error_description="${verdict.reason}"`,
+      );
       return;
     }
+    const { claims } = verdict;
     wss.handleUpgrade(request, socket, head, (ws) => {
-      sync.connect(storeId, wsTransport(ws));
+      const session = sync.connect(claims.sub, wsTransport(ws));
+      if (session !== null) ws.once('close', sessionAuth.watch(session, claims));
     });
   });
 
@@ -340,6 +360,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     async close() {
       closeEventStreams();
       reservations.stop();
+      sessionAuth.close();
       clearInterval(evictTimer);
       if (rebalanceTimer !== null) clearInterval(rebalanceTimer);
       sync.close();
@@ -359,8 +380,9 @@ function bearer(request: IncomingMessage): string | null {
   return header?.startsWith('Bearer ') === true ? header.slice('Bearer '.length).trim() : null;
 }
 
-function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function refuse(socket: Duplex, status: number, text: string, authenticate?: string): void {
+  const challenge = authenticate === undefined ? '' : `WWW-Authenticate: ${authenticate}\r\n`;
+  socket.end(`HTTP/1.1 ${status} ${text}\r\n${challenge}Connection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 function logAllocatorEvent(log: Logger, event: AllocatorEvent): void {

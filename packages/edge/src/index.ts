@@ -17,3 +17,4 @@ export { IdempotencyKeys, type StoredAnswer } from './idempotency.js';
 export { Counter, Gauge, Histogram, Metrics, Registry } from './metrics.js';
 export { cors, rateLimit, type RateLimitOptions } from './guards.js';
 export { staticFiles, type StaticFilesOptions } from './static-files.js';
+export { SecretFileError, TokenSet, readSecretFile, readTokenLines } from './secret-file.js';
