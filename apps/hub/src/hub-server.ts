@@ -188,6 +188,11 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   const idempotency = new IdempotencyKeys(adapter);
   const credentials = await Credentials.open(adapter, config.secret);
   const sessionAuth = new SessionAuth(sync, credentials, log);
+  const authRefusals = metrics.counter(
+    'shelfsync_store_auth_refused_total',
+    'Store connections refused with 401 at the upgrade, by reason (missing, malformed, legacy, unknown-key, retired-key, bad-signature, expired, revoked)',
+    ['reason'],
+  );
   const apiTokens =
     config.apiTokenFile === undefined
       ? TokenSet.of(config.apiTokens)
@@ -332,6 +337,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     const token = bearer(request) ?? url.searchParams.get('token');
     const verdict = token === null ? ({ ok: false, reason: 'missing' } as const) : credentials.verify(token);
     if (!verdict.ok) {
+      authRefusals.inc({ reason: verdict.reason });
       log.warn({ remote: request.socket.remoteAddress, reason: verdict.reason }, 'store connection refused: 401');
       // RFC 6750: the reason goes back to the token's holder, so a store can say why it is disconnected.
       refuse(
