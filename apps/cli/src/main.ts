@@ -1,6 +1,5 @@
 import { SecretFileError, readSecretFile, readTokenLines } from '@shelfsync/edge';
-import { DEFAULT_TOKEN_TTL_MS, HubConfigSchema, MIN_SECRET_LENGTH, signStoreToken, startHub } from '@shelfsync/hub';
-import { MAX_TOKEN_TTL_MS, StoreIdSchema, parseDuration } from '@shelfsync/protocol';
+import { HubConfigSchema, MIN_SECRET_LENGTH, startHub } from '@shelfsync/hub';
 import { StoreConfigSchema, checkStoreConfig, startStore } from '@shelfsync/store';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,6 +7,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { UsageError, describeFlags, parseFlags, type FlagSpec } from './args.js';
 import { runDemo } from './demo.js';
+import { oneOf, parseFlagValue, runToken, tokenFlags } from './token-command.js';
 import { startProxy } from './proxy-command.js';
 import { onShutdown } from './shutdown.js';
 import { SCENARIOS } from './sim/scenarios.js';
@@ -161,25 +161,6 @@ const storeFlags = {
   },
 } satisfies Record<string, FlagSpec>;
 
-const tokenFlags = {
-  store: { flag: 'store', env: 'SHELFSYNC_STORE_ID', description: 'store id the token is bound to' },
-  secretFile: {
-    flag: 'secret-file',
-    env: 'SHELFSYNC_SECRET_FILE',
-    description: "file (owner-only) holding a secret of the hub's key set (e.g. <data>/hub-secret)",
-  },
-  secret: {
-    flag: 'secret',
-    env: 'SHELFSYNC_SECRET',
-    description: 'the secret itself: for experiments only, it shows in ps (use --secret-file)',
-  },
-  ttl: {
-    flag: 'ttl',
-    env: 'SHELFSYNC_TOKEN_TTL',
-    description: 'how long the token is valid: 90d, 12h, 1h30m, 45s (default 30d, at most 366d)',
-  },
-} satisfies Record<string, FlagSpec>;
-
 const proxyFlags = {
   port: { flag: 'port', env: 'SHELFSYNC_PORT', description: 'port stores connect to (0: any free port)' },
   target: { flag: 'target', env: 'SHELFSYNC_TARGET_PORT', description: 'port of the hub on 127.0.0.1' },
@@ -322,39 +303,6 @@ async function runProxy(argv: string[]): Promise<void> {
   onShutdown(() => running.close());
 }
 
-async function runToken(argv: string[]): Promise<void> {
-  const { store, secret, secretFile, ttl } = parseFlags(
-    argv,
-    tokenFlags,
-    z.object({
-      store: StoreIdSchema,
-      secret: z.string().min(MIN_SECRET_LENGTH, `at least ${MIN_SECRET_LENGTH} characters`).optional(),
-      secretFile: z.string().min(1).optional(),
-      ttl: z
-        .string()
-        .transform((text, ctx) => {
-          const ms = parseDuration(text);
-          if (ms === null || ms > MAX_TOKEN_TTL_MS) {
-            ctx.addIssue({ code: 'custom', message: 'a duration such as 90d, 12h, 1h30m or 45s, at most 366d' });
-            return z.NEVER;
-          }
-          return ms;
-        })
-        .optional(),
-    }),
-  );
-  oneOf('secret', secret, secretFile);
-  const key = secret ?? (secretFile === undefined ? undefined : readSecretFile(secretFile, 'secret'));
-  if (key === undefined) throw new UsageError('--secret-file (or SHELFSYNC_SECRET_FILE): required');
-  const checked = parseFlagValue(
-    z.string().min(MIN_SECRET_LENGTH, `at least ${MIN_SECRET_LENGTH} characters`),
-    key,
-    'secret',
-  );
-  process.stdout.write(`${signStoreToken(store, checked, { ttlMs: ttl ?? DEFAULT_TOKEN_TTL_MS })}\n`);
-  return Promise.resolve();
-}
-
 function parseDemo(argv: string[]) {
   return parseFlags(
     argv,
@@ -394,18 +342,6 @@ function ensureWritableDataDir(dir: string): void {
     const reason = error instanceof Error ? error.message : String(error);
     throw new StartupError(`cannot use data directory ${dir}: ${reason}`, { cause: error });
   }
-}
-
-/** A secret may come from its flag or its file, not both. */
-function oneOf(flag: string, value: unknown, file: unknown): void {
-  if (value !== undefined && file !== undefined) throw new UsageError(`--${flag} and --${flag}-file: give one of them`);
-}
-
-/** A value read from a file, checked like the flag it stands in for. */
-function parseFlagValue<S extends z.ZodType>(schema: S, value: unknown, name: string): z.infer<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new UsageError(`${name}: ${result.error.issues[0]?.message ?? 'invalid'}`);
-  return result.data;
 }
 
 /** The path of a secret kept in the data directory (`hub-secret`, `api-token`, `manager-token`), created on first use (mode 0600). */

@@ -2,7 +2,6 @@ import Router from '@koa/router';
 import {
   IdempotencyKeys,
   Metrics,
-  TokenSet,
   closeServer,
   cors,
   rateLimit,
@@ -53,9 +52,7 @@ import { buildHint, distDir } from '@shelfsync/dashboard/dist-dir';
 import { adminRoutes, credentialRoutes } from './admin.js';
 import { ChainActivity } from './chain-activity.js';
 import type { HubConfig } from './config.js';
-import { Credentials } from './credentials.js';
-import { SessionAuth } from './session-auth.js';
-import { MIN_SECRET_LENGTH } from './token.js';
+import { openHubAuth } from './hub-auth.js';
 import { storefrontRoutes } from './storefront.js';
 import { YjsReadEndpoint } from './yjs-endpoint.js';
 
@@ -186,29 +183,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     onError: (error, what) => log.error({ err: error }, `${what} failed`),
   });
   const idempotency = new IdempotencyKeys(adapter);
-  const credentials = await Credentials.open(adapter, config.secret);
-  const sessionAuth = new SessionAuth(sync, credentials, log);
-  const authRefusals = metrics.counter(
-    'shelfsync_store_auth_refused_total',
-    'Store connections refused with 401 at the upgrade, by reason (missing, malformed, legacy, unknown-key, retired-key, bad-signature, expired, revoked)',
-    ['reason'],
-  );
-  const apiTokens =
-    config.apiTokenFile === undefined
-      ? TokenSet.of(config.apiTokens)
-      : TokenSet.fromFile(config.apiTokenFile, 'API token', MIN_SECRET_LENGTH, (error, count) => {
-          if (error === null) log.info({ tokens: count }, 'API tokens reloaded from their file');
-          else log.error({ err: error.message, tokens: count }, 'API token file unusable: the previous tokens stay');
-        });
-  /** Reservation and admin calls need an API token (any of the set); compared in constant time. */
-  const requireApiToken = (ctx: Context): void => {
-    const header = ctx.get('authorization');
-    const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : '';
-    if (!apiTokens.matches(given)) {
-      ctx.set('WWW-Authenticate', 'Bearer realm="shelfsync"');
-      throw problem(ErrorCode.Unauthorized, 'this call needs the API token: Authorization: Bearer <token>');
-    }
-  };
+  const auth = await openHubAuth(adapter, sync, config, metrics, log);
+  const requireApiToken = (ctx: Context): void => auth.requireApiToken(ctx);
   const answer = (ctx: Context & { state: RequestState }, result: Result<Reservation>, status = 200): void => {
     reservationOutcomes.inc({ outcome: result.ok ? result.value.state : result.error.code });
     activity.reservation(result.ok ? result.value.state : result.error.code);
@@ -271,7 +247,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   });
   const closeEventStreams = storefrontRoutes(router, storage, log);
   adminRoutes(router, sync, requireApiToken, log, config.faultProxies);
-  credentialRoutes(router, credentials, sessionAuth, requireApiToken, log);
+  credentialRoutes(router, auth.credentials, auth.sessions, requireApiToken, log);
   activity.routes(router);
   // The hub listens only once its storage is loaded: serving means ready.
   router.get('/readyz', (ctx) => {
@@ -335,23 +311,15 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       return;
     }
     const token = bearer(request) ?? url.searchParams.get('token');
-    const verdict = token === null ? ({ ok: false, reason: 'missing' } as const) : credentials.verify(token);
-    if (!verdict.ok) {
-      authRefusals.inc({ reason: verdict.reason });
-      log.warn({ remote: request.socket.remoteAddress, reason: verdict.reason }, 'store connection refused: 401');
-      // RFC 6750: the reason goes back to the token's holder, so a store can say why it is disconnected.
-      refuse(
-        socket,
-        401,
-        'Unauthorized',
-        `Bearer realm="shelfsync", error="invalid_token", error_description="${verdict.reason}"`,
-      );
+    const admitted = auth.admitStore(token, request.socket.remoteAddress);
+    if (!admitted.ok) {
+      refuse(socket, 401, 'Unauthorized', admitted.challenge);
       return;
     }
-    const { claims } = verdict;
+    const { claims } = admitted;
     wss.handleUpgrade(request, socket, head, (ws) => {
       const session = sync.connect(claims.sub, wsTransport(ws));
-      if (session !== null) ws.once('close', sessionAuth.watch(session, claims));
+      if (session !== null) ws.once('close', auth.sessions.watch(session, claims));
     });
   });
 
@@ -366,7 +334,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     async close() {
       closeEventStreams();
       reservations.stop();
-      sessionAuth.close();
+      auth.close();
       clearInterval(evictTimer);
       if (rebalanceTimer !== null) clearInterval(rebalanceTimer);
       sync.close();
