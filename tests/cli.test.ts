@@ -75,6 +75,8 @@ describe('shelfsync CLI', () => {
       '0',
       '--data',
       join(secrets, 'hub'),
+      '--secret-file',
+      secretFile,
       '--api-token-file',
       join(secrets, 'none'),
     );
