@@ -35,6 +35,10 @@ export async function openHubAuth(
 ): Promise<HubAuth> {
   const credentials = await Credentials.open(adapter, config.secret);
   const sessions = new SessionAuth(sync, credentials, log);
+  log.info(
+    { keys: credentials.keys().map(({ kid, source, state, verifies }) => ({ kid, source, state, verifies })) },
+    'store-token key set loaded',
+  );
   const refusals = metrics.counter(
     'shelfsync_store_auth_refused_total',
     'Store connections refused with 401 at the upgrade, by reason (missing, malformed, legacy, unknown-key, retired-key, bad-signature, expired, revoked)',

@@ -20,6 +20,9 @@ export interface HubLinkOptions {
   readonly now?: () => number;
 }
 
+/** A token this close to its expiry is logged once, so its successor is issued in time. */
+const EXPIRY_WARNING_MS = 7 * 86_400_000;
+
 /** Close codes no retry can heal without an operator: the store waits `authRetryMs` between attempts. */
 const LASTING: Partial<Record<number, ProblemKind>> = {
   [CloseCode.Unauthorized.code]: 'unauthorized',
@@ -44,6 +47,7 @@ export class HubLink {
   private watcher: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
   private sentToken = '';
+  private warnedFor = '';
   private currentProblem: HubLinkProblem | null = null;
   private expiresAt: number | null = null;
   private readonly random: () => number;
@@ -174,6 +178,13 @@ export class HubLink {
       return null;
     }
     this.expiresAt = read.claims.exp * 1000;
+    if (token !== this.warnedFor && this.expiresAt - this.now() < EXPIRY_WARNING_MS) {
+      this.warnedFor = token;
+      this.log.warn(
+        { tokenExpiresAt: new Date(this.expiresAt).toISOString() },
+        'the store token expires within a week: issue the next one (shelfsync token)',
+      );
+    }
     if (this.tokenExpired()) {
       this.waitForOperator(
         'token-expired',
