@@ -83,6 +83,9 @@ describe('store credentials: expiry, key rotation, revocation, API token rotatio
       status: 401,
       authenticate: expect.stringContaining('retired-key') as unknown,
     });
+    // A token of the earlier format, without expiry, is refused as such.
+    const legacy = `ss1.${Buffer.from(JSON.stringify({ sub: 'probe', iat: 1 })).toString('base64url')}.x`;
+    expect(await upgrade(legacy)).toEqual({ status: 401, authenticate: expect.stringContaining('legacy') as unknown });
     // The last active key cannot go: every store would be locked out.
     const last = await post(hub(), `/v1/admin/keys/${keyIdOf(NEXT)}/retire`, {}, undefined, auth());
     expect(last.status).toBe(400);
