@@ -24,7 +24,9 @@ describe('manager override with real processes', () => {
   const auth = { authorization: `Bearer ${cluster.apiToken}` };
   beforeAll(async () => {
     await cluster.startHub();
-    await cluster.startStore('north', { flags: ['--override-cap', '3', '--manager-token', MANAGER_TOKEN] });
+    await cluster.startStore('north', {
+      flags: ['--override-cap', '3', '--manager-token-file', cluster.secretFileOf('manager-tokens', MANAGER_TOKEN)],
+    });
     await cluster.startStore('south');
   }, 60_000);
   afterAll(() => cluster.stop(), 30_000);
@@ -119,7 +121,9 @@ describe('manager override with real processes', () => {
   }, 90_000);
 
   it("a store configured above the hub's cap overrides only up to the hub's, which it learns in the handshake", async () => {
-    const east = await cluster.startStore('east', { flags: ['--override-cap', '5', '--manager-token', MANAGER_TOKEN] });
+    const east = await cluster.startStore('east', {
+      flags: ['--override-cap', '5', '--manager-token-file', cluster.secretFileOf('manager-tokens', MANAGER_TOKEN)],
+    });
     await eventually(async () => (await get(east.url, '/readyz')).status, 200);
     expect((await post(east.url, '/v1/receipts', { sku: 'LAMP-9', quantity: 1 }, 'e-in')).status).toBe(201);
     const past = await post(east.url, '/v1/sales', { sku: 'LAMP-9', quantity: 5, override: true }, 'e-1', manager);

@@ -54,7 +54,8 @@ function httpsGet(
 }
 
 describe.skipIf(SKIP)('TLS at a reverse proxy (docs/examples/nginx-tls.conf)', () => {
-  const cluster = new Cluster();
+  // As the example says: the hub reads the client of a proxied request from X-Forwarded-For.
+  const cluster = new Cluster({ hubFlags: ['--trusted-proxies', '127.0.0.1'] });
   let nginx: ChildProcess | null = null;
   let tlsPort = 0;
   let ca: Buffer;

@@ -1,4 +1,4 @@
-import { metricSamples, startHubProcess, startStoreProcess, type ChildCommand } from '@shelfsync/cli';
+import { metricSamples, startHubProcess, startStoreProcess, writeSecretFile, type ChildCommand } from '@shelfsync/cli';
 import { signStoreToken } from '@shelfsync/hub';
 import { StoreIdSchema } from '@shelfsync/protocol';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,6 +20,9 @@ export class Cluster {
   readonly dir = mkdtempSync(join(tmpdir(), 'shelfsync-it-'));
   readonly secret = 'integration-test-secret-0123456789';
   readonly apiToken = 'integration-api-token-0123456789';
+  /** Secrets reach the processes as owner-only files, as in production: never on a command line. */
+  readonly secretFile = writeSecretFile(join(this.dir, 'secrets', 'hub-secret'), this.secret);
+  readonly apiTokenFile = writeSecretFile(join(this.dir, 'secrets', 'api-tokens'), this.apiToken);
   hub: ChildCommand | null = null;
   hubPort = 0;
   readonly stores = new Map<string, ChildCommand>();
@@ -31,16 +34,9 @@ export class Cluster {
       {
         port: this.hubPort,
         dataDir: this.settings.hubDataDir ?? join(this.dir, 'hub'),
-        secret: this.secret,
-        flags: [
-          '--evict-idle-ms',
-          '1000',
-          '--escrow',
-          this.settings.escrow ?? 'on',
-          '--api-token',
-          this.apiToken,
-          ...(this.settings.hubFlags ?? []),
-        ],
+        secretFile: this.secretFile,
+        apiTokenFile: this.apiTokenFile,
+        flags: ['--evict-idle-ms', '1000', '--escrow', this.settings.escrow ?? 'on', ...(this.settings.hubFlags ?? [])],
       },
       options,
     );
@@ -62,6 +58,7 @@ export class Cluster {
       /** The hub's address when it is not this cluster's hub on loopback (a TLS proxy in front of it). */
       hubUrl?: string;
       env?: NodeJS.ProcessEnv;
+      tokenFile?: string;
     } = {},
   ): Promise<ChildCommand> {
     const store = await startStoreProcess(
@@ -70,7 +67,7 @@ export class Cluster {
         hubUrl: extra.hubUrl ?? `ws://127.0.0.1:${extra.hubPort ?? this.hubPort}`,
         port: 0,
         dataDir: extra.dataDir ?? this.dataDir(id),
-        token: this.token(id),
+        tokenFile: extra.tokenFile ?? this.tokenFile(id),
         flags: extra.flags ?? [],
       },
       { ...options, env: { ...options.env, ...extra.env } },
@@ -83,8 +80,18 @@ export class Cluster {
     return join(this.dir, id);
   }
 
-  token(id: string): string {
-    return signStoreToken(StoreIdSchema.parse(id), this.secret);
+  token(id: string, ttlMs?: number): string {
+    return signStoreToken(StoreIdSchema.parse(id), this.secret, ttlMs === undefined ? {} : { ttlMs });
+  }
+
+  /** Writes a fresh token of `id` to its owner-only file (the store re-reads it before each attempt); returns the path. */
+  tokenFile(id: string, ttlMs?: number): string {
+    return writeSecretFile(join(this.dir, 'secrets', `${id}.token`), this.token(id, ttlMs));
+  }
+
+  /** Writes an owner-only file in the cluster's secrets directory; returns the path. */
+  secretFileOf(name: string, contents: string): string {
+    return writeSecretFile(join(this.dir, 'secrets', name), contents);
   }
 
   store(id: string): string {

@@ -5,7 +5,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { metricSamples, metricSum, startHubProcess, startStoreProcess, type ChildCommand } from '../src/index.js';
+import {
+  metricSamples,
+  metricSum,
+  startHubProcess,
+  startStoreProcess,
+  writeSecretFile,
+  type ChildCommand,
+} from '../src/index.js';
 import { runWrk, wrkAvailable, type WrkResult } from './wrk.js';
 
 export interface BenchRow {
@@ -58,7 +65,12 @@ export async function runApiBench(rate = 2_000, seconds = 10): Promise<BenchRow[
   try {
     // No rate limit: the load generator is one client.
     const hub = await startHubProcess(
-      { port: 0, dataDir: join(dir, 'hub'), secret, flags: ['--rate-limit', '0'] },
+      {
+        port: 0,
+        dataDir: join(dir, 'hub'),
+        secretFile: writeSecretFile(join(dir, 'secrets', 'hub-secret'), secret),
+        flags: ['--rate-limit', '0'],
+      },
       env,
     );
     children.push(hub);
@@ -70,7 +82,10 @@ export async function runApiBench(rate = 2_000, seconds = 10): Promise<BenchRow[
           hubUrl: hub.url,
           port: 0,
           dataDir: join(dir, id),
-          token: signStoreToken(StoreIdSchema.parse(id), secret),
+          tokenFile: writeSecretFile(
+            join(dir, 'secrets', `${id}.token`),
+            signStoreToken(StoreIdSchema.parse(id), secret),
+          ),
         },
         env,
       );

@@ -3,7 +3,7 @@ import { StoreIdSchema } from '@shelfsync/protocol';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startHubProcess, startStoreProcess, type ChildCommand } from '../src/index.js';
+import { startHubProcess, startStoreProcess, writeSecretFile, type ChildCommand } from '../src/index.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -25,11 +25,20 @@ export async function runDurableAckBench(seconds = 5): Promise<BenchRow[]> {
   const env = { env: { SHELFSYNC_LOG_LEVEL: 'warn' } };
   const children: ChildCommand[] = [];
   try {
-    const hub = await startHubProcess({ port: 0, dataDir: join(dir, 'hub'), secret }, env);
+    const hub = await startHubProcess(
+      { port: 0, dataDir: join(dir, 'hub'), secretFile: writeSecretFile(join(dir, 'secrets', 'hub-secret'), secret) },
+      env,
+    );
     children.push(hub);
     const id = StoreIdSchema.parse('bench');
     const store = await startStoreProcess(
-      { id, hubUrl: hub.url, port: 0, dataDir: join(dir, id), token: signStoreToken(id, secret) },
+      {
+        id,
+        hubUrl: hub.url,
+        port: 0,
+        dataDir: join(dir, id),
+        tokenFile: writeSecretFile(join(dir, 'secrets', `${id}.token`), signStoreToken(id, secret)),
+      },
       env,
     );
     children.push(store);

@@ -3,7 +3,14 @@ import { StoreIdSchema, seededRandom } from '@shelfsync/protocol';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TcpProxy, metricSum, startHubProcess, startStoreProcess, type ChildCommand } from '../src/index.js';
+import {
+  TcpProxy,
+  metricSum,
+  startHubProcess,
+  startStoreProcess,
+  writeSecretFile,
+  type ChildCommand,
+} from '../src/index.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -46,10 +53,10 @@ export async function runEscrowBench(seed = 7): Promise<BenchRow[]> {
       {
         port: 0,
         dataDir: join(dir, 'hub'),
-        secret,
+        secretFile: writeSecretFile(join(dir, 'secrets', 'hub-secret'), secret),
         flags: [
-          '--api-token',
-          apiToken,
+          '--api-token-file',
+          writeSecretFile(join(dir, 'secrets', 'api-tokens'), apiToken),
           '--escrow-horizon-ms',
           '60000',
           '--escrow-rebalance-ms',
@@ -72,7 +79,10 @@ export async function runEscrowBench(seed = 7): Promise<BenchRow[]> {
           hubUrl: `ws://127.0.0.1:${proxy.port}`,
           port: 0,
           dataDir: join(dir, id),
-          token: signStoreToken(StoreIdSchema.parse(id), secret),
+          tokenFile: writeSecretFile(
+            join(dir, 'secrets', `${id}.token`),
+            signStoreToken(StoreIdSchema.parse(id), secret),
+          ),
         },
         env,
       );

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { WebSocket } from 'ws';
-import { startHubProcess, startStoreProcess, type ChildCommand } from '../src/index.js';
+import { startHubProcess, startStoreProcess, writeSecretFile, type ChildCommand } from '../src/index.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -67,14 +67,28 @@ export async function runPropagationBench(load: PropagationLoad): Promise<BenchR
   try {
     // The sync path alone: with the allocator on, sales would also wait on top-ups
     // (measured by `pnpm bench escrow`), mixing two costs in one number.
-    const hub = await startHubProcess({ port: 0, dataDir: join(dir, 'hub'), secret, flags: ['--escrow', 'off'] }, env);
+    const hub = await startHubProcess(
+      {
+        port: 0,
+        dataDir: join(dir, 'hub'),
+        secretFile: writeSecretFile(join(dir, 'secrets', 'hub-secret'), secret),
+        flags: ['--escrow', 'off'],
+      },
+      env,
+    );
     children.push(hub);
     const port = Number(new URL(hub.url).port);
     const ids = Array.from({ length: STORES }, (_, i) => StoreIdSchema.parse(`s${String(i).padStart(2, '0')}`));
     const stores = await Promise.all(
       ids.map((id) =>
         startStoreProcess(
-          { id, hubUrl: hub.url, port: 0, dataDir: join(dir, id), token: signStoreToken(id, secret) },
+          {
+            id,
+            hubUrl: hub.url,
+            port: 0,
+            dataDir: join(dir, id),
+            tokenFile: writeSecretFile(join(dir, 'secrets', `${id}.token`), signStoreToken(id, secret)),
+          },
           env,
         ),
       ),

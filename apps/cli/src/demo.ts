@@ -1,9 +1,10 @@
+import { readSecretFile } from '@shelfsync/edge';
 import { signStoreToken } from '@shelfsync/hub';
-import { StoreIdSchema, seededRandom } from '@shelfsync/protocol';
+import { StoreIdSchema, seededRandom, type StoreId } from '@shelfsync/protocol';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startHubProcess, startStoreProcess, type ChildCommand } from './processes.js';
+import { startHubProcess, startStoreProcess, writeSecretFile, type ChildCommand } from './processes.js';
 import { onShutdown } from './shutdown.js';
 
 export interface DemoOptions {
@@ -22,7 +23,7 @@ const CATALOG = ['MUG-BLUE', 'MUG-RED', 'TEE-S', 'TEE-M', 'TEE-L', 'LAMP-01', 'B
  * returns against the stores' POS APIs. Ctrl-C stops everything.
  */
 export async function runDemo(options: DemoOptions): Promise<void> {
-  const secret = randomBytes(24).toString('hex');
+  const secrets = demoSecrets(options.dataDir);
   const quiet = { SHELFSYNC_LOG_LEVEL: process.env.SHELFSYNC_LOG_LEVEL ?? 'warn' };
   const children: ChildCommand[] = [];
   const timers: ReturnType<typeof setInterval>[] = [];
@@ -34,7 +35,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   mkdirSync(options.dataDir, { recursive: true });
   const hub = await startHubProcess(
-    { port: options.port, dataDir: join(options.dataDir, 'hub'), secret },
+    { port: options.port, dataDir: join(options.dataDir, 'hub'), secretFile: secrets.hubSecretFile },
     { env: quiet },
   );
   children.push(hub);
@@ -46,7 +47,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           hubUrl: hub.url,
           port: options.port + 1 + i,
           dataDir: join(options.dataDir, id),
-          token: signStoreToken(id, secret),
+          tokenFile: secrets.tokenFile(id),
         },
         { env: quiet },
       ),
@@ -129,4 +130,20 @@ async function post(base: string, path: string, body: unknown, key: string): Pro
   });
   await res.arrayBuffer();
   return res.status;
+}
+
+/**
+ * The demo's secrets, as files only its user can read under `<data>/secrets`:
+ * the hub's signing secret (kept across runs, like the data) and a fresh token
+ * per store. No secret goes on a command line or into an environment.
+ */
+export function demoSecrets(dataDir: string): { hubSecretFile: string; tokenFile: (id: StoreId) => string } {
+  const dir = join(dataDir, 'secrets');
+  const hubSecretFile = join(dir, 'hub-secret');
+  if (!existsSync(hubSecretFile)) writeSecretFile(hubSecretFile, randomBytes(24).toString('hex'));
+  const secret = readSecretFile(hubSecretFile, 'demo secret');
+  return {
+    hubSecretFile,
+    tokenFile: (id) => writeSecretFile(join(dir, `${id}.token`), signStoreToken(id, secret)),
+  };
 }

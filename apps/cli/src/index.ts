@@ -3,6 +3,7 @@ export {
   startCommand,
   startHubProcess,
   startStoreProcess,
+  writeSecretFile,
   type ChildCommand,
   type StartOptions,
 } from './processes.js';

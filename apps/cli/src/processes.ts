@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The CLI entry point, to start hubs and stores as separate processes. */
@@ -29,9 +31,12 @@ export interface StartOptions {
  */
 export function startCommand(args: readonly string[], options: StartOptions = {}): Promise<ChildCommand> {
   const { env = {}, nodeArgs = process.execArgv, timeoutMs = 30_000 } = options;
+  const inherited = { ...process.env };
+  // A secret in the environment is readable by any process of the same user: none is passed down unasked.
+  for (const name of SECRET_VARIABLES) delete inherited[name];
   const child = spawn(process.execPath, [...nodeArgs, CLI_ENTRY, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
+    env: { ...inherited, ...env },
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
@@ -65,21 +70,46 @@ export function startCommand(args: readonly string[], options: StartOptions = {}
   });
 }
 
-/** `shelfsync hub` as a child process. */
+/** Variables that carry secrets themselves; children get files instead. */
+const SECRET_VARIABLES = ['SHELFSYNC_SECRET', 'SHELFSYNC_API_TOKEN', 'SHELFSYNC_TOKEN', 'SHELFSYNC_MANAGER_TOKEN'];
+
+/**
+ * Writes a secret file readable by its owner only (mode 600, in a directory
+ * created 700), as `--secret-file` and the other secret-file flags demand, and
+ * returns its path. A secret passed by file never shows in `ps` or /proc.
+ */
+export function writeSecretFile(path: string, contents: string): string {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  writeFileSync(path, `${contents}\n`, { mode: 0o600 });
+  // An existing file keeps its mode through writeFileSync.
+  chmodSync(path, 0o600);
+  return path;
+}
+
+/** `shelfsync hub` as a child process, its signing secret (and optionally its API tokens) read from files. */
 export function startHubProcess(
-  hub: { port: number; dataDir: string; secret: string; flags?: readonly string[] },
+  hub: { port: number; dataDir: string; secretFile: string; apiTokenFile?: string; flags?: readonly string[] },
   options: StartOptions = {},
 ): Promise<ChildCommand> {
   return startCommand(
-    // `--flag=value`: a secret may start with a dash, which would read as another flag.
-    ['hub', '--port', String(hub.port), '--data', hub.dataDir, `--secret=${hub.secret}`, ...(hub.flags ?? [])],
+    [
+      'hub',
+      '--port',
+      String(hub.port),
+      '--data',
+      hub.dataDir,
+      '--secret-file',
+      hub.secretFile,
+      ...(hub.apiTokenFile === undefined ? [] : ['--api-token-file', hub.apiTokenFile]),
+      ...(hub.flags ?? []),
+    ],
     options,
   );
 }
 
 /** `shelfsync store` as a child process; `hubUrl` may be the hub's http:// or ws:// address. */
 export function startStoreProcess(
-  store: { id: string; hubUrl: string; port: number; dataDir: string; token: string; flags?: readonly string[] },
+  store: { id: string; hubUrl: string; port: number; dataDir: string; tokenFile: string; flags?: readonly string[] },
   options: StartOptions = {},
 ): Promise<ChildCommand> {
   const hub = store.hubUrl.replace(/^http/, 'ws');
@@ -94,7 +124,8 @@ export function startStoreProcess(
       String(store.port),
       '--data',
       store.dataDir,
-      `--token=${store.token}`,
+      '--token-file',
+      store.tokenFile,
       ...(store.flags ?? []),
     ],
     options,

@@ -1,8 +1,13 @@
 import type Router from '@koa/router';
 import { parseOrThrow, problem, readJson, type Logger, type RequestState } from '@shelfsync/edge';
 import {
+  AddKeyRequestSchema,
   ErrorCode,
   FaultProxyStatusSchema,
+  KeyIdSchema,
+  type KeyInfoSchema,
+  type KeyListSchema,
+  type StoreRevocationSchema,
   FaultRequestSchema,
   LinkStateRequestSchema,
   StoreIdSchema,
@@ -13,6 +18,8 @@ import {
 import type { HubSync } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import type { z } from 'zod';
+import { LastActiveKeyError, type Credentials, type KeyInfo } from './credentials.js';
+import type { SessionAuth } from './session-auth.js';
 
 /**
  * Operator calls on the hub, every one behind the API token. For testers and
@@ -106,5 +113,63 @@ export function adminRoutes(
       state,
       connected: sync.storeLinks().some((link) => link.storeId === storeId && link.connected),
     } satisfies z.infer<typeof LinkStateSchema>;
+  });
+}
+
+/**
+ * Store credentials, behind the API token: the key set (list, add, retire) and
+ * per-store revocation. Every change is durable before it is answered, and
+ * closes the live sessions it invalidates with 4401 at once.
+ */
+export function credentialRoutes(
+  router: Router<RequestState>,
+  credentials: Credentials,
+  sessions: SessionAuth,
+  requireApiToken: (ctx: Context) => void,
+  log: Logger,
+): void {
+  const wire = (key: KeyInfo): z.infer<typeof KeyInfoSchema> => ({
+    ...key,
+    addedAt: new Date(key.addedAt).toISOString(),
+    retiredAt: key.retiredAt === null ? null : new Date(key.retiredAt).toISOString(),
+  });
+  router.get('/v1/admin/keys', (ctx) => {
+    requireApiToken(ctx);
+    ctx.body = { keys: credentials.keys().map(wire) } satisfies z.infer<typeof KeyListSchema>;
+  });
+  router.post('/v1/admin/keys', async (ctx) => {
+    requireApiToken(ctx);
+    const { secret } = await readJson(ctx, AddKeyRequestSchema);
+    const { key, created } = await credentials.addKey(secret);
+    if (created) log.warn({ kid: key.kid, requestId: ctx.state.requestId }, 'store-token key added by an operator');
+    ctx.status = created ? 201 : 200;
+    ctx.body = wire(key);
+  });
+  router.post('/v1/admin/keys/:kid/retire', async (ctx) => {
+    requireApiToken(ctx);
+    const kid = parseOrThrow(KeyIdSchema, ctx.params.kid, 'path.kid');
+    let key: KeyInfo | undefined;
+    try {
+      key = await credentials.retireKey(kid);
+    } catch (error) {
+      if (error instanceof LastActiveKeyError) throw problem(ErrorCode.ValidationFailed, error.message);
+      throw error;
+    }
+    if (key === undefined) throw problem(ErrorCode.NotFound, `no key ${kid} in the key set`);
+    const closed = sessions.retired(kid);
+    log.warn({ kid, closedSessions: closed, requestId: ctx.state.requestId }, 'store-token key retired by an operator');
+    ctx.body = wire(key);
+  });
+  router.post('/v1/admin/stores/:storeId/revoke', async (ctx) => {
+    requireApiToken(ctx);
+    const storeId = parseOrThrow(StoreIdSchema, ctx.params.storeId, 'path.storeId');
+    const notBefore = await credentials.revokeStore(storeId);
+    const closedSessions = sessions.revoked(storeId);
+    log.warn({ storeId, closedSessions, requestId: ctx.state.requestId }, "store's tokens revoked by an operator");
+    ctx.body = {
+      storeId,
+      notBefore: new Date(notBefore).toISOString(),
+      closedSessions,
+    } satisfies z.infer<typeof StoreRevocationSchema>;
   });
 }

@@ -7,9 +7,14 @@ export const HubConfigSchema = z.strictObject({
   port: z.coerce.number().int().min(0).max(65535),
   host: z.string().min(1).default('127.0.0.1'),
   dataDir: z.string().min(1),
+  /** The store-token key given at start; more keys are added over the admin API (the hub's durable key set). */
   secret: z.string().min(MIN_SECRET_LENGTH, `the secret needs at least ${MIN_SECRET_LENGTH} characters`),
-  /** Bearer token for reservation and admin calls (storefront reads are public). */
-  apiToken: z.string().min(MIN_SECRET_LENGTH, `the API token needs at least ${MIN_SECRET_LENGTH} characters`),
+  /** Bearer tokens for reservation and admin calls, any of them valid (storefront reads are public). */
+  apiTokens: z
+    .array(z.string().min(MIN_SECRET_LENGTH, `the API token needs at least ${MIN_SECRET_LENGTH} characters`))
+    .min(1),
+  /** The file `apiTokens` came from, one token a line: the hub follows it, so a token is added or retired without a restart. */
+  apiTokenFile: z.string().min(1).optional(),
   /** How long an unconfirmed online reservation holds its units. */
   reservationTtlMs: z.coerce.number().int().min(1_000).max(604_800_000).default(900_000),
   /** Sustained requests per second per client on the public reads; 0 turns the limit off. */
@@ -93,6 +98,23 @@ export const HubConfigSchema = z.strictObject({
   maxYjsReadersPerAddress: z.coerce.number().int().min(1).max(1_000_000).default(32),
   /** Open `/yjs/<sku>` readers in total. */
   maxYjsReaders: z.coerce.number().int().min(1).max(1_000_000).default(256),
+  /**
+   * Reverse proxies in front of the hub (comma-separated IP addresses): for a
+   * connection from one of them, the client is read from `X-Forwarded-For`, so the
+   * read rate limit and the event-stream and reader caps count real clients.
+   */
+  trustedProxies: z
+    .preprocess(
+      (value) =>
+        typeof value === 'string'
+          ? value
+              .split(',')
+              .map((address) => address.trim())
+              .filter((address) => address !== '')
+          : value,
+      z.array(z.union([z.ipv4(), z.ipv6()])).max(64),
+    )
+    .default([]),
   /** How often every followed (SKU, store) is rebalanced, besides on each update. */
   escrowRebalanceMs: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
 });

@@ -15,6 +15,8 @@ import {
   parseOrThrow,
   problem,
   createHttpServer,
+  forwardedClients,
+  trustedProxies,
   type Logger,
   type RequestState,
 } from '@shelfsync/edge';
@@ -44,15 +46,15 @@ import {
 } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import type { z } from 'zod';
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { buildHint, distDir } from '@shelfsync/dashboard/dist-dir';
-import { adminRoutes } from './admin.js';
+import { adminRoutes, credentialRoutes } from './admin.js';
 import { ChainActivity } from './chain-activity.js';
 import type { HubConfig } from './config.js';
+import { openHubAuth } from './hub-auth.js';
 import { limitUnauthenticated, routeUpgrades } from './hub-wire.js';
-import { verifyStoreToken } from './token.js';
 import { storefrontRoutes } from './storefront.js';
 import { YjsReadEndpoint } from './yjs-endpoint.js';
 
@@ -72,6 +74,7 @@ export interface RunningHub {
  */
 export async function startHub(config: HubConfig, log: Logger = createLogger('hub')): Promise<RunningHub> {
   const metrics = new Metrics('hub');
+  const trusted = trustedProxies(config.trustedProxies);
   // What any one peer (an address, a store) can make the hub log is bounded.
   const peerLog = new PeerLogLimiter(log);
   const errors = new ConnectionErrors(log, metrics, peerLog);
@@ -188,16 +191,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     onError: (error, what) => log.error({ err: error }, `${what} failed`),
   });
   const idempotency = new IdempotencyKeys(adapter);
-  const apiTokenDigest = createHash('sha256').update(config.apiToken).digest();
-  /** Reservation and admin calls need the API token; compared in constant time. */
-  const requireApiToken = (ctx: Context): void => {
-    const header = ctx.get('authorization');
-    const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : '';
-    if (given === '' || !timingSafeEqual(createHash('sha256').update(given).digest(), apiTokenDigest)) {
-      ctx.set('WWW-Authenticate', 'Bearer realm="shelfsync"');
-      throw problem(ErrorCode.Unauthorized, 'this call needs the API token: Authorization: Bearer <token>');
-    }
-  };
+  const auth = await openHubAuth(adapter, sync, config, metrics, log);
+  const requireApiToken = (ctx: Context): void => auth.requireApiToken(ctx);
   const answer = (ctx: Context & { state: RequestState }, result: Result<Reservation>, status = 200): void => {
     reservationOutcomes.inc({ outcome: result.ok ? result.value.state : result.error.code });
     activity.reservation(result.ok ? result.value.state : result.error.code);
@@ -268,6 +263,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     ),
   );
   adminRoutes(router, sync, requireApiToken, log, config.faultProxies);
+  credentialRoutes(router, auth.credentials, auth.sessions, requireApiToken, log);
   activity.routes(router);
   // The hub listens only once its storage is loaded: serving means ready.
   router.get('/readyz', (ctx) => {
@@ -283,6 +279,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     (error, ctx) => peerLog.error(ctx.request.ip, { err: error, requestId: ctx.state.requestId }, 'request failed'),
     metrics,
     [
+      forwardedClients(trusted),
       staticFiles({ root: distDir, index: 'dashboard.html', missingHint: buildHint }),
       cors(config.corsOrigins),
       // After a failed write the documents in memory may hold what the disk lacks:
@@ -332,8 +329,13 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     wss,
     readers,
     errors,
-    verify: (token) => verifyStoreToken(token, config.secret),
-    connect: (storeId, transport) => sync.connect(storeId, transport),
+    trusted,
+    verify: (token) => auth.admitStore(token),
+    connect: (claims, transport, ws) => {
+      const session = sync.connect(claims.sub, transport);
+      // The session ends at the token's expiry, or at once when it is revoked (4401).
+      if (session !== null) ws.once('close', auth.sessions.watch(session, claims));
+    },
     authenticated: limitUnauthenticated(
       server,
       new AddressSlots({ name: 'unauthenticated', perAddress: config.maxConnectionsPerAddress }, metrics),
@@ -351,6 +353,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     async close() {
       closeEventStreams();
       reservations.stop();
+      auth.close();
       clearInterval(evictTimer);
       peerLog.stop();
       if (rebalanceTimer !== null) clearInterval(rebalanceTimer);

@@ -2,18 +2,19 @@ import {
   ConnectionErrorReason,
   peerOf,
   refuseUpgrade,
+  requestClient,
   requestTarget,
   wsTransport,
   type AddressSlots,
   type ConnectionErrors,
   type Slot,
 } from '@shelfsync/edge';
-import { SYNC_PATH, type StoreId } from '@shelfsync/protocol';
+import { SYNC_PATH, type StoreTokenClaims } from '@shelfsync/protocol';
 import type { Transport } from '@shelfsync/sync';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import { YJS_PATH_PREFIX, YjsReadEndpoint } from './yjs-endpoint.js';
 
 /**
@@ -40,10 +41,14 @@ export interface UpgradeRoutes {
   readonly wss: WebSocketServer;
   readonly readers: YjsReadEndpoint;
   readonly errors: ConnectionErrors;
-  /** The store a sync upgrade's token names, or null. */
-  verify(token: string): StoreId | null;
+  /** Reverse proxies whose X-Forwarded-For names the client (for the readers' per-client cap). */
+  readonly trusted: ReadonlySet<string>;
+  /** A sync upgrade's token: its claims, or the challenge its 401 carries and why (a fixed word, never input). */
+  verify(
+    token: string | null,
+  ): { ok: true; claims: StoreTokenClaims } | { ok: false; challenge: string; reason: string };
   /** A store's authenticated session, once its upgrade completed. */
-  connect(storeId: StoreId, transport: Transport): void;
+  connect(claims: StoreTokenClaims, transport: Transport, ws: WebSocket): void;
   /** Marks the connection authenticated: it no longer counts against its address. */
   authenticated(socket: Duplex): void;
 }
@@ -75,7 +80,7 @@ export function routeUpgrades(server: Server, routes: UpgradeRoutes): void {
       }
       wss.handleUpgrade(request, socket, head, (ws) => {
         errors.watchWebSocket(ws, peer);
-        readers.accept(sku, ws, peer);
+        readers.accept(sku, ws, requestClient(request, routes.trusted));
       });
       return;
     }
@@ -84,15 +89,15 @@ export function routeUpgrades(server: Server, routes: UpgradeRoutes): void {
       return;
     }
     const token = bearer(request) ?? url.searchParams.get('token');
-    const storeId = token === null ? null : routes.verify(token);
-    if (storeId === null) {
-      errors.limiter.warn(peer, {}, 'store connection refused: missing or invalid token');
-      refuseUpgrade(socket, 401);
+    const admitted = routes.verify(token);
+    if (!admitted.ok) {
+      errors.limiter.warn(peer, { reason: admitted.reason }, 'store connection refused: 401');
+      refuseUpgrade(socket, 401, { 'WWW-Authenticate': admitted.challenge });
       return;
     }
     routes.authenticated(socket);
     wss.handleUpgrade(request, socket, head, (ws) => {
-      routes.connect(storeId, wsTransport(ws, errors.webSocketErrorListener(peer)));
+      routes.connect(admitted.claims, wsTransport(ws, errors.webSocketErrorListener(peer)), ws);
     });
   });
 }

@@ -11,7 +11,12 @@ export const StoreConfigSchema = z.strictObject({
   port: z.coerce.number().int().min(0).max(65535),
   host: z.string().min(1).default('127.0.0.1'),
   dataDir: z.string().min(1),
-  token: z.string().min(1, 'a store token is required (shelfsync token --store ID --secret S)'),
+  /** The store token (experiments; it shows in `ps`): prefer `tokenFile`. */
+  token: z.string().min(1).optional(),
+  /** A file holding the store token (owner-only); read again before every connection attempt, so a new token needs no restart. */
+  tokenFile: z.string().min(1).optional(),
+  /** How long to wait before trying again when the hub refused the token (401, 4401) or it expired: minutes, not seconds. */
+  authRetryMs: z.coerce.number().int().min(1_000).max(86_400_000).default(300_000),
   /** A fresh replica's writes wait this long for its first sync with the hub before they are refused. */
   firstSyncWaitMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** How long a sale beyond the store's rights waits for a top-up from the hub, while connected. */
@@ -24,6 +29,8 @@ export const StoreConfigSchema = z.strictObject({
   overrideCap: z.coerce.number().int().min(0).max(1_000_000).default(0),
   /** What a sale under the manager override must carry (X-Manager-Token); needed while the cap is above 0. */
   managerToken: z.string().min(16, 'the manager token needs at least 16 characters').optional(),
+  /** A file of manager tokens, one a line, any valid (owner-only); followed while the store runs, so one is retired by removing its line. */
+  managerTokenFile: z.string().min(1).optional(),
   /** How long a POS retry with the same Idempotency-Key gets the first answer back. */
   idempotencyHours: z.coerce
     .number()
@@ -34,10 +41,13 @@ export const StoreConfigSchema = z.strictObject({
 });
 export type StoreConfig = z.infer<typeof StoreConfigSchema>;
 
-/** The store's settings, checked together: an override cap needs a manager token. */
+/** The store's settings, checked together: one store token; an override cap needs a manager token. */
 export const checkStoreConfig = (config: StoreConfig): StoreConfig => {
-  if (config.overrideCap > 0 && config.managerToken === undefined) {
-    throw new Error('--override-cap above 0 needs a manager token (--manager-token)');
+  if ((config.token === undefined) === (config.tokenFile === undefined)) {
+    throw new Error('a store token is required, from --token-file (or --token): shelfsync token --store ID');
+  }
+  if (config.overrideCap > 0 && config.managerToken === undefined && config.managerTokenFile === undefined) {
+    throw new Error('--override-cap above 0 needs a manager token (--manager-token-file)');
   }
   return config;
 };

@@ -1,12 +1,45 @@
 import { ConnectionErrorReason, wsErrorReason, wsTransport, type Logger } from '@shelfsync/edge';
-import { CloseCode, SYNC_PATH } from '@shelfsync/protocol';
+import { CloseCode, SYNC_PATH, readStoreTokenClaims, type HubLinkProblemSchema } from '@shelfsync/protocol';
 import { backoffDelay, type StoreSync } from '@shelfsync/sync';
+import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
+import type { z } from 'zod';
+
+export type HubLinkProblem = z.infer<typeof HubLinkProblemSchema>;
+type ProblemKind = HubLinkProblem['kind'];
+
+export interface HubLinkOptions {
+  readonly hubUrl: string;
+  /** The store token, read again before every attempt (from --token-file: a new token needs no restart). Throws if unreadable. */
+  readonly token: () => string;
+  /** Whether `token` reads a file, which is then watched while the hub refuses the token. */
+  readonly tokenFromFile: boolean;
+  /** How long to wait after the hub refused the credentials, or before sending a token that has expired. */
+  readonly authRetryMs: number;
+  readonly random?: () => number;
+  readonly now?: () => number;
+}
+
+/** A session that lasted this long was healthy: the next reconnection starts the backoff afresh. */
+const HEALTHY_SESSION_MS = 10_000;
+
+/** A token this close to its expiry is logged once, so its successor is issued in time. */
+const EXPIRY_WARNING_MS = 7 * 86_400_000;
+
+/** Close codes no retry can heal without an operator: the store waits `authRetryMs` between attempts. */
+const LASTING: Partial<Record<number, ProblemKind>> = {
+  [CloseCode.Unauthorized.code]: 'unauthorized',
+  [CloseCode.Forbidden.code]: 'forbidden',
+  [CloseCode.UnsupportedProtocol.code]: 'unsupported-protocol',
+};
 
 /**
  * Keeps a store connected to its hub: one WebSocket, authenticated with the
  * store token in the upgrade request, reattached to the store's sync on every
- * reconnect, retried with exponential backoff and jitter.
+ * reconnect, retried with exponential backoff and jitter. A token that cannot
+ * work (expired by its own `exp`, refused with 401, a session closed with 4401)
+ * is not retried in a loop: the store says why (`problem`), waits long, and
+ * tries again at once when its token file changes.
  */
 export class HubLink {
   private socket: WebSocket | null = null;
@@ -14,18 +47,36 @@ export class HubLink {
   /** Reconnections the hub closed at once because an operator cut this store's link. */
   private refusedInARow = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private watcher: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
+  private sentToken = '';
+  private warnedFor = '';
+  private currentProblem: HubLinkProblem | null = null;
+  private expiresAt: number | null = null;
+  private readonly random: () => number;
+  private readonly now: () => number;
 
   constructor(
-    private readonly hubUrl: string,
-    private readonly token: string,
+    private readonly options: HubLinkOptions,
     private readonly sync: StoreSync,
     private readonly log: Logger,
-    private readonly random: () => number = Math.random,
-  ) {}
+  ) {
+    this.random = options.random ?? Math.random;
+    this.now = options.now ?? Date.now;
+  }
 
   start(): void {
     this.connect();
+  }
+
+  /** Why the link is down, while it is. */
+  get problem(): HubLinkProblem | null {
+    return this.currentProblem;
+  }
+
+  /** The expiry (ms since the epoch) of the token last read; null if it could not be read. */
+  get tokenExpiresAt(): number | null {
+    return this.expiresAt;
   }
 
   /** Drops the connection now (it reconnects on its own unless stopped). */
@@ -35,27 +86,44 @@ export class HubLink {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer !== null) clearTimeout(this.timer);
+    this.clearTimers();
     this.sync.detach();
     this.socket?.terminate();
   }
 
   private connect(): void {
+    this.clearTimers();
     if (this.stopped) return;
-    const url = new URL(this.hubUrl);
+    const token = this.readToken();
+    if (token === null) return;
+    const url = new URL(this.options.hubUrl);
     if (url.pathname === '/' || url.pathname === '') url.pathname = SYNC_PATH;
     const socket = new WebSocket(url, {
-      headers: { Authorization: `Bearer ${this.token}` },
+      headers: { Authorization: `Bearer ${token}` },
       maxPayload: 8 * 1024 * 1024,
     });
     this.socket = socket;
+    let opened = false;
+    let openedAt = 0;
+    let refused: { kind: ProblemKind; detail: string; status: number } | null = null;
     socket.on('open', () => {
-      this.attempt = 0;
-      this.log.info({ hub: this.hubUrl }, 'connected to hub');
+      opened = true;
+      openedAt = this.now();
+      this.currentProblem = null;
+      this.log.info({ hub: this.options.hubUrl }, 'connected to hub');
       this.sync.attach(wsTransport(socket));
     });
-    socket.on('unexpected-response', (_request, response) => {
-      this.log.error({ status: response.statusCode }, 'hub refused the connection (check the store token)');
+    socket.on('unexpected-response', (_request, response: IncomingMessage) => {
+      const status = response.statusCode ?? 0;
+      if (status === 401) {
+        const reason = /error_description="([^"]*)"/.exec(String(response.headers['www-authenticate'] ?? ''))?.[1];
+        refused = {
+          kind: reason === 'expired' ? 'token-expired' : 'unauthorized',
+          detail: `the hub refused the store token (401${reason === undefined ? '' : `: ${reason}`}); put a new token in place (shelfsync token)`,
+          status,
+        };
+      }
+      this.log.error({ status }, 'hub refused the connection');
       socket.terminate();
     });
     // Always listened to: `ws` closes the socket itself (1002, 1007, 1009) and the
@@ -65,18 +133,130 @@ export class HubLink {
       if (reason === ConnectionErrorReason.SocketError) this.log.debug({ err: error.message }, 'hub connection error');
       else this.log.warn({ reason }, 'the hub broke the WebSocket protocol; reconnecting');
     });
-    socket.on('close', (code, reason) => {
+    socket.on('close', (code, reasonBuffer) => {
       if (this.socket === socket) this.socket = null;
       if (this.stopped) return;
+      const reason = reasonBuffer.toString('utf8');
+      const lasting = LASTING[code];
+      if (refused !== null) return this.waitForOperator(refused.kind, refused.detail, refused.status);
+      if (lasting !== undefined) {
+        const kind = lasting === 'unauthorized' && this.tokenExpired() ? 'token-expired' : lasting;
+        return this.waitForOperator(kind, `the hub closed the session with ${code} (${reason})`, code);
+      }
       // A cut link opens and closes at once: back off as from a failed attempt, not
       // as from a fresh session, or the store would retry several times a second.
       const cut = code === CloseCode.LinkCut.code;
       this.refusedInARow = cut ? this.refusedInARow + 1 : 0;
+      // Only a session that lasted resets the backoff: a hub that accepts and then
+      // breaks the protocol (or closes at once) is retried as a failed attempt.
+      if (opened && this.now() - openedAt >= HEALTHY_SESSION_MS) this.attempt = 0;
       const delay = backoffDelay(cut ? this.refusedInARow - 1 : this.attempt++, this.random);
       if (cut) this.log.warn({ retryInMs: delay }, "the hub cut this store's link: selling from local quota");
-      else this.log.info({ code, reason: reason.toString('utf8'), retryInMs: delay }, 'hub connection closed');
+      else this.log.info({ code, reason, retryInMs: delay }, 'hub connection closed');
+      const kind: ProblemKind = cut ? 'link-cut' : opened ? 'closed' : 'unreachable';
+      const detail = cut
+        ? "an operator cut this store's link: it sells from its local quota until the link is restored"
+        : opened
+          ? `the hub closed the session (${code}${reason === '' ? '' : `: ${reason}`}); reconnecting`
+          : 'the hub cannot be reached; retrying with backoff';
+      this.setProblem(kind, detail, opened || cut ? code : null, delay);
       this.timer = setTimeout(() => this.connect(), delay);
       this.timer.unref();
     });
+  }
+
+  /** The token to send, or null (and a long wait) when it is unreadable or has expired by its own `exp`. */
+  private readToken(): string | null {
+    let token: string;
+    try {
+      token = this.options.token().trim();
+    } catch (error) {
+      this.expiresAt = null;
+      this.waitForOperator('token-unreadable', error instanceof Error ? error.message : String(error), null);
+      return null;
+    }
+    this.sentToken = token;
+    const read = readStoreTokenClaims(token);
+    if (!read.ok) {
+      this.expiresAt = null;
+      this.waitForOperator(
+        'token-unreadable',
+        read.reason === 'legacy'
+          ? 'the store token is an ss1 token without expiry, which the hub refuses: issue a new one (shelfsync token)'
+          : 'the store token does not parse: issue a new one (shelfsync token)',
+        null,
+      );
+      return null;
+    }
+    this.expiresAt = read.claims.exp * 1000;
+    if (token !== this.warnedFor && this.expiresAt - this.now() < EXPIRY_WARNING_MS) {
+      this.warnedFor = token;
+      this.log.warn(
+        { tokenExpiresAt: new Date(this.expiresAt).toISOString() },
+        'the store token expires within a week: issue the next one (shelfsync token)',
+      );
+    }
+    if (this.tokenExpired()) {
+      this.waitForOperator(
+        'token-expired',
+        `the store token expired at ${new Date(this.expiresAt).toISOString()}: put a new one in place (shelfsync token)`,
+        null,
+      );
+      return null;
+    }
+    return token;
+  }
+
+  private tokenExpired(): boolean {
+    return this.expiresAt !== null && this.expiresAt <= this.now();
+  }
+
+  /**
+   * The hub will not take this token: try again only after `authRetryMs`, or at
+   * once when the token file holds a different token.
+   */
+  private waitForOperator(kind: ProblemKind, detail: string, status: number | null): void {
+    this.clearTimers();
+    if (this.stopped) return;
+    const delay = Math.floor(this.options.authRetryMs * (0.9 + this.random() * 0.2));
+    this.setProblem(kind, detail, status, delay);
+    this.log.error(
+      { problem: kind, status, retryInMs: delay, watchingTokenFile: this.options.tokenFromFile },
+      `not connected to the hub: ${detail}`,
+    );
+    this.timer = setTimeout(() => this.connect(), delay);
+    this.timer.unref();
+    if (!this.options.tokenFromFile) return;
+    this.watcher = setInterval(() => {
+      let next: string;
+      try {
+        next = this.options.token().trim();
+      } catch {
+        return;
+      }
+      if (next !== this.sentToken) {
+        this.log.info('the token file changed: connecting with the new token');
+        this.connect();
+      }
+    }, 1_000);
+    this.watcher.unref();
+  }
+
+  private setProblem(kind: ProblemKind, detail: string, status: number | null, retryInMs: number): void {
+    const since = this.currentProblem?.kind === kind ? this.currentProblem.since : new Date(this.now()).toISOString();
+    this.currentProblem = {
+      kind,
+      detail,
+      since,
+      nextAttemptAt: new Date(this.now() + retryInMs).toISOString(),
+      status,
+    };
+  }
+
+  private clearTimers(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.watcher !== null) clearInterval(this.watcher);
+    this.timer = null;
+    this.watcher = null;
   }
 }

@@ -46,12 +46,12 @@ import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { StoreStorage, StoreSync, withTopUp, type StoreSyncEvent, type TopUpResult } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import type { z } from 'zod';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import * as Y from 'yjs';
 import { buildHint, distDir } from '@shelfsync/dashboard/dist-dir';
 import { checkStoreConfig, type StoreConfig } from './config.js';
 import { HubLink } from './hub-link.js';
+import { managerCheck, storeTokenReader } from './credentials.js';
 
 /** A running store node. */
 export interface RunningStore {
@@ -368,29 +368,19 @@ export async function startStore(
       ctx.body = answer.body;
     });
 
-  const managerDigest =
-    config.managerToken === undefined ? null : createHash('sha256').update(config.managerToken).digest();
-  /**
-   * A sale under the manager override needs the manager token (X-Manager-Token),
-   * compared in constant time. With the override off (cap 0) the sale goes on and
-   * is refused for that reason, which tells the till more than a 401 would.
-   */
-  const requireManager = (ctx: Context): void => {
-    if (config.overrideCap === 0) return;
-    const given = ctx.get('x-manager-token');
-    if (
-      managerDigest === null ||
-      given === '' ||
-      !timingSafeEqual(createHash('sha256').update(given).digest(), managerDigest)
-    ) {
-      throw problem(
-        ErrorCode.Unauthorized,
-        'a sale under the manager override needs the manager token: X-Manager-Token',
-      );
-    }
-  };
+  const requireManager = managerCheck(config, log);
 
   const router = new Router<RequestState>();
+  const link = new HubLink(
+    {
+      hubUrl: config.hubUrl,
+      token: storeTokenReader(config),
+      tokenFromFile: config.tokenFile !== undefined,
+      authRetryMs: config.authRetryMs,
+    },
+    sync,
+    log,
+  );
   const movement = (type: 'receive' | 'return') => async (ctx: Context) => {
     const { sku, quantity } = await readJson(ctx, StockMovementRequestSchema);
     return { sku, quantity, name: type, operation: { type, account: own, quantity } satisfies Operation };
@@ -449,6 +439,8 @@ export async function startStore(
         caughtUp: status.caughtUp,
         lastSyncedAt: status.lastSyncedAt === null ? null : new Date(status.lastSyncedAt).toISOString(),
         cursor: status.cursor,
+        problem: status.connected ? null : link.problem,
+        tokenExpiresAt: link.tokenExpiresAt === null ? null : new Date(link.tokenExpiresAt).toISOString(),
       },
       ready: storageFailure === null && storage.firstSyncDone,
       firstSyncDone: storage.firstSyncDone,
@@ -477,7 +469,6 @@ export async function startStore(
   );
   const port = await listen(server, config.port, config.host);
   const url = `http://${config.host}:${port}`;
-  const link = new HubLink(config.hubUrl, config.token, sync, log);
   link.start();
   log.info({ url, hub: config.hubUrl, skus: storage.skus().length }, 'store listening');
   return {

@@ -27,3 +27,5 @@ export {
   wsErrorReason,
 } from './connection-errors.js';
 export { PeerLogLimiter, type PeerLogLimiterOptions } from './peer-log-limiter.js';
+export { SecretFileError, TokenSet, readSecretFile, readTokenLines } from './secret-file.js';
+export { clientAddress, forwardedClients, requestClient, trustedProxies } from './client-address.js';

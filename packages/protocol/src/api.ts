@@ -101,6 +101,14 @@ export const LinkStateRequestSchema = z.strictObject({ state: z.enum(['cut', 're
 export type LinkStateRequest = z.infer<typeof LinkStateRequestSchema>;
 
 /**
+ * POST /v1/admin/keys on the hub: a secret to add to the store-token key set
+ * (16+ characters; its key id is its fingerprint, the same `shelfsync token
+ * --secret-file` signs with).
+ */
+export const AddKeyRequestSchema = z.strictObject({ secret: z.string().min(16).max(1024) });
+export type AddKeyRequest = z.infer<typeof AddKeyRequestSchema>;
+
+/**
  * POST /v1/admin/stores/:storeId/faults on the hub: a fault for the TCP fault proxy
  * in front of that store's link (`shelfsync proxy`, registered with
  * `--fault-proxies`). partition: connections dropped, new ones refused; hold:

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  AddKeyRequestSchema,
   AdjustmentRequestSchema,
   LinkStateRequestSchema,
   FaultRequestSchema,
@@ -17,7 +18,10 @@ import {
   ChainSummarySchema,
   FaultProxyStatusSchema,
   HealthSchema,
+  KeyInfoSchema,
+  KeyListSchema,
   LinkStateSchema,
+  StoreRevocationSchema,
   ReadySchema,
   SkuLedgerSchema,
   SkuListSchema,
@@ -194,6 +198,52 @@ export const hubOperations: readonly ApiOperation[] = servedOnlyWithHealthyStora
     responses: { 200: LinkStateSchema },
     problems: [400, 401, 404, 405, 413, 415, 500],
     example: { path: '/v1/admin/stores/central/link', body: { state: 'restored' } },
+  },
+  {
+    method: 'post',
+    path: '/v1/admin/stores/{storeId}/revoke',
+    summary:
+      'Revoke every token of a store issued until now (its not-before becomes now, durably): its live session closes with 4401 at once and its reconnections are refused with 401; tokens issued afterwards work.',
+    auth: 'apiToken',
+    pathParams: { storeId: Id },
+    responses: { 200: StoreRevocationSchema },
+    problems: [400, 401, 405, 500],
+  },
+  {
+    method: 'get',
+    path: '/v1/admin/keys',
+    summary:
+      'The store-token key set: each key id (the fingerprint of its secret), where it came from, and whether it is active. Never a secret.',
+    auth: 'apiToken',
+    responses: { 200: KeyListSchema },
+    problems: [401],
+    example: { path: '/v1/admin/keys' },
+  },
+  {
+    method: 'post',
+    path: '/v1/admin/keys',
+    summary:
+      'Add a secret to the key set (201; 200 if it is there already): tokens signed with it (shelfsync token --secret-file) are accepted from now on, next to those of the other active keys.',
+    auth: 'apiToken',
+    body: AddKeyRequestSchema,
+    responses: { 200: KeyInfoSchema, 201: KeyInfoSchema },
+    problems: [400, 401, 405, 413, 415, 500],
+    example: { path: '/v1/admin/keys', body: { secret: 'an-example-secret-of-the-docs-0123' } },
+  },
+  {
+    method: 'post',
+    path: '/v1/admin/keys/{kid}/retire',
+    summary:
+      'Retire a key for good: tokens it signed are refused with 401 and live sessions opened with them close with 4401 at once. The last active key cannot be retired (400).',
+    auth: 'apiToken',
+    pathParams: {
+      kid: z
+        .string()
+        .regex(/^k[A-Za-z0-9_-]{16}$/)
+        .describe('a key id'),
+    },
+    responses: { 200: KeyInfoSchema },
+    problems: [400, 401, 404, 405, 500],
   },
   {
     method: 'get',

@@ -105,6 +105,30 @@ export const LinkStateSchema = z.strictObject({
   connected: z.boolean(),
 });
 
+/** A key of the hub's store-token key set, as GET/POST /v1/admin/keys list it: never its secret. */
+export const KeyInfoSchema = z.strictObject({
+  kid: z.string(),
+  /** config: the key given with --secret; added: over POST /v1/admin/keys. */
+  source: z.enum(['config', 'added']),
+  /** retired: tokens it signed are refused, and sessions opened with them were closed. */
+  state: z.enum(['active', 'retired']),
+  addedAt: Timestamp,
+  retiredAt: Timestamp.nullable(),
+  /** Whether the hub verifies tokens with it now (a --secret key of an earlier start it no longer holds does not). */
+  verifies: z.boolean(),
+});
+/** GET /v1/admin/keys */
+export const KeyListSchema = z.strictObject({ keys: z.array(KeyInfoSchema) });
+
+/** POST /v1/admin/stores/:storeId/revoke */
+export const StoreRevocationSchema = z.strictObject({
+  storeId: StoreIdSchema,
+  /** Tokens of this store issued at or before this instant are refused; tokens issued after it work. */
+  notBefore: Timestamp,
+  /** Live sessions closed with 4401 by the revocation. */
+  closedSessions: z.int().min(0),
+});
+
 /** Outcomes of online reservation calls, counted per minute in the chain summary. */
 const ReservationCounts = z.strictObject({
   held: Units.min(0),
@@ -197,6 +221,32 @@ export const FaultProxyStatusSchema = z.strictObject({
   bandwidth: z.int().min(0),
 });
 
+/**
+ * Why a store is not connected to its hub, and what it does about it. The
+ * credential kinds (unauthorized, token-expired, token-unreadable) and forbidden,
+ * unsupported-protocol cannot heal by retrying: the store waits long between
+ * attempts (and re-reads its --token-file), so it never hammers the hub.
+ */
+export const HubLinkProblemSchema = z.strictObject({
+  kind: z.enum([
+    'unreachable',
+    'closed',
+    'unauthorized',
+    'token-expired',
+    'token-unreadable',
+    'forbidden',
+    'unsupported-protocol',
+    'link-cut',
+  ]),
+  /** One sentence for a person: what happened and what fixes it. */
+  detail: z.string(),
+  since: Timestamp,
+  /** When the store tries again; null while it waits for nothing (stopped). */
+  nextAttemptAt: Timestamp.nullable(),
+  /** The WebSocket close code or HTTP status the hub answered with, if any. */
+  status: z.int().nullable(),
+});
+
 /** Store: GET /v1/status */
 export const StoreStatusSchema = z.strictObject({
   storeId: StoreIdSchema,
@@ -206,6 +256,10 @@ export const StoreStatusSchema = z.strictObject({
     caughtUp: z.boolean(),
     lastSyncedAt: Timestamp.nullable(),
     cursor: z.int().min(0),
+    /** Why the link is down, while it is (null while connected or not yet tried). */
+    problem: HubLinkProblemSchema.nullable(),
+    /** When the store's token expires, read from the token itself; null for a token it cannot read. */
+    tokenExpiresAt: Timestamp.nullable(),
   }),
   /** Taking writes: storage healthy and, for a new replica, its first sync done. */
   ready: z.boolean(),

@@ -264,6 +264,18 @@ export class HubSync {
   }
 
   /**
+   * Closes a store's live session with `closeCode` (its credentials expired or
+   * were revoked: Unauthorized), only if it is `session` when one is given, so
+   * a timer of an older session never closes a newer one. False if nothing closed.
+   */
+  closeStore(storeId: StoreId, closeCode: { code: number; reason: string }, session?: HubSession): boolean {
+    const live = this.live.get(storeId);
+    if (live === undefined || (session !== undefined && live !== session)) return false;
+    live.close(closeCode);
+    return true;
+  }
+
+  /**
    * Stops syncing for good: the hub's storage failed, so its documents in memory
    * may hold changes its disk lacks, and nothing more may leave them. Every
    * session closes (`4500`) and new ones are refused until the hub is restarted.

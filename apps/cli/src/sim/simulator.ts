@@ -4,7 +4,7 @@ import { StoreIdSchema, seededRandom, type StoreId } from '@shelfsync/protocol';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startHubProcess, startStoreProcess, type ChildCommand } from '../processes.js';
+import { startHubProcess, startStoreProcess, writeSecretFile, type ChildCommand } from '../processes.js';
 import { TcpProxy } from '../tcp-proxy.js';
 import type { FaultStep } from './scenarios.js';
 
@@ -100,6 +100,11 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
   const managerToken = randomBytes(24).toString('hex');
   const quiet = { env: { SHELFSYNC_LOG_LEVEL: process.env.SHELFSYNC_LOG_LEVEL ?? 'error' } };
   mkdirSync(options.dataDir, { recursive: true });
+  // Secrets reach the processes as owner-only files, never on a command line.
+  const secretsDir = join(options.dataDir, 'secrets');
+  const secretFile = writeSecretFile(join(secretsDir, 'hub-secret'), secret);
+  const apiTokenFile = writeSecretFile(join(secretsDir, 'api-tokens'), apiToken);
+  const managerTokenFile = writeSecretFile(join(secretsDir, 'manager-tokens'), managerToken);
   const storeIds: StoreId[] = Array.from({ length: options.stores }, (_, i) => StoreIdSchema.parse(`store-${i + 1}`));
   const skus = Array.from({ length: options.skus }, (_, i) => `SIM-${String(i + 1).padStart(3, '0')}`);
   const history: HistoryEvent[] = [];
@@ -126,9 +131,9 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
       {
         port: hubPort,
         dataDir: join(options.dataDir, 'hub'),
-        secret,
+        secretFile,
+        apiTokenFile,
         flags: [
-          `--api-token=${apiToken}`,
           '--reservation-ttl-ms',
           String(RESERVATION_TTL_MS),
           '--escrow-rebalance-ms',
@@ -161,10 +166,10 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
         hubUrl: `ws://127.0.0.1:${proxies[i]?.port ?? 0}`,
         port: storePorts[i] ?? 0,
         dataDir: join(options.dataDir, id),
-        token: signStoreToken(id, secret),
+        tokenFile: writeSecretFile(join(secretsDir, `${id}.token`), signStoreToken(id, secret)),
         flags:
           options.overrideCap > 0
-            ? ['--override-cap', String(options.overrideCap), `--manager-token=${managerToken}`]
+            ? ['--override-cap', String(options.overrideCap), '--manager-token-file', managerTokenFile]
             : [],
       },
       quiet,

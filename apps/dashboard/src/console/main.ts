@@ -3,6 +3,7 @@ import { byId, setAttr, setText } from '../shared/dom.js';
 import { ago, units } from '../shared/format.js';
 import { RequestFailed, idempotencyKey, requestJson } from '../shared/http.js';
 import { OperationResultSchema, StoreSkuSchema, StoreStatusSchema, type StoreSku } from '../shared/schemas.js';
+import { z } from 'zod/mini';
 
 /**
  * The store console: served by a store node and talking only to it, so it keeps
@@ -12,6 +13,28 @@ import { OperationResultSchema, StoreSkuSchema, StoreStatusSchema, type StoreSku
 let current: StoreSku | null = null;
 let hubConnected: boolean | null = null;
 let nodeReachable = true;
+
+/** Why the store is not connected, as its /v1/status says (stores of earlier versions do not say). */
+const LinkProblemSchema = z.looseObject({
+  hub: z.looseObject({
+    problem: z.optional(
+      z.nullable(z.looseObject({ kind: z.string(), detail: z.string(), nextAttemptAt: z.nullable(z.string()) })),
+    ),
+    tokenExpiresAt: z.optional(z.nullable(z.string())),
+  }),
+});
+type LinkProblem = NonNullable<z.infer<typeof LinkProblemSchema>['hub']['problem']>;
+let linkProblem: LinkProblem | null = null;
+
+/** What the pill says for each reason; credential problems need a person, not patience. */
+const PROBLEM_LABELS: Readonly<Record<string, string>> = {
+  unauthorized: 'Hub refused this store’s token',
+  'token-expired': 'Store token expired',
+  'token-unreadable': 'Store token unreadable',
+  forbidden: 'Hub refused this store',
+  'unsupported-protocol': 'Hub speaks another protocol version',
+  'link-cut': 'Link cut by an operator',
+};
 
 const banner = byId('offline-banner');
 const linkPill = byId('hub-link');
@@ -23,8 +46,10 @@ function showLink(): void {
     setText(linkPill, 'Checking the hub link…');
     setAttr(linkPill, 'class', 'pill pill-wait');
   } else {
-    setText(linkPill, hubConnected ? 'Hub connected' : 'Hub unreachable');
+    const label = hubConnected ? 'Hub connected' : (PROBLEM_LABELS[linkProblem?.kind ?? ''] ?? 'Hub unreachable');
+    setText(linkPill, label);
     setAttr(linkPill, 'class', `pill ${hubConnected ? 'pill-ok' : 'pill-bad'}`);
+    setAttr(linkPill, 'title', hubConnected || linkProblem === null ? '' : linkProblem.detail);
   }
   const offline = nodeReachable && hubConnected === false;
   banner.hidden = !offline;
@@ -35,6 +60,14 @@ function showLink(): void {
         ? 'Offline: selling from local quota. Look up a SKU to see how many units are left.'
         : `Offline: selling from local quota, ${units(current.rights)} unit${current.rights === 1 ? '' : 's'} of ${current.sku} left.`,
     );
+    // A credential problem does not heal by waiting: say what the hub said and when the store tries again.
+    if (linkProblem !== null && linkProblem.kind in PROBLEM_LABELS) {
+      const next =
+        linkProblem.nextAttemptAt === null
+          ? ''
+          : ` Next attempt ${new Date(linkProblem.nextAttemptAt).toLocaleTimeString()}.`;
+      banner.textContent = `${banner.textContent ?? ''} ${linkProblem.detail}.${next}`;
+    }
   }
   document.body.classList.toggle('offline', offline);
 }
@@ -44,6 +77,8 @@ async function loadStatus(): Promise<void> {
     const status = await requestJson('/v1/status', StoreStatusSchema);
     nodeReachable = true;
     hubConnected = status.hub.connected;
+    const link = LinkProblemSchema.safeParse(status);
+    linkProblem = link.success ? (link.data.hub.problem ?? null) : null;
     setText(byId('store-id'), status.storeId);
     document.title = `shelfsync · store ${status.storeId}`;
   } catch (error) {
