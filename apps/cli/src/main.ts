@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { UsageError, describeFlags, parseFlags, type FlagSpec } from './args.js';
 import { runDemo } from './demo.js';
 import { startProxy } from './proxy-command.js';
+import { installProcessPolicy } from './process-policy.js';
 import { onShutdown } from './shutdown.js';
 import { SCENARIOS } from './sim/scenarios.js';
 import { SimInputError, SimOptionsSchema, runSimCommand } from './sim/sim-command.js';
@@ -86,6 +87,32 @@ const hubFlags = {
     env: 'SHELFSYNC_OVERRIDE_CAP',
     description:
       'manager override: the largest deficit per store and SKU the hub accepts from store overrides (default 0: none)',
+  },
+  maxConnectionsPerAddress: {
+    flag: 'max-connections-per-address',
+    env: 'SHELFSYNC_MAX_CONNECTIONS_PER_ADDRESS',
+    description:
+      "connections one client address may hold before authenticating; stores' sync sessions do not count (default 512)",
+  },
+  maxEventStreamsPerAddress: {
+    flag: 'max-event-streams-per-address',
+    env: 'SHELFSYNC_MAX_EVENT_STREAMS_PER_ADDRESS',
+    description: 'open /v1/events streams per client address (default 20)',
+  },
+  maxEventStreams: {
+    flag: 'max-event-streams',
+    env: 'SHELFSYNC_MAX_EVENT_STREAMS',
+    description: 'open /v1/events streams in total (default 2000)',
+  },
+  maxYjsReadersPerAddress: {
+    flag: 'max-yjs-readers-per-address',
+    env: 'SHELFSYNC_MAX_YJS_READERS_PER_ADDRESS',
+    description: 'open /yjs/<sku> readers per client address (default 32)',
+  },
+  maxYjsReaders: {
+    flag: 'max-yjs-readers',
+    env: 'SHELFSYNC_MAX_YJS_READERS',
+    description: 'open /yjs/<sku> readers in total (default 256)',
   },
   faultProxies: {
     flag: 'fault-proxies',
@@ -358,6 +385,7 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+installProcessPolicy();
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof UsageError) {
     process.stderr.write(`${error.message}\n`);

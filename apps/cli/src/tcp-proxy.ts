@@ -41,6 +41,8 @@ export class TcpProxy {
     if (address === null || typeof address === 'string') throw new Error('no port');
     const proxy = new TcpProxy(server, address.port, random);
     server.on('connection', (client) => proxy.accept(client, targetPort));
+    // Accepting can fail (too many open files); the proxy keeps serving the links it has.
+    server.on('error', () => undefined);
     return proxy;
   }
 
@@ -104,6 +106,8 @@ export class TcpProxy {
   }
 
   private accept(client: Socket, targetPort: number): void {
+    // Whatever either side sends or does, an error ends that link only.
+    client.on('error', () => client.destroy());
     if (this.state === 'reset') {
       client.destroy();
       return;

@@ -79,6 +79,20 @@ export const HubConfigSchema = z.strictObject({
       ),
     )
     .default({}),
+  /**
+   * Connections one client address may hold open before authenticating (every
+   * HTTP connection, event stream and document reader; not a store's
+   * authenticated sync session). Loopback load tests share one address: keep it high.
+   */
+  maxConnectionsPerAddress: z.coerce.number().int().min(1).max(1_000_000).default(512),
+  /** Open `GET /v1/events` streams per client address. */
+  maxEventStreamsPerAddress: z.coerce.number().int().min(1).max(1_000_000).default(20),
+  /** Open `GET /v1/events` streams in total. */
+  maxEventStreams: z.coerce.number().int().min(1).max(1_000_000).default(2_000),
+  /** Open `/yjs/<sku>` readers per client address. */
+  maxYjsReadersPerAddress: z.coerce.number().int().min(1).max(1_000_000).default(32),
+  /** Open `/yjs/<sku>` readers in total. */
+  maxYjsReaders: z.coerce.number().int().min(1).max(1_000_000).default(256),
   /** How often every followed (SKU, store) is rebalanced, besides on each update. */
   escrowRebalanceMs: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
 });

@@ -1,7 +1,10 @@
 import Router from '@koa/router';
 import {
+  AddressSlots,
+  ConnectionErrors,
   IdempotencyKeys,
   Metrics,
+  PeerLogLimiter,
   closeServer,
   cors,
   rateLimit,
@@ -12,7 +15,6 @@ import {
   parseOrThrow,
   problem,
   createHttpServer,
-  wsTransport,
   type Logger,
   type RequestState,
 } from '@shelfsync/edge';
@@ -21,7 +23,6 @@ import {
   IdempotencyKeySchema,
   ReservationIdSchema,
   ReservationRequestSchema,
-  SYNC_PATH,
   SkuSchema,
   type SkuLedger,
   httpStatusByCode,
@@ -44,14 +45,13 @@ import {
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { buildHint, distDir } from '@shelfsync/dashboard/dist-dir';
 import { adminRoutes } from './admin.js';
 import { ChainActivity } from './chain-activity.js';
 import type { HubConfig } from './config.js';
+import { limitUnauthenticated, routeUpgrades } from './hub-wire.js';
 import { verifyStoreToken } from './token.js';
 import { storefrontRoutes } from './storefront.js';
 import { YjsReadEndpoint } from './yjs-endpoint.js';
@@ -72,6 +72,9 @@ export interface RunningHub {
  */
 export async function startHub(config: HubConfig, log: Logger = createLogger('hub')): Promise<RunningHub> {
   const metrics = new Metrics('hub');
+  // What any one peer (an address, a store) can make the hub log is bounded.
+  const peerLog = new PeerLogLimiter(log);
+  const errors = new ConnectionErrors(log, metrics, peerLog);
   const adapter = await SqlJsStorageAdapter.open({
     path: join(config.dataDir, 'hub.sqlite'),
     onFsync: metrics.fsyncObserver(),
@@ -110,7 +113,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     onEvent: (event) => {
       activity.onSyncEvent(event);
       if (event.type === 'rejected') rejected.inc({ code: event.code });
-      logSyncEvent(log, event);
+      logSyncEvent(log, peerLog, event);
     },
   });
   metrics.reading(
@@ -253,7 +256,15 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     if (storage.changeOf(sku) === undefined) throw problem(ErrorCode.NotFound, `no stock recorded for ${sku}`);
     ctx.body = { sku, ...ledgerSummary(await storage.open(sku)) } satisfies SkuLedger;
   });
-  const closeEventStreams = storefrontRoutes(router, storage, log);
+  const closeEventStreams = storefrontRoutes(
+    router,
+    storage,
+    log,
+    new AddressSlots(
+      { name: 'event_streams', perAddress: config.maxEventStreamsPerAddress, total: config.maxEventStreams },
+      metrics,
+    ),
+  );
   adminRoutes(router, sync, requireApiToken, log, config.faultProxies);
   activity.routes(router);
   // The hub listens only once its storage is loaded: serving means ready.
@@ -267,7 +278,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   });
   const server = createHttpServer(
     router,
-    (error, ctx) => log.error({ err: error, requestId: ctx.state.requestId }, 'request failed'),
+    (error, ctx) => peerLog.error(ctx.request.ip, { err: error, requestId: ctx.state.requestId }, 'request failed'),
     metrics,
     [
       staticFiles({ root: distDir, index: 'dashboard.html', missingHint: buildHint }),
@@ -297,36 +308,34 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
             path === '/v1/summary'),
       }),
     ],
+    errors,
   );
   const wss = new WebSocketServer({ noServer: true, maxPayload: 2 * 1024 * 1024 });
-  const readers = new YjsReadEndpoint((sku) => storage.pin(sku), log, storage);
+  const readers = new YjsReadEndpoint(
+    (sku) => storage.pin(sku),
+    peerLog,
+    storage,
+    new AddressSlots(
+      { name: 'yjs_readers', perAddress: config.maxYjsReadersPerAddress, total: config.maxYjsReaders },
+      metrics,
+    ),
+  );
   storage.onFailure((error) => {
     log.fatal({ err: error }, 'hub storage failed: no more writes, reads or syncing until restart');
     // The sync halts itself (it listens too); the other ways out of the documents close here.
     readers.halt();
     closeEventStreams();
   });
-  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = new URL(request.url ?? '/', 'http://hub');
-    const readSku = YjsReadEndpoint.skuOf(url.pathname);
-    if (readSku !== null) {
-      wss.handleUpgrade(request, socket, head, (ws) => readers.accept(readSku, ws));
-      return;
-    }
-    if (url.pathname !== SYNC_PATH) {
-      refuse(socket, 404, 'Not Found');
-      return;
-    }
-    const token = bearer(request) ?? url.searchParams.get('token');
-    const storeId = token === null ? null : verifyStoreToken(token, config.secret);
-    if (storeId === null) {
-      log.warn({ remote: request.socket.remoteAddress }, 'store connection refused: missing or invalid token');
-      refuse(socket, 401, 'Unauthorized');
-      return;
-    }
-    wss.handleUpgrade(request, socket, head, (ws) => {
-      sync.connect(storeId, wsTransport(ws));
-    });
+  routeUpgrades(server, {
+    wss,
+    readers,
+    errors,
+    verify: (token) => verifyStoreToken(token, config.secret),
+    connect: (storeId, transport) => sync.connect(storeId, transport),
+    authenticated: limitUnauthenticated(
+      server,
+      new AddressSlots({ name: 'unauthenticated', perAddress: config.maxConnectionsPerAddress }, metrics),
+    ),
   });
 
   const port = await listen(server, config.port, config.host);
@@ -341,6 +350,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       closeEventStreams();
       reservations.stop();
       clearInterval(evictTimer);
+      peerLog.stop();
       if (rebalanceTimer !== null) clearInterval(rebalanceTimer);
       sync.close();
       readers.close();
@@ -354,20 +364,12 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   };
 }
 
-function bearer(request: IncomingMessage): string | null {
-  const header = request.headers.authorization;
-  return header?.startsWith('Bearer ') === true ? header.slice('Bearer '.length).trim() : null;
-}
-
-function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
 function logAllocatorEvent(log: Logger, event: AllocatorEvent): void {
   log.debug(event, `escrow ${event.type}`);
 }
 
-function logSyncEvent(log: Logger, event: HubSyncEvent): void {
+/** What a store does wrong is logged at most a few lines per store and window (`PeerLogLimiter`). */
+function logSyncEvent(log: Logger, peerLog: PeerLogLimiter, event: HubSyncEvent): void {
   switch (event.type) {
     case 'accepted':
       log.debug(event, 'update accepted');
@@ -375,7 +377,7 @@ function logSyncEvent(log: Logger, event: HubSyncEvent): void {
     case 'rejected':
     case 'protocol-error':
     case 'slow-consumer':
-      log.warn(event, event.type);
+      peerLog.warn(`store:${event.storeId}`, { ...event }, event.type);
       return;
     default:
       log.info(event, event.type);

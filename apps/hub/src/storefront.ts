@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import { computeStock, type StockView } from '@shelfsync/core';
-import { parseOrThrow, problem, type Logger, type RequestState } from '@shelfsync/edge';
+import { parseOrThrow, problem, type AddressSlots, type Logger, type RequestState } from '@shelfsync/edge';
 import {
   CENTRAL_LOCATION,
   ErrorCode,
@@ -24,6 +24,8 @@ const MAX_SCAN = 2_000;
 /** An SSE client's changes are sent at most this often, coalesced per SKU. */
 const EVENTS_FLUSH_MS = 100;
 const HEARTBEAT_MS = 15_000;
+/** What a client refused an event stream at the cap is told to wait. */
+const EVENTS_RETRY_AFTER_S = 5;
 /** Read bodies kept serialized (the hot part of the catalog). */
 const BODY_CACHE_SIZE = 10_000;
 
@@ -72,9 +74,15 @@ export function stockBody(sku: Sku, view: StockView, change: { seq: number; at: 
  * The storefront's read API on the hub: public, cacheable reads of merged stock
  * (strong ETags from the hub's change numbers and process), a stable cursor walk of the
  * catalog, per-store availability, and a Server-Sent Events stream of changes
- * with Last-Event-ID resume.
+ * with Last-Event-ID resume. `streams` caps open event streams per client
+ * address and in total: past it, `429 TOO_MANY_CONNECTIONS`.
  */
-export function storefrontRoutes(router: Router<RequestState>, storage: HubStorage, log: Logger): () => void {
+export function storefrontRoutes(
+  router: Router<RequestState>,
+  storage: HubStorage,
+  log: Logger,
+  eventStreams: AddressSlots | null = null,
+): () => void {
   const epochTag = storage.epoch.replace(/[^A-Za-z0-9]/g, '').slice(0, 8);
   // A change is numbered before it is durable, and a crash can hand its number to
   // another change: an ETag names the process too, so it never matches across a
@@ -201,6 +209,14 @@ export function storefrontRoutes(router: Router<RequestState>, storage: HubStora
     const query = parseOrThrow(EventsQuerySchema, ctx.query, 'query');
     const filter = query.sku === undefined ? null : new Set(Array.isArray(query.sku) ? query.sku : [query.sku]);
     const lastEventId = ctx.get('last-event-id') || query.lastEventId;
+    const slot = eventStreams?.acquire(ctx.request.ip) ?? null;
+    if (eventStreams !== null && slot === null) {
+      ctx.set('Retry-After', String(EVENTS_RETRY_AFTER_S));
+      throw problem(
+        ErrorCode.TooManyConnections,
+        `too many open event streams (per client or in total); retry in ${EVENTS_RETRY_AFTER_S} s`,
+      );
+    }
     const stream = new PassThrough();
     ctx.status = 200;
     ctx.type = 'text/event-stream';
@@ -256,6 +272,7 @@ export function storefrontRoutes(router: Router<RequestState>, storage: HubStora
       clearInterval(heartbeat);
       if (timer !== null) clearTimeout(timer);
       streams.delete(end);
+      slot?.release();
       stream.end();
     };
     streams.add(end);

@@ -1,5 +1,5 @@
-import type { Logger } from '@shelfsync/edge';
-import { SkuSchema, type Sku } from '@shelfsync/protocol';
+import type { AddressSlots, PeerLogLimiter } from '@shelfsync/edge';
+import { CloseCode, SkuSchema, type Sku } from '@shelfsync/protocol';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
@@ -35,11 +35,16 @@ export class YjsReadEndpoint {
   private readonly stopListening: () => void;
   private halted = false;
 
-  /** `pin` keeps a document in memory while it has readers: they are answered from that very instance. */
+  /**
+   * `pin` keeps a document in memory while it has readers: they are answered from
+   * that very instance. `slots` caps readers per address and in total; `log`
+   * limits what each peer can make the endpoint log.
+   */
   constructor(
     private readonly pin: (sku: Sku) => Promise<PinnedDoc>,
-    private readonly log: Logger,
+    private readonly log: PeerLogLimiter,
     private readonly commits: DurableCommits,
+    private readonly slots: AddressSlots | null = null,
   ) {
     this.stopListening = commits.onCommit((sku, _change, update) => {
       const entry = this.subscribers.get(sku);
@@ -52,38 +57,66 @@ export class YjsReadEndpoint {
     });
   }
 
-  /** The SKU a request path names, or null if it is not one of ours. */
+  /** The SKU a request path names, or null if it is not one of ours (or not a SKU, or not percent-decodable). */
   static skuOf(pathname: string): Sku | null {
     if (!pathname.startsWith(YJS_PATH_PREFIX)) return null;
-    const parsed = SkuSchema.safeParse(decodeURIComponent(pathname.slice(YJS_PATH_PREFIX.length)));
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(pathname.slice(YJS_PATH_PREFIX.length));
+    } catch {
+      return null;
+    }
+    const parsed = SkuSchema.safeParse(decoded);
     return parsed.success ? parsed.data : null;
   }
 
-  /** Takes a new connection. Messages are queued from the first moment, so none is lost while the document loads. */
-  accept(sku: Sku, socket: WebSocket): void {
+  /**
+   * Takes a new connection from `peer` (its address). Messages are queued from the
+   * first moment, so none is lost while the document loads; the queue never
+   * rejects, whatever the reader sends or the storage does.
+   */
+  accept(sku: Sku, socket: WebSocket, peer = 'unknown'): void {
     if (this.halted) {
-      socket.close(1011, 'internal error');
+      closeWith(socket, CloseCode.ServerError);
       return;
     }
-    let ready: Promise<Y.Doc> = this.pin(sku).then((pinned) => {
-      const doc = this.subscribe(sku, pinned, socket);
-      const encoder = encoding.createEncoder();
-      encoding.writeVarUint(encoder, MESSAGE_SYNC);
-      syncProtocol.writeSyncStep1(encoder, doc);
-      send(socket, encoding.toUint8Array(encoder));
-      return doc;
+    const slot = this.slots?.acquire(peer) ?? null;
+    if (this.slots !== null && slot === null) {
+      this.log.warn(peer, { sku }, 'yjs reader refused: reader cap reached');
+      closeWith(socket, CloseCode.TryAgainLater);
+      return;
+    }
+    socket.on('close', () => {
+      slot?.release();
+      this.unsubscribe(sku, socket);
     });
+    let ready: Promise<Y.Doc | null> = this.pin(sku).then(
+      (pinned) => {
+        const doc = this.subscribe(sku, pinned, socket);
+        const encoder = encoding.createEncoder();
+        encoding.writeVarUint(encoder, MESSAGE_SYNC);
+        syncProtocol.writeSyncStep1(encoder, doc);
+        send(socket, encoding.toUint8Array(encoder));
+        return doc;
+      },
+      (error: unknown) => {
+        this.log.error(peer, { err: error, sku }, 'yjs endpoint failed to open a document');
+        closeWith(socket, CloseCode.ServerError);
+        return null;
+      },
+    );
     socket.on('message', (data: Buffer) => {
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       ready = ready.then(async (doc) => {
-        await this.handle(sku, doc, socket, bytes);
+        if (doc === null) return null;
+        try {
+          await this.handle(sku, doc, socket, bytes);
+        } catch (error) {
+          this.log.error(peer, { err: error, sku }, 'yjs endpoint failed to answer a reader');
+          closeWith(socket, CloseCode.ServerError);
+        }
         return doc;
       });
-    });
-    socket.on('close', () => this.unsubscribe(sku, socket));
-    ready.catch((error: unknown) => {
-      this.log.error({ err: error, sku }, 'yjs endpoint failed to open a document');
-      socket.close(1011, 'internal error');
     });
   }
 
@@ -105,7 +138,7 @@ export class YjsReadEndpoint {
       const decoder = decoding.createDecoder(bytes);
       const type = decoding.readVarUint(decoder);
       if (type !== MESSAGE_SYNC) {
-        if (type !== MESSAGE_AWARENESS && type !== MESSAGE_QUERY_AWARENESS) socket.close(4400, 'bad request');
+        if (type !== MESSAGE_AWARENESS && type !== MESSAGE_QUERY_AWARENESS) closeWith(socket, CloseCode.BadRequest);
         return;
       }
       if (decoding.readVarUint(decoder) === syncProtocol.messageYjsSyncStep1) {
@@ -113,7 +146,7 @@ export class YjsReadEndpoint {
       }
       // Step 2 and updates from a reader are ignored: this endpoint is read only.
     } catch {
-      socket.close(4400, 'bad request');
+      closeWith(socket, CloseCode.BadRequest);
       return;
     }
     if (step1 === null) return;
@@ -131,10 +164,10 @@ export class YjsReadEndpoint {
         }
       });
     } catch {
-      socket.close(1011, 'internal error');
+      closeWith(socket, CloseCode.ServerError);
       return;
     }
-    if (answer === null) socket.close(4400, 'bad request');
+    if (answer === null) closeWith(socket, CloseCode.BadRequest);
     else send(socket, answer);
   }
 
@@ -172,8 +205,12 @@ const MAX_READER_BUFFER = 4 * 1024 * 1024;
 function send(socket: WebSocket, message: Uint8Array): void {
   if (socket.readyState !== socket.OPEN) return;
   if (socket.bufferedAmount > MAX_READER_BUFFER) {
-    socket.close(4429, 'slow consumer');
+    closeWith(socket, CloseCode.SlowConsumer);
     return;
   }
   socket.send(message, { binary: true });
+}
+
+function closeWith(socket: WebSocket, close: { readonly code: number; readonly reason: string }): void {
+  socket.close(close.code, close.reason);
 }

@@ -1,4 +1,4 @@
-import { wsTransport, type Logger } from '@shelfsync/edge';
+import { ConnectionErrorReason, wsErrorReason, wsTransport, type Logger } from '@shelfsync/edge';
 import { CloseCode, SYNC_PATH } from '@shelfsync/protocol';
 import { backoffDelay, type StoreSync } from '@shelfsync/sync';
 import { WebSocket } from 'ws';
@@ -58,8 +58,12 @@ export class HubLink {
       this.log.error({ status: response.statusCode }, 'hub refused the connection (check the store token)');
       socket.terminate();
     });
+    // Always listened to: `ws` closes the socket itself (1002, 1007, 1009) and the
+    // close below reconnects with backoff, which also bounds these lines.
     socket.on('error', (error) => {
-      this.log.debug({ err: error.message }, 'hub connection error');
+      const reason = wsErrorReason(error);
+      if (reason === ConnectionErrorReason.SocketError) this.log.debug({ err: error.message }, 'hub connection error');
+      else this.log.warn({ reason }, 'the hub broke the WebSocket protocol; reconnecting');
     });
     socket.on('close', (code, reason) => {
       if (this.socket === socket) this.socket = null;

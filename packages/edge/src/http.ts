@@ -4,6 +4,8 @@ import type Router from '@koa/router';
 import Koa, { type Context, type Middleware, type Next } from 'koa';
 import { createServer, type Server } from 'node:http';
 import type { z } from 'zod';
+import { ConnectionErrors } from './connection-errors.js';
+import { createLogger } from './log.js';
 import type { Metrics } from './metrics.js';
 
 /** A ShelfsyncError thrown through Koa; the problem middleware turns it into problem+json. */
@@ -119,12 +121,15 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, whe
 /**
  * The HTTP server every shelfsync process runs: request ids, problem+json for
  * every error, the router's routes plus `GET /healthz`, and 405s for wrong methods.
+ * What the HTTP parser refuses, and request targets that are not URLs, get a 400
+ * and are counted in `errors` (by default a logger of its own), never a 500.
  */
 export function createHttpServer(
   router: Router<RequestState>,
   logUnexpected: UnexpectedErrorLogger,
   metrics?: Metrics,
   guards: readonly Middleware<RequestState>[] = [],
+  errors: ConnectionErrors = new ConnectionErrors(createLogger('http'), metrics),
 ): Server {
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
@@ -150,7 +155,10 @@ export function createHttpServer(
   app.use(router.routes());
   app.use(router.allowedMethods());
   const handle = app.callback();
-  return createServer((request, response) => {
+  const server = createServer((request, response) => {
+    if (errors.refuseBadTarget(request, response)) return;
     void handle(request, response);
   });
+  errors.watchHttpServer(server);
+  return server;
 }

@@ -14,6 +14,8 @@ const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 export class Metrics {
   readonly registry = new Registry();
   private readonly http: Histogram<'method' | 'route' | 'status'>;
+  /** Sources of the gauges several owners contribute to (`sharedReadings`), by metric name and label value. */
+  private readonly sharedSources = new Map<string, Map<string, () => number>>();
 
   constructor(process: 'hub' | 'store', labels: Record<string, string> = {}) {
     this.registry.setDefaultLabels({ process, ...labels });
@@ -27,6 +29,27 @@ export class Metrics {
 
   counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /** A counter several parts of the process increment: made on first use, the same one after. */
+  sharedCounter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+    const existing = this.registry.getSingleMetric(name);
+    return existing instanceof Counter ? existing : this.counter(name, help, labelNames);
+  }
+
+  /**
+   * A gauge with one label to which several owners each contribute one sample,
+   * read when scraped: `value` is this owner's label value.
+   */
+  sharedReadings(name: string, help: string, label: string, value: string, read: () => number): void {
+    let sources = this.sharedSources.get(name);
+    if (sources === undefined) {
+      const created = new Map<string, () => number>();
+      sources = created;
+      this.sharedSources.set(name, created);
+      this.readings(name, help, label, () => [...created].map(([key, source]) => [key, source()] as [string, number]));
+    }
+    sources.set(value, read);
   }
 
   /** The journal's write+fsync time per group commit, for the storage adapter's `onFsync`. */

@@ -1,8 +1,15 @@
 import type { Transport } from '@shelfsync/sync';
 import type { RawData, WebSocket } from 'ws';
 
-/** Adapts a `ws` WebSocket to the sync Transport: binary frames, close codes, buffered bytes. */
-export function wsTransport(socket: WebSocket): Transport {
+/**
+ * Adapts a `ws` WebSocket to the sync Transport: binary frames, close codes,
+ * buffered bytes. The socket always gets an error listener (`onError`, or one
+ * that ignores): `ws` closes the connection itself on a protocol violation
+ * (1002, 1007, 1009) and then emits `error`, which without a listener would end
+ * the process. The close reaches the session through `onClose` as usual.
+ */
+export function wsTransport(socket: WebSocket, onError: (error: Error) => void = () => undefined): Transport {
+  socket.on('error', onError);
   return {
     send(frame) {
       if (socket.readyState === socket.OPEN) socket.send(frame, { binary: true });

@@ -5,6 +5,22 @@
 export const CloseCode = {
   /** Clean shutdown of either side. */
   GoingAway: { code: 1001, reason: 'going away' },
+  /**
+   * A WebSocket framing violation (reserved opcode or bits, bad masking): the
+   * `ws` library closes with it before shelfsync sees the frame.
+   */
+  ProtocolError: { code: 1002, reason: 'protocol error' },
+  /** A text frame or close reason that is not UTF-8 (closed by `ws`, like ProtocolError). */
+  InvalidPayload: { code: 1007, reason: 'invalid payload data' },
+  /** A message over the receiver's size limit (closed by `ws`, like ProtocolError). */
+  MessageTooBig: { code: 1009, reason: 'message too big' },
+  /** An unexpected failure, to a standard WebSocket client (a Yjs reader); sync sessions use InternalError. */
+  ServerError: { code: 1011, reason: 'internal error' },
+  /**
+   * The server is at a connection cap (for a document reader: per address or in
+   * total); the client may retry later, with backoff.
+   */
+  TryAgainLater: { code: 1013, reason: 'try again later' },
   /** A frame or control message did not parse, or came before the handshake. */
   BadRequest: { code: 4400, reason: 'bad request' },
   /** The token expired or was revoked during the session. */

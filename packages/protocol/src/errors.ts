@@ -55,6 +55,8 @@ export const ErrorCode = {
   UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
   /** Too many requests from one client; retry after the Retry-After header's seconds. */
   RateLimited: 'RATE_LIMITED',
+  /** The client holds as many long-lived connections (event streams, readers) as it may, or the server does in total; retry after Retry-After. */
+  TooManyConnections: 'TOO_MANY_CONNECTIONS',
   /** An Idempotency-Key reused with a different request. */
   IdempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
   /** A store replica whose data directory is new has not finished its first sync with the hub: it takes no writes yet. */
@@ -96,6 +98,7 @@ export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   IDEMPOTENCY_KEY_REUSED: 422,
   RATE_LIMITED: 429,
+  TOO_MANY_CONNECTIONS: 429,
   REPLICA_NOT_READY: 503,
   STORAGE_UNAVAILABLE: 503,
   FAULT_PROXY_UNAVAILABLE: 502,

@@ -1,0 +1,103 @@
+import {
+  ConnectionErrorReason,
+  peerOf,
+  refuseUpgrade,
+  requestTarget,
+  wsTransport,
+  type AddressSlots,
+  type ConnectionErrors,
+  type Slot,
+} from '@shelfsync/edge';
+import { SYNC_PATH, type StoreId } from '@shelfsync/protocol';
+import type { Transport } from '@shelfsync/sync';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { WebSocketServer } from 'ws';
+import { YJS_PATH_PREFIX, YjsReadEndpoint } from './yjs-endpoint.js';
+
+/**
+ * Caps connections that have not authenticated, per client address: counted
+ * from the moment they are accepted until a store authenticates its sync
+ * upgrade. Past the cap a new connection gets a bare 429 and is closed before
+ * any byte of it is parsed. Returns what marks a connection authenticated.
+ */
+export function limitUnauthenticated(server: Server, slots: AddressSlots): (socket: Duplex) => void {
+  const held = new WeakMap<Duplex, Slot>();
+  server.on('connection', (socket: Socket) => {
+    const slot = slots.acquire(peerOf(socket));
+    if (slot === null) {
+      refuseUpgrade(socket, 429, { 'Retry-After': '5' });
+      return;
+    }
+    held.set(socket, slot);
+    socket.once('close', () => slot.release());
+  });
+  return (socket) => held.get(socket)?.release();
+}
+
+export interface UpgradeRoutes {
+  readonly wss: WebSocketServer;
+  readonly readers: YjsReadEndpoint;
+  readonly errors: ConnectionErrors;
+  /** The store a sync upgrade's token names, or null. */
+  verify(token: string): StoreId | null;
+  /** A store's authenticated session, once its upgrade completed. */
+  connect(storeId: StoreId, transport: Transport): void;
+  /** Marks the connection authenticated: it no longer counts against its address. */
+  authenticated(socket: Duplex): void;
+}
+
+/**
+ * Routes WebSocket upgrades: `/yjs/<sku>` to the document readers, `/v1/sync` to
+ * store sessions once the token checks out. Whatever the request holds, the
+ * answer is an upgrade or a status line and a close: a target that is not a
+ * URL, a path that is not a SKU, or a handshake `ws` refuses gets 400.
+ */
+export function routeUpgrades(server: Server, routes: UpgradeRoutes): void {
+  const { wss, readers, errors } = routes;
+  errors.watchServer(wss);
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const peer = peerOf(socket);
+    errors.watchUpgradeSocket(socket, peer);
+    const url = requestTarget(request.url);
+    if (url === null) {
+      errors.record(ConnectionErrorReason.BadUpgrade, peer, { detail: 'request target is not a URL' });
+      refuseUpgrade(socket, 400);
+      return;
+    }
+    if (url.pathname.startsWith(YJS_PATH_PREFIX)) {
+      const sku = YjsReadEndpoint.skuOf(url.pathname);
+      if (sku === null) {
+        errors.record(ConnectionErrorReason.BadUpgrade, peer, { detail: 'the path names no valid SKU' });
+        refuseUpgrade(socket, 400);
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        errors.watchWebSocket(ws, peer);
+        readers.accept(sku, ws, peer);
+      });
+      return;
+    }
+    if (url.pathname !== SYNC_PATH) {
+      refuseUpgrade(socket, 404);
+      return;
+    }
+    const token = bearer(request) ?? url.searchParams.get('token');
+    const storeId = token === null ? null : routes.verify(token);
+    if (storeId === null) {
+      errors.limiter.warn(peer, {}, 'store connection refused: missing or invalid token');
+      refuseUpgrade(socket, 401);
+      return;
+    }
+    routes.authenticated(socket);
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      routes.connect(storeId, wsTransport(ws, errors.webSocketErrorListener(peer)));
+    });
+  });
+}
+
+function bearer(request: IncomingMessage): string | null {
+  const header = request.headers.authorization;
+  return header?.startsWith('Bearer ') === true ? header.slice('Bearer '.length).trim() : null;
+}
