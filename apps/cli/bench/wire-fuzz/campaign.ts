@@ -19,6 +19,8 @@ export interface CampaignOptions {
   readonly batches?: number;
   /** Stop starting batches after this many ms: the soak is bounded in time as well as in inputs. */
   readonly maxMs?: number;
+  /** Send only inputs of these classes (the others' numbers are skipped, so the rest replay unchanged). */
+  readonly classes?: readonly FuzzClass[];
   readonly onBatch?: (report: CampaignReport) => void;
 }
 
@@ -121,6 +123,7 @@ export async function runCampaign(targets: FuzzTargets, options: CampaignOptions
         while (next < end && died === null) {
           const input = generateInput(options.seed, next, targets.context);
           next += 1;
+          if (options.classes !== undefined && !options.classes.includes(input.cls)) continue;
           const port = input.target === 'hub' ? targets.hub.port : targets.store.port;
           connection += 1;
           inFlight.set(input.index, input);

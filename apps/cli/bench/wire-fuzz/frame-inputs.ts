@@ -171,7 +171,11 @@ export function wsFrameInput(rng: Prng, ctx: FuzzContext): { kind: string; reque
   const { kind, frames } = rawFrames(rng);
   return {
     kind: `${sync ? 'sync' : 'yjs'}/${kind}`,
-    request: handshake(rng, sync ? '/v1/sync' : `/yjs/${validSku(rng)}`, sync ? peer : null),
+    request: handshake(
+      rng,
+      sync ? '/v1/sync' : `/yjs/${rng.chance(0.9) ? `fz${rng.int(0, 7)}` : validSku(rng)}`,
+      sync ? peer : null,
+    ),
     frames: [...(greet ? [encodeFrame({ opcode: Opcode.Binary, payload: hello(peer) })] : []), ...frames],
   };
 }

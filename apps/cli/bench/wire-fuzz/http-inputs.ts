@@ -48,7 +48,7 @@ export function requestLineInput(
         wellFormed: false,
       };
     case 'huge-target':
-      return { kind, request: line(method, `${path}?q=${'a'.repeat(rng.int(8_000, 120_000))}`), wellFormed: false };
+      return { kind, request: line(method, `${path}?q=${'a'.repeat(rng.int(8_000, 40_000))}`), wellFormed: false };
     case 'invalid-target':
       return {
         kind,
@@ -209,7 +209,7 @@ export function headerBlockInput(
           ? post([
               'Content-Type: application/json',
               `Content-Length: ${body.length}`,
-              `X-Big: ${'v'.repeat(rng.int(10_000, 100_000))}`,
+              `X-Big: ${'v'.repeat(rng.int(10_000, 40_000))}`,
             ])
           : post([
               'Content-Type: application/json',
