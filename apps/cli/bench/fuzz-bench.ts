@@ -64,7 +64,9 @@ export async function runFuzzSoak(options: FuzzSoakOptions): Promise<BenchRow[]>
           note: `answers ${Object.entries(s.statuses)
             .sort()
             .map(([k, v]) => `${k} ${v}`)
-            .join(', ')}; ${s.timeouts} left unanswered after 1 s`,
+            .join(
+              ', ',
+            )}${s.survived > 0 ? `; ${s.survived} frame sequences read to the end with the connection kept` : ''}; ${s.timeouts} left unanswered after 1 s`,
         };
       }),
       {
@@ -80,8 +82,12 @@ export async function runFuzzSoak(options: FuzzSoakOptions): Promise<BenchRow[]>
       },
       {
         name: '5xx answers',
-        value: `${report.wellFormed5xx.length} / ${report.malformed5xx.length}`,
-        note: `to the ${wellFormed.toLocaleString('en-US')} well-formed inputs / to malformed ones${report.malformed5xx[0] === undefined ? '' : ` (e.g. ${report.malformed5xx[0].slice(0, 80)})`}; ${timedOut} inputs unanswered`,
+        value: `${report.wellFormed5xx.length} / ${Object.values(report.malformed5xxByKind).reduce((n, c) => n + c, 0)}`,
+        note: `to the ${wellFormed.toLocaleString('en-US')} well-formed inputs / to malformed ones (${
+          Object.entries(report.malformed5xxByKind)
+            .map(([k, n]) => `${k}: ${n}`)
+            .join(', ') || 'none'
+        }); ${timedOut} inputs unanswered`,
       },
       { name: 'peak RSS, hub', value: mib(hubPeak), note: 'VmHWM of the hub process' },
       { name: 'peak RSS, store', value: mib(storePeak), note: 'VmHWM of the store process' },

@@ -29,6 +29,8 @@ export interface ClassStats {
   /** Answers by status class: "1xx", "2xx", ..., "none". */
   statuses: Record<string, number>;
   timeouts: number;
+  /** Frame inputs the server read to the end and answered the ping of, keeping the connection. */
+  survived: number;
   wellFormed: number;
   kinds: Record<string, number>;
 }
@@ -42,8 +44,10 @@ export interface CampaignReport {
   byClass: Record<FuzzClass, ClassStats>;
   /** Well-formed inputs answered 5xx: each one a failure. */
   wellFormed5xx: string[];
-  /** Malformed inputs answered 5xx: a 4xx was due, but the process lived. */
+  /** Malformed inputs answered 5xx (the first 50): a 4xx was due, but the process lived. */
   malformed5xx: string[];
+  /** All malformed inputs answered 5xx, counted by status, class and kind. */
+  malformed5xxByKind: Record<string, number>;
   /** The slowest honest sale to reach the hub, in ms. */
   maxSaleMs: number;
   failure: { batch: number; reason: string; replay: string; inFlight: string[] } | null;
@@ -59,7 +63,7 @@ export function describeInput(input: FuzzInput): string {
 
 function emptyStats(): Record<FuzzClass, ClassStats> {
   return Object.fromEntries(
-    FUZZ_CLASSES.map((c) => [c, { sent: 0, statuses: {}, timeouts: 0, wellFormed: 0, kinds: {} }]),
+    FUZZ_CLASSES.map((c) => [c, { sent: 0, statuses: {}, timeouts: 0, survived: 0, wellFormed: 0, kinds: {} }]),
   ) as Record<FuzzClass, ClassStats>;
 }
 
@@ -70,10 +74,15 @@ function record(report: CampaignReport, input: FuzzInput, outcome: Outcome): voi
   const bucket = outcome.status === null ? 'none' : `${Math.floor(outcome.status / 100)}xx`;
   stats.statuses[bucket] = (stats.statuses[bucket] ?? 0) + 1;
   if (outcome.ended === 'timeout') stats.timeouts += 1;
+  if (outcome.ended === 'pong') stats.survived += 1;
   if (input.wellFormed) stats.wellFormed += 1;
   if (outcome.status !== null && outcome.status >= 500) {
     const list = input.wellFormed ? report.wellFormed5xx : report.malformed5xx;
     if (list.length < 50) list.push(`${outcome.status} for ${describeInput(input)}`);
+    if (!input.wellFormed) {
+      const key = `${outcome.status} ${input.cls}/${input.kind}`;
+      report.malformed5xxByKind[key] = (report.malformed5xxByKind[key] ?? 0) + 1;
+    }
   }
   report.sent += 1;
 }
@@ -100,6 +109,7 @@ export async function runCampaign(targets: FuzzTargets, options: CampaignOptions
     byClass: emptyStats(),
     wellFormed5xx: [],
     malformed5xx: [],
+    malformed5xxByKind: {},
     maxSaleMs: 0,
     failure: null,
   };
@@ -186,9 +196,9 @@ export function summaryText(report: CampaignReport, targets: FuzzTargets): strin
     `wire fuzz seed ${report.seed}: ${report.sent} inputs in ${report.batches} batches, ${(report.elapsedMs / 1000).toFixed(1)} s (${Math.round(rate)}/s); slowest honest sale to the hub ${Math.round(report.maxSaleMs)} ms`,
     ...FUZZ_CLASSES.map((cls) => {
       const s = report.byClass[cls];
-      return `  ${cls}: ${s.sent} sent (${s.wellFormed} well-formed), answers ${JSON.stringify(s.statuses)}, ${s.timeouts} timed out`;
+      return `  ${cls}: ${s.sent} sent (${s.wellFormed} well-formed), answers ${JSON.stringify(s.statuses)}, ${s.survived} kept the connection, ${s.timeouts} timed out`;
     }),
-    `  5xx: ${report.wellFormed5xx.length} to well-formed inputs, ${report.malformed5xx.length} to malformed ones${report.malformed5xx.length > 0 ? `, e.g. ${report.malformed5xx[0] ?? ''}` : ''}`,
+    `  5xx: ${report.wellFormed5xx.length} to well-formed inputs; to malformed ones ${JSON.stringify(report.malformed5xxByKind)}${report.malformed5xx.length > 0 ? `, e.g. ${report.malformed5xx[0] ?? ''}` : ''}`,
     `  hub stderr ${targets.hub.stderrBytes} B, store stderr ${targets.store.stderrBytes} B`,
   ].join('\n');
 }

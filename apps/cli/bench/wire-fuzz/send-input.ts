@@ -6,8 +6,12 @@ import { SYNC_PING } from './ws-frame.js';
 export interface Outcome {
   /** The status of the server's answer (101 for an upgrade), or null when it answered none. */
   readonly status: number | null;
-  /** How the exchange ended: the server closed, answered (status or pong), or we gave up waiting. */
-  readonly ended: 'answered' | 'closed' | 'error' | 'timeout';
+  /**
+   * How the exchange ended: the server answered (a status, or for frames its
+   * pong: it read them all and kept the connection), closed it (for frames: a
+   * close frame or the socket), or we gave up waiting.
+   */
+  readonly ended: 'answered' | 'pong' | 'closed' | 'error' | 'timeout';
 }
 
 const MAX_READ = 64 * 1024;
@@ -63,7 +67,8 @@ export function sendInput(input: FuzzInput, port: number, localAddress: string, 
         framesSent = true;
         socket.write(concat([...input.frames, SYNC_PING]));
       }
-      if (serverAnswered(buffer.subarray(headerEnd))) finish('answered');
+      const answer = serverAnswer(buffer.subarray(headerEnd));
+      if (answer !== null) finish(answer);
     });
   });
 }
@@ -85,24 +90,25 @@ function statusOf(bytes: Buffer): number | null {
   return line?.[1] === undefined ? null : Number(line[1]);
 }
 
-/** True once the server's frames include a pong or a close. */
-function serverAnswered(bytes: Buffer): boolean {
+/** 'pong' or 'closed' once the server's frames include a pong or a close, else null. */
+function serverAnswer(bytes: Buffer): 'pong' | 'closed' | null {
   let at = 0;
   while (at + 2 <= bytes.length) {
     const opcode = (bytes[at] ?? 0) & 0x0f;
     let length = (bytes[at + 1] ?? 0) & 0x7f;
     let head = 2;
     if (length === 126) {
-      if (at + 4 > bytes.length) return false;
+      if (at + 4 > bytes.length) return null;
       length = bytes.readUInt16BE(at + 2);
       head = 4;
     } else if (length === 127) {
-      if (at + 10 > bytes.length) return false;
+      if (at + 10 > bytes.length) return null;
       length = Number(bytes.readBigUInt64BE(at + 2));
       head = 10;
     }
-    if (opcode === 0x8 || opcode === 0xa) return true;
+    if (opcode === 0x8) return 'closed';
+    if (opcode === 0xa) return 'pong';
     at += head + length;
   }
-  return false;
+  return null;
 }
