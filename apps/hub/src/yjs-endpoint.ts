@@ -105,12 +105,27 @@ export class YjsReadEndpoint {
         return null;
       },
     );
+    // A reader is bounded like a store: messages waiting for an answer, and writes refused.
+    let pending = 0;
+    let refusedWrites = 0;
     socket.on('message', (data: Buffer) => {
+      if (++pending > MAX_PENDING_MESSAGES) {
+        this.log.warn(peer, { sku }, 'yjs reader closed: too many messages waiting');
+        closeWith(socket, CloseCode.TryAgainLater);
+        return;
+      }
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       ready = ready.then(async (doc) => {
-        if (doc === null) return null;
+        pending--;
+        if (doc === null || socket.readyState !== socket.OPEN) return doc;
         try {
-          await this.handle(sku, doc, socket, bytes);
+          if (
+            (await this.handle(sku, doc, socket, bytes)) === 'refused-write' &&
+            ++refusedWrites > MAX_REFUSED_WRITES
+          ) {
+            this.log.warn(peer, { sku }, 'yjs reader closed: it keeps writing to a read-only document');
+            closeWith(socket, CloseCode.TooManyInvalidUpdates);
+          }
         } catch (error) {
           this.log.error(peer, { err: error, sku }, 'yjs endpoint failed to answer a reader');
           closeWith(socket, CloseCode.ServerError);
@@ -132,24 +147,26 @@ export class YjsReadEndpoint {
     this.close();
   }
 
-  private async handle(sku: Sku, doc: Y.Doc, socket: WebSocket, bytes: Uint8Array): Promise<void> {
+  /** Answers one reader message; says when it was a write, which this endpoint refuses. */
+  private async handle(sku: Sku, doc: Y.Doc, socket: WebSocket, bytes: Uint8Array): Promise<'refused-write' | 'ok'> {
     let step1: Uint8Array | null = null;
     try {
       const decoder = decoding.createDecoder(bytes);
       const type = decoding.readVarUint(decoder);
       if (type !== MESSAGE_SYNC) {
         if (type !== MESSAGE_AWARENESS && type !== MESSAGE_QUERY_AWARENESS) closeWith(socket, CloseCode.BadRequest);
-        return;
+        return 'ok';
       }
-      if (decoding.readVarUint(decoder) === syncProtocol.messageYjsSyncStep1) {
-        step1 = decoding.readVarUint8Array(decoder);
-      }
-      // Step 2 and updates from a reader are ignored: this endpoint is read only.
+      const kind = decoding.readVarUint(decoder);
+      if (kind === syncProtocol.messageYjsSyncStep1) step1 = decoding.readVarUint8Array(decoder);
+      // Step 2 and updates from a reader are ignored: this endpoint is read only. A step 2
+      // answers the hub's step 1 once per connection; an update is a write.
+      else if (kind === syncProtocol.messageYjsUpdate) return 'refused-write';
     } catch {
       closeWith(socket, CloseCode.BadRequest);
-      return;
+      return 'ok';
     }
-    if (step1 === null) return;
+    if (step1 === null) return 'ok';
     const stateVector = step1;
     let answer: Uint8Array | null;
     try {
@@ -165,10 +182,11 @@ export class YjsReadEndpoint {
       });
     } catch {
       closeWith(socket, CloseCode.ServerError);
-      return;
+      return 'ok';
     }
     if (answer === null) closeWith(socket, CloseCode.BadRequest);
     else send(socket, answer);
+    return 'ok';
   }
 
   /** Adds a reader of `sku`; returns the document it reads (one pin per SKU is kept, extra ones released). */
@@ -201,6 +219,10 @@ export class YjsReadEndpoint {
 
 // Readers are best effort: a reader that falls this far behind is dropped and can reconnect.
 const MAX_READER_BUFFER = 4 * 1024 * 1024;
+/** Messages of one reader waiting for an answer; past it the reader is closed (1013). */
+const MAX_PENDING_MESSAGES = 64;
+/** Updates a reader may send before it is closed (4422): the endpoint is read only. */
+const MAX_REFUSED_WRITES = 20;
 
 function send(socket: WebSocket, message: Uint8Array): void {
   if (socket.readyState !== socket.OPEN) return;

@@ -119,6 +119,13 @@ export class ConnectionErrors {
    * trace in the log; a reset connection is counted quietly.
    */
   watchHttpServer(server: Server): void {
+    // After listening, a failed accept (too many open files) is an error event on the server.
+    server.on('error', (error: Error) => {
+      // Before it listens, `listen` reports the error (a port in use) to its caller.
+      if (!server.listening) return;
+      const code = (error as { code?: unknown }).code;
+      this.record(ConnectionErrorReason.SocketError, 'server', { code: typeof code === 'string' ? code : 'unknown' });
+    });
     server.on('clientError', (error: Error, socket: Duplex) => {
       const code = (error as { code?: unknown }).code;
       if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable) {

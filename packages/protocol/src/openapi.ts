@@ -219,7 +219,7 @@ export const hubOperations: readonly ApiOperation[] = servedOnlyWithHealthyStora
     method: 'get',
     path: '/v1/events',
     summary:
-      'Server-Sent Events: `stock` events (data: the SKU read body; id: epoch.change) per changed SKU, coalesced every 100 ms. Last-Event-ID replays what changed since; `reset` when it is from other data.',
+      'Server-Sent Events: `stock` events (data: the SKU read body; id: epoch.change) per changed SKU, coalesced every 100 ms. Last-Event-ID replays what changed since; `reset` when it is from other data. Open streams are capped per client address and in total (--max-event-streams-per-address, --max-event-streams): past a cap, 429 TOO_MANY_CONNECTIONS with Retry-After.',
     query: { sku: { schema: z.array(Id).max(100), description: 'only these SKUs (repeatable)' } },
     headers: { 'Last-Event-ID': { schema: z.string(), description: 'resume after this event' } },
     responses: { 200: { mediaType: 'text/event-stream', description: 'an endless stream of events' } },
