@@ -1,7 +1,7 @@
 import { CheckFailure, checkTargets, stockHonestStore } from './checks.js';
 import { generateInput } from './generate.js';
 import { FUZZ_CLASSES, preview, type FuzzClass, type FuzzInput } from './input.js';
-import { sendInput, type Outcome } from './send-input.js';
+import { type FrameSession, sendInput, type Outcome } from './send-input.js';
 import type { FuzzTargets } from './targets.js';
 
 export interface CampaignOptions {
@@ -87,6 +87,36 @@ function record(report: CampaignReport, input: FuzzInput, outcome: Outcome): voi
   report.sent += 1;
 }
 
+/** The sync session a worker's last sync-frame input left open, if any. */
+interface SessionSlot {
+  session: FrameSession | null;
+}
+
+/**
+ * Sends one input. A sync session the server kept carries the worker's next
+ * sync-frame input without a new handshake (the session's hello stands for the
+ * input's own): most garbage frames leave a session open, and a handshake costs
+ * the hub more than the frames.
+ */
+async function send(targets: FuzzTargets, input: FuzzInput, slot: SessionSlot, timeoutMs: number): Promise<Outcome> {
+  if (input.cls === 'sync-frame' && slot.session !== null && !slot.session.closed) {
+    const ended = await slot.session.exchange(input.frames.slice(1), timeoutMs);
+    if (ended !== 'pong') {
+      slot.session.destroy();
+      slot.session = null;
+    }
+    return { status: 101, ended };
+  }
+  const port = input.target === 'hub' ? targets.hub.port : targets.store.port;
+  const address = `127.0.0.${2 + (input.index % 250)}`;
+  const sent = await sendInput(input, port, address, timeoutMs, input.cls === 'sync-frame');
+  if (sent.session !== null) {
+    slot.session?.destroy();
+    slot.session = sent.session;
+  }
+  return sent.outcome;
+}
+
 /** The command line that replays batch `batch` of the run seeded `seed`. */
 export function replayCommand(seed: number, batch: number): string {
   return `SHELFSYNC_FUZZ_SEED=${seed} SHELFSYNC_FUZZ_BATCH=${batch} node scripts/pnpm.mjs exec vitest run tests/wire-fuzz.test.ts`;
@@ -122,27 +152,26 @@ export async function runCampaign(targets: FuzzTargets, options: CampaignOptions
   targets.store.child.once('exit', onExit);
   const firstBatch = options.fromBatch ?? 0;
   const lastBatch = Math.min(Math.ceil(options.inputs / options.batchSize), firstBatch + (options.batches ?? Infinity));
-  let connection = 0;
   try {
     await stockHonestStore(targets);
     for (let batch = firstBatch; batch < lastBatch; batch += 1) {
       if (options.maxMs !== undefined && performance.now() - started > options.maxMs) break;
-      let next = batch * options.batchSize;
-      const end = Math.min(next + options.batchSize, options.inputs);
-      const worker = async (): Promise<void> => {
-        while (next < end && died === null) {
-          const input = generateInput(options.seed, next, targets.context);
-          next += 1;
+      const from = batch * options.batchSize;
+      const end = Math.min(from + options.batchSize, options.inputs);
+      // Worker w sends inputs w, w + concurrency, ... of the batch, in order: which
+      // inputs share a kept sync session depends on the seed and the servers only.
+      const worker = async (w: number): Promise<void> => {
+        const slot: SessionSlot = { session: null };
+        for (let index = from + w; index < end && died === null; index += options.concurrency) {
+          const input = generateInput(options.seed, index, targets.context);
           if (options.classes !== undefined && !options.classes.includes(input.cls)) continue;
-          const port = input.target === 'hub' ? targets.hub.port : targets.store.port;
-          connection += 1;
-          inFlight.set(input.index, input);
-          const outcome = await sendInput(input, port, `127.0.0.${2 + (connection % 250)}`, options.timeoutMs);
-          inFlight.delete(input.index);
-          record(report, input, outcome);
+          inFlight.set(index, input);
+          record(report, input, await send(targets, input, slot, options.timeoutMs));
+          inFlight.delete(index);
         }
+        slot.session?.destroy();
       };
-      await Promise.all(Array.from({ length: options.concurrency }, worker));
+      await Promise.all(Array.from({ length: options.concurrency }, (_, w) => worker(w)));
       report.batches += 1;
       try {
         if (died !== null) throw new CheckFailure('a process exited during the batch');

@@ -113,7 +113,7 @@ export interface FuzzTargets {
 }
 
 /** Peers that authenticate with valid tokens; several, so they replace each other's sessions less often. */
-const PEERS = 4;
+const PEERS = 16;
 
 /** Starts a real hub and store on loopback, each in its own data directory; `stop` removes them. */
 export async function startFuzzTargets(): Promise<FuzzTargets> {
