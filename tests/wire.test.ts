@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { Cluster, eventually, get, metric, post } from './support/cluster.js';
 import { exchange, frame, upgradeRequest } from './support/raw-socket.js';
-import { connect, type Socket } from 'node:net';
+import { createHash } from 'node:crypto';
+import { connect, createServer, type Socket } from 'node:net';
 
 const portOf = (url: string): number => Number(new URL(url).port);
 const closeRequest = (target: string, extra = ''): string =>
@@ -181,6 +182,84 @@ describe('no byte sequence ends a hub or a store', () => {
     for (let i = 0; i < 21; i++) reader.send(update);
     expect(await closed).toBe(4422);
     await stillServing();
+  });
+});
+
+/**
+ * A hub impostor on raw TCP: it completes each WebSocket handshake, then sends
+ * the next of `frames` (a framing violation) on that connection.
+ */
+async function fakeHub(frames: readonly Buffer[]): Promise<{ port: number; connections: () => number; close(): void }> {
+  let connections = 0;
+  const server = createServer((socket) => {
+    const violation = frames[connections % frames.length] ?? Buffer.alloc(0);
+    connections++;
+    let head = '';
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      const key = /sec-websocket-key: *(\S+)/i.exec(head)?.[1];
+      if (!head.includes('\r\n\r\n') || key === undefined) return;
+      head = '';
+      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+      socket.write(violation);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return {
+    port: address.port,
+    connections: () => connections,
+    close: () => {
+      server.close();
+    },
+  };
+}
+
+describe('a hub that breaks the WebSocket protocol does not end a store', () => {
+  const cluster = new Cluster({ escrow: 'off' });
+
+  beforeAll(async () => {
+    await cluster.startHub();
+  }, 60_000);
+  afterAll(() => cluster.stop(), 30_000);
+
+  it('each framing violation from the hub closes the link; the store reconnects and keeps selling', async () => {
+    // A replica that finished its first sync sells offline; then it is pointed at the impostor.
+    await cluster.startStore('west');
+    expect((await post(cluster.store('west'), '/v1/receipts', { sku: 'IMP-1', quantity: 9 }, 'imp-in')).status).toBe(
+      201,
+    );
+    await eventually(async () => (await get(cluster.hub?.url ?? '', '/v1/skus/IMP-1')).body, { available: 9 });
+    await cluster.stores.get('west')?.stop();
+    // Server frames go unmasked; each of these a client must refuse: a reserved opcode,
+    // a text frame not UTF-8, a 256 MiB message announced, a reserved bit, a masked frame.
+    const violations = [
+      Buffer.from([0x83, 0x00]),
+      Buffer.from([0x81, 0x02, 0xff, 0xfe]),
+      Buffer.concat([Buffer.from([0x82, 0x7f]), Buffer.from([0, 0, 0, 0, 0x10, 0, 0, 0])]),
+      Buffer.from([0xc2, 0x01, 0x00]),
+      frame(0x2, Buffer.from([0])),
+    ];
+    const impostor = await fakeHub(violations);
+    try {
+      await cluster.startStore('west', { hubPort: impostor.port });
+      await vi.waitFor(() => expect(impostor.connections()).toBeGreaterThan(violations.length), {
+        timeout: 30_000,
+        interval: 50,
+      });
+      expect(cluster.stores.get('west')?.child.exitCode).toBeNull();
+      expect((await get(cluster.store('west'), '/healthz')).status).toBe(200);
+      expect((await post(cluster.store('west'), '/v1/sales', { sku: 'IMP-1', quantity: 2 }, 'imp-sale')).status).toBe(
+        201,
+      );
+    } finally {
+      impostor.close();
+    }
   });
 });
 

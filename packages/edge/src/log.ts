@@ -1,13 +1,18 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
 /**
  * A structured JSON logger (pino) on stderr, so stdout stays free for what a
  * command prints (a token, a URL). Level from SHELFSYNC_LOG_LEVEL, default info.
- * Secrets are redacted wherever they appear under these keys.
+ * Secrets are redacted wherever they appear under these keys. `destination`
+ * replaces stderr (a test reads the lines back).
  */
-export function createLogger(name: string, bindings: Record<string, unknown> = {}): Logger {
+export function createLogger(
+  name: string,
+  bindings: Record<string, unknown> = {},
+  destination: DestinationStream = pino.destination(2),
+): Logger {
   return pino(
     {
       name,
@@ -18,6 +23,6 @@ export function createLogger(name: string, bindings: Record<string, unknown> = {
         censor: '[redacted]',
       },
     },
-    pino.destination(2),
+    destination,
   );
 }
