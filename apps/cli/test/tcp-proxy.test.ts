@@ -118,3 +118,27 @@ describe('TCP fault proxy', () => {
     await proxy.close();
   });
 });
+
+describe('TCP fault proxy under abuse', () => {
+  it('a client that resets mid-stream, or an upstream that is gone, ends that link only', async () => {
+    const proxy = await TcpProxy.start(echoPort);
+    try {
+      const rude = await open(proxy.port);
+      rude.socket.write(Buffer.alloc(64 * 1024, 0xff));
+      rude.socket.resetAndDestroy();
+      // A proxy to a port where nothing listens: the upstream fails at once, the client is closed.
+      const nowhere = await TcpProxy.start(1);
+      const orphan = await open(nowhere.port);
+      await vi.waitFor(() => expect(orphan.closed()).toBe(true), { timeout: 5_000, interval: 10 });
+      await nowhere.close();
+
+      await vi.waitFor(() => expect(proxy.status.connections).toBe(0), { timeout: 5_000, interval: 10 });
+      const polite = await open(proxy.port);
+      polite.socket.write('still here');
+      await vi.waitFor(() => expect(polite.received().toString()).toBe('still here'), { timeout: 5_000, interval: 10 });
+      polite.socket.destroy();
+    } finally {
+      await proxy.close();
+    }
+  });
+});

@@ -4,6 +4,8 @@ export interface PeerLogLimiterOptions {
   /** Lines one peer may write per window. */
   readonly linesPerWindow?: number;
   readonly windowMs?: number;
+  /** Lines all peers together may write per window (suppressed-count lines included). */
+  readonly totalLinesPerWindow?: number;
   /** Peers remembered at most; the least recently heard is forgotten first (it simply starts a fresh window). */
   readonly maxPeers?: number;
   readonly now?: () => number;
@@ -21,7 +23,8 @@ type Level = 'warn' | 'error' | 'info';
  * Bounds what any one peer can make a process log: at most `linesPerWindow`
  * lines per peer per window; the rest are counted, and the next line after the
  * window (or `flush`) says how many were suppressed. A peer that floods errors
- * therefore costs a fixed number of log lines per window, however fast it sends.
+ * therefore costs a fixed number of log lines per window, however fast it sends;
+ * and all peers together at most `totalLinesPerWindow`.
  */
 export class PeerLogLimiter {
   private readonly linesPerWindow: number;
@@ -29,6 +32,9 @@ export class PeerLogLimiter {
   private readonly maxPeers: number;
   private readonly now: () => number;
   private readonly peers = new Map<string, PeerWindow>();
+  private readonly totalLinesPerWindow: number;
+  /** All peers' lines in the current window, so many addresses together are bounded too. */
+  private readonly total: PeerWindow = { startedAt: 0, lines: 0, suppressed: 0 };
   private readonly timer: ReturnType<typeof setInterval> | null = null;
 
   constructor(
@@ -38,6 +44,7 @@ export class PeerLogLimiter {
     this.linesPerWindow = options.linesPerWindow ?? 10;
     this.windowMs = options.windowMs ?? 60_000;
     this.maxPeers = options.maxPeers ?? 10_000;
+    this.totalLinesPerWindow = options.totalLinesPerWindow ?? 1_000;
     this.now = options.now ?? Date.now;
     // On the real clock a quiet peer's suppressed count is still reported once its window ends.
     if (options.now === undefined) {
@@ -99,6 +106,7 @@ export class PeerLogLimiter {
       return false;
     }
     window.lines++;
+    if (!this.takeTotal(t)) return false;
     const last = window.lines === this.linesPerWindow;
     this.log[level](
       last
@@ -116,7 +124,28 @@ export class PeerLogLimiter {
     if (oldest[1].suppressed > 0) this.reportSuppressed(oldest[0], oldest[1]);
   }
 
+  /** Takes one line from the budget of all peers; false (and counted) when it is spent. */
+  private takeTotal(t: number): boolean {
+    if (t - this.total.startedAt >= this.windowMs) {
+      const suppressed = this.total.suppressed;
+      this.total.startedAt = t;
+      this.total.lines = 0;
+      this.total.suppressed = 0;
+      if (suppressed > 0) {
+        this.total.lines++;
+        this.log.warn({ suppressed, windowMs: this.windowMs }, 'log lines suppressed across peers: too many peers');
+      }
+    }
+    if (this.total.lines >= this.totalLinesPerWindow) {
+      this.total.suppressed++;
+      return false;
+    }
+    this.total.lines++;
+    return true;
+  }
+
   private reportSuppressed(peer: string, window: PeerWindow): void {
+    if (!this.takeTotal(this.now())) return;
     this.log.warn(
       { peer, suppressed: window.suppressed, windowMs: this.windowMs },
       'log lines suppressed for this peer',

@@ -64,4 +64,21 @@ describe('PeerLogLimiter', () => {
     expect(lines.filter((l) => l.msg === 'a')).toHaveLength(100);
     expect(lines.filter((l) => l.suppressed === 1)).toHaveLength(90);
   });
+
+  it('bounds all peers together too: many addresses cost at most the total per window', () => {
+    let now = 0;
+    const { log, lines } = capture();
+    const limiter = new PeerLogLimiter(log, {
+      linesPerWindow: 2,
+      totalLinesPerWindow: 50,
+      windowMs: 1_000,
+      now: () => now,
+    });
+    for (let i = 0; i < 1_000; i++) limiter.warn(`10.0.${i >> 8}.${i & 255}`, {}, 'a');
+    expect(lines).toHaveLength(50);
+    now = 1_000;
+    limiter.warn('10.9.9.9', {}, 'a');
+    expect(lines.at(-2)).toMatchObject({ suppressed: 950, msg: 'log lines suppressed across peers: too many peers' });
+    expect(lines.at(-1)).toMatchObject({ peer: '10.9.9.9', msg: 'a' });
+  });
 });
