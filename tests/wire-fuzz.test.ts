@@ -9,7 +9,7 @@ import { startFuzzTargets, type FuzzTargets } from '../apps/cli/bench/wire-fuzz/
  * answer /healthz, pass an honest sale to the hub within a second after every
  * batch, and answer no well-formed request with a 5xx.
  *
- * Replay a failure with the seed and batch it prints:
+ * A failure prints the command that replays its batch, e.g.
  *   SHELFSYNC_FUZZ_SEED=<seed> SHELFSYNC_FUZZ_BATCH=<batch> node scripts/pnpm.mjs exec vitest run tests/wire-fuzz.test.ts
  */
 const DEFAULT_SEED = 20_261_130;
@@ -19,7 +19,9 @@ const seed =
     : Number(process.env.SHELFSYNC_FUZZ_SEED ?? DEFAULT_SEED);
 const inputs = Number(process.env.SHELFSYNC_FUZZ_INPUTS ?? 10_000);
 const replayBatch = process.env.SHELFSYNC_FUZZ_BATCH;
-const BATCH = 500;
+// A failure in the soak (`pnpm bench fuzz`) replays here with its own batch size and concurrency.
+const batchSize = Number(process.env.SHELFSYNC_FUZZ_BATCH_SIZE ?? 500);
+const concurrency = Number(process.env.SHELFSYNC_FUZZ_CONCURRENCY ?? 12);
 
 describe('wire-level fuzzing of the hub and a store', () => {
   let targets: FuzzTargets;
@@ -34,8 +36,8 @@ describe('wire-level fuzzing of the hub and a store', () => {
     const report = await runCampaign(targets, {
       seed,
       inputs,
-      batchSize: BATCH,
-      concurrency: 12,
+      batchSize,
+      concurrency,
       timeoutMs: 1_000,
       ...(replayBatch === undefined ? {} : { fromBatch: Number(replayBatch), batches: 1 }),
     });

@@ -117,9 +117,15 @@ async function send(targets: FuzzTargets, input: FuzzInput, slot: SessionSlot, t
   return sent.outcome;
 }
 
-/** The command line that replays batch `batch` of the run seeded `seed`. */
-export function replayCommand(seed: number, batch: number): string {
-  return `SHELFSYNC_FUZZ_SEED=${seed} SHELFSYNC_FUZZ_BATCH=${batch} node scripts/pnpm.mjs exec vitest run tests/wire-fuzz.test.ts`;
+/** The command line that replays batch `batch` of a run: the same inputs, on the same workers. */
+export function replayCommand(options: CampaignOptions, batch: number): string {
+  return [
+    `SHELFSYNC_FUZZ_SEED=${options.seed}`,
+    `SHELFSYNC_FUZZ_BATCH=${batch}`,
+    `SHELFSYNC_FUZZ_BATCH_SIZE=${options.batchSize}`,
+    `SHELFSYNC_FUZZ_CONCURRENCY=${options.concurrency}`,
+    'node scripts/pnpm.mjs exec vitest run tests/wire-fuzz.test.ts',
+  ].join(' ');
 }
 
 /**
@@ -188,7 +194,7 @@ export async function runCampaign(targets: FuzzTargets, options: CampaignOptions
             dead === undefined
               ? error.message
               : `${dead.name} exited (${JSON.stringify(dead.exit)}); its last log lines:\n${dead.tail()}`,
-          replay: replayCommand(options.seed, batch),
+          replay: replayCommand(options, batch),
           inFlight: died ?? [],
         };
         break;
