@@ -1,7 +1,7 @@
 /**
  * Runs a benchmark suite and writes its table into docs/benchmarks.md, between
  * that suite's markers, with the command and the machine that produced it.
- * Usage: pnpm bench <suite>   (suites: core, sync, storage, escrow, api, compare)
+ * Usage: pnpm bench <suite>   (suites: core, sync, storage, escrow, api, compare, fuzz)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -16,6 +16,7 @@ import { runHubMemoryBench } from '../apps/hub/bench/hub-memory-bench.js';
 import { runEscrowBench } from '../apps/cli/bench/escrow-bench.js';
 import { runApiBench } from '../apps/cli/bench/api-bench.js';
 import { comparisonChart, comparisonTable, runComparison } from '../apps/cli/bench/compare-bench.js';
+import { runFuzzSoak } from '../apps/cli/bench/fuzz-bench.js';
 
 /** A suite answers rows for the standard table, or a table of its own. */
 type SuiteResult = BenchRow[] | { readonly markdown: string };
@@ -33,6 +34,14 @@ const suites: Record<string, () => SuiteResult | Promise<SuiteResult>> = {
   core: runCoreBench,
   escrow: () => runEscrowBench(),
   api: () => runApiBench(),
+  // A million raw-TCP inputs against one hub and store, bounded to 13 minutes of sending.
+  fuzz: () =>
+    runFuzzSoak({
+      seed: Number(process.env.SHELFSYNC_FUZZ_SEED ?? 20_261_130),
+      inputs: Number(process.env.SHELFSYNC_FUZZ_INPUTS ?? 1_000_000),
+      concurrency: 48,
+      maxMs: 13 * 60_000,
+    }),
   storage: async () => [...(await runDurableAckBench()), ...(await runStorageAdapterBench()), ...runHubMemoryBench()],
   sync: async () => [
     ...(await runSyncBench()),
