@@ -34,13 +34,13 @@ const suites: Record<string, () => SuiteResult | Promise<SuiteResult>> = {
   core: runCoreBench,
   escrow: () => runEscrowBench(),
   api: () => runApiBench(),
-  // A million raw-TCP inputs against one hub and store, bounded to 13 minutes of sending.
+  // A million raw-TCP inputs against one hub and store, bounded to 40 minutes of sending.
   fuzz: () =>
     runFuzzSoak({
       seed: Number(process.env.SHELFSYNC_FUZZ_SEED ?? 20_261_130),
       inputs: Number(process.env.SHELFSYNC_FUZZ_INPUTS ?? 1_000_000),
       concurrency: 48,
-      maxMs: 13 * 60_000,
+      maxMs: 40 * 60_000,
     }),
   storage: async () => [...(await runDurableAckBench()), ...(await runStorageAdapterBench()), ...runHubMemoryBench()],
   sync: async () => [

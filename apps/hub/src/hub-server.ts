@@ -385,6 +385,12 @@ function logSyncEvent(log: Logger, peerLog: PeerLogLimiter, event: HubSyncEvent)
     case 'budget-exceeded':
       peerLog.warn(`store:${event.storeId}`, { ...event }, event.type);
       return;
+    case 'connected':
+    case 'disconnected':
+    case 'handshake':
+      // A store with a valid token reconnecting in a loop is a peer too: its session lines share the bound.
+      peerLog.info(`store:${event.storeId}`, { ...event }, event.type);
+      return;
     default:
       log.info(event, event.type);
   }

@@ -32,7 +32,7 @@ describe('what a peer can make the hub log is bounded', () => {
       },
     });
     hub = await startHub(
-      HubConfigSchema.parse({ port: 0, dataDir: dir, secret, apiToken: 'integration-api-token-0123456789' }),
+      HubConfigSchema.parse({ port: 0, dataDir: dir, secret, apiTokens: ['integration-api-token-0123456789'] }),
       createLogger('hub', {}, sink),
     );
   }, 60_000);

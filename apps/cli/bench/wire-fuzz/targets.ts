@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI_ENTRY } from '../../src/index.js';
+import { CLI_ENTRY, writeSecretFile } from '../../src/index.js';
 import type { FuzzContext } from './input.js';
 
 /**
@@ -114,6 +114,8 @@ export interface FuzzTargets {
 
 /** Peers that authenticate with valid tokens; several, so they replace each other's sessions less often. */
 const PEERS = 16;
+const TOKENS_ISSUED_AT = Date.UTC(2026, 0, 1);
+const TOKENS_TTL_MS = 10 * 366 * 86_400_000;
 
 /** Starts a real hub and store on loopback, each in its own data directory; `stop` removes them. */
 export async function startFuzzTargets(): Promise<FuzzTargets> {
@@ -127,9 +129,10 @@ export async function startFuzzTargets(): Promise<FuzzTargets> {
       '0',
       '--data',
       join(dir, 'hub'),
-      `--secret=${secret}`,
-      '--api-token',
-      'wire-fuzz-api-token-0123456789',
+      '--secret-file',
+      writeSecretFile(join(dir, 'secrets', 'hub-secret'), secret),
+      '--api-token-file',
+      writeSecretFile(join(dir, 'secrets', 'api-tokens'), 'wire-fuzz-api-token-0123456789'),
     ]);
     started.push(hub);
     const honest = StoreIdSchema.parse('honest');
@@ -143,12 +146,14 @@ export async function startFuzzTargets(): Promise<FuzzTargets> {
       '0',
       '--data',
       join(dir, honest),
-      `--token=${signStoreToken(honest, secret)}`,
+      '--token-file',
+      writeSecretFile(join(dir, 'secrets', 'honest.token'), signStoreToken(honest, secret)),
     ]);
     started.push(store);
     const peers = Array.from({ length: PEERS }, (_, i) => {
       const storeId = StoreIdSchema.parse(`fz${i}`);
-      return { storeId, token: signStoreToken(storeId, secret, 1_700_000_000) };
+      // Issued at a fixed time, so the same seed sends the same bytes; valid for ten years from then.
+      return { storeId, token: signStoreToken(storeId, secret, { now: TOKENS_ISSUED_AT, ttlMs: TOKENS_TTL_MS }) };
     });
     return {
       hub,
