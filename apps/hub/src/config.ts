@@ -2,6 +2,20 @@ import { StoreIdSchema } from '@shelfsync/protocol';
 import { z } from 'zod';
 import { MIN_SECRET_LENGTH } from './token.js';
 
+/** A comma-separated flag value (or an array, from code) as a list of `item`s, at most `max`. */
+function commaList<T extends z.ZodType>(item: T, max = 1_000) {
+  return z.preprocess(
+    (value) =>
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((part) => part.trim())
+            .filter((part) => part !== '')
+        : value,
+    z.array(item).max(max),
+  );
+}
+
 /** Everything a hub needs to start. Values come from flags or SHELFSYNC_* variables, checked here. */
 export const HubConfigSchema = z.strictObject({
   port: z.coerce.number().int().min(0).max(65535),
@@ -22,18 +36,7 @@ export const HubConfigSchema = z.strictObject({
   /** Requests a client may make at once above the sustained rate. */
   rateLimitBurst: z.coerce.number().int().min(1).max(1_000_000).default(200),
   /** Storefront origins whose browsers may call the API (comma-separated). */
-  corsOrigins: z
-    .preprocess(
-      (value) =>
-        typeof value === 'string'
-          ? value
-              .split(',')
-              .map((origin) => origin.trim())
-              .filter((origin) => origin !== '')
-          : value,
-      z.array(z.url().regex(/^https?:\/\/[^/]+$/, 'an origin: scheme://host[:port], no path')),
-    )
-    .default([]),
+  corsOrigins: commaList(z.url().regex(/^https?:\/\/[^/]+$/, 'an origin: scheme://host[:port], no path')).default([]),
   /** A SKU document unused this long, with every update stored, leaves memory until next needed. */
   evictIdleMs: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
   /** Above this many documents in memory, the least recently used idle ones leave early. */
@@ -103,18 +106,7 @@ export const HubConfigSchema = z.strictObject({
    * connection from one of them, the client is read from `X-Forwarded-For`, so the
    * read rate limit and the event-stream and reader caps count real clients.
    */
-  trustedProxies: z
-    .preprocess(
-      (value) =>
-        typeof value === 'string'
-          ? value
-              .split(',')
-              .map((address) => address.trim())
-              .filter((address) => address !== '')
-          : value,
-      z.array(z.union([z.ipv4(), z.ipv6()])).max(64),
-    )
-    .default([]),
+  trustedProxies: commaList(z.union([z.ipv4(), z.ipv6()]), 64).default([]),
   /** How often every followed (SKU, store) is rebalanced, besides on each update. */
   escrowRebalanceMs: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
 });

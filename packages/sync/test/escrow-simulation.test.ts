@@ -2,7 +2,7 @@ import { checkHistory, type FinalSku, type HistoryEvent, type OperationKind } fr
 import { ledgerSummary } from '@shelfsync/core';
 import { assertSafe } from '@shelfsync/core/testing';
 import { AllocatorConfigSchema } from '@shelfsync/escrow';
-import { ErrorCode, storeAccount } from '@shelfsync/protocol';
+import { ErrorCode, seededRandom, storeAccount } from '@shelfsync/protocol';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
@@ -313,15 +313,3 @@ describe('escrow under partitions (deterministic simulation, fast-check)', () =>
     );
   }, 120_000);
 });
-
-/** A small seeded generator (mulberry32): the same seed, the same link delays. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
