@@ -105,14 +105,14 @@ describe('store credentials: expiry, key rotation, revocation, API token rotatio
     // The next attempt is minutes away, not seconds.
     expect(Date.parse(westProblem?.nextAttemptAt ?? '') - Date.now()).toBeGreaterThan(60_000);
 
-    // Meanwhile (the window in which west must stay quiet): a store whose short token expires mid-session.
-    await cluster.startStore('east', { tokenFile: giveToken('east', NEXT, 12_000) });
+    // Meanwhile (the window in which west must stay quiet): a store whose short token (20 s, room for a slow start) expires mid-session.
+    await cluster.startStore('east', { tokenFile: giveToken('east', NEXT, 20_000) });
     await eventually(() => view('east'), { connected: true });
     expect((await view('east')).tokenExpiresAt).not.toBeNull();
     await eventually(
       () => view('east'),
       { connected: false, problem: { kind: 'token-expired', status: 4401 } },
-      40_000,
+      45_000,
     );
     expect((await view('east')).problem?.detail).toContain('token expired');
     // An expired token is never sent, and the revoked store tried at most a couple of times.

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { UsageError, describeFlags, parseFlags, type FlagSpec } from './args.js';
 import { runDemo } from './demo.js';
+import { writeSecretFile } from './processes.js';
 import { demoFlags, hubFlags, proxyFlags, simFlags, storeFlags } from './flags.js';
 import { oneOf, parseFlagValue, runToken, tokenFlags } from './token-command.js';
 import { startProxy } from './proxy-command.js';
@@ -163,8 +164,7 @@ function dataDirSecret(dataDir: string | undefined, name: string): string {
   if (dataDir === undefined) throw new UsageError('--data (or SHELFSYNC_DATA): required');
   const file = join(dataDir, name);
   if (!existsSync(file)) {
-    mkdirSync(dataDir, { recursive: true });
-    writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+    writeSecretFile(file, randomBytes(32).toString('hex'));
     process.stderr.write(`created a new ${name} in ${file}\n`);
   }
   return file;

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -80,9 +81,11 @@ const SECRET_VARIABLES = ['SHELFSYNC_SECRET', 'SHELFSYNC_API_TOKEN', 'SHELFSYNC_
  */
 export function writeSecretFile(path: string, contents: string): string {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, `${contents}\n`, { mode: 0o600 });
-  // An existing file keeps its mode through writeFileSync.
-  chmodSync(path, 0o600);
+  // A new file, owner-only from its first byte, then renamed over any older one:
+  // an existing file with looser permissions never holds the secret, even briefly.
+  const fresh = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  writeFileSync(fresh, `${contents}\n`, { mode: 0o600, flag: 'wx' });
+  renameSync(fresh, path);
   return path;
 }
 

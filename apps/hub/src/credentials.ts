@@ -46,6 +46,8 @@ export type Refusal = TokenRefusal | 'revoked';
 export class Credentials {
   private readonly keysById = new Map<KeyId, KeyRecord>();
   private readonly notBefore = new Map<StoreId, number>();
+  /** The change in progress, which the next one waits for. */
+  private changing: Promise<void> = Promise.resolve();
   private readonly records: RecordStore;
 
   private constructor(
@@ -100,7 +102,11 @@ export class Credentials {
   }
 
   /** Adds an active key (or reactivates nothing: a retired key stays retired). */
-  async addKey(secret: string): Promise<{ key: KeyInfo; created: boolean }> {
+  addKey(secret: string): Promise<{ key: KeyInfo; created: boolean }> {
+    return this.serialized(() => this.addKeyNow(secret));
+  }
+
+  private async addKeyNow(secret: string): Promise<{ key: KeyInfo; created: boolean }> {
     const kid = keyIdOf(secret);
     const known = this.keysById.get(kid);
     if (known !== undefined) return { key: this.info(known), created: false };
@@ -115,7 +121,11 @@ export class Credentials {
    * for an unknown key; refused (an Error) for the last active one, which would
    * lock every store out.
    */
-  async retireKey(kid: KeyId): Promise<KeyInfo | undefined> {
+  retireKey(kid: KeyId): Promise<KeyInfo | undefined> {
+    return this.serialized(() => this.retireKeyNow(kid));
+  }
+
+  private async retireKeyNow(kid: KeyId): Promise<KeyInfo | undefined> {
     const known = this.keysById.get(kid);
     if (known === undefined) return undefined;
     if (known.state === 'retired') return this.info(known);
@@ -131,11 +141,26 @@ export class Credentials {
   }
 
   /** Revokes every token of `storeId` issued until now; tokens issued after it work. Returns the not-before (ms). */
-  async revokeStore(storeId: StoreId): Promise<number> {
-    const notBefore = this.now();
-    await this.records.put([...NOT_BEFORE_PREFIX, storeId], { storeId, notBefore });
-    this.notBefore.set(storeId, notBefore);
-    return notBefore;
+  revokeStore(storeId: StoreId): Promise<number> {
+    return this.serialized(async () => {
+      const notBefore = this.now();
+      await this.records.put([...NOT_BEFORE_PREFIX, storeId], { storeId, notBefore });
+      this.notBefore.set(storeId, notBefore);
+      return notBefore;
+    });
+  }
+
+  /**
+   * Changes run one at a time: each judges on the state the last one left (two
+   * retirements at once must not both pass the "last active key" check).
+   */
+  private serialized<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.changing.then(change, change);
+    this.changing = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   private secretOf(kid: KeyId): KeyLookup {

@@ -39,6 +39,11 @@ export async function openHubAuth(
     { keys: credentials.keys().map(({ kid, source, state, verifies }) => ({ kid, source, state, verifies })) },
     'store-token key set loaded',
   );
+  if (!credentials.keys().some((key) => key.verifies)) {
+    log.error(
+      'no key of the set can verify a store token (the --secret-file key was retired?): every store is refused until one is added (POST /v1/admin/keys) or the hub starts with an active key',
+    );
+  }
   const refusals = metrics.counter(
     'shelfsync_store_auth_refused_total',
     'Store connections refused with 401 at the upgrade, by reason (missing, malformed, legacy, unknown-key, retired-key, bad-signature, expired, revoked)',

@@ -339,6 +339,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     authenticated: limitUnauthenticated(
       server,
       new AddressSlots({ name: 'unauthenticated', perAddress: config.maxConnectionsPerAddress }, metrics),
+      trusted,
     ),
   });
 

@@ -1,5 +1,6 @@
 import {
   ConnectionErrorReason,
+  clientAddress,
   peerOf,
   refuseUpgrade,
   requestClient,
@@ -21,13 +22,23 @@ import { YJS_PATH_PREFIX, YjsReadEndpoint } from './yjs-endpoint.js';
  * Caps connections that have not authenticated, per client address: counted
  * from the moment they are accepted until a store authenticates its sync
  * upgrade. Past the cap a new connection gets a bare 429 and is closed before
- * any byte of it is parsed. Returns what marks a connection authenticated.
+ * any byte of it is parsed (the socket is paused first, so nothing of it reaches
+ * the HTTP parser). A trusted reverse proxy is not one client: it carries every
+ * client's connections, stores' included, and caps them per client itself.
+ * Returns what marks a connection authenticated.
  */
-export function limitUnauthenticated(server: Server, slots: AddressSlots): (socket: Duplex) => void {
+export function limitUnauthenticated(
+  server: Server,
+  slots: AddressSlots,
+  trusted: ReadonlySet<string>,
+): (socket: Duplex) => void {
   const held = new WeakMap<Duplex, Slot>();
   server.on('connection', (socket: Socket) => {
-    const slot = slots.acquire(peerOf(socket));
+    const peer = clientAddress(peerOf(socket), undefined, trusted);
+    if (trusted.has(peer)) return;
+    const slot = slots.acquire(peer);
     if (slot === null) {
+      socket.pause();
       refuseUpgrade(socket, 429, { 'Retry-After': '5' });
       return;
     }

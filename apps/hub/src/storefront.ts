@@ -24,6 +24,8 @@ const MAX_SCAN = 2_000;
 /** An SSE client's changes are sent at most this often, coalesced per SKU. */
 const EVENTS_FLUSH_MS = 100;
 const HEARTBEAT_MS = 15_000;
+/** Bytes an event stream may have queued and unsent before the hub ends it. */
+const MAX_EVENT_BACKLOG = 1024 * 1024;
 /** What a client refused an event stream at the cap is told to wait. */
 const EVENTS_RETRY_AFTER_S = 5;
 /** Read bodies kept serialized (the hot part of the catalog). */
@@ -227,6 +229,13 @@ export function storefrontRoutes(
     const pending = new Map<Sku, number>();
     let timer: ReturnType<typeof setTimeout> | null = null;
     let closed = false;
+    // A client that stops reading is let go before its backlog grows without bound: it
+    // reconnects and resumes from its Last-Event-ID, which costs only what changed.
+    const write = (text: string): void => {
+      if (closed) return;
+      if (stream.writableLength > MAX_EVENT_BACKLOG) end();
+      else stream.write(text);
+    };
     const send = async (): Promise<void> => {
       timer = null;
       const batch = [...pending].sort((a, b) => a[1] - b[1]);
@@ -239,7 +248,7 @@ export function storefrontRoutes(
         // The id is the durable change that queued this event, never a newer one
         // still being written: a client resumes from it, and a number a crash took
         // back would be given to another change.
-        stream.write(`id: ${epochTag}.${seq}\nevent: stock\ndata: ${json}\n\n`);
+        write(`id: ${epochTag}.${seq}\nevent: stock\ndata: ${json}\n\n`);
       }
     };
     const queue = (sku: Sku, seq: number): void => {
@@ -263,7 +272,7 @@ export function storefrontRoutes(
       }
     }
     const unsubscribe = storage.onCommit((sku, change) => queue(sku, change.seq));
-    const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    const heartbeat = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
     heartbeat.unref();
     const end = (): void => {
       if (closed) return;

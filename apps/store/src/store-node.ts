@@ -14,6 +14,7 @@ import {
   parseOrThrow,
   problem,
   createHttpServer,
+  ConnectionErrors,
   IdempotencyKeys,
   Metrics,
   readJson,
@@ -460,12 +461,16 @@ export async function startStore(
     ctx.body = { status: 'ready' };
   });
 
+  // What the wire refuses is logged with this store's bindings, within a per-peer bound.
+  const wireErrors = new ConnectionErrors(log, metrics);
   const server = createHttpServer(
     router,
-    (error, ctx) => log.error({ err: error, requestId: ctx.state.requestId }, 'request failed'),
+    (error, ctx) =>
+      wireErrors.limiter.error(ctx.request.ip, { err: error, requestId: ctx.state.requestId }, 'request failed'),
     metrics,
     // The store console: it talks only to this node, so it works with the hub down.
     [staticFiles({ root: distDir, index: 'console.html', missingHint: buildHint })],
+    wireErrors,
   );
   const port = await listen(server, config.port, config.host);
   const url = `http://${config.host}:${port}`;
@@ -481,6 +486,7 @@ export async function startStore(
       clearInterval(pruneTimer);
       link.stop();
       await closeServer(server);
+      wireErrors.limiter.stop();
       await adapter.close();
       log.info('store stopped');
     },

@@ -44,3 +44,4 @@ export {
   type ValidationLimits,
 } from './validate-update.js';
 export { ledgerSummary, type LedgerSummary } from './summary.js';
+export { heldClientOwners } from './client-owners.js';

@@ -6,6 +6,18 @@ const PREFIX = ['hub', 'client'];
 const WriterKeySchema = z.union([z.literal('hub'), z.templateLiteral(['store:', z.string()])]);
 const ReservationSchema = z.strictObject({ writer: WriterKeySchema });
 
+/** Client ids one writer may hold: one per replica it ever had (a lost data directory starts a new replica). */
+export const MAX_CLIENTS_PER_WRITER = 64;
+
+/** A record's JSON, or undefined when the bytes on disk are not JSON: a damaged record is skipped, never fatal. */
+function parseJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The hub's durable registry of Yjs client ids: each id belongs to one writer
  * in every SKU document, not only in those it has written. The hub's own id is
@@ -16,21 +28,31 @@ const ReservationSchema = z.strictObject({ writer: WriterKeySchema });
  */
 export class ClientRegistry {
   private readonly owners = new Map<number, WriterKey>();
+  /** How many ids each writer holds. */
+  private readonly counts = new Map<WriterKey, number>();
   /** Ids whose record is on disk; the others are reserved in memory, their record riding with each commit until one lands. */
   private readonly durable = new Set<number>();
 
-  private constructor(private readonly records: RecordStore) {}
+  private constructor(
+    private readonly adapter: StorageAdapter,
+    private readonly records: RecordStore,
+  ) {}
 
   static async load(adapter: StorageAdapter): Promise<ClientRegistry> {
-    const registry = new ClientRegistry(new RecordStore(adapter));
+    const registry = new ClientRegistry(adapter, new RecordStore(adapter));
     for (const chunk of await adapter.loadRange(PREFIX)) {
       const client = Number(chunk.key[2]);
-      const record = ReservationSchema.safeParse(JSON.parse(new TextDecoder().decode(chunk.data)));
+      const record = ReservationSchema.safeParse(parseJson(chunk.data));
       if (!Number.isInteger(client) || !record.success) continue;
-      registry.owners.set(client, record.data.writer);
+      registry.set(client, record.data.writer);
       registry.durable.add(client);
     }
     return registry;
+  }
+
+  /** Whether any id is recorded yet (a hub's data from before the registry has none). */
+  get empty(): boolean {
+    return this.owners.size === 0;
   }
 
   /** The writer `client` is reserved to, or undefined. */
@@ -45,23 +67,47 @@ export class ClientRegistry {
       throw new Error(`the hub's client id ${client} is reserved to ${owner}`);
     if (this.durable.has(client)) return;
     await this.records.put(this.key(client), { writer: 'hub' });
-    this.owners.set(client, 'hub');
+    this.set(client, 'hub');
     this.durable.add(client);
+  }
+
+  /**
+   * Records, durably, who wrote each id a document already holds (`owners`, read
+   * from its structs): data written before the registry existed. An id already
+   * recorded keeps its owner.
+   */
+  async adopt(owners: ReadonlyMap<number, WriterKey>): Promise<void> {
+    const writes: StorageWrite[] = [];
+    for (const [client, writer] of owners) {
+      if (this.owners.has(client)) continue;
+      this.set(client, writer);
+      writes.push(this.records.putWrite(this.key(client), { writer }));
+    }
+    if (writes.length > 0) await this.adapter.writeBatch(writes);
+    for (const [client] of owners) this.durable.add(client);
   }
 
   /**
    * Reserves `clients` to `writer` at once (a concurrent update of another writer
    * under one of them is refused from now on), and returns the records to commit
-   * with the update that uses them: every id of `writer` not yet on disk, so that
+   * with the update that uses them: every id of this call not yet on disk, so that
    * two first updates racing in two SKUs both carry it (the same record twice is
-   * harmless). Throws for an id reserved to another writer: validation refuses those.
+   * harmless). An honest update brings at most one id not reserved yet (its
+   * replica's own), and a writer has one per replica it ever had: past either, the
+   * answer is why the update is refused, and nothing is reserved. Throws for an id
+   * reserved to another writer: validation refuses those.
    */
-  reserve(writer: WriterKey, clients: readonly number[]): StorageWrite[] {
+  reserve(writer: WriterKey, clients: readonly number[]): StorageWrite[] | string {
+    const fresh = clients.filter((client) => !this.owners.has(client));
+    if (fresh.length > 1) return `an update may bring one new client id, this one brings ${fresh.length}`;
+    if (fresh.length === 1 && (this.counts.get(writer) ?? 0) >= MAX_CLIENTS_PER_WRITER) {
+      return `${writer} already writes under ${MAX_CLIENTS_PER_WRITER} client ids, one per replica it ever had`;
+    }
     const writes: StorageWrite[] = [];
     for (const client of clients) {
       const owner = this.owners.get(client);
       if (owner !== undefined && owner !== writer) throw new Error(`client id ${client} is reserved to ${owner}`);
-      this.owners.set(client, writer);
+      if (owner === undefined) this.set(client, writer);
       if (!this.durable.has(client)) writes.push(this.records.putWrite(this.key(client), { writer }));
     }
     return writes;
@@ -74,6 +120,11 @@ export class ClientRegistry {
         this.durable.add(Number(write.key[2]));
       }
     }
+  }
+
+  private set(client: number, writer: WriterKey): void {
+    this.owners.set(client, writer);
+    this.counts.set(writer, (this.counts.get(writer) ?? 0) + 1);
   }
 
   private key(client: number): string[] {

@@ -23,6 +23,7 @@ import {
   type DocFrame,
 } from './frames.js';
 import type { Transport } from './transport.js';
+import { MAX_TOP_UPS_IN_FLIGHT, PendingTopUps } from './hub-top-ups.js';
 
 /** What the hub's sync needs from the hub's storage. */
 export interface HubDocuments {
@@ -58,9 +59,10 @@ export interface HubDocuments {
    * Reserves `clients` to `writer` now, so no other writer's update under one of
    * them is accepted from this moment, and returns the storage writes that record
    * them: pass them to the `commit` of the update that uses them. Idempotent for
-   * ids already reserved to `writer`.
+   * ids already reserved to `writer`. A string says why the update is refused
+   * instead (more than one new id, or more ids than one writer may hold).
    */
-  reserveClients(writer: WriterKey, clients: readonly number[]): StorageWrite[];
+  reserveClients(writer: WriterKey, clients: readonly number[]): StorageWrite[] | string;
   /** Calls `listener` once, when the first commit fails (HubSync then halts). */
   onFailure?(listener: (error: Error) => void): void;
   /** Calls `listener` after every durable commit; returns the unsubscribe. */
@@ -105,9 +107,11 @@ export interface HubSyncOptions {
   /** The largest manager-override deficit per store account the hub accepts (see validateUpdate). */
   readonly maxDeficit: number;
   /**
-   * Step 1s a session may send beyond its catch-up, which is free: one per SKU of
-   * the welcome's `changed` and the hello's dirty count. Past it the session is
-   * closed with RequestBudgetExceeded. (A step 1 costs a lane job and an encode.)
+   * Step 1s a session may send beyond its catch-up, which is free: the first step 1
+   * of each SKU the welcome's `changed` and the hello's dirty list name (and of as
+   * many more SKUs as the hello's dirty count exceeds its list, up to 200,000). Past
+   * it the session is closed with RequestBudgetExceeded. (A step 1 costs a lane job
+   * and an encode.)
    */
   readonly step1Budget: RateBudget;
   /** Top-up requests a session may send (each a lane job of the allocator); past it, RequestBudgetExceeded. */
@@ -146,11 +150,10 @@ export interface AllocatorHooks {
 }
 
 /**
- * How long a top-up waits for the store changes it names to be applied here. A
- * store waits far less (250 ms by default) and ignores a later answer; this
- * only bounds what a store that names changes it never sends can hold.
+ * Free step 1s for dirty SKUs a hello counted but could not list (past its list
+ * bound): a store changed that many more offline. Beyond this they take tokens.
  */
-const TOP_UP_CLOCK_WAIT_MS = 5_000;
+const MAX_UNLISTED_FREE = 200_000;
 
 /** What the hub knows about one store's link. */
 export interface StoreLinkStatus {
@@ -369,10 +372,15 @@ export class HubSession {
   private closedByHub = false;
   private queue: Promise<void> = Promise.resolve();
   private invalid = 0;
-  /** Step 1s still free: the catch-up the handshake announced. */
-  private catchUpStep1s = 0;
+  /** SKUs the handshake named (the welcome's changed, the hello's dirty): the first step 1 of each is free. */
+  private catchUp = new Set<string>();
+  /** Dirty SKUs the hello counted but could not list: the first step 1 of this many other SKUs is free. */
+  private unlistedFree = 0;
+  /** SKUs whose free step 1 was taken, while unlisted ones are free. */
+  private readonly unlistedAsked = new Set<string>();
   private readonly step1s: TokenBucket;
   private readonly topUps: TokenBucket;
+  private readonly pendingTopUps: PendingTopUps;
   private readonly handshakeTimer: ReturnType<typeof setTimeout>;
 
   constructor(
@@ -384,6 +392,7 @@ export class HubSession {
   ) {
     this.step1s = new TokenBucket(options.step1Budget, options.now);
     this.topUps = new TokenBucket(options.topUpBudget, options.now);
+    this.pendingTopUps = new PendingTopUps(documents);
     transport.onMessage((bytes) => {
       this.queue = this.queue
         .then(() => this.handle(bytes))
@@ -394,6 +403,7 @@ export class HubSession {
     });
     transport.onClose((code, reason) => {
       clearTimeout(this.handshakeTimer);
+      this.pendingTopUps.endAll();
       this.state = 'closed';
       this.hub.detach(this);
       this.options.onEvent({ type: 'disconnected', storeId, code, reason });
@@ -419,6 +429,7 @@ export class HubSession {
     this.state = 'closed';
     this.closedByHub = true;
     clearTimeout(this.handshakeTimer);
+    this.pendingTopUps.endAll();
     this.hub.detach(this);
     this.transport.close(closeCode.code, closeCode.reason);
   }
@@ -481,7 +492,7 @@ export class HubSession {
         return;
       }
       if (frame.message.type === 'topup') {
-        if (!this.topUps.take()) {
+        if (this.pendingTopUps.inFlight >= MAX_TOP_UPS_IN_FLIGHT || !this.topUps.take()) {
           this.overBudget('topup');
           return;
         }
@@ -491,17 +502,26 @@ export class HubSession {
       this.protocolError(`unexpected ${frame.message.type} from a store`);
       return;
     }
-    if (frame.type === SyncMessageType.Step1 && !this.takeStep1()) {
+    if (frame.type === SyncMessageType.Step1 && !this.takeStep1(frame.sku)) {
       this.overBudget('step1');
       return;
     }
     await this.handleDoc(frame);
   }
 
-  /** A catch-up step 1 is free; any other takes a token. */
-  private takeStep1(): boolean {
-    if (this.catchUpStep1s > 0) {
-      this.catchUpStep1s--;
+  /**
+   * The catch-up's step 1s are free, once per SKU it covers: a count the store
+   * claims buys no repeated asks. Any other step 1 takes a token.
+   */
+  private takeStep1(sku: string): boolean {
+    if (this.catchUp.delete(sku)) {
+      // Kept only while unlisted ones are free: it must not take one of those again.
+      if (this.unlistedFree > 0) this.unlistedAsked.add(sku);
+      return true;
+    }
+    if (this.unlistedFree > 0 && !this.unlistedAsked.has(sku)) {
+      this.unlistedFree--;
+      this.unlistedAsked.add(sku);
       return true;
     }
     return this.step1s.take();
@@ -551,7 +571,7 @@ export class HubSession {
   }
 
   private async answerTopUp(request: TopUp): Promise<void> {
-    await this.holding(request.sku, request.client, request.clock);
+    await this.pendingTopUps.holding(request.sku, request.client, request.clock);
     if (!this.isLive) return;
     const allocator = this.hub.allocator;
     const answer: TopUpAnswer =
@@ -562,30 +582,6 @@ export class HubSession {
     const doc = await this.documents.open(request.sku);
     const hub = { client: doc.clientID, clock: Y.getState(doc.store, doc.clientID) };
     this.send({ type: 'topup-result', ref: request.ref, sku: request.sku, ...answer, ...hub });
-  }
-
-  /** Resolves once the SKU's document holds `client`'s changes below `clock`, or after a bounded wait. */
-  private async holding(sku: Sku, client: number, clock: number): Promise<void> {
-    const holds = async (): Promise<boolean> => Y.getState((await this.documents.open(sku)).store, client) >= clock;
-    if (await holds()) return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        stop();
-        resolve();
-      };
-      const timer = setTimeout(done, TOP_UP_CLOCK_WAIT_MS);
-      // A store change is applied before its commit is announced: each announcement of the SKU may be the one.
-      const stop = this.documents.onCommit((committed) => {
-        if (committed !== sku) return;
-        holds().then(
-          (yes) => {
-            if (yes || !this.isLive) done();
-          },
-          () => done(),
-        );
-      });
-    });
   }
 
   private welcome(hello: Hello): void {
@@ -609,7 +605,8 @@ export class HubSession {
     const sameLineage = hello.epoch === this.documents.epoch;
     const changed = sameLineage ? this.documents.changedSince(hello.cursor) : this.documents.allSkus();
     // The store sends a step 1 for each SKU of changed ∪ dirty: those are free.
-    this.catchUpStep1s = changed.length + Math.max(hello.dirty.length, hello.dirtyTotal ?? 0);
+    this.catchUp = new Set([...changed, ...hello.dirty]);
+    this.unlistedFree = Math.min(MAX_UNLISTED_FREE, Math.max(0, (hello.dirtyTotal ?? 0) - hello.dirty.length));
     this.send({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
@@ -673,6 +670,10 @@ export class HubSession {
     if (verdict.value.changed) {
       // In the same tick as the verdict: no other writer's update can claim these ids in between.
       const reservations = this.documents.reserveClients(writerKey(writer), verdict.value.clients);
+      if (typeof reservations === 'string') {
+        this.reject(frame, ErrorCode.UpdateClientIdTaken, reservations);
+        return;
+      }
       // Relay what actually changed (Yjs' own incremental update), not the
       // store's bytes: a step 2 also carries the store's whole delete set.
       let applied: Uint8Array | null = null;

@@ -52,3 +52,4 @@ export { HubAllocator, type AllocatorEvent } from './hub-allocator.js';
 export type { PinnedDoc, ResidencyOptions } from './persistent-documents.js';
 export { Reservations, type ReservationsOptions } from './reservations.js';
 export { holding, withTopUp, type Attempt, type TopUpOutcome } from './top-up.js';
+export { MAX_CLIENTS_PER_WRITER } from './client-registry.js';

@@ -1,10 +1,13 @@
 import { SkuSchema, type Sku, type WriterKey } from '@shelfsync/protocol';
 import { DocStore, RecordStore, StorageWriteError, type StorageAdapter, type StorageWrite } from '@shelfsync/storage';
-import { createSkuDoc } from '@shelfsync/core';
+import { createSkuDoc, heldClientOwners } from '@shelfsync/core';
 import type * as Y from 'yjs';
 import * as YCodec from 'yjs';
 import { z } from 'zod';
 import { ClientRegistry } from './client-registry.js';
+
+/** Set once the ids in documents written before the client-id registry are recorded in it. */
+const CLIENTS_ADOPTED = ['hub', 'clients-adopted'];
 import type { HubDocuments } from './hub-sync.js';
 import type { StoreDocuments } from './store-sync.js';
 
@@ -268,7 +271,27 @@ export class HubStorage implements HubDocuments {
     for (const [sku, change] of entries) storage.changes.set(sku, change);
     storage.current = Math.max(meta.cursor, entries.at(-1)?.[1].seq ?? 0);
     storage.notified = storage.current;
+    await storage.adoptHeldClients(records);
     return storage;
+  }
+
+  /**
+   * Data written before the hub kept its client-id registry: once, before any
+   * store's update is judged, record who wrote each id its documents hold, or a
+   * store could claim another's id in a SKU the other never touched and lock it
+   * out of every SKU. (Every document is read once; the mark keeps it from
+   * happening again.)
+   */
+  private async adoptHeldClients(records: RecordStore): Promise<void> {
+    if ((await records.get(CLIENTS_ADOPTED, z.literal(true).optional().catch(undefined))) === true) return;
+    const owners = new Map<number, WriterKey>();
+    for (const sku of this.allSkus()) {
+      for (const [client, writer] of heldClientOwners(await this.open(sku))) {
+        if (!owners.has(client)) owners.set(client, writer);
+      }
+    }
+    await this.clients.adopt(owners);
+    await records.put(CLIENTS_ADOPTED, true);
   }
 
   open(sku: Sku): Promise<Y.Doc> {
@@ -311,7 +334,7 @@ export class HubStorage implements HubDocuments {
     return this.clients.owner(client);
   }
 
-  reserveClients(writer: WriterKey, clients: readonly number[]): StorageWrite[] {
+  reserveClients(writer: WriterKey, clients: readonly number[]): StorageWrite[] | string {
     return this.clients.reserve(writer, clients);
   }
 

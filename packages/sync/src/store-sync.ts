@@ -19,6 +19,10 @@ import {
   type DocFrame,
 } from './frames.js';
 import type { Transport } from './transport.js';
+import { TokenBucket, type RateBudget } from './budget.js';
+
+/** Top-ups a store asks for at most: half the hub's per-session budget's rate, a quarter of its burst. */
+const STORE_TOP_UP_BUDGET: RateBudget = { burst: 500, perSecond: 100 };
 
 /** What a store's sync needs from the store's storage. */
 export interface StoreDocuments {
@@ -95,6 +99,8 @@ export class StoreSync {
   private haltedBecause: string | null = null;
   private nextTopUp = 1;
   private readonly topUps = new Map<number, (result: TopUpResult | null) => void>();
+  private readonly topUpsInFlight = new Map<Sku, Promise<TopUpResult | null>>();
+  private readonly topUpBudget: TokenBucket;
 
   constructor(
     readonly storeId: StoreId,
@@ -102,6 +108,7 @@ export class StoreSync {
     options: Partial<StoreSyncOptions> = {},
   ) {
     this.options = { onEvent: () => {}, now: () => Date.now(), onRelease: () => {}, onAcked: () => {}, ...options };
+    this.topUpBudget = new TokenBucket(STORE_TOP_UP_BUDGET, this.options.now);
   }
 
   /** Starts a session on a fresh connection; a previous one is closed. */
@@ -149,6 +156,20 @@ export class StoreSync {
    * no answer came within `timeoutMs`.
    */
   async requestTopUp(sku: Sku, quantity: number, timeoutMs: number): Promise<TopUpResult | null> {
+    // One request per SKU in flight: concurrent sales share its answer and judge again on it.
+    const pending = this.topUpsInFlight.get(sku);
+    if (pending !== undefined) return pending;
+    // Well inside the hub's per-session budget, so a rush at the tills never gets the link closed (4420).
+    if (!this.topUpBudget.take()) return null;
+    const asked = this.sendTopUp(sku, quantity, timeoutMs);
+    this.topUpsInFlight.set(sku, asked);
+    void asked.then(() => {
+      if (this.topUpsInFlight.get(sku) === asked) this.topUpsInFlight.delete(sku);
+    });
+    return asked;
+  }
+
+  private async sendTopUp(sku: Sku, quantity: number, timeoutMs: number): Promise<TopUpResult | null> {
     const doc = await this.documents.open(sku);
     const session = this.session;
     if (session === null || !session.isLive || this.haltedBecause !== null) return null;

@@ -4,7 +4,7 @@ import { ErrorCode, HUB_WRITER, onlineAccount, storeAccount, storeWriter, type S
 import { MemoryStorageAdapter } from '@shelfsync/storage';
 import { describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
-import { SyncMessageType, encodeDocFrame } from '../src/index.js';
+import { MAX_CLIENTS_PER_WRITER, SyncMessageType, encodeDocFrame } from '../src/index.js';
 import { TestHub, TestStore, sku } from './support/chain.js';
 
 const MUG = sku('MUG-1');
@@ -112,8 +112,44 @@ describe("client ids are reserved across documents, from the hub's durable regis
     expect(hub.storage.clientOwner(77)).toBe('store:A');
     expect(() => hub.storage.reserveClients('store:B', [77])).toThrow(/reserved to store:A/);
 
+    if (typeof first === 'string') throw new Error(first);
     await hub.storage.commit(MUG, Y.encodeStateAsUpdate(new Y.Doc()), first);
     expect(hub.storage.reserveClients('store:A', [77])).toEqual([]);
     expect(() => hub.storage.reserveClients('store:A', [hub.storage.hubClientId])).toThrow(/reserved to hub/);
+  });
+
+  it('an update brings at most one new client id, and a writer holds at most one id per replica it ever had', async () => {
+    const hub = await TestHub.create();
+    expect(hub.storage.reserveClients('store:A', [501, 502])).toMatch(/one new client id/);
+    expect(hub.storage.clientOwner(501)).toBeUndefined();
+    for (let i = 0; i < MAX_CLIENTS_PER_WRITER; i++)
+      expect(hub.storage.reserveClients('store:A', [1_000 + i])).toHaveLength(1);
+    expect(hub.storage.reserveClients('store:A', [5_000])).toMatch(/already writes under/);
+    // Its ids stay its own: an update under them needs no new reservation.
+    expect(hub.storage.reserveClients('store:A', [1_000])).toHaveLength(1);
+  });
+
+  it('data written before the registry: at the first start, every id its documents hold is recorded as its writer', async () => {
+    const adapter = new MemoryStorageAdapter();
+    const first = await TestHub.create({}, adapter);
+    const [a] = await connected(first, 'A');
+    if (a === undefined) throw new Error('no store');
+    await a.apply(MUG, receive(a.id, 10));
+    await until(async () => (await first.stock(MUG)).value === 10);
+    first.sync.close();
+    await first.storage.close();
+    // As a hub of the previous release left it: documents, no registry, no mark.
+    await adapter.removeRange(['hub', 'client']);
+    await adapter.remove(['hub', 'clients-adopted']);
+
+    const hub = await TestHub.create({}, adapter);
+    expect(hub.storage.clientOwner(a.storage.clientId)).toBe('store:A');
+    const [b] = await connected(hub, 'B');
+    if (b === undefined) throw new Error('no store');
+    // B cannot take A's id in a SKU A never touched, which would lock A out of every SKU.
+    expect(await send(hub, b, TEA, await writtenAs(b, TEA, a.storage.clientId), 100)).toMatchObject({
+      type: 'rejected',
+      code: ErrorCode.UpdateClientIdTaken,
+    });
   });
 });

@@ -94,6 +94,17 @@ describe('per-session budgets at the hub', () => {
     expect(session.received.at(-1)).toMatchObject({ kind: 'control', message: { code: ErrorCode.RateLimited } });
   });
 
+  it('a claimed dirty count buys each SKU one free step 1, not repeated asks', async () => {
+    const hub = await TestHub.create(tight({ step1Budget: { burst: 2, perSecond: 0 } }));
+    const session = await rawSession(hub, { dirty: [sku('SKU-0')], dirtyTotal: 1_000 });
+    // The same SKU again and again: the first ask is free, the next two take the budget, the fourth closes.
+    for (let i = 0; i < 3; i++) session.send(step1(0));
+    await until(() => session.acks() === 3);
+    expect(session.closed()).toBe(0);
+    session.send(step1(0));
+    await until(() => session.closed() === CloseCode.RequestBudgetExceeded.code);
+  });
+
   it('a hello that lists only part of its dirty SKUs budgets the catch-up on dirtyTotal', async () => {
     const hub = await TestHub.create(tight({ step1Budget: { burst: 0, perSecond: 0 } }));
     const session = await rawSession(hub, { dirty: [sku('SKU-0')], dirtyTotal: 20 });

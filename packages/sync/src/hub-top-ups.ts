@@ -1,0 +1,59 @@
+import type { Sku } from '@shelfsync/protocol';
+import * as Y from 'yjs';
+import type { HubDocuments } from './hub-sync.js';
+
+/**
+ * How long a top-up waits for the store changes it names to be applied here. A
+ * store waits far less (250 ms by default) and ignores a later answer; this
+ * only bounds what a store that names changes it never sends can hold.
+ */
+const CLOCK_WAIT_MS = 5_000;
+
+/** Top-ups one session may have waiting at once; an honest store has one per SKU its tills are short of. */
+export const MAX_TOP_UPS_IN_FLIGHT = 256;
+
+/**
+ * The top-ups of one store session waiting at the hub for the store's changes
+ * they name (ADR 0016): each wait is bounded in time, their number is bounded,
+ * and all of them end with the session, so none outlives it.
+ */
+export class PendingTopUps {
+  private readonly waits = new Set<() => void>();
+
+  constructor(private readonly documents: Pick<HubDocuments, 'open' | 'onCommit'>) {}
+
+  get inFlight(): number {
+    return this.waits.size;
+  }
+
+  /** Resolves once the SKU's document holds `client`'s changes below `clock`, after a bounded wait, or at `endAll`. */
+  holding(sku: Sku, client: number, clock: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        if (!this.waits.delete(done)) return;
+        clearTimeout(timer);
+        stop();
+        resolve();
+      };
+      const check = (): void => {
+        this.documents.open(sku).then((doc) => {
+          if (Y.getState(doc.store, client) >= clock) done();
+        }, done);
+      };
+      this.waits.add(done);
+      const timer = setTimeout(done, CLOCK_WAIT_MS);
+      timer.unref();
+      // Listening before the first look: a store change is applied before its commit
+      // is announced, so each announcement of the SKU may be the one, none is missed.
+      const stop = this.documents.onCommit((committed) => {
+        if (committed === sku) check();
+      });
+      check();
+    });
+  }
+
+  /** Ends every wait (the session closed): their requests get no answer. */
+  endAll(): void {
+    for (const done of [...this.waits]) done();
+  }
+}
