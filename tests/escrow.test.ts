@@ -66,7 +66,8 @@ describe('escrow allocator with real processes', () => {
     expect(refused.status).toBe(409);
     expect(refused.body).toMatchObject({
       code: 'INSUFFICIENT_RIGHTS',
-      details: { rights: 0, requested: 1, hubReachable: false },
+      // The shelf has the units; they sit in the online escrow, and the hub that could release them is away.
+      details: { rights: 0, requested: 1, hubReachable: false, cause: 'hub_unreachable' },
     });
 
     // Healed: the books balance, and the escrowed units were never touched by the store.

@@ -55,6 +55,9 @@ describe('top-ups over links with latency', () => {
       // One more sale finds the location empty: refused, and it says so.
       const empty = await post(store, '/v1/sales', { sku, quantity: 1 }, `${sku}-sale-empty`);
       expect(empty.status).toBe(409);
+      expect(empty.body).toMatchObject({ details: { cause: 'location_empty', hubReachable: true } });
+      const counted = await (await fetch(`${store}/metrics`)).text();
+      expect(metric(counted, 'shelfsync_sales_refused_total', { cause: 'location_empty', store: id })).toBe(1);
     }, 120_000);
   }
 

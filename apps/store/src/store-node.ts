@@ -44,7 +44,14 @@ import {
 } from '@shelfsync/protocol';
 import { StorageWriteError, type StorageWrite } from '@shelfsync/storage';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
-import { StoreStorage, StoreSync, withTopUp, type StoreSyncEvent, type TopUpResult } from '@shelfsync/sync';
+import {
+  StoreStorage,
+  StoreSync,
+  refusalCause,
+  withTopUp,
+  type StoreSyncEvent,
+  type TopUpResult,
+} from '@shelfsync/sync';
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { join } from 'node:path';
@@ -152,6 +159,11 @@ export async function startStore(
   const overrideUnits = metrics.counter(
     'shelfsync_override_units_total',
     'Units sold under the manager override beyond the POS rights (each is owed until the hub settles it)',
+  );
+  const refusedSales = metrics.counter(
+    'shelfsync_sales_refused_total',
+    "Sales refused for want of rights, by cause: location_empty (the shelf lacks the units), hub_unreachable (units in the online escrow, hub out of reach), online_escrow (the location's rights at the hub are promised online), topup_timeout",
+    ['cause'],
   );
   const topUpSeconds = metrics.histogram('shelfsync_topup_duration_seconds', 'Time a sale waited on a hub top-up');
   metrics.reading('shelfsync_pending_sync_skus', 'SKUs with local changes the hub has not acknowledged', () =>
@@ -298,11 +310,19 @@ export async function startStore(
       if (!result.ok && computeStock(doc).value >= operation.quantity) refusedWithChainStock.inc();
     }
     if (!result.ok) {
+      // Why: the till's message, and the metric that tells an escrow failure from an empty shelf.
+      const requested = Number(result.error.details?.requested ?? quantity);
+      const cause =
+        commitsUnits && result.error.code === ErrorCode.InsufficientRights
+          ? refusalCause({ requested, onShelf: stockFigures(doc).onShelf, asked: askedHub, topUp })
+          : undefined;
+      if (cause !== undefined && isSale) refusedSales.inc({ cause });
       // A refusal is an answer, kept under the idempotency key like a success.
       const details = {
         ...result.error.details,
         hubReachable: sync.status().connected,
         ...(topUp === null ? {} : { availableAtLocation: topUp.available }),
+        ...(cause === undefined ? {} : { cause }),
       };
       return {
         status: httpStatusByCode[result.error.code],

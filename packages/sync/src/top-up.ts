@@ -71,3 +71,30 @@ export function holding(doc: Y.Doc, client: number, clock: number, deadline: num
     doc.on('update', check);
   });
 }
+
+/**
+ * Why a sale beyond the store's rights was refused, for the till, the metrics and
+ * the dashboard: only `location_empty` is not an escrow matter (the units are at
+ * another location, or nowhere).
+ * - `location_empty`: the store's shelf holds fewer units than the sale;
+ * - `hub_unreachable`: the units are on the shelf, held in its online escrow, and
+ *   the hub that could release them was out of reach;
+ * - `online_escrow`: the hub answered, and the location's rights it holds (promised
+ *   to online reservations, or owed) do not cover the sale;
+ * - `topup_timeout`: the hub did not settle it within the store's wait.
+ */
+export type RefusalCause = 'location_empty' | 'hub_unreachable' | 'online_escrow' | 'topup_timeout';
+
+export function refusalCause(refused: {
+  readonly requested: number;
+  readonly onShelf: number;
+  /** Whether the hub was connected when the store asked. */
+  readonly asked: boolean;
+  readonly topUp: TopUpResult | null;
+}): RefusalCause {
+  if (refused.onShelf < refused.requested) return 'location_empty';
+  if (!refused.asked) return 'hub_unreachable';
+  if (refused.topUp === null) return 'topup_timeout';
+  if (refused.topUp.rights < refused.requested && refused.topUp.granted === 0) return 'online_escrow';
+  return 'topup_timeout';
+}
