@@ -28,8 +28,8 @@ export {
   type DocFrame,
   type Frame,
 } from './frames.js';
+export { HubSession } from './hub-session.js';
 export {
-  HubSession,
   HubSync,
   type AllocatorHooks,
   type HubDocuments,
