@@ -61,7 +61,7 @@ export async function openHubAuth(
     sessions,
     requireApiToken(ctx) {
       const header = ctx.get('authorization');
-      const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : '';
+      const given = bearerToken(header) ?? '';
       if (!apiTokens.matches(given)) {
         ctx.set('WWW-Authenticate', 'Bearer realm="shelfsync"');
         throw problem(ErrorCode.Unauthorized, 'this call needs the API token: Authorization: Bearer <token>');
@@ -82,4 +82,9 @@ export async function openHubAuth(
       sessions.close();
     },
   };
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or null for any other header or none. */
+export function bearerToken(header: string | undefined): string | null {
+  return header?.startsWith('Bearer ') === true ? header.slice('Bearer '.length).trim() : null;
 }

@@ -16,6 +16,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { bearerToken } from './hub-auth.js';
 import { YJS_PATH_PREFIX, YjsReadEndpoint } from './yjs-endpoint.js';
 
 /**
@@ -99,7 +100,7 @@ export function routeUpgrades(server: Server, routes: UpgradeRoutes): void {
       refuseUpgrade(socket, 404);
       return;
     }
-    const token = bearer(request) ?? url.searchParams.get('token');
+    const token = bearerToken(request.headers.authorization) ?? url.searchParams.get('token');
     const admitted = routes.verify(token);
     if (!admitted.ok) {
       errors.limiter.warn(peer, { reason: admitted.reason }, 'store connection refused: 401');
@@ -111,9 +112,4 @@ export function routeUpgrades(server: Server, routes: UpgradeRoutes): void {
       routes.connect(admitted.claims, wsTransport(ws, errors.webSocketErrorListener(peer)), ws);
     });
   });
-}
-
-function bearer(request: IncomingMessage): string | null {
-  const header = request.headers.authorization;
-  return header?.startsWith('Bearer ') === true ? header.slice('Bearer '.length).trim() : null;
 }

@@ -28,6 +28,20 @@ async function send(hub: TestHub, store: TestStore, target: typeof MUG, update: 
   return hub.events.slice(seen).find((e) => e.type === 'rejected' || e.type === 'accepted');
 }
 
+/** A hub on a fresh adapter, store A's receipt of 10 MUG accepted, then the hub stopped: its data stays in `adapter`. */
+async function storeSoldThenHubStopped(): Promise<{ adapter: MemoryStorageAdapter; a: TestStore; hubId: number }> {
+  const adapter = new MemoryStorageAdapter();
+  const first = await TestHub.create({}, adapter);
+  const [a] = await connected(first, 'A');
+  if (a === undefined) throw new Error('no store');
+  await a.apply(MUG, receive(a.id, 10));
+  await until(async () => (await first.stock(MUG)).value === 10);
+  const hubId = first.storage.hubClientId;
+  first.sync.close();
+  await first.storage.close();
+  return { adapter, a, hubId };
+}
+
 async function connected(hub: TestHub, ...ids: string[]): Promise<TestStore[]> {
   const stores = await Promise.all(ids.map((id) => TestStore.create(id)));
   for (const store of stores) store.connect(hub);
@@ -76,15 +90,7 @@ describe("client ids are reserved across documents, from the hub's durable regis
   });
 
   it('the registry survives a hub restart', async () => {
-    const adapter = new MemoryStorageAdapter();
-    const first = await TestHub.create({}, adapter);
-    const [a] = await connected(first, 'A');
-    if (a === undefined) throw new Error('no store');
-    await a.apply(MUG, receive(a.id, 10));
-    await until(async () => (await first.stock(MUG)).value === 10);
-    const hubId = first.storage.hubClientId;
-    first.sync.close();
-    await first.storage.close();
+    const { adapter, a, hubId } = await storeSoldThenHubStopped();
 
     const hub = await TestHub.create({}, adapter);
     expect(hub.storage.hubClientId).toBe(hubId);
@@ -130,14 +136,7 @@ describe("client ids are reserved across documents, from the hub's durable regis
   });
 
   it('data written before the registry: at the first start, every id its documents hold is recorded as its writer', async () => {
-    const adapter = new MemoryStorageAdapter();
-    const first = await TestHub.create({}, adapter);
-    const [a] = await connected(first, 'A');
-    if (a === undefined) throw new Error('no store');
-    await a.apply(MUG, receive(a.id, 10));
-    await until(async () => (await first.stock(MUG)).value === 10);
-    first.sync.close();
-    await first.storage.close();
+    const { adapter, a } = await storeSoldThenHubStopped();
     // As a hub of the previous release left it: documents, no registry, no mark.
     await adapter.removeRange(['hub', 'client']);
     await adapter.remove(['hub', 'clients-adopted']);
