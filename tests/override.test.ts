@@ -20,7 +20,10 @@ const manager = { 'x-manager-token': MANAGER_TOKEN };
 
 describe('manager override with real processes', () => {
   // A short rebalancing round, so units that come back online settle a deficit within the test.
-  const cluster = new Cluster({ hubFlags: ['--escrow-rebalance-ms', '1000', '--override-cap', '3'] });
+  // An online floor of 8: of 10 units received, the POS keeps 2, so a cut-off store runs out at the till with units in the escrow.
+  const cluster = new Cluster({
+    hubFlags: ['--escrow-rebalance-ms', '1000', '--override-cap', '3', '--escrow-online-floor', '8'],
+  });
   const auth = { authorization: `Bearer ${cluster.apiToken}` };
   beforeAll(async () => {
     await cluster.startHub();

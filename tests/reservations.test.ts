@@ -9,7 +9,11 @@ interface Location {
 }
 
 describe('online reservations at the hub', () => {
-  const cluster = new Cluster({ hubFlags: ['--reservation-ttl-ms', '2000'] });
+  // An online floor of 10 and no release asked of the store: 10 of the 12 units sit in the escrow, so
+  // these tests see the escrow alone (the release path is tests/escrow.test.ts).
+  const cluster = new Cluster({
+    hubFlags: ['--reservation-ttl-ms', '2000', '--escrow-online-floor', '10', '--reservation-release-wait-ms', '0'],
+  });
   const auth = (): Record<string, string> => ({ authorization: `Bearer ${cluster.apiToken}` });
   const hub = (): string => cluster.hub?.url ?? '';
   const location = async (sku: string): Promise<Location | undefined> =>
@@ -24,7 +28,7 @@ describe('online reservations at the hub', () => {
   beforeAll(async () => {
     await cluster.startHub();
     await cluster.startStore('north');
-    // 12 received: the POS keeps its minimum of 2, the other 10 are escrowed for online orders.
+    // 12 received: the escrow keeps its floor of 10, the POS the other 2.
     expect(
       (await post(cluster.store('north'), '/v1/receipts', { sku: 'TENT-1', quantity: 12 }, 'tent-in')).status,
     ).toBe(201);

@@ -10,9 +10,11 @@ import {
   AllocatorConfigSchema,
   NO_VELOCITY,
   allocate,
+  releaseForOrder,
   recordSale,
   topUpForSale,
   velocityAt,
+  type ChannelDemand,
   type Velocity,
 } from '@shelfsync/escrow';
 import {
@@ -461,6 +463,7 @@ class Shelfsync implements ChainSystem {
   private readonly hubDocs: Y.Doc[];
   private readonly storeDocs: Y.Doc[][];
   private readonly velocity = new Map<number, Velocity>();
+  private readonly onlineVelocity = new Map<number, Velocity>();
   private readonly config = AllocatorConfigSchema.parse({ horizonMs: 2 * HOUR, halfLifeMs: HOUR, minQuota: 1 });
   private readonly pendingPicks: { store: number; sku: number; q: number }[] = [];
   private readonly dirty: Set<number>[];
@@ -565,9 +568,10 @@ class Shelfsync implements ChainSystem {
     const id = this.ids[store] as StoreId;
     return { posRights: rightsOf(doc, storeAccount(id)), onlineRights: rightsOf(doc, onlineAccount(id)) };
   }
-  private rate(store: number, sku: number, at: number): number {
-    const v = this.velocity.get(store * this.o.skus + sku);
-    return v === undefined ? 0 : velocityAt(v, at, this.config.halfLifeMs);
+  private rate(store: number, sku: number, at: number): ChannelDemand {
+    const key = store * this.o.skus + sku;
+    const of = (v: Velocity | undefined): number => (v === undefined ? 0 : velocityAt(v, at, this.config.halfLifeMs));
+    return { pos: of(this.velocity.get(key)), online: of(this.onlineVelocity.get(key)) };
   }
   /** The allocator's round: grants from online escrow, releases the store makes when asked. */
   private rebalance(at: number): void {
@@ -649,7 +653,29 @@ class Shelfsync implements ChainSystem {
     this.now = at;
     if (!this.net.up(-1, at)) return false;
     const id = this.ids[store] as StoreId;
-    if (!this.hubOp(sku, { type: 'reserve', account: onlineAccount(id), quantity: q })) return false;
+    const key = store * this.o.skus + sku;
+    this.onlineVelocity.set(
+      key,
+      recordSale(this.onlineVelocity.get(key) ?? NO_VELOCITY, q, at, this.config.halfLifeMs),
+    );
+    const reserve: Operation = { type: 'reserve', account: onlineAccount(id), quantity: q };
+    let reserved = this.hubOp(sku, reserve);
+    if (!reserved && this.net.up(store, at)) {
+      // The escrow is short: the hub asks the connected store to release what the order lacks.
+      const lacking = releaseForOrder(this.shelf(sku, store), q);
+      if (lacking !== null && lacking > 0) {
+        this.bytes += 24; // the release request frame
+        this.storeOp(store, sku, {
+          type: 'transferRights',
+          from: storeAccount(id),
+          to: onlineAccount(id),
+          quantity: lacking,
+        });
+        this.sync(store, sku);
+        reserved = this.hubOp(sku, reserve);
+      }
+    }
+    if (!reserved) return false;
     this.tally(sku, 0, q);
     if (this.net.up(store, at)) {
       this.sync(store, sku);

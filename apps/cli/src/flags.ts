@@ -65,7 +65,8 @@ export const hubFlags = {
   escrowHorizonMs: {
     flag: 'escrow-horizon-ms',
     env: 'SHELFSYNC_ESCROW_HORIZON_MS',
-    description: 'a POS quota covers its sales over this long cut off (default 14400000, 4 h)',
+    description:
+      'demand horizon: the online escrow keeps online orders over this long, the POS the rest (default 14400000, 4 h)',
   },
   escrowHalfLifeMs: {
     flag: 'escrow-half-life-ms',
@@ -75,7 +76,18 @@ export const hubFlags = {
   escrowMinQuota: {
     flag: 'escrow-min-quota',
     env: 'SHELFSYNC_ESCROW_MIN_QUOTA',
-    description: 'units a POS holds whatever its sales (default 2)',
+    description: "the POS's need whatever its sales, when a scarce shelf is split between channels (default 2)",
+  },
+  escrowOnlineFloor: {
+    flag: 'escrow-online-floor',
+    env: 'SHELFSYNC_ESCROW_ONLINE_FLOOR',
+    description: "units a location's online escrow keeps beyond its online orders over the horizon (default 1)",
+  },
+  reservationReleaseWaitMs: {
+    flag: 'reservation-release-wait-ms',
+    env: 'SHELFSYNC_RESERVATION_RELEASE_WAIT_MS',
+    description:
+      'how long an order the online escrow cannot cover waits for the store to release units from its POS (default 2000; 0: never ask)',
   },
   escrowRebalanceMs: {
     flag: 'escrow-rebalance-ms',

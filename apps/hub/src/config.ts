@@ -43,12 +43,16 @@ export const HubConfigSchema = z.strictObject({
   maxResidentDocs: z.coerce.number().int().min(1).default(10_000),
   /** The escrow allocator: on, it grants and reclaims POS rights by demand; off, rights stay where stores put them. */
   escrow: z.enum(['on', 'off']).default('on'),
-  /** How long a store should sell cut off from the hub, at its current velocity (the POS quota's horizon). */
+  /** The demand horizon: the online escrow keeps online orders over this long, the POS the rest of the shelf. */
   escrowHorizonMs: z.coerce.number().int().min(60_000).max(604_800_000).default(14_400_000),
   /** Half-life of the sales-velocity estimate. */
   escrowHalfLifeMs: z.coerce.number().int().min(1_000).max(604_800_000).default(3_600_000),
-  /** Units a POS holds whatever its velocity, when its shelf has them. */
+  /** The POS's need whatever its velocity, when a scarce shelf is split between the channels. */
   escrowMinQuota: z.coerce.number().int().min(0).max(1_000_000).default(2),
+  /** Units a location's online escrow keeps beyond its online orders over the horizon. */
+  escrowOnlineFloor: z.coerce.number().int().min(0).max(1_000_000).default(1),
+  /** How long an order the online escrow cannot cover waits for its store to release units (0: never ask). */
+  reservationReleaseWaitMs: z.coerce.number().int().min(0).max(30_000).default(2_000),
   /**
    * The largest deficit a store may run up per SKU under the manager override
    * (`o - c`), checked on every store update: 0 (default) refuses any. Stores cap

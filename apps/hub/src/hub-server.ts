@@ -137,6 +137,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       horizonMs: config.escrowHorizonMs,
       halfLifeMs: config.escrowHalfLifeMs,
       minQuota: config.escrowMinQuota,
+      onlineFloor: config.escrowOnlineFloor,
+      releaseWaitMs: config.reservationReleaseWaitMs,
     }),
     Date.now,
     (event) => {
@@ -189,6 +191,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       log.info({ reservation: r.id, sku: r.sku, quantity: r.quantity }, 'reservation expired');
     },
     onError: (error, what) => log.error({ err: error }, `${what} failed`),
+    askRelease: config.escrow === 'on',
   });
   const idempotency = new IdempotencyKeys(adapter);
   const auth = await openHubAuth(adapter, sync, config, metrics, log);

@@ -22,16 +22,26 @@ export const AllocatorConfigSchema = z.strictObject({
     .min(1_000)
     .max(7 * 24 * HOUR)
     .default(HOUR),
-  /** Units a POS holds whatever its velocity (when the shelf has them), so a first sale needs no round trip. */
+  /**
+   * The POS's need whatever its velocity: under a scarce shelf it is split in
+   * proportion to this (at least) and the online need.
+   */
   minQuota: z.int().min(0).max(1_000_000).default(2),
   /** Per-SKU minimums, replacing `minQuota` for those SKUs. */
   minQuotaBySku: z.record(z.string(), z.int().min(0).max(1_000_000)).default({}),
-  /** A store below this share of its target asks for a top-up. */
+  /** Units a location's online escrow keeps beyond its online velocity × horizon. */
+  onlineFloor: z.int().min(0).max(1_000_000).default(1),
+  /** An online escrow below this share of its target asks its store to release up to it. */
   lowWatermark: z.number().gt(0).max(1).default(0.5),
-  /** A store above this multiple of its target is asked to release the surplus. */
+  /** An online escrow above this multiple of its target gives the surplus to the POS. */
   highWatermark: z.number().min(1).max(100).default(2),
   /** How long a sale beyond a store's rights waits for a top-up while the hub is reachable. */
   topUpWaitMs: z.int().min(0).max(10_000).default(250),
+  /**
+   * How long an online reservation the location's escrow cannot cover waits for
+   * the connected store to release what it lacks from its POS rights.
+   */
+  releaseWaitMs: z.int().min(0).max(30_000).default(2_000),
 });
 export type AllocatorConfig = z.infer<typeof AllocatorConfigSchema>;
 

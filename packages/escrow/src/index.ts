@@ -2,10 +2,14 @@ export { AllocatorConfigSchema, defaultAllocatorConfig, type AllocatorConfig } f
 export { NO_VELOCITY, recordSale, velocityAt, type Velocity } from './velocity.js';
 export {
   allocate,
-  quotaBand,
+  onlineBand,
+  releaseForOrder,
+  shelfTargets,
   topUpForSale,
   type Allocation,
-  type QuotaBand,
+  type ChannelDemand,
+  type OnlineBand,
+  type ShelfTargets,
   type ShelfRights,
   type TopUp,
 } from './policy.js';

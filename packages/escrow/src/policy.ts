@@ -8,6 +8,14 @@ export interface ShelfRights {
   readonly onlineRights: number;
 }
 
+/** One location's demand per channel, in units per millisecond (EWMA estimates). */
+export interface ChannelDemand {
+  /** Sales at the store's tills. */
+  readonly pos: number;
+  /** Online reservations served from the location. */
+  readonly online: number;
+}
+
 /** What the allocator wants done with one location's rights. */
 export type Allocation =
   /** The hub moves `quantity` rights `online:X > store:X`. */
@@ -16,45 +24,79 @@ export type Allocation =
   | { readonly type: 'release'; readonly quantity: number }
   | { readonly type: 'hold' };
 
-/** The POS quota a location should hold, and the band inside which it is left alone. */
-export interface QuotaBand {
+/** How a location's shelf should be split between its channels. */
+export interface ShelfTargets {
+  /** Rights the POS should hold. */
+  readonly pos: number;
+  /** Rights the online escrow should hold. */
+  readonly online: number;
+}
+
+/** The online escrow's target, and the band inside which it is left alone. */
+export interface OnlineBand {
   readonly target: number;
-  /** Below this, top up to the target. */
+  /** Below this, the store is asked to release up to the target. */
   readonly low: number;
-  /** Above this, release down to the target. */
+  /** Above this, the surplus is granted to the POS. */
   readonly high: number;
 }
 
 /**
- * The target POS quota: the units the store would sell over the horizon at its
- * current velocity, at least its minimum, and never more than its shelf.
+ * Policy v2 (ADR 0017): the online escrow keeps what online orders need over the
+ * horizon (online velocity × horizon, plus a floor); the POS keeps the rest of
+ * the shelf, because in-store demand with the unit in hand is the channel that
+ * must survive a partition (online orders need the hub anyway). Only when the
+ * shelf is smaller than both needs together is it split in proportion to them,
+ * the POS's need being its velocity × horizon, at least its minimum.
+ * Both targets sum to the shelf; the POS's target never falls as its own
+ * velocity rises, nor rises as the online velocity does.
  */
-export function quotaBand(shelf: ShelfRights, velocityPerMs: number, config: AllocatorConfig, sku?: string): QuotaBand {
-  const total = shelf.posRights + shelf.onlineRights;
+export function shelfTargets(
+  shelf: ShelfRights,
+  demand: ChannelDemand,
+  config: AllocatorConfig,
+  sku?: string,
+): ShelfTargets {
+  const total = Math.max(0, shelf.posRights + shelf.onlineRights);
   const minimum = (sku === undefined ? undefined : config.minQuotaBySku[sku]) ?? config.minQuota;
-  const wanted = Math.max(Math.ceil(velocityPerMs * config.horizonMs), minimum);
-  const target = Math.min(wanted, total);
+  const posNeed = Math.max(Math.ceil(demand.pos * config.horizonMs), minimum);
+  const onlineNeed = Math.ceil(demand.online * config.horizonMs) + config.onlineFloor;
+  const needs = posNeed + onlineNeed;
+  const online = needs <= total ? onlineNeed : Math.floor((total * onlineNeed) / needs);
+  return { pos: total - online, online };
+}
+
+/** The online escrow's band: a target, and the hysteresis around it. */
+export function onlineBand(
+  shelf: ShelfRights,
+  demand: ChannelDemand,
+  config: AllocatorConfig,
+  sku?: string,
+): OnlineBand {
+  const target = shelfTargets(shelf, demand, config, sku).online;
   return {
     target,
-    low: Math.ceil(target * config.lowWatermark),
+    low: target * config.lowWatermark,
     high: Math.max(target, Math.floor(target * config.highWatermark)),
   };
 }
 
 /**
- * The rebalancing decision for one location: top up a POS below its low
- * watermark to its target (from online rights), ask a POS above its high
- * watermark to release down to its target, else leave it. Applying the
- * decision lands on the target, where the next decision is `hold`: the policy
- * does not oscillate while the velocity holds still.
+ * The rebalancing decision for one location: an online escrow above its high
+ * watermark gives its surplus to the POS (a hub grant); one below its low
+ * watermark asks the store to release up to the target; inside the band
+ * nothing moves. Either move lands on the target, where the next decision is
+ * `hold`: the policy does not oscillate while the velocities hold still. Sales
+ * at the till lower the POS's rights and leave the escrow where it was, so they
+ * move nothing unless the shelf turns scarce.
  */
-export function allocate(shelf: ShelfRights, velocityPerMs: number, config: AllocatorConfig, sku?: string): Allocation {
-  const band = quotaBand(shelf, velocityPerMs, config, sku);
-  if (shelf.posRights < band.low) {
-    const quantity = Math.min(band.target - shelf.posRights, shelf.onlineRights);
-    if (quantity > 0) return { type: 'grant', quantity };
+export function allocate(shelf: ShelfRights, demand: ChannelDemand, config: AllocatorConfig, sku?: string): Allocation {
+  const band = onlineBand(shelf, demand, config, sku);
+  if (shelf.onlineRights > band.high) return { type: 'grant', quantity: shelf.onlineRights - band.target };
+  if (shelf.onlineRights < band.low) {
+    const quantity = Math.min(band.target - shelf.onlineRights, shelf.posRights);
+    if (quantity > 0) return { type: 'release', quantity };
   }
-  if (shelf.posRights > band.high) return { type: 'release', quantity: shelf.posRights - band.target };
   return { type: 'hold' };
 }
 
@@ -65,14 +107,15 @@ export type TopUp =
   | { readonly type: 'insufficient'; readonly available: number };
 
 /**
- * A top-up for a sale the POS cannot cover: enough for the sale and, where the
- * shelf allows, to leave the POS at its target after it (so the next sales need
- * no round trip).
+ * A top-up for a sale the POS cannot cover: the sale comes first (a customer
+ * with the unit in hand, at a connected till, is served from the location's
+ * online rights whatever their target), then, where the shelf allows, the POS
+ * is refilled to its target so the next sales need no round trip.
  */
 export function topUpForSale(
   shelf: ShelfRights,
   requested: number,
-  velocityPerMs: number,
+  demand: ChannelDemand,
   config: AllocatorConfig,
   sku?: string,
 ): TopUp {
@@ -80,6 +123,17 @@ export function topUpForSale(
   if (needed <= 0) return { type: 'grant', quantity: 0 };
   if (needed > shelf.onlineRights) return { type: 'insufficient', available: shelf.posRights + shelf.onlineRights };
   const afterSale = { posRights: 0, onlineRights: shelf.onlineRights - needed };
-  const refill = Math.min(quotaBand(afterSale, velocityPerMs, config, sku).target, afterSale.onlineRights);
+  const refill = Math.max(0, afterSale.onlineRights - shelfTargets(afterSale, demand, config, sku).online);
   return { type: 'grant', quantity: needed + refill };
+}
+
+/**
+ * Rights to ask a store to release for an online order of `requested` units its
+ * location's escrow cannot cover: what the order lacks, never more than the POS
+ * holds. Null when even the whole shelf would not cover it.
+ */
+export function releaseForOrder(shelf: ShelfRights, requested: number): number | null {
+  const lacking = requested - Math.max(0, shelf.onlineRights);
+  if (lacking <= 0) return 0;
+  return lacking > Math.max(0, shelf.posRights) ? null : lacking;
 }

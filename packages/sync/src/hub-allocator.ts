@@ -3,20 +3,11 @@ import {
   computeStock,
   deficitAllowance,
   readAccount,
-  rightsOf,
+  reservableRights,
   type Operation,
   type OperationOutcome,
 } from '@shelfsync/core';
-import {
-  allocate,
-  recordSale,
-  topUpForSale,
-  velocityAt,
-  NO_VELOCITY,
-  type AllocatorConfig,
-  type ShelfRights,
-  type Velocity,
-} from '@shelfsync/escrow';
+import { allocate, releaseForOrder, topUpForSale, type AllocatorConfig } from '@shelfsync/escrow';
 import {
   HUB_WRITER,
   onlineAccount,
@@ -29,6 +20,9 @@ import {
 } from '@shelfsync/protocol';
 import type { StorageWrite } from '@shelfsync/storage';
 import type * as Y from 'yjs';
+import { untilCommitted } from './commit-wait.js';
+import { DemandBook } from './demand-book.js';
+import { reservableShelf, shelfOf, storesOf } from './location-shelf.js';
 import type { HubDocuments, HubSync, TopUpAnswer } from './hub-sync.js';
 
 /** Something the allocator did, for logs and metrics. */
@@ -64,14 +58,6 @@ export type AllocatorEvent =
       readonly ms: number;
     };
 
-interface Demand {
-  velocity: Velocity;
-  /** The store's committed total (`n`) when last seen: growth is sales. */
-  committed: number;
-  /** When a release was last asked, and down to what, so it is not asked on every update. */
-  releaseAsked: { target: number; at: number } | null;
-}
-
 /** A release is asked again for the same target only after this long (the store may be offline). */
 const RELEASE_REPEAT_MS = 30_000;
 
@@ -83,11 +69,13 @@ const RELEASE_REPEAT_MS = 30_000;
  * `@shelfsync/escrow`; this is its wiring to the documents and the sessions.
  */
 export class HubAllocator {
-  private readonly demand = new Map<string, Demand>();
-  /** Where the next sweep starts, as a position in the demand map. */
+  private readonly demand: DemandBook;
+  /** Where the next sweep starts, as a position in the demand book. */
   private sweepFrom = 0;
   /** Per (SKU, store), deficits the hub could not settle yet, and the reservations they put at risk. */
   private readonly owed = new Map<string, { units: number; reservationsAtRisk: number }>();
+  /** Per (SKU, store), online orders waiting on a release there: the escrow is not granted back meanwhile. */
+  private readonly awaitingOrders = new Map<string, number>();
 
   constructor(
     private readonly documents: HubDocuments,
@@ -95,7 +83,9 @@ export class HubAllocator {
     private readonly config: AllocatorConfig,
     private readonly now: () => number = Date.now,
     private readonly onEvent: (event: AllocatorEvent) => void = () => {},
-  ) {}
+  ) {
+    this.demand = new DemandBook(config.halfLifeMs, now);
+  }
 
   /**
    * Applies the operation `decide` picks from the SKU's current document as the
@@ -147,16 +137,7 @@ export class HubAllocator {
   /** A store's update of `sku` was committed: learn its sales, then rebalance. */
   async accepted(storeId: StoreId, sku: Sku): Promise<void> {
     const doc = await this.documents.open(sku);
-    const committed = readAccount(doc, writerKey(storeWriter(storeId)), storeAccount(storeId)).n;
-    const key = demandKey(sku, storeId);
-    const known = this.demand.get(key);
-    const now = this.now();
-    if (known === undefined) {
-      this.demand.set(key, { velocity: NO_VELOCITY, committed, releaseAsked: null });
-    } else if (committed > known.committed) {
-      known.velocity = recordSale(known.velocity, committed - known.committed, now, this.config.halfLifeMs);
-      known.committed = committed;
-    }
+    this.demand.committed(sku, storeId, readAccount(doc, writerKey(storeWriter(storeId)), storeAccount(storeId)).n);
     await this.rebalance(storeId, sku);
   }
 
@@ -178,7 +159,7 @@ export class HubAllocator {
       const available = Math.max(0, shelf.posRights + shelf.onlineRights);
       const rights = Math.max(0, shelf.posRights);
       answer = { granted: 0, available, rights };
-      const decision = topUpForSale(shelf, quantity, this.rateOf(sku, storeId), this.config, sku);
+      const decision = topUpForSale(shelf, quantity, this.demand.rates(sku, storeId), this.config, sku);
       if (decision.type !== 'grant' || decision.quantity === 0) return null;
       answer = { granted: decision.quantity, available, rights: rights + decision.quantity };
       return { type: 'transferRights', from, to, quantity: decision.quantity };
@@ -202,36 +183,75 @@ export class HubAllocator {
    * has died down and needs nothing.
    */
   async sweep(limit = 1_000): Promise<void> {
-    const keys = [...this.demand.keys()];
-    if (keys.length === 0) return;
-    // By position, not by key: a forgotten key cannot send the next round back to the start.
-    const from = this.sweepFrom % keys.length;
-    const round = [...keys.slice(from), ...keys.slice(0, from)].slice(0, limit);
-    this.sweepFrom = from + round.length;
-    for (const key of round) {
-      const [sku, storeId] = splitKey(key);
+    const { pairs, next } = this.demand.round(this.sweepFrom, limit);
+    this.sweepFrom = next;
+    for (const [sku, storeId] of pairs) {
       const moved = await this.rebalance(storeId, sku);
-      const demand = this.demand.get(key);
+      const rates = this.demand.rates(sku, storeId);
       // A pair still owing a deficit stays followed: online rights that come back settle it.
       if (
         !moved &&
-        demand !== undefined &&
-        !this.owed.has(key) &&
-        this.rateOf(sku, storeId) * this.config.horizonMs < 0.5
+        !this.owed.has(demandKey(sku, storeId)) &&
+        (rates.pos + rates.online) * this.config.horizonMs < 0.5
       ) {
-        this.demand.delete(key);
+        this.demand.forget(sku, storeId);
       }
     }
+  }
+
+  /** An online order of `quantity` units was placed for pickup at (or served from) the store's location. */
+  ordered(storeId: StoreId, sku: Sku, quantity: number): void {
+    this.demand.ordered(sku, storeId, quantity);
+  }
+
+  /**
+   * An online order of `quantity` units finds no location's online escrow
+   * enough: asks a connected store whose shelf could cover it (the given one, or
+   * the one with the most POS rights) to release what the order lacks, waits up
+   * to `releaseWaitMs` for its online rights to cover the order, then runs
+   * `place` with that store. Until `place` is done, no rebalance grants that
+   * location's escrow back to its till, so the released units wait for the
+   * order. Null when no store could, none was connected, or the release did not
+   * arrive in time.
+   */
+  async releaseForOrder<T>(
+    sku: Sku,
+    quantity: number,
+    storeId: StoreId | undefined,
+    place: (storeId: StoreId) => Promise<T>,
+  ): Promise<T | null> {
+    if (this.config.releaseWaitMs === 0) return null;
+    const doc = await this.documents.open(sku);
+    const candidates = (storeId === undefined ? storesOf(doc) : [storeId])
+      .map((id) => ({ id, shelf: reservableShelf(doc, id) }))
+      .filter((c) => releaseForOrder(c.shelf, quantity) !== null)
+      .sort((a, b) => b.shelf.posRights - a.shelf.posRights);
+    for (const { id, shelf } of candidates) {
+      const target = shelf.posRights - (releaseForOrder(shelf, quantity) ?? 0);
+      const key = demandKey(sku, id);
+      this.awaitingOrders.set(key, (this.awaitingOrders.get(key) ?? 0) + 1);
+      try {
+        if (!this.sync.send(id, { type: 'release', sku, target })) continue;
+        this.onEvent({ type: 'release-asked', storeId: id, sku, target });
+        const covered = await untilCommitted(
+          this.documents,
+          sku,
+          (current) => reservableRights(current, onlineAccount(id)) >= quantity,
+          this.config.releaseWaitMs,
+        );
+        return covered ? await place(id) : null;
+      } finally {
+        const left = (this.awaitingOrders.get(key) ?? 1) - 1;
+        if (left > 0) this.awaitingOrders.set(key, left);
+        else this.awaitingOrders.delete(key);
+      }
+    }
+    return null;
   }
 
   /** (SKU, store) pairs whose demand the allocator follows. */
   get tracked(): number {
     return this.demand.size;
-  }
-
-  private rateOf(sku: Sku, storeId: StoreId): number {
-    const demand = this.demand.get(demandKey(sku, storeId));
-    return demand === undefined ? 0 : velocityAt(demand.velocity, this.now(), this.config.halfLifeMs);
   }
 
   /** Deficits the hub could not settle yet, summed over every (SKU, store) it has seen one at. */
@@ -289,11 +309,15 @@ export class HubAllocator {
   private async rebalance(storeId: StoreId, sku: Sku): Promise<boolean> {
     // A deficit is settled first: the quota is judged on what the store holds after it.
     const settled = await this.settleDeficit(storeId, sku);
+    // Units released for a waiting order stay in the escrow until it is placed.
+    if (this.awaitingOrders.has(demandKey(sku, storeId))) return settled;
     // Most accepted updates leave the store inside its band: decide that on the
     // current document and skip the hub's write queue. A move is decided again in
     // write order, on the document as the previous hub write left it.
-    const rate = this.rateOf(sku, storeId);
-    if (allocate(shelfOf(await this.documents.open(sku), storeId), rate, this.config, sku).type === 'hold') {
+    if (
+      allocate(shelfOf(await this.documents.open(sku), storeId), this.demand.rates(sku, storeId), this.config, sku)
+        .type === 'hold'
+    ) {
       return settled;
     }
     const from = onlineAccount(storeId);
@@ -301,7 +325,7 @@ export class HubAllocator {
     let granted = 0;
     let release: number | null = null;
     await this.write(sku, (doc) => {
-      const decision = allocate(shelfOf(doc, storeId), this.rateOf(sku, storeId), this.config, sku);
+      const decision = allocate(shelfOf(doc, storeId), this.demand.rates(sku, storeId), this.config, sku);
       if (decision.type === 'grant') {
         granted = decision.quantity;
         return { type: 'transferRights', from, to, quantity: decision.quantity };
@@ -315,7 +339,7 @@ export class HubAllocator {
     }
     if (release === null) return false;
     const target: number = release;
-    const demand = this.demand.get(demandKey(sku, storeId));
+    const demand = this.demand.get(sku, storeId);
     const now = this.now();
     const asked = demand?.releaseAsked;
     if (asked != null && asked.target === target && now - asked.at < RELEASE_REPEAT_MS) return false;
@@ -326,15 +350,6 @@ export class HubAllocator {
   }
 }
 
-function shelfOf(doc: Y.Doc, storeId: StoreId): ShelfRights {
-  return { posRights: rightsOf(doc, storeAccount(storeId)), onlineRights: rightsOf(doc, onlineAccount(storeId)) };
-}
-
 function demandKey(sku: Sku, storeId: StoreId): string {
   return `${sku}\u0000${storeId}`;
-}
-
-function splitKey(key: string): [Sku, StoreId] {
-  const at = key.indexOf('\u0000');
-  return [key.slice(0, at) as Sku, key.slice(at + 1) as StoreId];
 }

@@ -54,6 +54,11 @@ export interface ReservationsOptions {
   readonly onExpired?: (reservation: Reservation) => void;
   /** A failure no caller waits for (an expiry, settling a deficit after a close): logged, never the caller's. */
   readonly onError?: (error: unknown, what: string) => void;
+  /**
+   * Whether an order the online escrow cannot cover asks a connected store to
+   * release what it lacks (the allocator is on), and waits for it.
+   */
+  readonly askRelease?: boolean;
 }
 
 const key = (id: string): string[] => ['reservation', id];
@@ -107,6 +112,25 @@ export class Reservations {
   async reserve(
     request: ReservationRequest,
     recordWrites: (reservation: Reservation) => readonly StorageWrite[] = () => [],
+  ): Promise<Result<Reservation>> {
+    let result = await this.reserveNow(request, recordWrites);
+    if (!result.ok && result.error.code === ErrorCode.InsufficientStock && this.options.askRelease === true) {
+      // Units on a connected store's shelf, not in its escrow: it is asked to release them, within a bounded wait.
+      const placed = await this.writer.releaseForOrder(request.sku, request.quantity, request.storeId, (storeId) =>
+        this.reserveNow({ ...request, storeId }, recordWrites),
+      );
+      if (placed !== null) result = placed;
+    }
+    // Served orders are the location's online demand; a rush of refused ones would inflate it past the shelf.
+    const served = result.ok ? StoreIdSchema.safeParse(result.value.location) : undefined;
+    if (served?.success === true) this.writer.ordered(served.data, request.sku, request.quantity);
+    return result;
+  }
+
+  /** One attempt, in the SKU's write order, on the online rights as they are. */
+  private async reserveNow(
+    request: ReservationRequest,
+    recordWrites: (reservation: Reservation) => readonly StorageWrite[],
   ): Promise<Result<Reservation>> {
     const now = this.options.now();
     // What the decision inside the SKU's write order found.

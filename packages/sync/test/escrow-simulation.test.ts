@@ -1,8 +1,8 @@
 import { checkHistory, type FinalSku, type HistoryEvent, type OperationKind } from '@shelfsync/checker';
-import { ledgerSummary } from '@shelfsync/core';
+import { ledgerSummary, reservableRights, rightsOf } from '@shelfsync/core';
 import { assertSafe } from '@shelfsync/core/testing';
 import { AllocatorConfigSchema } from '@shelfsync/escrow';
-import { ErrorCode, seededRandom, storeAccount } from '@shelfsync/protocol';
+import { ErrorCode, onlineAccount, seededRandom, storeAccount } from '@shelfsync/protocol';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
@@ -66,7 +66,12 @@ async function simulate(actions: readonly Action[], linkSeed = 0): Promise<void>
   let now = 1_000_000;
   const clock = (): number => now;
   const hub = await TestHub.create({ maxDeficit: OVERRIDE_CAP });
-  const config = AllocatorConfigSchema.parse({ minQuota: 1, horizonMs: 60 * MINUTE, halfLifeMs: 10 * MINUTE });
+  const config = AllocatorConfigSchema.parse({
+    minQuota: 1,
+    horizonMs: 60 * MINUTE,
+    halfLifeMs: 10 * MINUTE,
+    releaseWaitMs: 2_000,
+  });
   const allocator = new HubAllocator(hub.storage, hub.sync, config, clock);
   hub.sync.useAllocator(allocator);
   let ids = 0;
@@ -74,6 +79,7 @@ async function simulate(actions: readonly Action[], linkSeed = 0): Promise<void>
     ttlMs: 15 * MINUTE,
     now: clock,
     newId: () => `r_${String(++ids).padStart(22, '0')}`,
+    askRelease: true,
   });
   const stores = await Promise.all(['s0', 's1', 's2'].map((id) => TestStore.create(id)));
   const up = stores.map(() => true);
@@ -81,6 +87,8 @@ async function simulate(actions: readonly Action[], linkSeed = 0): Promise<void>
   await vi.waitFor(() => expect(stores.every((s) => s.caughtUpCount() >= 1)).toBe(true), { interval: 1 });
   // Sales the hub answered while their location held the units, and that were refused anyway.
   const refusedWithOwnStock: { store: string; quantity: number; available: number }[] = [];
+  // Orders for pickup at a connected store whose shelf held the units (as both the hub and the store saw it), refused anyway.
+  const ordersRefusedWithShelf: { store: string; quantity: number; shelf: number }[] = [];
 
   // The model: what was acknowledged.
   let received = 0;
@@ -140,6 +148,17 @@ async function simulate(actions: readonly Action[], linkSeed = 0): Promise<void>
       }
       case 'reserve': {
         const storeId = action.store === null ? undefined : stores[action.store]?.id;
+        const at = action.store === null ? undefined : stores[action.store];
+        // What the location could give: its online rights, and the POS rights both sides agree it holds.
+        const shelf =
+          at === undefined
+            ? 0
+            : reservableRights(await hub.storage.open(SKU), onlineAccount(at.id)) +
+              Math.min(
+                rightsOf(await hub.storage.open(SKU), storeAccount(at.id)),
+                rightsOf(await at.storage.open(SKU), storeAccount(at.id)),
+              );
+        const connected = at !== undefined && hub.sync.storeLinks().some((l) => l.storeId === at.id && l.connected);
         const made = await reservations.reserve({
           sku: SKU,
           quantity: action.quantity,
@@ -152,6 +171,9 @@ async function simulate(actions: readonly Action[], linkSeed = 0): Promise<void>
           reservedEver += action.quantity;
         } else {
           expect(made.error.code).toBe(ErrorCode.InsufficientStock);
+          if (at !== undefined && connected && shelf >= action.quantity) {
+            ordersRefusedWithShelf.push({ store: at.id, quantity: action.quantity, shelf });
+          }
         }
         break;
       }
@@ -207,6 +229,8 @@ async function simulate(actions: readonly Action[], linkSeed = 0): Promise<void>
   });
   // A connected store never refuses a sale its own location could fill.
   expect(refusedWithOwnStock).toEqual([]);
+  // An online order a connected store's shelf could fill is served: the store releases what the escrow lacks.
+  expect(ordersRefusedWithShelf).toEqual([]);
   // Quiescence: releases the hub asked for during the run may still be on their way.
   await vi.waitFor(
     async () => {

@@ -1,9 +1,9 @@
 import { applyOperation, computeStock } from '@shelfsync/core';
 import { AllocatorConfigSchema } from '@shelfsync/escrow';
 import { HUB_WRITER, onlineAccount, storeAccount, storeWriter, type Sku, type StoreId } from '@shelfsync/protocol';
-import { describe, expect, it } from 'vitest';
-import { HubAllocator, type HubDocuments } from '../src/index.js';
-import { TestHub, sku } from './support/chain.js';
+import { describe, expect, it, vi } from 'vitest';
+import { HubAllocator, type AllocatorEvent, type HubDocuments } from '../src/index.js';
+import { TestHub, TestStore, sku } from './support/chain.js';
 
 const NORTH = 'north' as StoreId;
 
@@ -116,5 +116,83 @@ describe('hub allocator and the manager override', () => {
     expect(allocator.deficits()).toEqual({ units: 3, reservationsAtRisk: 3, skus: 1 });
     // The top-up answer goes out in a frame whose units are never negative.
     expect(await allocator.topUp(NORTH, target, 1)).toEqual({ granted: 0, available: 0, rights: 0 });
+  });
+});
+
+describe('hub allocator: online orders (policy v2)', () => {
+  const setup = async () => {
+    const hub = await TestHub.create();
+    const events: AllocatorEvent[] = [];
+    const allocator = new HubAllocator(
+      hub.storage,
+      hub.sync,
+      AllocatorConfigSchema.parse({ releaseWaitMs: 2_000 }),
+      () => 1_000,
+      (e) => events.push(e),
+    );
+    hub.sync.useAllocator(allocator);
+    const north = await TestStore.create('north');
+    north.connect(hub);
+    await vi.waitFor(() => expect(north.caughtUpCount()).toBeGreaterThanOrEqual(1), { interval: 1 });
+    const target = sku('LAMP');
+    await north.apply(target, { type: 'receive', account: storeAccount(NORTH), quantity: 40 });
+    // The escrow keeps its floor; the till keeps the rest.
+    await vi.waitFor(
+      async () => expect((await hub.stock(target)).locations[NORTH]).toMatchObject({ posRights: 39, onlineRights: 1 }),
+      {
+        interval: 1,
+      },
+    );
+    return { hub, allocator, north, target, events };
+  };
+
+  it('asks the connected store to release what an order lacks, and resolves once the escrow covers it', async () => {
+    const { hub, allocator, north, target, events } = await setup();
+    // What the escrow holds when the order is placed: the released units, not granted back meanwhile.
+    const place = async (storeId: StoreId) => ({ storeId, ...(await hub.stock(target)).locations[storeId] });
+    expect(await allocator.releaseForOrder(target, 10, NORTH, place)).toMatchObject({
+      storeId: NORTH,
+      posRights: 30,
+      onlineRights: 10,
+    });
+    expect(events).toContainEqual({ type: 'release-asked', storeId: NORTH, sku: target, target: 30 });
+    // Nothing holds them any more: the escrow, with no online demand recorded, goes back to its floor.
+    await allocator.sweep();
+    await vi.waitFor(
+      async () => expect((await hub.stock(target)).locations[NORTH]).toMatchObject({ posRights: 39, onlineRights: 1 }),
+      { interval: 1 },
+    );
+    // Without a store named, the location whose till holds the most is asked.
+    expect(await allocator.releaseForOrder(target, 15, undefined, place)).toMatchObject({
+      storeId: NORTH,
+      onlineRights: 15,
+    });
+    // More than the whole shelf: nobody is asked.
+    events.length = 0;
+    expect(await allocator.releaseForOrder(target, 41, NORTH, place)).toBeNull();
+    expect(events).toEqual([]);
+    north.disconnect();
+  });
+
+  it('a store that is not connected is not waited for', async () => {
+    const { allocator, north, target } = await setup();
+    north.disconnect();
+    await vi.waitFor(() => expect(north.session).toBeNull(), { interval: 1 }).catch(() => {});
+    const started = performance.now();
+    expect(await allocator.releaseForOrder(target, 10, NORTH, () => Promise.resolve('placed'))).toBeNull();
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('online orders raise the escrow’s target: the store is asked to release toward it', async () => {
+    const { hub, allocator, north, target } = await setup();
+    // 20 units ordered online from north in one go: over a 4 h horizon with a 1 h half-life that is ~56 units, more than the shelf.
+    allocator.ordered(NORTH, target, 20);
+    await allocator.sweep();
+    await vi.waitFor(async () => expect((await hub.stock(target)).locations[NORTH]?.onlineRights).toBeGreaterThan(1), {
+      interval: 1,
+    });
+    const location = (await hub.stock(target)).locations[NORTH];
+    expect((location?.posRights ?? 0) + (location?.onlineRights ?? 0)).toBe(40);
+    north.disconnect();
   });
 });
