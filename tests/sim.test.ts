@@ -32,10 +32,34 @@ interface Report {
     retried: number;
     byKind: Record<string, { ok: number; fail: number; unknown: number }>;
   };
+  service: {
+    refusals: Record<string, number>;
+    ownStockRefusals: number;
+    salesWhileCut: { attempted: number; served: number };
+    onlineOrders: { attempted: number; served: number };
+  };
   converged: boolean;
-  verdict: { ok: boolean; violations: unknown[] };
+  verdict: { ok: boolean; violations: { check: string }[]; refusals: Record<string, number> };
   replicas: Record<string, Record<string, { added: number; committed: number; value: number; stateVector: string }>>;
   history: { id: string; phase: string }[];
+}
+
+const CAUSES = ['location_empty', 'hub_unreachable', 'online_escrow', 'topup_timeout', 'other'];
+
+/** The service figures hold together: refusals by cause are the failed sales and ship-outs, served never exceeds asked. */
+function expectSaneService(r: Report): void {
+  expect(r.verdict.violations.filter((v) => v.check === 'own-stock-refusal')).toEqual([]);
+  expect(r.service.ownStockRefusals).toBe(0);
+  expect(Object.keys(r.service.refusals).sort()).toEqual([...CAUSES].sort());
+  expect(r.service.refusals).toEqual(r.verdict.refusals);
+  const refused = Object.values(r.service.refusals).reduce((a, b) => a + b, 0);
+  expect(refused).toBe((r.operations.byKind.sell?.fail ?? 0) + (r.operations.byKind.shipOut?.fail ?? 0));
+  const { salesWhileCut, onlineOrders } = r.service;
+  expect(salesWhileCut.served).toBeGreaterThanOrEqual(0);
+  expect(salesWhileCut.served).toBeLessThanOrEqual(salesWhileCut.attempted);
+  expect(salesWhileCut.attempted).toBeLessThanOrEqual(r.operations.invoked);
+  const reserve = r.operations.byKind.reserve ?? { ok: 0, fail: 0, unknown: 0 };
+  expect(onlineOrders).toEqual({ attempted: reserve.ok + reserve.fail + reserve.unknown, served: reserve.ok });
 }
 
 describe('shelfsync sim (real processes behind fault proxies)', () => {
@@ -54,6 +78,10 @@ describe('shelfsync sim (real processes behind fault proxies)', () => {
     expect(run.stdout, run.stderr.slice(-2000)).toContain('verdict: PASS');
     expect(run.stdout).toContain('replay: npm run shelfsync -- sim --scenario crash-restart --seed 3');
     expect(run.stdout).toContain('--override-cap 2');
+    // No sale refused while the store's own location held the units, and the report says how refusals fell.
+    expect(run.stdout).toContain('own-stock-refusal ok');
+    expect(run.stdout).toContain('sales and ship-outs refused, by cause: location_empty ');
+    expect(run.stdout).toContain('served: in-store sales while cut off from the hub ');
     expect(run.code).toBe(0);
     const r = JSON.parse(readFileSync(report, 'utf8')) as Report;
     expect(r).toMatchObject({
@@ -81,6 +109,7 @@ describe('shelfsync sim (real processes behind fault proxies)', () => {
     // A history, Jepsen style: an invoke and an end per operation.
     const invokes = r.history.filter((e) => e.phase === 'invoke').length;
     expect(invokes).toBe(r.operations.invoked);
+    expectSaneService(r);
   }, 120_000);
 
   it('a schedule from a JSON file runs as given; a bad one is refused before anything starts', async () => {
@@ -111,6 +140,11 @@ describe('shelfsync sim (real processes behind fault proxies)', () => {
     ]);
     expect(run.stdout, run.stderr.slice(-2000)).toContain('verdict: PASS');
     expect(run.code).toBe(0);
+    const r = JSON.parse(readFileSync(join(dir, 'file', 'report.json'), 'utf8')) as Report;
+    expectSaneService(r);
+    // Store 2 is cut for half the run: it keeps selling from the rights it holds.
+    expect(r.service.salesWhileCut.attempted).toBeGreaterThan(0);
+    expect(r.service.salesWhileCut.served).toBeGreaterThan(0);
 
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ steps: [{ atMs: 1000, fault: 'reset', store: 5 }] }));

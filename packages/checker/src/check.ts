@@ -8,6 +8,25 @@
 export type OperationKind =
   'receive' | 'return' | 'receiveTransfer' | 'sell' | 'shipOut' | 'count' | 'reserve' | 'confirm' | 'cancel' | 'expire';
 
+/**
+ * Why a store refused a sale or ship-out beyond its rights, as it said in the answer's
+ * `details.cause`. Mirrors the store's own list; the checker stays free of the sync
+ * package, so it is spelled out here.
+ */
+export const REFUSAL_CAUSES = ['location_empty', 'hub_unreachable', 'online_escrow', 'topup_timeout'] as const;
+export type RefusalCause = (typeof REFUSAL_CAUSES)[number];
+
+/** What a refusal's problem+json answer said, as far as it could be read. */
+export interface Refusal {
+  /** The problem's `code`, e.g. `INSUFFICIENT_RIGHTS`. */
+  readonly code: string;
+  readonly cause?: RefusalCause;
+  /** Whether the store was connected to the hub when it answered. */
+  readonly hubReachable?: boolean;
+  /** Present when the hub answered a top-up: the units the location held there (POS plus online escrow, unreserved). */
+  readonly availableAtLocation?: number;
+}
+
 export interface HistoryEvent {
   /** The operation's id: its idempotency key (a retry shares it). */
   readonly id: string;
@@ -18,6 +37,8 @@ export interface HistoryEvent {
   readonly quantity: number;
   /** For an ok count: the units it added (positive) or committed (negative). */
   readonly delta?: number;
+  /** For a failed operation: what the refusal said, when it said something readable. */
+  readonly refusal?: Refusal;
 }
 
 /** One SKU's derived totals at one replica after the heal. */
@@ -39,7 +60,7 @@ export interface FinalSku {
 }
 
 export interface Violation {
-  readonly check: 'no-oversell' | 'conservation' | 'convergence' | 'exactly-once' | 'history';
+  readonly check: 'no-oversell' | 'conservation' | 'convergence' | 'exactly-once' | 'history' | 'own-stock-refusal';
   readonly sku?: string;
   readonly detail: string;
 }
@@ -48,7 +69,15 @@ export interface Verdict {
   readonly ok: boolean;
   readonly violations: readonly Violation[];
   readonly operations: { readonly ok: number; readonly fail: number; readonly unknown: number };
+  /**
+   * Failed sales and ship-outs by the cause their refusal gave; `other`: no cause
+   * (another error, an unreadable answer, a store that was down).
+   */
+  readonly refusals: Readonly<Record<RefusalCause | 'other', number>>;
 }
+
+/** The store's code for a sale beyond its rights (the checker does not depend on the protocol package). */
+const INSUFFICIENT_RIGHTS = 'INSUFFICIENT_RIGHTS';
 
 /** What an operation does to Σp and Σn when it happens. */
 function effect(event: HistoryEvent): { added: number; committed: number } {
@@ -81,7 +110,10 @@ function effect(event: HistoryEvent): { added: number; committed: number } {
  * - **no oversell**: nothing is committed beyond what was added: value >= 0, no account below zero
  *   (but for recorded manager-override deficits, `owed`: the bounded oversell the override allows);
  * - **conservation**: added = committed + value, and the rights of all accounts sum to value;
- * - **convergence**: every replica derives the same totals.
+ * - **convergence**: every replica derives the same totals;
+ * - **own-stock refusal**: no sale or ship-out refused for rights while the hub answered that the
+ *   store's own location held the units (`availableAtLocation >= quantity`): the escrow must move
+ *   them to the till, so such a refusal is a defect however the store labelled its cause.
  * A count's effect is known only from its answer, so an indeterminate count widens both bounds by what it could have done.
  */
 export interface CheckOptions {
@@ -120,6 +152,31 @@ export function checkHistory(
   }
   // Invoked and never answered (the client or the process died): indeterminate.
   for (const [id, event] of invoked) if (!ends.has(id)) ends.set(id, { ...event, phase: 'unknown' });
+
+  const refusals: Record<RefusalCause | 'other', number> = {
+    location_empty: 0,
+    hub_unreachable: 0,
+    online_escrow: 0,
+    topup_timeout: 0,
+    other: 0,
+  };
+  for (const event of ends.values()) {
+    if (event.phase !== 'fail' || (event.kind !== 'sell' && event.kind !== 'shipOut')) continue;
+    const refusal = event.refusal;
+    refusals[refusal?.cause ?? 'other']++;
+    if (
+      refusal?.code === INSUFFICIENT_RIGHTS &&
+      refusal.hubReachable === true &&
+      refusal.availableAtLocation !== undefined &&
+      refusal.availableAtLocation >= event.quantity
+    ) {
+      violations.push({
+        check: 'own-stock-refusal',
+        sku: event.sku,
+        detail: `${event.kind} ${event.id} of ${event.quantity} refused (${refusal.cause ?? 'no cause given'}), but the hub answered that its location held ${refusal.availableAtLocation}`,
+      });
+    }
+  }
 
   const bounds = new Map<string, { added: [number, number]; committed: [number, number] }>();
   for (const event of ends.values()) {
@@ -222,5 +279,5 @@ export function checkHistory(
       }
     }
   }
-  return { ok: violations.length === 0, violations, operations: counts };
+  return { ok: violations.length === 0, violations, operations: counts, refusals };
 }

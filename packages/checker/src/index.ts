@@ -1,9 +1,12 @@
 export {
+  REFUSAL_CAUSES,
   checkHistory,
   type CheckOptions,
   type FinalSku,
   type HistoryEvent,
   type OperationKind,
+  type Refusal,
+  type RefusalCause,
   type Verdict,
   type Violation,
 } from './check.js';

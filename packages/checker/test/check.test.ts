@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkHistory, type FinalSku, type HistoryEvent } from '../src/index.js';
+import { checkHistory, type FinalSku, type HistoryEvent, type Refusal } from '../src/index.js';
 
 const final = (added: number, committed: number, rights: Record<string, number> = {}): FinalSku => ({
   added,
@@ -160,5 +160,91 @@ describe('history checker', () => {
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('refusals', () => {
+  const stocked = [ev('r', 'receive', 10, 'invoke'), ev('r', 'receive', 10, 'ok')];
+  const replicas = { hub: { S: final(10, 0) } };
+  const refused = (id: string, quantity: number, refusal: Refusal | undefined, kind: 'sell' | 'shipOut' = 'sell') => [
+    ev(id, kind, quantity, 'invoke'),
+    { ...ev(id, kind, quantity, 'fail'), ...(refusal === undefined ? {} : { refusal }) },
+  ];
+  const rights = (details: Omit<Refusal, 'code'>): Refusal => ({ code: 'INSUFFICIENT_RIGHTS', ...details });
+
+  it('a sale refused while the hub answered that the location held the units is a violation, naming the operation', () => {
+    const verdict = checkHistory(
+      [...stocked, ...refused('s1', 3, rights({ cause: 'topup_timeout', hubReachable: true, availableAtLocation: 3 }))],
+      replicas,
+    );
+    expect(verdict.ok).toBe(false);
+    expect(verdict.violations).toEqual([
+      { check: 'own-stock-refusal', sku: 'S', detail: expect.stringMatching(/s1 of 3 refused .*held 3/) as unknown },
+    ]);
+    // A ship-out is held to the same rule, and the store's label does not excuse it.
+    const shipped = checkHistory(
+      [
+        ...stocked,
+        ...refused('t1', 2, rights({ cause: 'online_escrow', hubReachable: true, availableAtLocation: 9 }), 'shipOut'),
+      ],
+      replicas,
+    );
+    expect(checks(shipped)).toEqual(['own-stock-refusal']);
+  });
+
+  it('does not fire for an empty shelf, an unreachable hub, too few units at the location or a top-up with no answer', () => {
+    const history = [
+      ...stocked,
+      // The shelf holds fewer than the sale: the units are elsewhere or nowhere.
+      ...refused('empty', 3, rights({ cause: 'location_empty', hubReachable: true, availableAtLocation: 1 })),
+      // Offline: no answer from the hub, so nothing says the location held the units.
+      ...refused('offline', 2, rights({ cause: 'hub_unreachable', hubReachable: false })),
+      // The hub answered, but the link was down again by the time the store answered the till.
+      ...refused('lost', 2, rights({ cause: 'topup_timeout', hubReachable: false, availableAtLocation: 5 })),
+      // The hub answered: the location held fewer than asked (the rest promised online).
+      ...refused('short', 4, rights({ cause: 'online_escrow', hubReachable: true, availableAtLocation: 3 })),
+      // Connected, but the top-up did not settle in time and no answer came.
+      ...refused('slow', 1, rights({ cause: 'topup_timeout', hubReachable: true })),
+      // Another refusal altogether, and one with no readable answer.
+      ...refused('cap', 5, { code: 'OVERRIDE_CAP_EXCEEDED', hubReachable: true, availableAtLocation: 9 }),
+      ...refused('mute', 1, undefined),
+    ];
+    const verdict = checkHistory(history, replicas);
+    expect(verdict.violations).toEqual([]);
+    expect(verdict.ok).toBe(true);
+  });
+
+  it('counts failed sales and ship-outs by cause, each operation once, retries settled by their last answer', () => {
+    const history = [
+      ...stocked,
+      ...refused('a', 1, rights({ cause: 'location_empty', hubReachable: true, availableAtLocation: 0 })),
+      ...refused('b', 1, rights({ cause: 'location_empty', hubReachable: false })),
+      ...refused('c', 1, rights({ cause: 'hub_unreachable', hubReachable: false }), 'shipOut'),
+      ...refused('d', 2, rights({ cause: 'online_escrow', hubReachable: true, availableAtLocation: 1 })),
+      ...refused('e', 1, undefined),
+      // Unanswered during the run, refused on the retry: counted once, by the retry's cause.
+      ev('f', 'sell', 1, 'invoke'),
+      ev('f', 'sell', 1, 'unknown'),
+      { ...ev('f', 'sell', 1, 'fail'), refusal: rights({ cause: 'topup_timeout', hubReachable: true }) },
+      // Not a sale: a failed receipt or reservation is not a refusal of a sale.
+      ev('g', 'reserve', 1, 'invoke'),
+      ev('g', 'reserve', 1, 'fail'),
+    ];
+    const verdict = checkHistory(history, replicas);
+    expect(verdict.ok).toBe(true);
+    expect(verdict.refusals).toEqual({
+      location_empty: 2,
+      hub_unreachable: 1,
+      online_escrow: 1,
+      topup_timeout: 1,
+      other: 1,
+    });
+    expect(checkHistory([], {}).refusals).toEqual({
+      location_empty: 0,
+      hub_unreachable: 0,
+      online_escrow: 0,
+      topup_timeout: 0,
+      other: 0,
+    });
   });
 });

@@ -1,3 +1,4 @@
+import type { Violation } from '@shelfsync/checker';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -116,7 +117,16 @@ export async function runSimCommand(options: SimCommandOptions): Promise<number>
   return report.verdict.ok ? 0 : 1;
 }
 
-const CHECKS = ['no-oversell', 'conservation', 'convergence', 'exactly-once', 'history'] as const;
+// Keyed by the checker's names: a check added there does not compile until it is listed here.
+const CHECK_NAMES: Readonly<Record<Violation['check'], true>> = {
+  'no-oversell': true,
+  conservation: true,
+  convergence: true,
+  'exactly-once': true,
+  history: true,
+  'own-stock-refusal': true,
+};
+const CHECKS = Object.keys(CHECK_NAMES) as Violation['check'][];
 
 /** The human-readable verdict. */
 export function formatVerdict(report: SimReport, reportPath: string, options: SimCommandOptions): string {
@@ -138,6 +148,10 @@ export function formatVerdict(report: SimReport, reportPath: string, options: Si
     )
     .join('; ');
   const failed = new Set(report.verdict.violations.map((v) => v.check));
+  const { refusals, ownStockRefusals, salesWhileCut, onlineOrders } = report.service;
+  const causes = Object.entries(refusals)
+    .map(([cause, n]) => `${cause} ${n}`)
+    .join(', ');
   const lines = [
     `operations: ${report.operations.invoked} (ok ${totals.ok}, refused or failed ${totals.fail}, still unknown ${totals.unknown}; ${report.operations.retried} unanswered during the run were retried under their keys, ${report.operations.retriedReplayed} of them already applied; ${report.operations.byKind.expire?.ok ?? 0} reservations expired)`,
     `  ok/attempted by kind: ${kinds}`,
@@ -146,6 +160,8 @@ export function formatVerdict(report: SimReport, reportPath: string, options: Si
           `  manager override: ${report.operations.overriddenUnits} units sold beyond rights (cap ${options.overrideCap} per store and SKU)`,
         ]
       : []),
+    `  sales and ship-outs refused, by cause: ${causes}; refused while the location held the units: ${ownStockRefusals}`,
+    `  served: in-store sales while cut off from the hub ${salesWhileCut.served}/${salesWhileCut.attempted}, online orders ${onlineOrders.served}/${onlineOrders.attempted}`,
     `faults: ${report.faults.length === 0 ? 'none' : faults}`,
     `checks: ${CHECKS.map((c) => `${c} ${failed.has(c) ? 'FAIL' : 'ok'}`).join(', ')}`,
     ...report.verdict.violations

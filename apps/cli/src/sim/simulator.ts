@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { startHubProcess, startStoreProcess, writeSecretFile, type ChildCommand } from '../processes.js';
 import { TcpProxy } from '../tcp-proxy.js';
 import type { FaultStep } from './scenarios.js';
+import { LinkCuts, parseRefusal, serviceReport, type ServiceReport } from './sim-metrics.js';
 
 export interface SimOptions {
   readonly scenario: string;
@@ -42,6 +43,8 @@ export interface SimReport extends Pick<
     /** Units sold under the manager override beyond the stores' rights (with --override-cap). */
     readonly overriddenUnits: number;
   };
+  /** Refusals by cause, own-stock refusals, in-store sales while cut off, online orders served. */
+  readonly service: ServiceReport;
   readonly converged: boolean;
   readonly verdict: Verdict;
   readonly replicas: Readonly<Record<string, Readonly<Record<string, FinalSku>>>>;
@@ -67,6 +70,8 @@ interface Operation {
   readonly headers?: Readonly<Record<string, string>>;
   /** For confirm and cancel: the reservation they close. */
   readonly reservation?: Reservation;
+  /** For an operation at a store: which one (by index). */
+  readonly store?: number;
 }
 
 interface Reservation {
@@ -114,6 +119,9 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
   const made: Reservation[] = [];
   const applied: { atMs: number; step: FaultStep }[] = [];
   const activeFaults = new Map<string, string>();
+  const cuts = new LinkCuts();
+  // Sales invoked at a store while a fault cut its link to the hub.
+  const soldWhileCut = new Set<string>();
   const inFlight = new Set<Promise<void>>();
   let retriedReplayed = 0;
   let overriddenUnits = 0;
@@ -201,7 +209,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
     options.progress(`setup: ${storeIds.length} stores receive ${INITIAL_UNITS} of each of ${skus.length} SKUs`);
     for (const [i] of storeIds.entries()) {
       for (const sku of skus) {
-        const op = storeOp(`setup-${i}-${sku}`, 'receive', sku, INITIAL_UNITS, storeUrl(i), '/v1/receipts', {
+        const op = storeOp(`setup-${i}-${sku}`, 'receive', sku, INITIAL_UNITS, i, '/v1/receipts', {
           sku,
           quantity: INITIAL_UNITS,
         });
@@ -227,6 +235,8 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
         const step = schedule[nextFault++] as FaultStep;
         applied.push({ atMs: elapsed(), step });
         await applyFault(step);
+        // After the fault: the burst sent before a kill reached a live process, not one cut off.
+        cuts.apply(step);
       }
       const due = Math.floor((elapsed() / 1000) * options.rate);
       while (issued < due && inFlight.size < MAX_IN_FLIGHT) {
@@ -315,6 +325,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
       schedule: options.schedule,
       faults: applied,
       operations: { invoked: operations.size, byKind, retried: unanswered.length, retriedReplayed, overriddenUnits },
+      service: serviceReport(verdict, byKind, ends, soldWhileCut),
       converged,
       verdict,
       replicas,
@@ -331,11 +342,11 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
     kind: OperationKind,
     sku: string,
     quantity: number,
-    base: string,
+    store: number,
     path: string,
     body: unknown,
   ): Operation {
-    return { id, kind, sku, quantity, url: `${base}${path}`, body, auth: false };
+    return { id, kind, sku, quantity, url: `${storeUrl(store)}${path}`, body, auth: false, store };
   }
 
   /** The i-th operation of the seeded workload; null when it has nothing to act on (no held reservation). */
@@ -346,26 +357,25 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
     const quantity = 1 + Math.floor(random() * 3);
     const pick = random();
     const id = `op-${options.seed}-${i}`;
-    const base = storeUrl(store);
     const other = storeIds[(store + 1) % storeIds.length] as string;
     if (r < 0.45 || (r < 0.5 && options.overrideCap === 0)) {
-      return storeOp(id, 'sell', sku, quantity, base, '/v1/sales', { sku, quantity });
+      return storeOp(id, 'sell', sku, quantity, store, '/v1/sales', { sku, quantity });
     }
     if (r < 0.5) {
       // A manager's sale of units in hand: beyond the store's rights it is sold under the override.
       return {
-        ...storeOp(id, 'sell', sku, quantity, base, '/v1/sales', { sku, quantity, override: true }),
+        ...storeOp(id, 'sell', sku, quantity, store, '/v1/sales', { sku, quantity, override: true }),
         headers: { 'x-manager-token': managerToken },
       };
     }
     if (r < 0.58)
-      return storeOp(id, 'receive', sku, quantity * 4, base, '/v1/receipts', { sku, quantity: quantity * 4 });
-    if (r < 0.62) return storeOp(id, 'return', sku, 1, base, '/v1/returns', { sku, quantity: 1 });
+      return storeOp(id, 'receive', sku, quantity * 4, store, '/v1/receipts', { sku, quantity: quantity * 4 });
+    if (r < 0.62) return storeOp(id, 'return', sku, 1, store, '/v1/returns', { sku, quantity: 1 });
     if (r < 0.66) {
-      return storeOp(id, 'shipOut', sku, quantity, base, '/v1/transfers', { sku, quantity, toStore: other });
+      return storeOp(id, 'shipOut', sku, quantity, store, '/v1/transfers', { sku, quantity, toStore: other });
     }
     if (r < 0.7) {
-      return storeOp(id, 'receiveTransfer', sku, quantity, base, '/v1/transfers/receive', {
+      return storeOp(id, 'receiveTransfer', sku, quantity, store, '/v1/transfers/receive', {
         sku,
         quantity,
         fromStore: other,
@@ -373,7 +383,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
     }
     if (r < 0.72) {
       const counted = Math.floor(pick * INITIAL_UNITS);
-      return storeOp(id, 'count', sku, counted, base, '/v1/adjustments', { sku, counted });
+      return storeOp(id, 'count', sku, counted, store, '/v1/adjustments', { sku, counted });
     }
     if (r < 0.87) {
       const atStore = pick < 0.7 ? { storeId: storeIds[store] } : {};
@@ -407,6 +417,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
   async function perform(op: Operation, retry = false): Promise<void> {
     operations.set(op.id, op);
     if (!retry) history.push({ id: op.id, sku: op.sku, kind: op.kind, phase: 'invoke', quantity: op.quantity });
+    if (!retry && op.kind === 'sell' && op.store !== undefined && cuts.isCut(op.store)) soldWhileCut.add(op.id);
     const answer: Answer = await send(
       op.url,
       op.body,
@@ -420,7 +431,16 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
     else if (answer.outcome === 'refused' || answer.status >= 400) {
       // Refused before it was read, or answered with an error: not applied. A 5xx is not a definite answer.
       const phase = answer.outcome === 'answered' && answer.status >= 500 && answer.status !== 503 ? 'unknown' : 'fail';
-      end = { id: op.id, sku: op.sku, kind: op.kind, phase, quantity: op.quantity };
+      // What the refusal said (its problem code and details), for the checker's own-stock rule.
+      const refusal = phase === 'fail' && answer.outcome === 'answered' ? parseRefusal(answer.body) : undefined;
+      end = {
+        id: op.id,
+        sku: op.sku,
+        kind: op.kind,
+        phase,
+        quantity: op.quantity,
+        ...(refusal === undefined ? {} : { refusal }),
+      };
     } else {
       const delta = op.kind === 'count' ? Number(answer.body.delta ?? 0) : undefined;
       // Each operation ends ok once (only unanswered ones are retried), so every ok answer counts.
@@ -533,7 +553,7 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
               body: { sku, quantity: 1 },
               auth: true,
             }
-          : storeOp(id, 'sell', sku, 1, storeUrl(store), '/v1/sales', { sku, quantity: 1 });
+          : storeOp(id, 'sell', sku, 1, store, '/v1/sales', { sku, quantity: 1 });
       track(perform(op));
     }
     // Let the requests reach the process, not their answers come back.
