@@ -83,19 +83,23 @@ describe.skipIf(SKIP)('dashboard and store console in headless Chromium', () => 
     await expect.poll(() => text(page, mug), { timeout: 10_000 }).toBe('49');
     expect(await page.evaluate('window.notReloaded')).toBe(true);
 
-    // A sale beyond what south holds is refused while north still has the units: an alert, and a red bar.
+    // A sale beyond what south's shelf holds is refused while north still has the units: an alert that says
+    // so (not an escrow failure), and a bar.
     const refused = await post(cluster.store('south'), '/v1/sales', { sku: 'MUG-BLUE', quantity: 20 }, 'sale-2');
     expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ details: { cause: 'location_empty' } });
     await expect
       .poll(() => text(page, '#alerts'), { timeout: 10_000 })
-      .toMatch(/MUG-BLUE: 1 sale refused at south while the chain had \d+ available/);
+      .toMatch(
+        /MUG-BLUE: 1 sale refused at south while the chain had \d+ available: the units were at another location \(an empty shelf, not an escrow failure\)/,
+      );
     const reservation = await post(hub(), '/v1/reservations', { sku: 'MUG-BLUE', quantity: 2 }, 'order-1', {
       authorization: `Bearer ${cluster.apiToken}`,
     });
     expect(reservation.status).toBe(201);
     await expect
       .poll(() => text(page, '#chain-totals'), { timeout: 10_000 })
-      .toMatch(/· 1 sales refused \(1 store out of stock, 0 stock escrowed for online\) · 1 reservations$/);
+      .toMatch(/· 1 sale refused \(1 out of stock at the store\) · 1 reservations$/);
 
     // Search narrows the table; the detail view draws per-store bars.
     await page.getByLabel('Search').fill('lamp');

@@ -8,6 +8,14 @@ interface Location {
   onlineRights: number;
 }
 
+/** Sales refused chain-wide over the summary's 30 minutes, by cause, as the hub counts the stores' reports. */
+const refusedAt = async (hub: string): Promise<Record<string, number>> => {
+  const minutes = (await get(hub, '/v1/summary')).body.minutes as { refused: Record<string, number> }[];
+  const totals: Record<string, number> = {};
+  for (const m of minutes) for (const [cause, n] of Object.entries(m.refused)) totals[cause] = (totals[cause] ?? 0) + n;
+  return totals;
+};
+
 const locationOf = async (hub: string, sku: string, store: string): Promise<Location | undefined> =>
   ((await get(hub, `/v1/skus/${sku}`)).body.locations as Location[] | undefined)?.find((l) => l.location === store);
 
@@ -62,6 +70,14 @@ describe('escrow allocator with real processes', () => {
     expect(metric(hubMetrics, 'shelfsync_connected_stores')).toBe(1);
     const reads = { method: 'GET', route: '/v1/skus/:sku', status: '200' };
     expect(metric(hubMetrics, 'shelfsync_http_request_duration_seconds_count', reads)).toBeGreaterThanOrEqual(1);
+
+    // More than the shelf holds: refused as an empty location (no escrow matter), and the hub counts it so.
+    const empty = await post(north, '/v1/sales', { sku: 'BIKE-1', quantity: 500 }, 'bike-too-many');
+    expect(empty.body).toMatchObject({ code: 'INSUFFICIENT_RIGHTS', details: { cause: 'location_empty' } });
+    await eventually(() => refusedAt(hub), { locationEmpty: 1, escrowHeld: 0, hubUnreachable: 0, topUpTimeout: 0 });
+    const reported = await (await fetch(`${hub}/metrics`)).text();
+    expect(metric(reported, 'shelfsync_store_refusals_reported_total', { cause: 'location_empty' })).toBe(1);
+    expect(metric(reported, 'shelfsync_store_refusal_reports_dropped_total')).toBe(0);
   }, 60_000);
 
   it('cut off from the hub, a store sells exactly its till’s rights and no more, refused at once; nothing is oversold after', async () => {
@@ -93,6 +109,11 @@ describe('escrow allocator with real processes', () => {
     await eventually(async () => (await get(healed, '/v1/skus/BIKE-1')).body, { available: total - quota });
     const after = await locationOf(healed, 'BIKE-1', 'north');
     expect((after?.posRights ?? 0) + (after?.onlineRights ?? 0)).toBe(total - quota);
+    // The restarted hub never saw that refusal happen: the store reports it once back, and the chain had the units.
+    await eventually(() => refusedAt(healed), { hubUnreachable: 1 });
+    await eventually(async () => (await get(healed, '/v1/summary')).body, {
+      refusedWithChainStock: [{ sku: 'BIKE-1', storeId: 'north', requested: 1, cause: 'hub_unreachable' }],
+    });
   }, 60_000);
 
   it('partitioned, the store sells exactly its quota while online customers reserve exactly the escrow; healed, nothing is oversold or lost', async () => {
@@ -115,11 +136,17 @@ describe('escrow allocator with real processes', () => {
       const reserveOne = (i: number) =>
         post(hub, '/v1/reservations', { sku: 'KAYAK-1', quantity: 1, storeId: 'south' }, `kayak-r-${i}`, auth);
       const sellOne = (i: number) => post(south, '/v1/sales', { sku: 'KAYAK-1', quantity: 1 }, `kayak-off-${i}`);
+      const refusedBefore = (await refusedAt(hub)).hubUnreachable ?? 0;
       // Both sides at once, each one past what it holds.
+      let lastSale: Record<string, unknown> = {};
       const [sales, reservations] = await Promise.all([
         (async () => {
           const statuses: number[] = [];
-          for (let i = 0; i <= quota; i++) statuses.push((await sellOne(i)).status);
+          for (let i = 0; i <= quota; i++) {
+            const sale = await sellOne(i);
+            statuses.push(sale.status);
+            lastSale = sale.body;
+          }
           return statuses;
         })(),
         (async () => {
@@ -130,10 +157,16 @@ describe('escrow allocator with real processes', () => {
       ]);
       expect(sales.filter((s) => s === 201)).toHaveLength(quota);
       expect(sales.at(-1)).toBe(409);
+      // The shelf has the units, in the online escrow, with the hub out of reach.
+      expect(lastSale).toMatchObject({ details: { hubReachable: false, cause: 'hub_unreachable' } });
       expect(reservations.filter((s) => s === 201)).toHaveLength(escrowed);
       expect(reservations.at(-1)).toBe(409);
+      // The hub cannot know yet.
+      expect((await refusedAt(hub)).hubUnreachable).toBe(refusedBefore);
 
       proxy.restore();
+      // Healed: the store reports the refusal it made while cut off, and the hub counts it under its cause.
+      await eventually(() => refusedAt(hub), { hubUnreachable: refusedBefore + 1 }, 30_000);
       // Healed: every unit is accounted for exactly once, and no store update was refused.
       await eventually(async () => (await get(hub, '/v1/skus/KAYAK-1')).body, { available: 0 }, 30_000);
       const after = await locationOf(hub, 'KAYAK-1', 'south');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Catalog, computeAlerts, paginate } from '../src/dashboard/model.js';
+import { Catalog, computeAlerts, paginate, refusalCounts, refusalText } from '../src/dashboard/model.js';
 import { ago, duration } from '../src/shared/format.js';
-import type { Refusal, SkuStock, StoreLink } from '../src/shared/schemas.js';
+import { ChainSummarySchema, type Minute, type Refusal, type SkuStock, type StoreLink } from '../src/shared/schemas.js';
 import { History, sparklinePath } from '../src/shared/sparkline.js';
 
 const NOW = Date.parse('2026-05-01T12:00:00Z');
@@ -69,6 +69,53 @@ describe('alerts', () => {
     ]);
   });
 
+  it('names the cause a store reported: an empty shelf is units at another location, not an escrow failure', () => {
+    const refusal = (storeId: string, cause: string): Refusal => ({
+      sku: 'MUG-BLUE',
+      storeId,
+      at: new Date(NOW).toISOString(),
+      requested: 2,
+      chainAvailable: 30,
+      cause,
+    });
+    const alerts = computeAlerts({
+      stores: [],
+      refusals: [
+        refusal('south', 'location_empty'),
+        refusal('north', 'hub_unreachable'),
+        refusal('east', 'online_escrow'),
+        refusal('west', 'topup_timeout'),
+        refusal('south', 'location_empty'),
+        refusal('west', 'a_cause_from_a_newer_hub'),
+      ],
+      catalog: [],
+      now: NOW,
+      offlineAfterMs: 30_000,
+    });
+    expect(alerts.map((a) => [a.key, a.text])).toEqual([
+      [
+        'refused:MUG-BLUE:location_empty',
+        'MUG-BLUE: 2 sales refused at south while the chain had 30 available: the units were at another location (an empty shelf, not an escrow failure)',
+      ],
+      [
+        'refused:MUG-BLUE:hub_unreachable',
+        "MUG-BLUE: 1 sale refused at north while the chain had 30 available: the units sat in the store's online escrow with the hub out of reach",
+      ],
+      [
+        'refused:MUG-BLUE:online_escrow',
+        "MUG-BLUE: 1 sale refused at east while the chain had 30 available: the location's rights were kept for online orders",
+      ],
+      [
+        'refused:MUG-BLUE:topup_timeout',
+        "MUG-BLUE: 1 sale refused at west while the chain had 30 available: the hub's top-up did not arrive in time",
+      ],
+      [
+        'refused:MUG-BLUE:a_cause_from_a_newer_hub',
+        'MUG-BLUE: 1 sale refused at west while the chain had 30 available',
+      ],
+    ]);
+  });
+
   it('reads a per-store deficit when the SKU read carries one, and ignores reads without it', () => {
     const location = { location: 'north', onShelf: 0, posRights: 0, onlineRights: 0, reserved: 0 };
     const alerts = computeAlerts({
@@ -89,6 +136,45 @@ describe('alerts', () => {
       'LAMP-01: north has a deficit of 2 (manager override beyond its rights); 1 reserved units at risk',
     );
     expect(alerts[0]?.text).toBe('MUG-BLUE: north has a deficit of 3 (manager override beyond its rights)');
+  });
+});
+
+describe('refusals in the chain view', () => {
+  const minute = (refused: Minute['refused']): Minute => ({
+    minute: new Date(NOW).toISOString(),
+    sold: 0,
+    refused,
+    reservations: { held: 0, confirmed: 0, cancelled: 0, expired: 0, refused: 0 },
+  });
+
+  it('names the causes seen, and reads an older hub without the newer fields', () => {
+    const minutes = [
+      minute({ locationEmpty: 1, escrowHeld: 0, hubUnreachable: 2, topUpTimeout: 0 }),
+      minute({ locationEmpty: 0, escrowHeld: 1, hubUnreachable: 0, topUpTimeout: 1 }),
+    ];
+    expect(refusalText(minutes)).toBe(
+      '5 sales refused (1 out of stock at the store, 2 hub unreachable, 1 held for online, 1 top-up timed out)',
+    );
+    expect(refusalText([minute({ locationEmpty: 1, escrowHeld: 0, hubUnreachable: 0, topUpTimeout: 0 })])).toBe(
+      '1 sale refused (1 out of stock at the store)',
+    );
+    expect(refusalText([])).toBe('0 sales refused');
+    // A hub from before the refusal reports: two causes, still read.
+    const old = ChainSummarySchema.parse({
+      generatedAt: new Date(NOW).toISOString(),
+      minutes: [{ ...minute({ locationEmpty: 2, escrowHeld: 1 }) }],
+      refusedWithChainStock: [
+        { sku: 'A', storeId: 's', at: new Date(NOW).toISOString(), requested: 1, chainAvailable: 3 },
+      ],
+    });
+    expect(refusalCounts(old.minutes)).toEqual({
+      locationEmpty: 2,
+      hubUnreachable: 0,
+      escrowHeld: 1,
+      topUpTimeout: 0,
+      total: 3,
+    });
+    expect(refusalText(old.minutes)).toBe('3 sales refused (2 out of stock at the store, 1 held for online)');
   });
 });
 

@@ -1,8 +1,8 @@
 import type Router from '@koa/router';
 import { computeStock } from '@shelfsync/core';
 import type { Logger, RequestState } from '@shelfsync/edge';
-import { storeAccount, type ChainSummary, type Sku, type StoreId } from '@shelfsync/protocol';
-import type { AllocatorEvent, HubSyncEvent } from '@shelfsync/sync';
+import { storeAccount, type ChainSummary, type RefusalCause, type Sku } from '@shelfsync/protocol';
+import type { HubSyncEvent } from '@shelfsync/sync';
 import type * as Y from 'yjs';
 
 /** Minutes of history the summary keeps and answers. */
@@ -15,11 +15,21 @@ const MAX_PAIRS = 200_000;
 
 type Minute = ChainSummary['minutes'][number];
 type ReservationOutcome = keyof Minute['reservations'];
+type Refusal = ChainSummary['refusedWithChainStock'][number];
+type RefusedReport = Extract<HubSyncEvent, { type: 'refused' }>;
+
+/** The summary's field for each cause; `escrowHeld` predates the others' names (a contract: extended, not renamed). */
+const CAUSE_FIELD: Record<RefusalCause, keyof Minute['refused']> = {
+  location_empty: 'locationEmpty',
+  online_escrow: 'escrowHeld',
+  hub_unreachable: 'hubUnreachable',
+  topup_timeout: 'topUpTimeout',
+};
 
 const emptyMinute = (start: number): Minute => ({
   minute: new Date(start).toISOString(),
   sold: 0,
-  refused: { locationEmpty: 0, escrowHeld: 0 },
+  refused: { locationEmpty: 0, escrowHeld: 0, hubUnreachable: 0, topUpTimeout: 0 },
   reservations: { held: 0, confirmed: 0, cancelled: 0, expired: 0, refused: 0 },
 });
 
@@ -31,22 +41,25 @@ const emptyMinute = (start: number): Minute => ({
  *
  * Sales are read from the documents, not reported: the growth of a store's POS
  * committed total (`n` of `store:X`) in each update the hub accepts. Refusals are
- * the top-ups the hub answered with nothing; a store that cannot reach the hub
- * refuses without the hub knowing (its own /metrics counts those).
+ * what the stores report, by cause, in the minute the store refused (a store cut
+ * off reports once it is back). Not inferred from top-up answers: one that grants
+ * nothing may leave the store holding rights an earlier rebalance granted, and
+ * the store then sells (ADR 0016); and a store cut off never asks.
  */
 export class ChainActivity {
   private readonly minutes = new Map<number, Minute>();
   private readonly committed = new Map<string, number>();
-  private readonly refusals: ChainSummary['refusedWithChainStock'] = [];
+  private readonly refusals: Refusal[] = [];
 
   constructor(
-    private readonly documents: { open(sku: Sku): Promise<Y.Doc> },
+    private readonly documents: { open(sku: Sku): Promise<Y.Doc>; changeOf(sku: Sku): unknown },
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Feed of the hub sync's events: accepted store updates carry sales. */
+  /** Feed of the hub sync's events: accepted store updates carry sales; stores report their refusals. */
   onSyncEvent(event: HubSyncEvent): void {
+    if (event.type === 'refused') this.refused(event);
     if (event.type !== 'accepted') return;
     this.read(event.sku, (doc) => {
       const key = `${event.sku}\u0000${event.storeId}`;
@@ -63,20 +76,39 @@ export class ChainActivity {
     });
   }
 
-  /** Feed of the allocator's events: a top-up that granted nothing is a refused sale. */
-  onAllocatorEvent(event: AllocatorEvent): void {
-    if (event.type !== 'topup' || event.granted > 0) return;
-    const at = this.now();
-    this.read(event.sku, (doc) => {
-      const view = computeStock(doc);
-      const here = view.locations[event.storeId];
-      const held = (here?.posRights ?? 0) + (here?.onlineRights ?? 0);
-      const refused = this.minute(at).refused;
-      if (held < event.requested) refused.locationEmpty++;
-      else refused.escrowHeld++;
-      if (view.value >= event.requested)
-        this.refusedWithStock(event.sku, event.storeId, at, event.requested, view.value);
-    });
+  /**
+   * A store's report of a refused sale: counted in the minute it was refused (at
+   * the earliest the window's first, so a late report still shows). Whether the
+   * chain had the units is judged on the hub's own document when it holds the SKU,
+   * not on the store's word; for a SKU the hub never received, the store's view is
+   * all there is.
+   */
+  private refused(report: RefusedReport): void {
+    const at = Math.max(report.at, this.windowStart());
+    this.minute(at).refused[CAUSE_FIELD[report.cause]]++;
+    const listIf = (chainAvailable: number | null): void => {
+      if (chainAvailable === null || chainAvailable < report.quantity) return;
+      this.listRefusal({
+        sku: report.sku,
+        storeId: report.storeId,
+        at: new Date(at).toISOString(),
+        requested: report.quantity,
+        chainAvailable,
+        cause: report.cause,
+      });
+    };
+    // Opening an unknown SKU would create its document: a report never does.
+    if (this.documents.changeOf(report.sku) === undefined) {
+      listIf(report.chainAvailable);
+      return;
+    }
+    this.documents.open(report.sku).then(
+      (doc) => listIf(computeStock(doc).value),
+      (error: unknown) => {
+        this.log.warn({ err: error, sku: report.sku }, 'activity: read failed');
+        listIf(report.chainAvailable);
+      },
+    );
   }
 
   /** An online reservation call's outcome: a state, or the error code it was refused with. */
@@ -107,8 +139,10 @@ export class ChainActivity {
     });
   }
 
-  private refusedWithStock(sku: Sku, storeId: StoreId, at: number, requested: number, chainAvailable: number): void {
-    this.refusals.unshift({ sku, storeId, at: new Date(at).toISOString(), requested, chainAvailable });
+  /** Keeps the list newest first by the time of the refusal: a late report of an old one goes behind newer ones. */
+  private listRefusal(refusal: Refusal): void {
+    const index = this.refusals.findIndex((r) => r.at <= refusal.at);
+    this.refusals.splice(index === -1 ? this.refusals.length : index, 0, refusal);
     if (this.refusals.length > MAX_REFUSALS) this.refusals.length = MAX_REFUSALS;
   }
 
@@ -118,6 +152,11 @@ export class ChainActivity {
 
   private startOf(at: number): number {
     return at - (at % MINUTE_MS);
+  }
+
+  /** The start of the oldest minute the summary answers. */
+  private windowStart(): number {
+    return this.startOf(this.now()) - (MINUTES - 1) * MINUTE_MS;
   }
 
   /** The bucket of the minute `at` falls in, created on first use; minutes past the window are dropped. */

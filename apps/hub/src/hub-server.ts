@@ -111,6 +111,15 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   const reservationOutcomes = metrics.counter('shelfsync_reservations_total', 'Reservation calls by outcome', [
     'outcome',
   ]);
+  const refusalsReported = metrics.counter(
+    'shelfsync_store_refusals_reported_total',
+    'Sales the stores report they refused for want of rights, by cause (location_empty, hub_unreachable, online_escrow, topup_timeout): a store cut off reports once it is back',
+    ['cause'],
+  );
+  const reportsDropped = metrics.counter(
+    'shelfsync_store_refusal_reports_dropped_total',
+    "Stores' refusal reports dropped past their session's report budget (the session goes on)",
+  );
   const activity = new ChainActivity(storage, log);
   const sync = new HubSync(storage, {
     maxDeficit: config.overrideCap,
@@ -118,6 +127,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       activity.onSyncEvent(event);
       if (event.type === 'rejected') rejected.inc({ code: event.code });
       if (event.type === 'budget-exceeded') overBudget.inc({ budget: event.budget });
+      if (event.type === 'refused') refusalsReported.inc({ cause: event.cause });
+      if (event.type === 'refusal-report-dropped') reportsDropped.inc();
       logSyncEvent(log, peerLog, event);
     },
   });
@@ -142,7 +153,6 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     }),
     Date.now,
     (event) => {
-      activity.onAllocatorEvent(event);
       if (event.type === 'grant') {
         grants.inc({ reason: event.reason });
         grantedUnits.inc({ reason: event.reason }, event.quantity);
@@ -383,10 +393,14 @@ function logSyncEvent(log: Logger, peerLog: PeerLogLimiter, event: HubSyncEvent)
     case 'accepted':
       log.debug(event, 'update accepted');
       return;
+    case 'refused':
+      log.debug(event, 'store reports a refused sale');
+      return;
     case 'rejected':
     case 'protocol-error':
     case 'slow-consumer':
     case 'budget-exceeded':
+    case 'refusal-report-dropped':
       peerLog.warn(`store:${event.storeId}`, { ...event }, event.type);
       return;
     case 'connected':

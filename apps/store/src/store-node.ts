@@ -316,7 +316,11 @@ export async function startStore(
         commitsUnits && result.error.code === ErrorCode.InsufficientRights
           ? refusalCause({ requested, onShelf: stockFigures(doc).onShelf, asked: askedHub, topUp })
           : undefined;
-      if (cause !== undefined && isSale) refusedSales.inc({ cause });
+      if (cause !== undefined && isSale) {
+        refusedSales.inc({ cause });
+        // Told to the hub too (best effort), whose chain view otherwise misses refusals made while cut off.
+        sync.reportRefusal({ sku, quantity, cause, chainAvailable: computeStock(doc).value });
+      }
       // A refusal is an answer, kept under the idempotency key like a success.
       const details = {
         ...result.error.details,

@@ -64,6 +64,17 @@ export const OperationResponseSchema = z.strictObject({
 });
 export type OperationResponse = z.infer<typeof OperationResponseSchema>;
 
+/**
+ * Why a store refused a sale beyond its POS rights (the 409's `details.cause`,
+ * the stores' `shelfsync_sales_refused_total{cause}`, the hub's chain summary).
+ * Only `location_empty` is not an escrow matter: the shelf lacks the units.
+ * `hub_unreachable`: the units sit in the store's online escrow and the hub was out
+ * of reach; `online_escrow`: the hub answered, and the location's rights are
+ * promised online; `topup_timeout`: the hub did not settle it within the wait.
+ */
+export const RefusalCauseSchema = z.enum(['location_empty', 'hub_unreachable', 'online_escrow', 'topup_timeout']);
+export type RefusalCause = z.infer<typeof RefusalCauseSchema>;
+
 /** POST /v1/reservations on the hub: hold units for an online order, for pickup at `storeId` or from anywhere. */
 export const ReservationRequestSchema = z.strictObject({
   sku: SkuSchema,

@@ -182,7 +182,7 @@ export const hubOperations: readonly ApiOperation[] = servedOnlyWithHealthyStora
     method: 'get',
     path: '/v1/summary',
     summary:
-      'Chain activity by minute (units committed at POS, sales refused after a top-up request and why, reservations) and the latest refusals made while the chain had stock.',
+      'Chain activity by minute (units committed at POS, sales the stores report they refused, by cause, reservations) and the latest refusals made while the chain had stock, with their cause.',
     responses: { 200: ChainSummarySchema },
     problems: [429],
     example: { path: '/v1/summary' },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RefusalCauseSchema } from './api.js';
 import { ErrorCodeSchema } from './errors.js';
 
 /** Ids as they go out: the same pattern as the inputs' SkuSchema and StoreIdSchema, unbranded. */
@@ -141,10 +142,11 @@ const ReservationCounts = z.strictObject({
 
 /**
  * Hub: GET /v1/summary. Chain activity by minute as the hub sees it: units
- * committed at stores' POS (from their merged totals), sales the hub refused a
- * top-up for (a store cut off refuses without the hub knowing; its own /metrics
- * counts those), and reservations; plus the latest refusals made while the chain
- * still had the units. Kept in memory since the hub started.
+ * committed at stores' POS (from their merged totals), sales the stores refused
+ * for want of rights, by cause (as they report them: a store cut off reports its
+ * refusals once it is back, with their own time), and reservations; plus the
+ * latest refusals made while the chain still had the units. Kept in memory since
+ * the hub started.
  */
 export const ChainSummarySchema = z.strictObject({
   generatedAt: Timestamp,
@@ -154,20 +156,34 @@ export const ChainSummarySchema = z.strictObject({
       minute: Timestamp,
       /** Units committed at stores' POS accounts (sales, ship-outs, counts below the books). */
       sold: Units.min(0),
-      /** Sales refused after a top-up request, by why: the location held too few units, or its escrow was kept for online. */
-      refused: z.strictObject({ locationEmpty: Units.min(0), escrowHeld: Units.min(0) }),
+      /**
+       * Sales the stores refused for want of rights, by cause: `locationEmpty` the
+       * store's shelf lacked the units (not an escrow matter); `escrowHeld` the hub
+       * answered and the location's rights are promised online (`online_escrow`);
+       * `hubUnreachable` the units sat in the online escrow with the hub out of the
+       * store's reach; `topUpTimeout` a top-up did not settle within the store's wait.
+       */
+      refused: z.strictObject({
+        locationEmpty: Units.min(0),
+        escrowHeld: Units.min(0),
+        hubUnreachable: Units.min(0),
+        topUpTimeout: Units.min(0),
+      }),
       reservations: ReservationCounts,
     }),
   ),
-  /** Refusals while the chain had enough units elsewhere, newest first (at most 50). */
+  /** Refusals while the chain had enough units, newest first (at most 50). */
   refusedWithChainStock: z.array(
     z.strictObject({
       sku: SkuSchema,
       storeId: StoreIdSchema,
+      /** When the store refused (its clock, within the last 30 minutes of the hub's). */
       at: Timestamp,
       requested: Units.min(1),
-      /** Units uncommitted chain-wide when the hub refused. */
+      /** Units uncommitted chain-wide: in the hub's document when it holds the SKU, else as the store knew them. */
       chainAvailable: Units,
+      /** Why: `location_empty` means the units were at another location, not an escrow failure. */
+      cause: RefusalCauseSchema,
     }),
   ),
 });

@@ -1,12 +1,13 @@
-import { ErrorCodeSchema, SkuSchema, StoreIdSchema } from '@shelfsync/protocol';
+import { ErrorCodeSchema, RefusalCauseSchema, SkuSchema, StoreIdSchema } from '@shelfsync/protocol';
 import { z } from 'zod';
 
 /**
  * The sync protocol version this code speaks; sent in the handshake. 2 added
  * top-ups and releases, 3 the override cap, 4 the store's clock on a top-up and
- * the store's rights at the hub in its answer.
+ * the store's rights at the hub in its answer, 5 the store's report of a refused
+ * sale (`refused`).
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 const Cursor = z.int().min(0);
 
@@ -129,6 +130,26 @@ export const ReleaseSchema = z.strictObject({
   target: Units,
 });
 
+/** The latest epoch ms a Date can hold. */
+const MAX_EPOCH_MS = 8_640_000_000_000_000;
+
+/**
+ * Store -> hub, telemetry: the store refused a sale of `quantity` units of `sku`
+ * for want of rights, for `cause`, at `at` (the store's clock, epoch ms: a refusal
+ * made while cut off arrives later, with its own time). `chainAvailable` is what
+ * the store last knew as uncommitted chain-wide. Best effort, never answered, and
+ * trusted by the hub for display only: it clamps `at`, prefers its own document's
+ * figures, and drops what exceeds the session's report budget.
+ */
+export const RefusedSchema = z.strictObject({
+  type: z.literal('refused'),
+  sku: SkuSchema,
+  quantity: Units.min(1),
+  cause: RefusalCauseSchema,
+  at: z.int().min(0).max(MAX_EPOCH_MS),
+  chainAvailable: Units.optional(),
+});
+
 export const ControlMessageSchema = z.discriminatedUnion('type', [
   HelloSchema,
   WelcomeSchema,
@@ -137,6 +158,7 @@ export const ControlMessageSchema = z.discriminatedUnion('type', [
   TopUpSchema,
   TopUpResultSchema,
   ReleaseSchema,
+  RefusedSchema,
 ]);
 export type ControlMessage = z.infer<typeof ControlMessageSchema>;
 export type Hello = z.infer<typeof HelloSchema>;
@@ -146,3 +168,4 @@ export type ErrorMessage = z.infer<typeof ErrorMessageSchema>;
 export type TopUp = z.infer<typeof TopUpSchema>;
 export type TopUpResult = z.infer<typeof TopUpResultSchema>;
 export type Release = z.infer<typeof ReleaseSchema>;
+export type Refused = z.infer<typeof RefusedSchema>;

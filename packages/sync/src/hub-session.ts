@@ -20,6 +20,7 @@ import {
   type DocFrame,
 } from './frames.js';
 import type { HubDocuments, HubSync, HubSyncOptions, TopUpAnswer } from './hub-sync.js';
+import { RefusalReports } from './hub-refusal-reports.js';
 import { MAX_TOP_UPS_IN_FLIGHT, PendingTopUps } from './hub-top-ups.js';
 import type { Transport } from './transport.js';
 
@@ -51,6 +52,7 @@ export class HubSession {
   private readonly step1s: TokenBucket;
   private readonly topUps: TokenBucket;
   private readonly pendingTopUps: PendingTopUps;
+  private readonly refusals: RefusalReports;
   private readonly handshakeTimer: ReturnType<typeof setTimeout>;
 
   constructor(
@@ -63,6 +65,7 @@ export class HubSession {
     this.step1s = new TokenBucket(options.step1Budget, options.now);
     this.topUps = new TokenBucket(options.topUpBudget, options.now);
     this.pendingTopUps = new PendingTopUps(documents);
+    this.refusals = new RefusalReports(storeId, options);
     transport.onMessage((bytes) => {
       this.queue = this.queue
         .then(() => this.handle(bytes))
@@ -167,6 +170,10 @@ export class HubSession {
           return;
         }
         this.handleTopUp(frame.message);
+        return;
+      }
+      if (frame.message.type === 'refused') {
+        this.refusals.receive(frame.message);
         return;
       }
       this.protocolError(`unexpected ${frame.message.type} from a store`);

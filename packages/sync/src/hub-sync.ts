@@ -1,4 +1,11 @@
-import { CloseCode, type ErrorCode as Code, type Sku, type StoreId, type WriterKey } from '@shelfsync/protocol';
+import {
+  CloseCode,
+  type ErrorCode as Code,
+  type RefusalCause,
+  type Sku,
+  type StoreId,
+  type WriterKey,
+} from '@shelfsync/protocol';
 import type { StorageWrite } from '@shelfsync/storage';
 import type * as Y from 'yjs';
 import type { RateBudget } from './budget.js';
@@ -74,6 +81,22 @@ export type HubSyncEvent =
   | { readonly type: 'slow-consumer'; readonly storeId: StoreId; readonly bufferedAmount: number }
   /** The session sent step 1s or top-ups faster than its budget allows, and was closed with RequestBudgetExceeded. */
   | { readonly type: 'budget-exceeded'; readonly storeId: StoreId; readonly budget: 'step1' | 'topup' }
+  /**
+   * A store reports a sale it refused (telemetry, for display only): `at` is its
+   * clock clamped into the hub's last 30 minutes; `chainAvailable` the store's view
+   * of the chain's uncommitted units, null when it sent none.
+   */
+  | {
+      readonly type: 'refused';
+      readonly storeId: StoreId;
+      readonly sku: Sku;
+      readonly quantity: number;
+      readonly cause: RefusalCause;
+      readonly at: number;
+      readonly chainAvailable: number | null;
+    }
+  /** A refusal report past the session's report budget, dropped; the session goes on. */
+  | { readonly type: 'refusal-report-dropped'; readonly storeId: StoreId }
   | { readonly type: 'halted'; readonly reason: string };
 
 export interface HubSyncOptions {
@@ -98,6 +121,8 @@ export interface HubSyncOptions {
   readonly step1Budget: RateBudget;
   /** Top-up requests a session may send (each a lane job of the allocator); past it, RequestBudgetExceeded. */
   readonly topUpBudget: RateBudget;
+  /** Refusal reports a session may send; past it they are dropped (and counted), the session stays. */
+  readonly reportBudget: RateBudget;
   readonly onEvent: (event: HubSyncEvent) => void;
   readonly now: () => number;
 }
@@ -112,6 +137,8 @@ const DEFAULT_OPTIONS: HubSyncOptions = {
   step1Budget: { burst: 2_000, perSecond: 50 },
   // A top-up is asked per sale the POS rights do not cover: far above any till's pace.
   topUpBudget: { burst: 2_000, perSecond: 200 },
+  // Twice what a store sends at most (its queue drains at 100 at once, then 10 a second).
+  reportBudget: { burst: 200, perSecond: 20 },
   onEvent: () => {},
   now: () => Date.now(),
 };

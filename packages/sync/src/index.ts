@@ -9,14 +9,18 @@ export {
   MAX_HELLO_DIRTY,
   MAX_SKU_LIST,
   PROTOCOL_VERSION,
+  RefusedSchema,
   WelcomeSchema,
   type Ack,
   type TopUpResult,
   type ControlMessage,
   type ErrorMessage,
   type Hello,
+  type Refused,
   type Welcome,
 } from './control.js';
+export { REPORT_MAX_AGE_MS } from './hub-refusal-reports.js';
+export { MAX_QUEUED_REPORTS, type RefusalReport } from './store-refusal-reports.js';
 export {
   FrameError,
   FrameKind,
@@ -51,5 +55,6 @@ export { HubStorage, REMOTE_ORIGIN, StoreStorage, randomClientId } from './persi
 export { HubAllocator, type AllocatorEvent } from './hub-allocator.js';
 export type { PinnedDoc, ResidencyOptions } from './persistent-documents.js';
 export { Reservations, type ReservationsOptions } from './reservations.js';
-export { holding, refusalCause, withTopUp, type Attempt, type RefusalCause, type TopUpOutcome } from './top-up.js';
+export { holding, refusalCause, withTopUp, type Attempt, type TopUpOutcome } from './top-up.js';
+export type { RefusalCause } from '@shelfsync/protocol';
 export { MAX_CLIENTS_PER_WRITER } from './client-registry.js';

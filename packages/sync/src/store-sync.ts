@@ -20,6 +20,7 @@ import {
 } from './frames.js';
 import type { Transport } from './transport.js';
 import { TokenBucket, type RateBudget } from './budget.js';
+import { StoreRefusalReports, type RefusalReport } from './store-refusal-reports.js';
 
 /** Top-ups a store asks for at most: half the hub's per-session budget's rate, a quarter of its burst. */
 const STORE_TOP_UP_BUDGET: RateBudget = { burst: 500, perSecond: 100 };
@@ -50,6 +51,8 @@ export type StoreSyncEvent =
   | { readonly type: 'rejected'; readonly sku: string; readonly error: ShelfsyncError }
   | { readonly type: 'protocol-error'; readonly detail: string }
   | { readonly type: 'closed'; readonly code: number; readonly reason: string }
+  /** Refusal reports dropped from the full queue since the last such event; said when the queue drains again. */
+  | { readonly type: 'refusal-reports-dropped'; readonly count: number }
   | { readonly type: 'halted'; readonly reason: string };
 
 export interface StoreSyncOptions {
@@ -101,6 +104,7 @@ export class StoreSync {
   private readonly topUps = new Map<number, (result: TopUpResult | null) => void>();
   private readonly topUpsInFlight = new Map<Sku, Promise<TopUpResult | null>>();
   private readonly topUpBudget: TokenBucket;
+  private readonly refusals: StoreRefusalReports;
 
   constructor(
     readonly storeId: StoreId,
@@ -109,6 +113,15 @@ export class StoreSync {
   ) {
     this.options = { onEvent: () => {}, now: () => Date.now(), onRelease: () => {}, onAcked: () => {}, ...options };
     this.topUpBudget = new TokenBucket(STORE_TOP_UP_BUDGET, this.options.now);
+    this.refusals = new StoreRefusalReports(
+      this.options.now,
+      () => {
+        const session = this.session;
+        if (session === null || !session.isCaughtUp || this.haltedBecause !== null) return null;
+        return (report) => session.sendControl(report);
+      },
+      (count) => this.options.onEvent({ type: 'refusal-reports-dropped', count }),
+    );
   }
 
   /** Starts a session on a fresh connection; a previous one is closed. */
@@ -196,6 +209,33 @@ export class StoreSync {
   /** @internal A connection ended: no pending top-up will be answered on it. */
   abandonTopUps(): void {
     for (const finish of [...this.topUps.values()]) finish(null);
+  }
+
+  /**
+   * Tells the hub of a sale refused for want of rights, for its chain view (which
+   * otherwise never learns of refusals made while cut off, or after a top-up that
+   * did not settle). Best effort: queued in memory (the latest 256; older ones are
+   * dropped and counted) and sent once connected and caught up, so the hub judges
+   * the chain on a document that holds this store's sales; a restart loses the
+   * queue. `at` defaults to now.
+   */
+  reportRefusal(refusal: RefusalReport): void {
+    this.refusals.add(refusal);
+  }
+
+  /** Refusal reports dropped from the full queue since this store started. */
+  get refusalReportsDropped(): number {
+    return this.refusals.dropped;
+  }
+
+  /** Refusal reports waiting for the hub. */
+  get refusalReportsQueued(): number {
+    return this.refusals.queued;
+  }
+
+  /** @internal Caught up: refusals made while apart can go (the hub now holds this store's sales). */
+  sendReports(): void {
+    this.refusals.flush();
   }
 
   /**
@@ -438,6 +478,7 @@ class StoreSession {
         return;
       case 'hello':
       case 'topup':
+      case 'refused':
         this.options.onEvent({ type: 'protocol-error', detail: `unexpected ${message.type} from the hub` });
         this.close(CloseCode.BadRequest);
         return;
@@ -569,5 +610,6 @@ class StoreSession {
     await this.documents.saveCursor(welcome.epoch, this.cursor);
     this.owner.recordSynced(this.cursor);
     this.options.onEvent({ type: 'caught-up', cursor: this.cursor, skus: welcome.changed.length });
+    this.owner.sendReports();
   }
 }

@@ -1,4 +1,4 @@
-import { ErrorCode, type Result, type Sku } from '@shelfsync/protocol';
+import { ErrorCode, type RefusalCause, type Result, type Sku } from '@shelfsync/protocol';
 import type { TopUpResult } from './control.js';
 import type { StoreSync } from './store-sync.js';
 import * as Y from 'yjs';
@@ -74,8 +74,8 @@ export function holding(doc: Y.Doc, client: number, clock: number, deadline: num
 
 /**
  * Why a sale beyond the store's rights was refused, for the till, the metrics and
- * the dashboard: only `location_empty` is not an escrow matter (the units are at
- * another location, or nowhere).
+ * the dashboard (`RefusalCauseSchema`): only `location_empty` is not an escrow
+ * matter (the units are at another location, or nowhere).
  * - `location_empty`: the store's shelf holds fewer units than the sale;
  * - `hub_unreachable`: the units are on the shelf, held in its online escrow, and
  *   the hub that could release them was out of reach;
@@ -83,8 +83,6 @@ export function holding(doc: Y.Doc, client: number, clock: number, deadline: num
  *   to online reservations, or owed) do not cover the sale;
  * - `topup_timeout`: the hub did not settle it within the store's wait.
  */
-export type RefusalCause = 'location_empty' | 'hub_unreachable' | 'online_escrow' | 'topup_timeout';
-
 export function refusalCause(refused: {
   readonly requested: number;
   readonly onShelf: number;

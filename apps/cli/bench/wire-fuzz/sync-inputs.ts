@@ -167,6 +167,15 @@ function controlJson(rng: Prng, peer: Peer, sku: string): string {
     () => JSON.stringify({ type: 'welcome', protocol: 3, epoch: 'e', cursor: 0, changed: [], overrideCap: 0 }),
     () => JSON.stringify({ type: 'error', code: rng.pick(['INTERNAL', 'NOPE']), detail: 'x'.repeat(rng.int(0, 3000)) }),
     () => JSON.stringify({ type: 'release', sku, target: rng.int(-1, 100) }),
+    () =>
+      JSON.stringify({
+        type: 'refused',
+        sku,
+        quantity: rng.pick([1, 0, 1e10]),
+        cause: rng.pick(['location_empty', 'hub_unreachable', 'nope']),
+        at: rng.pick([0, Date.now(), -1, 9e15, 1e300]),
+        chainAvailable: rng.pick([0, -1, 5]),
+      }),
     () => JSON.stringify({ type: rng.pick(['', 'unknown', '__proto__', 'constructor']) }),
     () => `${'['.repeat(rng.int(1, 5000))}`,
     () => `{"type":"topup","ref":1,"sku":"${sku}","quantity":1${',"a":1'.repeat(rng.int(0, 2000))}}`,

@@ -14,7 +14,7 @@ import {
 import { sparklinePath } from '../shared/sparkline.js';
 import { attrs, svg } from '../shared/svg.js';
 import { ChainChart } from './chain-chart.js';
-import { Catalog, computeAlerts, paginate, type CatalogEntry } from './model.js';
+import { Catalog, computeAlerts, paginate, refusalText, type CatalogEntry } from './model.js';
 import { renderStockBars } from './stock-bars.js';
 
 /** SKUs loaded by the catalog walk at most; events add the rest as they change. */
@@ -372,12 +372,10 @@ function renderChain(): void {
   chart.update(summary.minutes);
   const recent = summary.minutes.slice(-5);
   const sold = recent.reduce((n, m) => n + m.sold, 0);
-  const locationEmpty = recent.reduce((n, m) => n + m.refused.locationEmpty, 0);
-  const escrowHeld = recent.reduce((n, m) => n + m.refused.escrowHeld, 0);
   const held = recent.reduce((n, m) => n + m.reservations.held, 0);
   setText(
     byId('chain-totals'),
-    `Last 5 min: ${units(sold / recent.length || 0)} units sold/min · ${locationEmpty + escrowHeld} sales refused (${locationEmpty} store out of stock, ${escrowHeld} stock escrowed for online) · ${held} reservations`,
+    `Last 5 min: ${units(sold / recent.length || 0)} units sold/min · ${refusalText(recent)} · ${held} reservations`,
   );
 }
 

@@ -1,6 +1,6 @@
 import { duration } from '../shared/format.js';
 import { History } from '../shared/sparkline.js';
-import type { Refusal, SkuLocation, SkuStock, StoreLink } from '../shared/schemas.js';
+import type { Minute, Refusal, SkuLocation, SkuStock, StoreLink } from '../shared/schemas.js';
 
 /** One SKU as the dashboard keeps it: the latest figures and, from the live events, its recent history. */
 export interface CatalogEntry {
@@ -91,6 +91,50 @@ export interface Alert {
   readonly sku?: string;
 }
 
+/** Why a refusal happened, by the cause a store reported (unknown causes get no sentence). */
+const REFUSAL_WHY: Readonly<Record<string, string>> = {
+  location_empty: 'the units were at another location (an empty shelf, not an escrow failure)',
+  hub_unreachable: "the units sat in the store's online escrow with the hub out of reach",
+  online_escrow: "the location's rights were kept for online orders",
+  topup_timeout: "the hub's top-up did not arrive in time",
+};
+
+/** Refusals in `minutes`, by cause; causes an older hub does not send count as 0. */
+export function refusalCounts(minutes: readonly Minute[]): {
+  readonly locationEmpty: number;
+  readonly hubUnreachable: number;
+  readonly escrowHeld: number;
+  readonly topUpTimeout: number;
+  readonly total: number;
+} {
+  let locationEmpty = 0;
+  let hubUnreachable = 0;
+  let escrowHeld = 0;
+  let topUpTimeout = 0;
+  for (const m of minutes) {
+    locationEmpty += m.refused.locationEmpty;
+    hubUnreachable += m.refused.hubUnreachable ?? 0;
+    escrowHeld += m.refused.escrowHeld;
+    topUpTimeout += m.refused.topUpTimeout ?? 0;
+  }
+  const total = locationEmpty + hubUnreachable + escrowHeld + topUpTimeout;
+  return { locationEmpty, hubUnreachable, escrowHeld, topUpTimeout, total };
+}
+
+/** "0 sales refused", "3 sales refused (1 out of stock at the store, 2 hub unreachable)": the causes seen, named. */
+export function refusalText(minutes: readonly Minute[]): string {
+  const counts = refusalCounts(minutes);
+  const parts = [
+    [counts.locationEmpty, 'out of stock at the store'],
+    [counts.hubUnreachable, 'hub unreachable'],
+    [counts.escrowHeld, 'held for online'],
+    [counts.topUpTimeout, 'top-up timed out'],
+  ] as const;
+  const named = parts.filter(([n]) => n > 0).map(([n, label]) => `${n} ${label}`);
+  const head = `${counts.total} sale${counts.total === 1 ? '' : 's'} refused`;
+  return named.length === 0 ? head : `${head} (${named.join(', ')})`;
+}
+
 export interface AlertInput {
   readonly stores: readonly StoreLink[];
   readonly refusals: readonly Refusal[];
@@ -122,17 +166,22 @@ export function computeAlerts(input: AlertInput): Alert[] {
     }
   }
 
-  // Sales refused while the chain had the units elsewhere: quota in the wrong place.
-  const bySku = new Map<string, Refusal[]>();
-  for (const refusal of input.refusals) bySku.set(refusal.sku, [...(bySku.get(refusal.sku) ?? []), refusal]);
-  for (const [sku, refusals] of bySku) {
+  // Sales refused while the chain had the units, by SKU and cause: an empty shelf
+  // (units at another location) is not an escrow failure, and says so.
+  const groups = new Map<string, Refusal[]>();
+  for (const refusal of input.refusals) {
+    const key = `refused:${refusal.sku}${refusal.cause === undefined ? '' : `:${refusal.cause}`}`;
+    groups.set(key, [...(groups.get(key) ?? []), refusal]);
+  }
+  for (const [key, refusals] of groups) {
     const latest = refusals[0] as Refusal;
     const stores = [...new Set(refusals.map((r) => r.storeId))].join(', ');
+    const why = latest.cause === undefined ? undefined : REFUSAL_WHY[latest.cause];
     alerts.push({
-      key: `refused:${sku}`,
+      key,
       level: 'warning',
-      sku,
-      text: `${sku}: ${refusals.length} sale${refusals.length === 1 ? '' : 's'} refused at ${stores} while the chain had ${latest.chainAvailable} available`,
+      sku: latest.sku,
+      text: `${latest.sku}: ${refusals.length} sale${refusals.length === 1 ? '' : 's'} refused at ${stores} while the chain had ${latest.chainAvailable} available${why === undefined ? '' : `: ${why}`}`,
     });
   }
 

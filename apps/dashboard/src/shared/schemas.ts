@@ -61,7 +61,16 @@ export const StoreLinksSchema = z.looseObject({ stores: z.array(StoreLinkSchema)
 const MinuteSchema = z.looseObject({
   minute: Time,
   sold: Units,
-  refused: z.looseObject({ locationEmpty: Units, escrowHeld: Units }),
+  /**
+   * Sales refused, by cause. `hubUnreachable` and `topUpTimeout` are optional: hubs
+   * that inferred refusals from top-up answers do not send them.
+   */
+  refused: z.looseObject({
+    locationEmpty: Units,
+    escrowHeld: Units,
+    hubUnreachable: z.optional(Units),
+    topUpTimeout: z.optional(Units),
+  }),
   reservations: z.looseObject({ held: Units, confirmed: Units, cancelled: Units, expired: Units, refused: Units }),
 });
 export type Minute = z.infer<typeof MinuteSchema>;
@@ -72,6 +81,8 @@ export const RefusalSchema = z.looseObject({
   at: Time,
   requested: Units,
   chainAvailable: Units,
+  /** Why the store refused; any string, so a cause a newer hub adds still renders. Older hubs send none. */
+  cause: z.optional(z.string()),
 });
 export type Refusal = z.infer<typeof RefusalSchema>;
 
