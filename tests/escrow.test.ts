@@ -83,19 +83,32 @@ describe('escrow allocator with real processes', () => {
   it('cut off from the hub, a store sells exactly its till’s rights and no more, refused at once; nothing is oversold after', async () => {
     const hub = cluster.hub?.url ?? '';
     const north = cluster.store('north');
-    await eventually(async () => (await get(north, '/v1/skus/BIKE-1')).body, { pendingSync: false });
-    const quota = Number((await get(north, '/v1/skus/BIKE-1')).body.rights);
-    const escrowed = (await locationOf(hub, 'BIKE-1', 'north'))?.onlineRights ?? 0;
-    expect(quota).toBeGreaterThan(0);
-    const total = quota + escrowed;
-    expect(total).toBeGreaterThan(0);
+    // A SKU with online orders at north: its escrow keeps them over the horizon, the till the rest.
+    expect((await post(north, '/v1/receipts', { sku: 'BIKE-2', quantity: 40 }, 'bike2-in')).status).toBe(201);
+    await eventually(() => locationOf(hub, 'BIKE-2', 'north'), { posRights: 39, onlineRights: 1 });
+    const auth = { authorization: `Bearer ${cluster.apiToken}` };
+    const order = { sku: 'BIKE-2', quantity: 3, storeId: 'north' };
+    expect((await post(hub, '/v1/reservations', order, 'bike2-r', auth)).status).toBe(201);
+    // Settled: the till and the hub agree, and the escrow holds more than its floor.
+    const split = async () => {
+      const at = await locationOf(hub, 'BIKE-2', 'north');
+      const store = (await get(north, '/v1/skus/BIKE-2')).body;
+      return {
+        same: store.pendingSync === false && at?.posRights === store.rights,
+        escrowed: (at?.onlineRights ?? 0) > 1,
+      };
+    };
+    await eventually(split, { same: true, escrowed: true });
+    const quota = Number((await get(north, '/v1/skus/BIKE-2')).body.rights);
+    const escrowed = (await locationOf(hub, 'BIKE-2', 'north'))?.onlineRights ?? 0;
+    expect(quota + escrowed).toBe(37);
 
     await cluster.stopHub();
     await eventually(async () => (await get(north, '/v1/status')).body, { hub: { connected: false } });
     for (let i = 0; i < quota; i++) {
-      expect((await post(north, '/v1/sales', { sku: 'BIKE-1', quantity: 1 }, `bike-off-${i}`)).status).toBe(201);
+      expect((await post(north, '/v1/sales', { sku: 'BIKE-2', quantity: 1 }, `bike-off-${i}`)).status).toBe(201);
     }
-    const refused = await post(north, '/v1/sales', { sku: 'BIKE-1', quantity: 1 }, 'bike-off-refused');
+    const refused = await post(north, '/v1/sales', { sku: 'BIKE-2', quantity: 1 }, 'bike-off-refused');
     expect(refused.status).toBe(409);
     expect(refused.body).toMatchObject({
       code: 'INSUFFICIENT_RIGHTS',
@@ -106,13 +119,13 @@ describe('escrow allocator with real processes', () => {
     // Healed: the books balance, and the escrowed units were never touched by the store.
     await cluster.startHub();
     const healed = cluster.hub?.url ?? '';
-    await eventually(async () => (await get(healed, '/v1/skus/BIKE-1')).body, { available: total - quota });
-    const after = await locationOf(healed, 'BIKE-1', 'north');
-    expect((after?.posRights ?? 0) + (after?.onlineRights ?? 0)).toBe(total - quota);
+    await eventually(async () => (await get(healed, '/v1/skus/BIKE-2')).body, { available: escrowed });
+    const after = await locationOf(healed, 'BIKE-2', 'north');
+    expect((after?.posRights ?? 0) + (after?.onlineRights ?? 0)).toBe(escrowed);
     // The restarted hub never saw that refusal happen: the store reports it once back, and the chain had the units.
     await eventually(() => refusedAt(healed), { hubUnreachable: 1 });
     await eventually(async () => (await get(healed, '/v1/summary')).body, {
-      refusedWithChainStock: [{ sku: 'BIKE-1', storeId: 'north', requested: 1, cause: 'hub_unreachable' }],
+      refusedWithChainStock: [{ sku: 'BIKE-2', storeId: 'north', requested: 1, cause: 'hub_unreachable' }],
     });
   }, 60_000);
 

@@ -61,7 +61,14 @@ describe('online reservations at the hub', () => {
     expect(await location('TENT-1')).toMatchObject({ onlineRights: 10, reserved: 0 });
   });
 
-  it('200 concurrent requests for 10 escrowed units: exactly 10 succeed, the rest are told what is left', async () => {
+  it('200 concurrent requests for 10 escrowed units, the store cut off: exactly 10 succeed, the rest are told what is left', async () => {
+    // Cut off, the store cannot be asked to release: the escrow holds exactly 10, and the till keeps its 2.
+    const link = (state: 'cut' | 'restored') =>
+      post(hub(), '/v1/admin/stores/north/link', { state }, undefined, auth());
+    expect((await link('cut')).status).toBe(200);
+    await eventually(async () => (await get(cluster.store('north'), '/v1/status')).body, {
+      hub: { connected: false },
+    });
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, i) => reserve({ sku: 'TENT-1', quantity: 1, storeId: 'north' }, `rush-${i}`)),
     );
@@ -74,10 +81,11 @@ describe('online reservations at the hub', () => {
       expect(lost.body).toMatchObject({ code: 'INSUFFICIENT_STOCK', details: { available: 0 } });
     }
     expect(await location('TENT-1')).toMatchObject({ onlineRights: 0, reserved: 10, posRights: 2 });
-    // The store's own quota was never touched: it still sells.
+    // The store's own rights were never touched: cut off, it still sells.
     expect((await post(cluster.store('north'), '/v1/sales', { sku: 'TENT-1', quantity: 1 }, 'tent-sale')).status).toBe(
       201,
     );
+    expect((await link('restored')).status).toBe(200);
 
     // A retry with the same key gets the same reservation back.
     const again = await reserve({ sku: 'TENT-1', quantity: 1, storeId: 'north' }, 'rush-0');
@@ -86,10 +94,8 @@ describe('online reservations at the hub', () => {
   });
 
   it('confirm and cancel close a reservation once; cancelled units go back on sale', async () => {
-    const a = await reserve({ sku: 'TENT-1', quantity: 1 }, 'ignored-when-none-left');
-    expect(a.status).toBe(409);
     // Reserved units are committed: 12 received, 10 reserved, 1 sold.
-    expect((await get(hub(), '/v1/skus/TENT-1')).body).toMatchObject({ available: 1 });
+    await eventually(async () => (await get(hub(), '/v1/skus/TENT-1')).body, { available: 1 });
 
     // Free one unit by cancelling a won reservation, then take it again and confirm it.
     const id = wonIds[0] ?? '';
@@ -102,7 +108,8 @@ describe('online reservations at the hub', () => {
       status: 409,
       code: 'RESERVATION_CLOSED',
     });
-    expect(await location('TENT-1')).toMatchObject({ onlineRights: 1, reserved: 9 });
+    expect(await location('TENT-1')).toMatchObject({ reserved: 9 });
+    expect((await location('TENT-1'))?.onlineRights).toBeGreaterThanOrEqual(1);
     expect((await get(hub(), '/v1/skus/TENT-1')).body).toMatchObject({ available: 2 });
 
     const next = await reserve({ sku: 'TENT-1', quantity: 1 }, 'after-cancel');
@@ -122,7 +129,10 @@ describe('online reservations at the hub', () => {
     await eventually(() => location('LAMP-9'), { posRights: 2, onlineRights: 5 });
     const r = await reserve({ sku: 'LAMP-9', quantity: 3, storeId: 'north' }, 'lamp-r');
     expect(r.body).toMatchObject({ state: 'held', quantity: 3 });
-    expect(await location('LAMP-9')).toMatchObject({ onlineRights: 2, reserved: 3 });
+    // The order took 3 of the escrow; the allocator may move the till's rights toward it since (online demand grew).
+    const held = await location('LAMP-9');
+    expect(held?.reserved).toBe(3);
+    expect((held?.posRights ?? 0) + (held?.onlineRights ?? 0)).toBe(4);
 
     // Killed before the TTL runs out; the expiry is rebuilt from the stored record on start.
     await new Promise<void>((resolve) => {
@@ -133,7 +143,9 @@ describe('online reservations at the hub', () => {
     await eventually(async () => (await get(hub(), `/v1/reservations/${String(r.body.id)}`, auth())).body, {
       state: 'expired',
     });
-    expect(await location('LAMP-9')).toMatchObject({ onlineRights: 5, reserved: 0 });
+    const back = await location('LAMP-9');
+    expect(back?.reserved).toBe(0);
+    expect((back?.posRights ?? 0) + (back?.onlineRights ?? 0)).toBe(7);
     await eventually(async () => (await get(store, '/v1/skus/LAMP-9')).body, { onShelf: 7, available: 7 });
   }, 60_000);
 });

@@ -4,6 +4,7 @@ import { StoreIdSchema, seededRandom, type StoreId } from '@shelfsync/protocol';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { startDemoTraffic } from './demo-traffic.js';
 import { startHubProcess, startStoreProcess, writeSecretFile, type ChildCommand } from './processes.js';
 import { onShutdown } from './shutdown.js';
 
@@ -20,15 +21,15 @@ const CATALOG = ['MUG-BLUE', 'MUG-RED', 'TEE-S', 'TEE-M', 'TEE-L', 'LAMP-01', 'B
 /**
  * The demo: a hub and three stores as separate processes on the embedded
  * storage, a seeded catalog, and a light seeded stream of sales, receipts and
- * returns against the stores' POS APIs. Ctrl-C stops everything.
+ * returns at the stores' tills and online orders at the hub. Ctrl-C stops everything.
  */
 export async function runDemo(options: DemoOptions): Promise<void> {
   const secrets = demoSecrets(options.dataDir);
   const quiet = { SHELFSYNC_LOG_LEVEL: process.env.SHELFSYNC_LOG_LEVEL ?? 'warn' };
   const children: ChildCommand[] = [];
-  const timers: ReturnType<typeof setInterval>[] = [];
+  const timers: { stop(): void }[] = [];
   onShutdown(async () => {
-    for (const timer of timers) clearInterval(timer);
+    for (const timer of timers) timer.stop();
     process.stdout.write('\nstopping the demo...\n');
     await Promise.all(children.map((c) => c.stop()));
   });
@@ -85,39 +86,17 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     ].join('\n'),
   );
 
-  let done = 0;
-  let refused = 0;
-  let n = 0;
-  const traffic = setInterval(() => {
-    const index = Math.floor(random() * stores.length);
-    const store = stores[index];
-    const sku = CATALOG[Math.floor(random() * CATALOG.length)] ?? 'MUG-BLUE';
-    const r = random();
-    const [path, quantity] =
-      r < 0.7 ? ['/v1/sales', 1 + Math.floor(random() * 2)] : r < 0.85 ? ['/v1/receipts', 5] : ['/v1/returns', 1];
-    if (store === undefined) return;
-    const key = `demo-${options.seed}-${n++}-${Date.now()}`;
-    post(store.url, path, { sku, quantity }, key).then(
-      (status) => {
-        if (status === 201) done++;
-        else refused++;
-      },
-      () => refused++,
-    );
-  }, 1000 / options.rate);
-  timers.push(traffic);
-
-  const report = setInterval(() => {
-    fetch(`${hub.url}/v1/skus/MUG-BLUE`)
-      .then((res) => res.json() as Promise<{ available?: number }>)
-      .then((body) =>
-        process.stdout.write(
-          `operations ok ${done}, refused ${refused}; MUG-BLUE available chain-wide: ${body.available ?? '?'}\n`,
-        ),
-      )
-      .catch(() => process.stdout.write(`operations ok ${done}, refused ${refused}; hub unreachable\n`));
-  }, 5000);
-  timers.push(report);
+  const traffic = startDemoTraffic(
+    {
+      hubUrl: hub.url,
+      apiToken: readSecretFile(join(options.dataDir, 'hub', 'api-token'), 'the hub API token').split('\n')[0] ?? '',
+      stores: stores.map((s, i) => ({ id: STORES[i] ?? '', url: s.url })),
+      catalog: CATALOG,
+    },
+    options.seed,
+    options.rate,
+  );
+  timers.push({ stop: () => traffic.stop() });
   // Keep running until a signal arrives.
   await new Promise<never>(() => {});
 }

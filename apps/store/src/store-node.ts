@@ -47,6 +47,7 @@ import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import {
   StoreStorage,
   StoreSync,
+  holding,
   refusalCause,
   withTopUp,
   type StoreSyncEvent,
@@ -73,6 +74,8 @@ export interface RunningStore {
 }
 
 const LOCAL = Symbol('shelfsync.local');
+/** How long a release waits for the hub changes it names before it is judged anyway. */
+const RELEASE_HOLD_MS = 2_000;
 
 /**
  * Starts a store node: the local POS API, the SKU documents on the embedded
@@ -101,8 +104,8 @@ export async function startStore(
   const firstSync = storage.firstSyncDone ? Promise.resolve() : new Promise<void>((resolve) => (firstSynced = resolve));
   const sync = new StoreSync(config.id, storage, {
     onAcked: (seconds) => syncLag.observe(seconds),
-    onRelease: (sku, target) => {
-      releaseSurplus(sku, target).catch((error: unknown) => log.warn({ err: error, sku }, 'release failed'));
+    onRelease: (sku, target, hub) => {
+      releaseSurplus(sku, target, hub).catch((error: unknown) => log.warn({ err: error, sku }, 'release failed'));
     },
     onEvent: (event) => {
       logSyncEvent(log, event);
@@ -224,10 +227,16 @@ export async function startStore(
     return { result, update };
   };
 
-  /** The hub asks for rights above `target` back in the online escrow; judged on this store's latest state. */
-  const releaseSurplus = async (sku: Sku, target: number): Promise<void> => {
+  /**
+   * The hub asks for rights above `target` back in the online escrow: judged on
+   * this store's latest state, once it holds the hub changes the request was
+   * decided on (a grant on its way would otherwise be released as surplus).
+   */
+  const releaseSurplus = async (sku: Sku, target: number, hub?: { client: number; clock: number }): Promise<void> => {
     if (storageFailure !== null || !storage.firstSyncDone) return;
     const doc = await storage.open(sku);
+    if (hub !== undefined) await holding(doc, hub.client, hub.clock, Date.now() + RELEASE_HOLD_MS);
+    // No await between judging and applying: two releases never count the same surplus.
     const surplus = rightsOf(doc, own) - target;
     if (surplus <= 0) return;
     const { result, update } = applyLocal(doc, {

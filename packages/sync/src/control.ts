@@ -5,7 +5,7 @@ import { z } from 'zod';
  * The sync protocol version this code speaks; sent in the handshake. 2 added
  * top-ups and releases, 3 the override cap, 4 the store's clock on a top-up and
  * the store's rights at the hub in its answer, 5 the store's report of a refused
- * sale (`refused`).
+ * sale (`refused`) and the hub's clock on a release.
  */
 export const PROTOCOL_VERSION = 5;
 
@@ -119,15 +119,20 @@ export const TopUpResultSchema = z.strictObject({
 });
 
 /**
- * Hub -> store: the store's POS holds more rights of `sku` than its demand
- * needs; it should move what it holds above `target` to its online escrow
- * (store:X > online:X, written by the store from its own latest state, so a
- * repeated request moves nothing more).
+ * Hub -> store: the location's online escrow of `sku` needs rights the POS
+ * holds; the store should move what it holds above `target` to its online
+ * escrow (store:X > online:X, written by the store from its own latest state,
+ * so a repeated request moves nothing more). `client` and `clock` name the
+ * hub's own changes of the SKU the request was decided on: the store judges
+ * once its document holds them (a bounded wait), so a grant still on its way
+ * is not released as surplus before it lands and taken back after.
  */
 export const ReleaseSchema = z.strictObject({
   type: z.literal('release'),
   sku: SkuSchema,
   target: Units,
+  client: z.int().min(0).max(0xffff_ffff).optional(),
+  clock: z.int().min(0).optional(),
 });
 
 /** The latest epoch ms a Date can hold. */

@@ -3,7 +3,6 @@ import {
   computeStock,
   deficitAllowance,
   readAccount,
-  reservableRights,
   type Operation,
   type OperationOutcome,
 } from '@shelfsync/core';
@@ -19,7 +18,7 @@ import {
   type StoreId,
 } from '@shelfsync/protocol';
 import type { StorageWrite } from '@shelfsync/storage';
-import type * as Y from 'yjs';
+import * as Y from 'yjs';
 import { untilCommitted } from './commit-wait.js';
 import { DemandBook } from './demand-book.js';
 import { reservableShelf, shelfOf, storesOf } from './location-shelf.js';
@@ -199,9 +198,14 @@ export class HubAllocator {
     }
   }
 
-  /** An online order of `quantity` units was placed for pickup at (or served from) the store's location. */
-  ordered(storeId: StoreId, sku: Sku, quantity: number): void {
+  /**
+   * An online order of `quantity` units was served from the store's location:
+   * its online demand grew, so the location is rebalanced (its escrow may now
+   * want more of the shelf).
+   */
+  async ordered(storeId: StoreId, sku: Sku, quantity: number): Promise<void> {
     this.demand.ordered(sku, storeId, quantity);
+    await this.rebalance(storeId, sku);
   }
 
   /**
@@ -227,16 +231,27 @@ export class HubAllocator {
       .filter((c) => releaseForOrder(c.shelf, quantity) !== null)
       .sort((a, b) => b.shelf.posRights - a.shelf.posRights);
     for (const { id, shelf } of candidates) {
-      const target = shelf.posRights - (releaseForOrder(shelf, quantity) ?? 0);
       const key = demandKey(sku, id);
       this.awaitingOrders.set(key, (this.awaitingOrders.get(key) ?? 0) + 1);
       try {
-        if (!this.sync.send(id, { type: 'release', sku, target })) continue;
-        this.onEvent({ type: 'release-asked', storeId: id, sku, target });
+        let asked = shelf.posRights - (releaseForOrder(shelf, quantity) ?? 0);
+        if (!this.sync.send(id, { type: 'release', sku, target: asked, ...hubMark(doc) })) continue;
+        this.onEvent({ type: 'release-asked', storeId: id, sku, target: asked });
+        // Looked at after each commit of the SKU: covered, or still short because the hub's view of
+        // the till was behind (a sale on its way when it asked), in which case it asks again.
         const covered = await untilCommitted(
           this.documents,
           sku,
-          (current) => reservableRights(current, onlineAccount(id)) >= quantity,
+          (current) => {
+            const now = reservableShelf(current, id);
+            const lacking = releaseForOrder(now, quantity);
+            if (lacking === 0) return true;
+            if (lacking !== null && now.posRights - lacking !== asked) {
+              asked = now.posRights - lacking;
+              this.sync.send(id, { type: 'release', sku, target: asked, ...hubMark(current) });
+            }
+            return false;
+          },
           this.config.releaseWaitMs,
         );
         return covered ? await place(id) : null;
@@ -326,6 +341,8 @@ export class HubAllocator {
     let release: number | null = null;
     await this.write(sku, (doc) => {
       const decision = allocate(shelfOf(doc, storeId), this.demand.rates(sku, storeId), this.config, sku);
+      // Decided in write order: an order may have started waiting on this escrow since the quick check.
+      if (decision.type === 'grant' && this.awaitingOrders.has(demandKey(sku, storeId))) return null;
       if (decision.type === 'grant') {
         granted = decision.quantity;
         return { type: 'transferRights', from, to, quantity: decision.quantity };
@@ -343,11 +360,17 @@ export class HubAllocator {
     const now = this.now();
     const asked = demand?.releaseAsked;
     if (asked != null && asked.target === target && now - asked.at < RELEASE_REPEAT_MS) return false;
-    if (!this.sync.send(storeId, { type: 'release', sku, target })) return false;
+    const mark = hubMark(await this.documents.open(sku));
+    if (!this.sync.send(storeId, { type: 'release', sku, target, ...mark })) return false;
     if (demand !== undefined) demand.releaseAsked = { target, at: now };
     this.onEvent({ type: 'release-asked', storeId, sku, target });
     return true;
   }
+}
+
+/** The hub's own changes of a document so far: its client id and next clock. */
+function hubMark(doc: Y.Doc): { client: number; clock: number } {
+  return { client: doc.clientID, clock: Y.getState(doc.store, doc.clientID) };
 }
 
 function demandKey(sku: Sku, storeId: StoreId): string {

@@ -123,7 +123,12 @@ export class Reservations {
     }
     // Served orders are the location's online demand; a rush of refused ones would inflate it past the shelf.
     const served = result.ok ? StoreIdSchema.safeParse(result.value.location) : undefined;
-    if (served?.success === true) this.writer.ordered(served.data, request.sku, request.quantity);
+    if (served?.success === true) {
+      // After the answer is decided, not before it: the order waits for no rebalance.
+      this.writer
+        .ordered(served.data, request.sku, request.quantity)
+        .catch((error: unknown) => this.options.onError?.(error, 'rebalancing after an order'));
+    }
     return result;
   }
 

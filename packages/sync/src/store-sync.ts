@@ -59,7 +59,7 @@ export interface StoreSyncOptions {
   readonly onEvent: (event: StoreSyncEvent) => void;
   readonly now: () => number;
   /** The hub asks the store to bring its POS rights of `sku` down to `target` (store:X > online:X). */
-  readonly onRelease: (sku: Sku, target: number) => void;
+  readonly onRelease: (sku: Sku, target: number, hub?: { readonly client: number; readonly clock: number }) => void;
   /** Seconds from sending local changes to the hub's acknowledgement that they are durable there (sync lag). */
   readonly onAcked: (seconds: number) => void;
 }
@@ -474,7 +474,13 @@ class StoreSession {
         this.owner.topUpAnswered(message);
         return;
       case 'release':
-        this.options.onRelease(message.sku, message.target);
+        this.options.onRelease(
+          message.sku,
+          message.target,
+          message.client === undefined || message.clock === undefined
+            ? undefined
+            : { client: message.client, clock: message.clock },
+        );
         return;
       case 'hello':
       case 'topup':

@@ -186,7 +186,7 @@ describe('hub allocator: online orders (policy v2)', () => {
   it('online orders raise the escrow’s target: the store is asked to release toward it', async () => {
     const { hub, allocator, north, target } = await setup();
     // 20 units ordered online from north in one go: over a 4 h horizon with a 1 h half-life that is ~56 units, more than the shelf.
-    allocator.ordered(NORTH, target, 20);
+    await allocator.ordered(NORTH, target, 20);
     await allocator.sweep();
     await vi.waitFor(async () => expect((await hub.stock(target)).locations[NORTH]?.onlineRights).toBeGreaterThan(1), {
       interval: 1,

@@ -18,6 +18,7 @@ import {
   StoreSync,
   createTransportPair,
   decodeFrame,
+  holding,
   type Frame,
   type HubSession,
   type HubSyncEvent,
@@ -87,23 +88,26 @@ export class TestStore {
     this.sync = new StoreSync(id, storage, {
       onEvent: (event) => this.events.push(event),
       // As the store node does: move what the POS holds above the target to the online escrow.
-      onRelease: (target, down) => {
-        void this.release(target, down);
+      onRelease: (target, down, hub) => {
+        void this.release(target, down, hub);
       },
     });
   }
 
   /** The hub asked for a release: judged on this store's latest state, as the store node does. */
-  async release(target: Sku, down: number): Promise<void> {
-    const surplus = rightsOf(await this.storage.open(target), storeAccount(this.id)) - down;
-    if (surplus > 0) {
-      await this.apply(target, {
-        type: 'transferRights',
-        from: storeAccount(this.id),
-        to: onlineAccount(this.id),
-        quantity: surplus,
-      });
-    }
+  async release(target: Sku, down: number, hub?: { client: number; clock: number }): Promise<void> {
+    const doc = await this.storage.open(target);
+    if (hub !== undefined) await holding(doc, hub.client, hub.clock, Date.now() + 2_000);
+    // Judged and applied with no await between, as the store node does: two releases never both count the same surplus.
+    const surplus = rightsOf(doc, storeAccount(this.id)) - down;
+    if (surplus <= 0) return;
+    const { update } = this.applyLocal(doc, {
+      type: 'transferRights',
+      from: storeAccount(this.id),
+      to: onlineAccount(this.id),
+      quantity: surplus,
+    });
+    if (update !== undefined) await this.persist(target, update);
   }
 
   static async create(id: string, adapter = new MemoryStorageAdapter()): Promise<TestStore> {
