@@ -759,6 +759,8 @@ export interface SystemResult {
   readonly lost: number;
   readonly servedInPartition: number;
   readonly refusedWithStock: number;
+  /** Online pickup orders taken, of those the pickup store's shelf could fill. */
+  readonly onlineServed: number;
   readonly bytesPerSale: number;
   readonly hubCpuSecondsPer1000: number;
   readonly storedBytesPerSku: number;
@@ -797,6 +799,8 @@ export function runComparison(o: CompareOptions = defaultCompareOptions): {
     let refused = 0;
     let partitionTried = 0;
     let partitionServed = 0;
+    let ordersCouldFill = 0;
+    let ordersServed = 0;
     for (const e of events) {
       system.advance(e.at);
       switch (e.kind) {
@@ -813,10 +817,14 @@ export function runComparison(o: CompareOptions = defaultCompareOptions): {
           } else refused++;
           break;
         }
-        case 'order':
+        case 'order': {
           staleness.push(system.staleness(e.at, e.store, e.sku));
-          system.order(e.at, e.store, e.sku, e.quantity);
+          // An order the pickup store's shelf could fill: one the system should take.
+          const couldFill = shelves.has(e.store, e.sku, e.quantity);
+          if (couldFill) ordersCouldFill++;
+          if (system.order(e.at, e.store, e.sku, e.quantity) && couldFill) ordersServed++;
           break;
+        }
         case 'restock': {
           // Topped back up to the starting level, as a delivery would.
           const q = o.initialUnits - (shelves.units[e.store]?.[e.sku] ?? 0);
@@ -845,6 +853,7 @@ export function runComparison(o: CompareOptions = defaultCompareOptions): {
       lost: system.lostUnits(),
       servedInPartition: partitionTried === 0 ? 1 : partitionServed / partitionTried,
       refusedWithStock: tried === 0 ? 0 : refused / tried,
+      onlineServed: ordersCouldFill === 0 ? 1 : ordersServed / ordersCouldFill,
       bytesPerSale: sales === 0 ? 0 : system.bytes / sales,
       hubCpuSecondsPer1000: sales === 0 ? 0 : Number(system.hubCpuNs) / 1e9 / (sales / 1000),
       storedBytesPerSku: system.storedBytesPerSku(),
@@ -878,6 +887,7 @@ export function comparisonTable(
     row('lost updates (units missing from or extra in the merged state)', (x) => fmt(x.lost)),
     row('in-store sales served while cut off', (x) => pct(x.servedInPartition)),
     row('sales refused with the unit in hand', (x) => pct(x.refusedWithStock)),
+    row('online orders the shelf could fill, taken', (x) => pct(x.onlineServed)),
     row('bytes on the wire per sale', (x) => fmt(x.bytesPerSale)),
     row('hub CPU-seconds per 1,000 sales (state logic only)', (x) => fmt(x.hubCpuSecondsPer1000, 4)),
     row('stored bytes per SKU at the centre', (x) => fmt(x.storedBytesPerSku)),
