@@ -1,24 +1,20 @@
 import { storeAccount, type StoreId } from '@shelfsync/protocol';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ControlMessageSchema,
-  PROTOCOL_VERSION,
   REPORT_MAX_AGE_MS,
   RefusedSchema,
   createTransportPair,
-  decodeFrame,
   encodeControlFrame,
-  type Frame,
   type HubSyncEvent,
   type HubSyncOptions,
   type Refused,
 } from '../src/index.js';
 import { TestHub, TestStore, sku } from './support/chain.js';
-
-const until = (condition: () => boolean | Promise<boolean>): Promise<void> =>
-  vi.waitFor(async () => expect(await condition()).toBe(true), { timeout: 10_000, interval: 2 });
+import { emptyWelcome, rawSession as rawSessionAs, until } from './support/raw-session.js';
 
 const A = 'A' as StoreId;
+const rawSession = (hub: TestHub) => rawSessionAs(hub, A);
 const MUG = sku('MUG-1');
 const NOW = 1_700_000_000_000;
 
@@ -33,27 +29,6 @@ const report = (fields: Partial<Refused> = {}): Refused => ({
 
 const refusedEvents = (events: readonly HubSyncEvent[]) => events.filter((e) => e.type === 'refused');
 const dropped = (events: readonly HubSyncEvent[]) => events.filter((e) => e.type === 'refusal-report-dropped');
-
-/** A hand-driven store connection past its handshake: records what comes back and how it closes. */
-async function rawSession(hub: TestHub) {
-  const [storeSide, hubSide] = createTransportPair();
-  const received: Frame[] = [];
-  let closedWith = 0;
-  storeSide.onMessage((bytes) => received.push(decodeFrame(bytes)));
-  storeSide.onClose((code) => {
-    closedWith = code;
-  });
-  hub.sync.connect(A, hubSide);
-  storeSide.send(
-    encodeControlFrame({ type: 'hello', protocol: PROTOCOL_VERSION, storeId: A, epoch: null, cursor: 0, dirty: [] }),
-  );
-  await until(() => received.some((f) => f.kind === 'control' && f.message.type === 'welcome'));
-  return {
-    send: (message: Refused) => storeSide.send(encodeControlFrame(message)),
-    received,
-    closed: () => closedWith,
-  };
-}
 
 const hubAt = (options: Partial<HubSyncOptions> = {}) => TestHub.create({ now: () => NOW, ...options });
 
@@ -88,9 +63,9 @@ describe('refusal reports at the hub', () => {
     const hub = await hubAt();
     const session = await rawSession(hub);
     const before = session.received.length;
-    session.send(report({ chainAvailable: 7 }));
-    session.send(report({ cause: 'location_empty', at: NOW + 3_600_000 }));
-    session.send(report({ cause: 'topup_timeout', at: 0 }));
+    session.sendControl(report({ chainAvailable: 7 }));
+    session.sendControl(report({ cause: 'location_empty', at: NOW + 3_600_000 }));
+    session.sendControl(report({ cause: 'topup_timeout', at: 0 }));
     await until(() => refusedEvents(hub.events).length === 3);
     expect(refusedEvents(hub.events)).toEqual([
       {
@@ -120,7 +95,7 @@ describe('refusal reports at the hub', () => {
   it('past the session budget are dropped and counted, and the session goes on', async () => {
     const hub = await hubAt({ reportBudget: { burst: 3, perSecond: 0 } });
     const session = await rawSession(hub);
-    for (let i = 0; i < 5; i++) session.send(report({ quantity: i + 1 }));
+    for (let i = 0; i < 5; i++) session.sendControl(report({ quantity: i + 1 }));
     await until(() => refusedEvents(hub.events).length + dropped(hub.events).length === 5);
     expect(refusedEvents(hub.events).map((e) => (e.type === 'refused' ? e.quantity : 0))).toEqual([1, 2, 3]);
     expect(dropped(hub.events)).toEqual([
@@ -136,11 +111,11 @@ describe('refusal reports at the hub', () => {
     let now = NOW;
     const hub = await TestHub.create({ now: () => now });
     const session = await rawSession(hub);
-    for (let i = 0; i < 201; i++) session.send(report());
+    for (let i = 0; i < 201; i++) session.sendControl(report());
     await until(() => refusedEvents(hub.events).length + dropped(hub.events).length === 201);
     expect(refusedEvents(hub.events)).toHaveLength(200);
     now += 1_000;
-    for (let i = 0; i < 21; i++) session.send(report());
+    for (let i = 0; i < 21; i++) session.sendControl(report());
     await until(() => refusedEvents(hub.events).length + dropped(hub.events).length === 222);
     expect(refusedEvents(hub.events)).toHaveLength(220);
     expect(session.closed()).toBe(0);
@@ -191,16 +166,7 @@ describe('refusal reports from a store', () => {
     const codes: number[] = [];
     hubSide.onClose((code) => codes.push(code));
     hubSide.onMessage(() => {
-      hubSide.send(
-        encodeControlFrame({
-          type: 'welcome',
-          protocol: PROTOCOL_VERSION,
-          epoch: 'e',
-          cursor: 0,
-          changed: [],
-          overrideCap: 0,
-        }),
-      );
+      hubSide.send(emptyWelcome());
       hubSide.send(encodeControlFrame(report()));
     });
     a.sync.attach(storeSide);

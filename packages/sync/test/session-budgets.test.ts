@@ -1,5 +1,5 @@
 import { CloseCode, ErrorCode, storeAccount, type Sku, type StoreId } from '@shelfsync/protocol';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import {
   HELLO_DIRTY_BYTES,
@@ -9,50 +9,18 @@ import {
   SyncMessageType,
   TokenBucket,
   WelcomeSchema,
-  createTransportPair,
-  decodeFrame,
   encodeControlFrame,
   encodeDocFrame,
   helloDirty,
-  type Frame,
   type HubSyncOptions,
 } from '../src/index.js';
 import { TestHub, TestStore, sku } from './support/chain.js';
-
-const until = (condition: () => boolean | Promise<boolean>): Promise<void> =>
-  vi.waitFor(async () => expect(await condition()).toBe(true), { timeout: 10_000, interval: 2 });
+import { rawSession as rawSessionAs, until } from './support/raw-session.js';
 
 const receive = (id: StoreId, quantity: number) => ({ type: 'receive' as const, account: storeAccount(id), quantity });
 const A = 'A' as StoreId;
+const rawSession = (hub: TestHub, hello: { dirty?: Sku[]; dirtyTotal?: number } = {}) => rawSessionAs(hub, A, hello);
 const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc());
-
-/** A hand-driven store connection: says hello, records what comes back and how it closes. */
-async function rawSession(hub: TestHub, hello: { dirty?: Sku[]; dirtyTotal?: number } = {}) {
-  const [storeSide, hubSide] = createTransportPair();
-  const received: Frame[] = [];
-  let closedWith = 0;
-  storeSide.onMessage((bytes) => received.push(decodeFrame(bytes)));
-  storeSide.onClose((code) => {
-    closedWith = code;
-  });
-  hub.sync.connect(A, hubSide);
-  storeSide.send(
-    encodeControlFrame({
-      type: 'hello',
-      protocol: PROTOCOL_VERSION,
-      storeId: A,
-      epoch: null,
-      cursor: 0,
-      dirty: hello.dirty ?? [],
-      ...(hello.dirtyTotal === undefined ? {} : { dirtyTotal: hello.dirtyTotal }),
-    }),
-  );
-  await until(() => received.some((f) => f.kind === 'control' && f.message.type === 'welcome'));
-  const acks = (): number =>
-    received.filter((f) => f.kind === 'control' && f.message.type === 'ack').length +
-    received.filter((f) => f.kind === 'control' && f.message.type === 'topup-result').length;
-  return { send: (frame: Uint8Array) => storeSide.send(frame), received, acks, closed: () => closedWith };
-}
 
 const step1 = (i: number): Uint8Array => encodeDocFrame(`SKU-${i}`, i + 1, SyncMessageType.Step1, EMPTY_STATE_VECTOR);
 const tight = (budget: Partial<HubSyncOptions>): Partial<HubSyncOptions> => ({

@@ -7,15 +7,14 @@ import {
   HubStorage,
   StoreStorage,
   StoreSync,
-  PROTOCOL_VERSION,
   SyncMessageType,
   createTransportPair,
   decodeFrame,
-  encodeControlFrame,
   encodeDocFrame,
   type StoreSyncEvent,
 } from '../src/index.js';
 import { TestHub, TestStore, sku } from './support/chain.js';
+import { emptyWelcome } from './support/raw-session.js';
 import { GatedAdapter } from './support/gated-adapter.js';
 
 const A = 'A' as StoreId;
@@ -121,16 +120,7 @@ describe('nothing leaves a store before it is durable', () => {
       if (frame.kind === 'doc' && frame.type === SyncMessageType.Step2) log.push(`step2:${frame.sku}`);
     });
     sync.attach(storeSide);
-    hubSide.send(
-      encodeControlFrame({
-        type: 'welcome',
-        protocol: PROTOCOL_VERSION,
-        epoch: 'e',
-        cursor: 0,
-        changed: [],
-        overrideCap: 0,
-      }),
-    );
+    hubSide.send(emptyWelcome());
     await vi.waitFor(() => expect(sync.status().caughtUp).toBe(true));
 
     adapter.hold();
