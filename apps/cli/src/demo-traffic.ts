@@ -2,8 +2,17 @@ import { seededRandom } from '@shelfsync/protocol';
 import { z } from 'zod';
 import { metricSum } from './prometheus.js';
 
-/** The one field of an answer the demo reads: a reservation's id. */
-const AnswerSchema = z.looseObject({ id: z.string().optional() });
+/** What the demo reads of an answer: a reservation's id, a refused sale's details. */
+const AnswerSchema = z.looseObject({
+  id: z.string().optional(),
+  details: z
+    .looseObject({
+      requested: z.number().optional(),
+      hubReachable: z.boolean().optional(),
+      availableAtLocation: z.number().optional(),
+    })
+    .optional(),
+});
 
 /** Where the demo's traffic goes. */
 export interface DemoTargets {
@@ -17,6 +26,8 @@ export interface DemoTargets {
 interface Tally {
   ok: number;
   refused: number;
+  /** Sales refused at a connected store whose location held the units, as the hub answered: never expected. */
+  refusedWithOwnStock: number;
   orders: number;
   ordersRefused: number;
 }
@@ -29,7 +40,7 @@ interface Tally {
  */
 export function startDemoTraffic(targets: DemoTargets, seed: number, perSecond: number): { stop(): void } {
   const random = seededRandom(seed);
-  const tally: Tally = { ok: 0, refused: 0, orders: 0, ordersRefused: 0 };
+  const tally: Tally = { ok: 0, refused: 0, refusedWithOwnStock: 0, orders: 0, ordersRefused: 0 };
   const auth = { authorization: `Bearer ${targets.apiToken}` };
   let n = 0;
   const key = (): string => `demo-${seed}-${n++}-${Date.now()}`;
@@ -60,7 +71,17 @@ export function startDemoTraffic(targets: DemoTargets, seed: number, perSecond: 
     const [path, quantity] =
       r < 0.75 ? ['/v1/sales', 1 + Math.floor(random() * 2)] : r < 0.88 ? ['/v1/receipts', 5] : ['/v1/returns', 1];
     post(`${store.url}${path}`, { sku, quantity }, key()).then(
-      ({ status }) => (status === 201 ? tally.ok++ : tally.refused++),
+      ({ status, body }) => {
+        if (status === 201) {
+          tally.ok++;
+          return;
+        }
+        tally.refused++;
+        const details = body.details;
+        if (details?.hubReachable === true && (details.availableAtLocation ?? 0) >= (details.requested ?? quantity)) {
+          tally.refusedWithOwnStock++;
+        }
+      },
       () => tally.refused++,
     );
   }, 1000 / perSecond);
@@ -94,7 +115,7 @@ async function describe(targets: DemoTargets, tally: Tally): Promise<string> {
   const refusals = Object.entries(causes)
     .map(([cause, count]) => `${cause} ${count}`)
     .join(', ');
-  return `sales: ${sales.local} from the till's rights, ${sales.toppedUp} topped up; refused: ${refusals} | online orders ${tally.orders - tally.ordersRefused} of ${tally.orders} held | operations ok ${tally.ok}, refused ${tally.refused}`;
+  return `sales: ${sales.local} from the till's rights, ${sales.toppedUp} topped up; refused: ${refusals}; refused while a connected store's location had the units: ${tally.refusedWithOwnStock} | online orders ${tally.orders - tally.ordersRefused} of ${tally.orders} held | operations ok ${tally.ok}, refused ${tally.refused}`;
 }
 
 async function post(

@@ -36,7 +36,13 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   mkdirSync(options.dataDir, { recursive: true });
   const hub = await startHubProcess(
-    { port: options.port, dataDir: join(options.dataDir, 'hub'), secretFile: secrets.hubSecretFile },
+    {
+      port: options.port,
+      dataDir: join(options.dataDir, 'hub'),
+      secretFile: secrets.hubSecretFile,
+      // Each store keeps 3 units of every SKU for pickup orders, so a till that runs dry is topped up from them.
+      flags: ['--escrow-online-floor', '3'],
+    },
     { env: quiet },
   );
   children.push(hub);
