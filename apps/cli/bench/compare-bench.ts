@@ -141,9 +141,16 @@ interface ChainSystem {
   finish(at: number): void;
   /** Units whose acknowledged changes are missing from (or extra in) the converged state. */
   lostUnits(): number;
+  /** Units of the shelf promised to online orders the system took that the store has not picked yet. */
+  promised(store: number, sku: number): number;
   bytes: number;
   hubCpuNs: bigint;
   storedBytesPerSku(): number;
+}
+
+/** Units of one shelf awaiting a pick for orders taken. */
+function awaitingPick(picks: readonly { store: number; sku: number; q: number }[], store: number, sku: number): number {
+  return picks.reduce((sum, p) => (p.store === store && p.sku === sku ? sum + p.q : sum), 0);
 }
 
 /** Earliest unsynced change per (store, SKU): what staleness is measured from. */
@@ -245,6 +252,9 @@ class Legacy implements ChainSystem {
   finish(at: number): void {
     for (let s = 0; s < this.o.stores; s++) this.sync(s);
     void at;
+  }
+  promised(store: number, sku: number): number {
+    return awaitingPick(this.pending, store, sku);
   }
   lostUnits(): number {
     return 0;
@@ -360,6 +370,9 @@ class NaiveLww implements ChainSystem {
     this.wasUp.fill(false);
     this.advance(at);
   }
+  promised(store: number, sku: number): number {
+    return awaitingPick(this.pendingPicks, store, sku);
+  }
   lostUnits(): number {
     let lost = 0;
     for (let store = 0; store < this.o.stores; store++) {
@@ -445,6 +458,10 @@ class CentralCp implements ChainSystem {
   }
   finish(at: number): void {
     this.advance(at);
+  }
+  promised(): number {
+    // Orders are picked at once: the centre and the tills share one table.
+    return 0;
   }
   lostUnits(): number {
     return 0;
@@ -696,6 +713,9 @@ class Shelfsync implements ChainSystem {
     this.wasUp.fill(false);
     this.advance(at);
   }
+  promised(store: number, sku: number): number {
+    return awaitingPick(this.pendingPicks, store, sku);
+  }
   lostUnits(): number {
     let lost = 0;
     for (let sku = 0; sku < this.o.skus; sku++) {
@@ -807,20 +827,23 @@ export function runComparison(o: CompareOptions = defaultCompareOptions): {
         case 'sale': {
           // A shopper brings a unit to the till only if one is on the shelf.
           if (!shelves.has(e.store, e.sku, e.quantity)) break;
-          tried++;
+          // Counted only if an unpromised unit is there: a unit kept for an online order the store
+          // has not picked yet is one the till must refuse (selling it oversells the order).
+          const counts = (shelves.units[e.store]?.[e.sku] ?? 0) - system.promised(e.store, e.sku) >= e.quantity;
           const cut = !net.up(e.store, e.at);
-          if (cut) partitionTried++;
+          if (counts) tried++;
+          if (counts && cut) partitionTried++;
           if (system.sale(e.at, e.store, e.sku, e.quantity)) {
             sales++;
             shelves.take(e.store, e.sku, e.quantity);
-            if (cut) partitionServed++;
-          } else refused++;
+            if (counts && cut) partitionServed++;
+          } else if (counts) refused++;
           break;
         }
         case 'order': {
           staleness.push(system.staleness(e.at, e.store, e.sku));
           // An order the pickup store's shelf could fill: one the system should take.
-          const couldFill = shelves.has(e.store, e.sku, e.quantity);
+          const couldFill = (shelves.units[e.store]?.[e.sku] ?? 0) - system.promised(e.store, e.sku) >= e.quantity;
           if (couldFill) ordersCouldFill++;
           if (system.order(e.at, e.store, e.sku, e.quantity) && couldFill) ordersServed++;
           break;
