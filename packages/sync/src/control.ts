@@ -9,6 +9,14 @@ import { z } from 'zod';
  */
 export const PROTOCOL_VERSION = 5;
 
+/**
+ * The oldest protocol this code still speaks: a hub takes stores from
+ * MIN_PROTOCOL_VERSION to PROTOCOL_VERSION and speaks each one's version, so a
+ * chain upgrades its hub first, then its stores one at a time (docs/protocol.md,
+ * "Versions").
+ */
+export const MIN_PROTOCOL_VERSION = 4;
+
 const Cursor = z.int().min(0);
 
 /**
@@ -174,3 +182,16 @@ export type TopUp = z.infer<typeof TopUpSchema>;
 export type TopUpResult = z.infer<typeof TopUpResultSchema>;
 export type Release = z.infer<typeof ReleaseSchema>;
 export type Refused = z.infer<typeof RefusedSchema>;
+
+/**
+ * A message as a peer speaking `version` must see it: what that version lacks is
+ * left out (its schemas are strict, so an unknown field would be a protocol
+ * error there), and a message it does not know is not sent (null).
+ */
+export function forProtocol(message: ControlMessage, version: number): ControlMessage | null {
+  if (version >= 5) return message;
+  // Version 4 had no refusal reports and no hub clock on a release.
+  if (message.type === 'refused') return null;
+  if (message.type === 'release') return { type: 'release', sku: message.sku, target: message.target };
+  return message;
+}

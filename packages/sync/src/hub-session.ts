@@ -10,7 +10,14 @@ import {
 } from '@shelfsync/protocol';
 import * as Y from 'yjs';
 import { TokenBucket } from './budget.js';
-import { PROTOCOL_VERSION, type ControlMessage, type Hello, type TopUp } from './control.js';
+import {
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+  forProtocol,
+  type ControlMessage,
+  type Hello,
+  type TopUp,
+} from './control.js';
 import {
   FrameError,
   SyncMessageType,
@@ -33,6 +40,8 @@ const MAX_UNLISTED_FREE = 200_000;
 /** One store's connection at the hub. Frames are processed one at a time, in order. */
 export class HubSession {
   private state: 'handshake' | 'live' | 'closed' = 'handshake';
+  /** The protocol version the store speaks (from its hello); messages to it are sent as that version has them. */
+  private protocol = PROTOCOL_VERSION;
   /** Past the handshake at some point: its doc frames came from an authenticated, live store. */
   private wasLive = false;
   /**
@@ -122,8 +131,10 @@ export class HubSession {
     this.transport.send(frame);
   }
 
-  private send(message: ControlMessage): void {
-    this.sendFrame(encodeControlFrame(message));
+  /** @internal Sends a control message as the store's protocol version has it (or not at all, if it has none). */
+  send(message: ControlMessage): void {
+    const spoken = forProtocol(message, this.protocol);
+    if (spoken !== null) this.sendFrame(encodeControlFrame(spoken));
   }
 
   private protocolError(detail: string, closeCode: { code: number; reason: string } = CloseCode.BadRequest): void {
@@ -262,15 +273,20 @@ export class HubSession {
   }
 
   private welcome(hello: Hello): void {
-    if (hello.protocol !== PROTOCOL_VERSION) {
-      this.send({
-        type: 'error',
-        code: ErrorCode.ValidationFailed,
-        detail: `protocol ${hello.protocol} unsupported; this hub speaks ${PROTOCOL_VERSION}`,
-      });
+    if (hello.protocol < MIN_PROTOCOL_VERSION || hello.protocol > PROTOCOL_VERSION) {
+      // Sent before the session is live (send() would drop it), so the store's log says why it was closed.
+      this.transport.send(
+        encodeControlFrame({
+          type: 'error',
+          code: ErrorCode.ValidationFailed,
+          detail: `protocol ${hello.protocol} unsupported; this hub speaks ${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION} (upgrade the hub before its stores)`,
+        }),
+      );
       this.protocolError(`unsupported protocol ${hello.protocol}`, CloseCode.UnsupportedProtocol);
       return;
     }
+    // The store's own version, within the window: every message to it is sent as that version has it.
+    this.protocol = hello.protocol;
     if (hello.storeId !== this.storeId) {
       this.protocolError(`hello names store ${hello.storeId}, the token ${this.storeId}`, CloseCode.Forbidden);
       return;
@@ -286,7 +302,7 @@ export class HubSession {
     this.unlistedFree = Math.min(MAX_UNLISTED_FREE, Math.max(0, (hello.dirtyTotal ?? 0) - hello.dirty.length));
     this.send({
       type: 'welcome',
-      protocol: PROTOCOL_VERSION,
+      protocol: this.protocol,
       epoch: this.documents.epoch,
       cursor: this.documents.cursor(),
       changed,

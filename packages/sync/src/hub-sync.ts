@@ -10,7 +10,7 @@ import type { StorageWrite } from '@shelfsync/storage';
 import type * as Y from 'yjs';
 import type { RateBudget } from './budget.js';
 import type { ControlMessage } from './control.js';
-import { SyncMessageType, encodeControlFrame, encodeDocFrame } from './frames.js';
+import { SyncMessageType, encodeDocFrame } from './frames.js';
 import { HubSession } from './hub-session.js';
 import type { Transport } from './transport.js';
 
@@ -248,7 +248,7 @@ export class HubSync {
   send(storeId: StoreId, message: ControlMessage): boolean {
     const session = this.live.get(storeId);
     if (session === undefined || !session.isLive) return false;
-    session.sendFrame(encodeControlFrame(message));
+    session.send(message);
     return true;
   }
 

@@ -5,6 +5,7 @@ import {
   MAX_HELLO_DIRTY,
   MAX_SKU_LIST,
   PROTOCOL_VERSION,
+  forProtocol,
   type ControlMessage,
   type Hello,
   type TopUpResult,
@@ -62,6 +63,12 @@ export interface StoreSyncOptions {
   readonly onRelease: (sku: Sku, target: number, hub?: { readonly client: number; readonly clock: number }) => void;
   /** Seconds from sending local changes to the hub's acknowledgement that they are durable there (sync lag). */
   readonly onAcked: (seconds: number) => void;
+  /**
+   * The protocol version this store speaks, within MIN_PROTOCOL_VERSION..PROTOCOL_VERSION
+   * (default the newest): an older one keeps a store's traffic as a store of that
+   * version sends it, for a hub that has not been upgraded yet, and for tests.
+   */
+  readonly protocol: number;
 }
 
 /** The store's view of its link to the hub. */
@@ -111,7 +118,14 @@ export class StoreSync {
     private readonly documents: StoreDocuments,
     options: Partial<StoreSyncOptions> = {},
   ) {
-    this.options = { onEvent: () => {}, now: () => Date.now(), onRelease: () => {}, onAcked: () => {}, ...options };
+    this.options = {
+      onEvent: () => {},
+      now: () => Date.now(),
+      onRelease: () => {},
+      onAcked: () => {},
+      protocol: PROTOCOL_VERSION,
+      ...options,
+    };
     this.topUpBudget = new TokenBucket(STORE_TOP_UP_BUDGET, this.options.now);
     this.refusals = new StoreRefusalReports(
       this.options.now,
@@ -397,7 +411,7 @@ class StoreSession {
       this.transport.send(
         encodeControlFrame({
           type: 'hello',
-          protocol: PROTOCOL_VERSION,
+          protocol: this.options.protocol,
           storeId: this.owner.storeId,
           epoch,
           cursor,
@@ -416,7 +430,8 @@ class StoreSession {
   }
 
   sendControl(message: ControlMessage): void {
-    if (this.state === 'live') this.transport.send(encodeControlFrame(message));
+    const spoken = forProtocol(message, this.options.protocol);
+    if (this.state === 'live' && spoken !== null) this.transport.send(encodeControlFrame(spoken));
   }
 
   localUpdate(sku: Sku, update: Uint8Array): void {
@@ -492,8 +507,8 @@ class StoreSession {
   }
 
   private async handleWelcome(welcome: Welcome): Promise<void> {
-    if (this.state !== 'hello' || welcome.protocol !== PROTOCOL_VERSION) {
-      this.close(welcome.protocol !== PROTOCOL_VERSION ? CloseCode.UnsupportedProtocol : CloseCode.BadRequest);
+    if (this.state !== 'hello' || welcome.protocol !== this.options.protocol) {
+      this.close(welcome.protocol !== this.options.protocol ? CloseCode.UnsupportedProtocol : CloseCode.BadRequest);
       return;
     }
     this.welcome = welcome;

@@ -14,6 +14,7 @@ import * as Y from 'yjs';
 import {
   HubStorage,
   HubSync,
+  PROTOCOL_VERSION,
   StoreStorage,
   StoreSync,
   createTransportPair,
@@ -84,8 +85,10 @@ export class TestStore {
     readonly id: StoreId,
     readonly adapter: MemoryStorageAdapter,
     readonly storage: StoreStorage,
+    protocol: number,
   ) {
     this.sync = new StoreSync(id, storage, {
+      protocol,
       onEvent: (event) => this.events.push(event),
       // As the store node does: move what the POS holds above the target to the online escrow.
       onRelease: (target, down, hub) => {
@@ -110,8 +113,13 @@ export class TestStore {
     if (update !== undefined) await this.persist(target, update);
   }
 
-  static async create(id: string, adapter = new MemoryStorageAdapter()): Promise<TestStore> {
-    return new TestStore(StoreIdSchema.parse(id), adapter, await StoreStorage.open(adapter));
+  /** A store replica; `protocol` is the sync protocol version it speaks (default the newest). */
+  static async create(
+    id: string,
+    adapter = new MemoryStorageAdapter(),
+    protocol = PROTOCOL_VERSION,
+  ): Promise<TestStore> {
+    return new TestStore(StoreIdSchema.parse(id), adapter, await StoreStorage.open(adapter), protocol);
   }
 
   /** Applies an operation as this store, the way the store node does: durable first, then handed to sync. */
