@@ -1,4 +1,4 @@
-import { CloseCode, SkuSchema, type ShelfsyncError, type Sku, type StoreId } from '@shelfsync/protocol';
+import { CloseCode, ErrorCode, SkuSchema, type ShelfsyncError, type Sku, type StoreId } from '@shelfsync/protocol';
 import * as Y from 'yjs';
 import {
   HELLO_DIRTY_BYTES,
@@ -22,6 +22,9 @@ import {
 import type { Transport } from './transport.js';
 import { TokenBucket, type RateBudget } from './budget.js';
 import { StoreRefusalReports, type RefusalReport } from './store-refusal-reports.js';
+
+/** A SKU the hub found out of step is resynced at most this often. */
+const RESYNC_INTERVAL_MS = 5_000;
 
 /** Top-ups a store asks for at most: half the hub's per-session budget's rate, a quarter of its burst. */
 const STORE_TOP_UP_BUDGET: RateBudget = { burst: 500, perSecond: 100 };
@@ -362,6 +365,8 @@ class StoreSession {
   private readonly changesAbove = new Set<number>();
   /** References the hub refused, until their acknowledgement arrives. */
   private readonly refused = new Set<number>();
+  /** When each SKU was last resynced after the hub found a change of it missing what it builds on. */
+  private readonly resyncedAt = new Map<string, number>();
   private caughtUp = false;
 
   constructor(
@@ -481,6 +486,9 @@ class StoreSession {
             sku: message.sku,
             error: { code: message.code, detail: message.detail },
           });
+          // A change the hub refused leaves every later one of the SKU without what it builds on:
+          // exchange the whole difference again, or the SKU stays apart until the next connection.
+          if (message.code === ErrorCode.UpdateMissingDependency) this.resync(message.sku);
         } else {
           this.options.onEvent({ type: 'protocol-error', detail: `hub reports ${message.code}: ${message.detail}` });
         }
@@ -504,6 +512,30 @@ class StoreSession {
         this.close(CloseCode.BadRequest);
         return;
     }
+  }
+
+  /**
+   * Asks the hub for a SKU's difference both ways (a step 1, as the catch-up does),
+   * at most once per RESYNC_INTERVAL_MS: the answer's step 1 brings this store's
+   * step 2 with everything the hub lacks, the refused change included. A change
+   * refused for good is refused again, no more often than this.
+   */
+  private resync(sku: string): void {
+    const parsed = SkuSchema.safeParse(sku);
+    if (!parsed.success || this.awaitingStep2.has(sku) || this.catchingUp.has(sku)) return;
+    const now = this.options.now();
+    const last = this.resyncedAt.get(sku);
+    if (last !== undefined && now - last < RESYNC_INTERVAL_MS) return;
+    this.resyncedAt.set(sku, now);
+    this.documents.open(parsed.data).then(
+      (doc) => {
+        if (this.state !== 'live' || this.awaitingStep2.has(sku)) return;
+        this.awaitingStep2.add(sku);
+        this.transport.send(encodeDocFrame(sku, 0, SyncMessageType.Step1, Y.encodeStateVector(doc)));
+      },
+      (error: unknown) =>
+        this.options.onEvent({ type: 'protocol-error', detail: `resync of ${sku}: ${String(error)}` }),
+    );
   }
 
   private async handleWelcome(welcome: Welcome): Promise<void> {

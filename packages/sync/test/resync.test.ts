@@ -1,0 +1,62 @@
+import { ErrorCode, storeAccount } from '@shelfsync/protocol';
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { SyncMessageType, createTransportPair, decodeFrame, type Transport } from '../src/index.js';
+import { TestHub, TestStore, sku } from './support/chain.js';
+import { until } from './support/raw-session.js';
+
+/** The store's side of a link that loses the first update frame it is asked to send after `armed` is set. */
+function losingOne(transport: Transport): Transport & { armed: boolean; lost: number } {
+  const link = {
+    armed: false,
+    lost: 0,
+    send(frame: Uint8Array) {
+      const decoded = decodeFrame(frame);
+      if (link.armed && decoded.kind === 'doc' && decoded.type === SyncMessageType.Update) {
+        link.armed = false;
+        link.lost++;
+        return;
+      }
+      transport.send(frame);
+    },
+    close: (code: number, reason: string) => transport.close(code, reason),
+    get bufferedAmount() {
+      return transport.bufferedAmount;
+    },
+    onMessage: (handler: (bytes: Uint8Array) => void) => transport.onMessage(handler),
+    onClose: (handler: (code: number, reason: string) => void) => transport.onClose(handler),
+  };
+  return link;
+}
+
+describe('a SKU the hub finds out of step is resynced within the session', () => {
+  it('a lost update makes the next one miss its dependency; the store exchanges the difference again and both converge, with no reconnection', async () => {
+    const hub = await TestHub.create();
+    const store = await TestStore.create('north');
+    const [storeSide, hubSide] = createTransportPair();
+    const link = losingOne(storeSide);
+    hub.sync.connect(store.id, hubSide);
+    store.sync.attach(link);
+    await until(() => store.caughtUpCount() === 1);
+
+    const mug = sku('MUG-1');
+    const receive = (quantity: number) =>
+      store.apply(mug, { type: 'receive', account: storeAccount(store.id), quantity });
+    await receive(5);
+    await until(async () => (await hub.stock(mug)).value === 5);
+    link.armed = true;
+    await receive(3); // lost on the way
+    await receive(2); // builds on the lost one: the hub refuses it
+    await until(() =>
+      store.events.some((e) => e.type === 'rejected' && e.error.code === ErrorCode.UpdateMissingDependency),
+    );
+    // The store asked for the difference again: the hub now holds everything, on the same connection.
+    await until(async () => (await hub.stock(mug)).value === 10);
+    expect(link.lost).toBe(1);
+    expect(Y.encodeStateVector(await hub.storage.open(mug))).toEqual(
+      Y.encodeStateVector(await store.storage.open(mug)),
+    );
+    expect(store.events.filter((e) => e.type === 'closed')).toEqual([]);
+    await until(() => store.storage.dirtyCount() === 0);
+  });
+});
