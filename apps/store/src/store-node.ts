@@ -1,12 +1,5 @@
 import Router from '@koa/router';
-import {
-  applyOperation,
-  computeStock,
-  deficitAllowance,
-  ledgerSummary,
-  rightsOf,
-  type Operation,
-} from '@shelfsync/core';
+import { applyOperation, computeStock, deficitAllowance, ledgerSummary, type Operation } from '@shelfsync/core';
 import {
   closeServer,
   createLogger,
@@ -33,7 +26,6 @@ import {
   TransferOutRequestSchema,
   type StoreSkuSchema,
   type StoreStatusSchema,
-  onlineAccount,
   storeAccount,
   httpStatusByCode,
   storeWriter,
@@ -47,8 +39,8 @@ import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import {
   StoreStorage,
   StoreSync,
-  holding,
   refusalCause,
+  releaseSurplus,
   withTopUp,
   type StoreSyncEvent,
   type TopUpResult,
@@ -74,8 +66,6 @@ export interface RunningStore {
 }
 
 const LOCAL = Symbol('shelfsync.local');
-/** How long a release waits for the hub changes it names before it is judged anyway. */
-const RELEASE_HOLD_MS = 2_000;
 
 /**
  * Starts a store node: the local POS API, the SKU documents on the embedded
@@ -105,7 +95,7 @@ export async function startStore(
   const sync = new StoreSync(config.id, storage, {
     onAcked: (seconds) => syncLag.observe(seconds),
     onRelease: (sku, target, hub) => {
-      releaseSurplus(sku, target, hub).catch((error: unknown) => log.warn({ err: error, sku }, 'release failed'));
+      release(sku, target, hub).catch((error: unknown) => log.warn({ err: error, sku }, 'release failed'));
     },
     onEvent: (event) => {
       logSyncEvent(log, event);
@@ -232,22 +222,13 @@ export async function startStore(
    * this store's latest state, once it holds the hub changes the request was
    * decided on (a grant on its way would otherwise be released as surplus).
    */
-  const releaseSurplus = async (sku: Sku, target: number, hub?: { client: number; clock: number }): Promise<void> => {
+  const release = async (sku: Sku, target: number, hub?: { client: number; clock: number }): Promise<void> => {
     if (storageFailure !== null || !storage.firstSyncDone) return;
     const doc = await storage.open(sku);
-    if (hub !== undefined) await holding(doc, hub.client, hub.clock, Date.now() + RELEASE_HOLD_MS);
-    // No await between judging and applying: two releases never count the same surplus.
-    const surplus = rightsOf(doc, own) - target;
-    if (surplus <= 0) return;
-    const { result, update } = applyLocal(doc, {
-      type: 'transferRights',
-      from: own,
-      to: onlineAccount(config.id),
-      quantity: surplus,
-    });
-    if (!result.ok || update === undefined) return;
-    await persist(sku, update);
-    log.info({ sku, released: surplus, target }, 'rights released to the online escrow');
+    const released = await releaseSurplus(doc, config.id, target, hub, (operation) => applyLocal(doc, operation));
+    if (released === null || !released.result.ok || released.update === undefined) return;
+    await persist(sku, released.update);
+    log.info({ sku, released: released.released, target }, 'rights released to the online escrow');
   };
 
   /**

@@ -230,28 +230,31 @@ export class HubAllocator {
       .map((id) => ({ id, shelf: reservableShelf(doc, id) }))
       .filter((c) => releaseForOrder(c.shelf, quantity) !== null)
       .sort((a, b) => b.shelf.posRights - a.shelf.posRights);
-    for (const { id, shelf } of candidates) {
+    for (const { id } of candidates) {
       const key = demandKey(sku, id);
       this.awaitingOrders.set(key, (this.awaitingOrders.get(key) ?? 0) + 1);
       try {
-        let asked = shelf.posRights - (releaseForOrder(shelf, quantity) ?? 0);
-        if (!this.sync.send(id, { type: 'release', sku, target: asked, ...hubMark(doc) })) continue;
+        // Asks for what the order lacks, again whenever the hub's view of the till changes
+        // (a sale on its way when it asked): true while the order still waits on a release.
+        let asked: number | null = null;
+        let reached = false;
+        const short = (current: Y.Doc): boolean => {
+          const shelf = reservableShelf(current, id);
+          const lacking = releaseForOrder(shelf, quantity);
+          if (lacking === 0) return false;
+          if (lacking !== null && shelf.posRights - lacking !== asked) {
+            asked = shelf.posRights - lacking;
+            reached = this.sync.send(id, { type: 'release', sku, target: asked, ...hubMark(current) });
+          }
+          return true;
+        };
+        if (!short(doc)) return await place(id);
+        if (asked === null || !reached) continue;
         this.onEvent({ type: 'release-asked', storeId: id, sku, target: asked });
-        // Looked at after each commit of the SKU: covered, or still short because the hub's view of
-        // the till was behind (a sale on its way when it asked), in which case it asks again.
         const covered = await untilCommitted(
           this.documents,
           sku,
-          (current) => {
-            const now = reservableShelf(current, id);
-            const lacking = releaseForOrder(now, quantity);
-            if (lacking === 0) return true;
-            if (lacking !== null && now.posRights - lacking !== asked) {
-              asked = now.posRights - lacking;
-              this.sync.send(id, { type: 'release', sku, target: asked, ...hubMark(current) });
-            }
-            return false;
-          },
+          (current) => !short(current),
           this.config.releaseWaitMs,
         );
         return covered ? await place(id) : null;
@@ -324,8 +327,6 @@ export class HubAllocator {
   private async rebalance(storeId: StoreId, sku: Sku): Promise<boolean> {
     // A deficit is settled first: the quota is judged on what the store holds after it.
     const settled = await this.settleDeficit(storeId, sku);
-    // Units released for a waiting order stay in the escrow until it is placed.
-    if (this.awaitingOrders.has(demandKey(sku, storeId))) return settled;
     // Most accepted updates leave the store inside its band: decide that on the
     // current document and skip the hub's write queue. A move is decided again in
     // write order, on the document as the previous hub write left it.
@@ -341,7 +342,7 @@ export class HubAllocator {
     let release: number | null = null;
     await this.write(sku, (doc) => {
       const decision = allocate(shelfOf(doc, storeId), this.demand.rates(sku, storeId), this.config, sku);
-      // Decided in write order: an order may have started waiting on this escrow since the quick check.
+      // Units released for a waiting order stay in the escrow until it is placed (decided in write order).
       if (decision.type === 'grant' && this.awaitingOrders.has(demandKey(sku, storeId))) return null;
       if (decision.type === 'grant') {
         granted = decision.quantity;

@@ -1,5 +1,6 @@
 import type { Sku } from '@shelfsync/protocol';
 import * as Y from 'yjs';
+import { untilCommitted } from './commit-wait.js';
 import type { HubDocuments } from './hub-sync.js';
 
 /**
@@ -18,42 +19,33 @@ export const MAX_TOP_UPS_IN_FLIGHT = 256;
  * and all of them end with the session, so none outlives it.
  */
 export class PendingTopUps {
-  private readonly waits = new Set<() => void>();
+  private waiting = 0;
+  private readonly ended = new AbortController();
 
   constructor(private readonly documents: Pick<HubDocuments, 'open' | 'onCommit'>) {}
 
   get inFlight(): number {
-    return this.waits.size;
+    return this.waiting;
   }
 
   /** Resolves once the SKU's document holds `client`'s changes below `clock`, after a bounded wait, or at `endAll`. */
-  holding(sku: Sku, client: number, clock: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        if (!this.waits.delete(done)) return;
-        clearTimeout(timer);
-        stop();
-        resolve();
-      };
-      const check = (): void => {
-        this.documents.open(sku).then((doc) => {
-          if (Y.getState(doc.store, client) >= clock) done();
-        }, done);
-      };
-      this.waits.add(done);
-      const timer = setTimeout(done, CLOCK_WAIT_MS);
-      timer.unref();
-      // Listening before the first look: a store change is applied before its commit
-      // is announced, so each announcement of the SKU may be the one, none is missed.
-      const stop = this.documents.onCommit((committed) => {
-        if (committed === sku) check();
-      });
-      check();
-    });
+  async holding(sku: Sku, client: number, clock: number): Promise<void> {
+    this.waiting++;
+    try {
+      await untilCommitted(
+        this.documents,
+        sku,
+        (doc) => Y.getState(doc.store, client) >= clock,
+        CLOCK_WAIT_MS,
+        this.ended.signal,
+      );
+    } finally {
+      this.waiting--;
+    }
   }
 
   /** Ends every wait (the session closed): their requests get no answer. */
   endAll(): void {
-    for (const done of [...this.waits]) done();
+    this.ended.abort();
   }
 }

@@ -57,6 +57,6 @@ export { HubStorage, REMOTE_ORIGIN, StoreStorage, randomClientId } from './persi
 export { HubAllocator, type AllocatorEvent } from './hub-allocator.js';
 export type { PinnedDoc, ResidencyOptions } from './persistent-documents.js';
 export { Reservations, type ReservationsOptions } from './reservations.js';
-export { holding, refusalCause, withTopUp, type Attempt, type TopUpOutcome } from './top-up.js';
+export { holding, refusalCause, releaseSurplus, withTopUp, type Attempt, type TopUpOutcome } from './top-up.js';
 export type { RefusalCause } from '@shelfsync/protocol';
 export { MAX_CLIENTS_PER_WRITER } from './client-registry.js';

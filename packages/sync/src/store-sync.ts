@@ -529,13 +529,22 @@ class StoreSession {
     this.resyncedAt.set(sku, now);
     this.documents.open(parsed.data).then(
       (doc) => {
-        if (this.state !== 'live' || this.awaitingStep2.has(sku)) return;
-        this.awaitingStep2.add(sku);
-        this.transport.send(encodeDocFrame(sku, 0, SyncMessageType.Step1, Y.encodeStateVector(doc)));
+        if (this.state === 'live') this.askForDifference(sku, doc);
       },
       (error: unknown) =>
         this.options.onEvent({ type: 'protocol-error', detail: `resync of ${sku}: ${String(error)}` }),
     );
+  }
+
+  /**
+   * Sends a SKU's step 1 unless one is already out: the hub answers with its step 2
+   * (relayed changes of the SKU wait for it) and its own step 1, which brings this
+   * store's step 2.
+   */
+  private askForDifference(sku: string, doc: Y.Doc): void {
+    if (this.awaitingStep2.has(sku)) return;
+    this.awaitingStep2.add(sku);
+    this.transport.send(encodeDocFrame(sku, 0, SyncMessageType.Step1, Y.encodeStateVector(doc)));
   }
 
   private async handleWelcome(welcome: Welcome): Promise<void> {
@@ -557,9 +566,8 @@ class StoreSession {
       if (!parsed.success) continue;
       const doc = await this.documents.open(parsed.data);
       if (this.state !== 'live') return;
-      this.awaitingStep2.add(sku);
       this.catchingUp.add(sku);
-      this.transport.send(encodeDocFrame(sku, 0, SyncMessageType.Step1, Y.encodeStateVector(doc)));
+      this.askForDifference(sku, doc);
     }
     await this.checkCaughtUp();
   }
@@ -601,10 +609,7 @@ class StoreSession {
     else if (frame.ref > 0) await this.noteChange(frame.ref);
     if (doc.store.pendingStructs !== null || doc.store.pendingDs !== null) {
       // A relayed update builds on something this store never received: ask for the gap.
-      if (!this.awaitingStep2.has(sku)) {
-        this.awaitingStep2.add(sku);
-        this.transport.send(encodeDocFrame(sku, 0, SyncMessageType.Step1, Y.encodeStateVector(doc)));
-      }
+      this.askForDifference(sku, doc);
       return;
     }
     await this.checkCaughtUp();

@@ -1,4 +1,13 @@
-import { ErrorCode, type RefusalCause, type Result, type Sku } from '@shelfsync/protocol';
+import { rightsOf, type Operation } from '@shelfsync/core';
+import {
+  ErrorCode,
+  onlineAccount,
+  storeAccount,
+  type RefusalCause,
+  type Result,
+  type Sku,
+  type StoreId,
+} from '@shelfsync/protocol';
 import type { TopUpResult } from './control.js';
 import type { StoreSync } from './store-sync.js';
 import * as Y from 'yjs';
@@ -52,6 +61,36 @@ export async function withTopUp<T>(
     current = attempt();
   }
   return { ...current, topUp };
+}
+
+/** How long a release waits for the hub changes it names before it is judged anyway. */
+export const RELEASE_HOLD_MS = 2_000;
+
+/**
+ * The hub asks a store for its POS rights above `target` back in its online
+ * escrow: judged on the store's latest state, once it holds the hub changes the
+ * request was decided on (a grant on its way would otherwise be released as
+ * surplus and then land), and applied by `apply` in the same tick as the
+ * judgement, so two releases never count the same surplus. Null when nothing
+ * is above the target.
+ */
+export async function releaseSurplus<T>(
+  doc: Y.Doc,
+  storeId: StoreId,
+  target: number,
+  hub: { readonly client: number; readonly clock: number } | undefined,
+  apply: (operation: Operation) => Attempt<T>,
+): Promise<(Attempt<T> & { readonly released: number }) | null> {
+  if (hub !== undefined) await holding(doc, hub.client, hub.clock, Date.now() + RELEASE_HOLD_MS);
+  const surplus = rightsOf(doc, storeAccount(storeId)) - target;
+  if (surplus <= 0) return null;
+  const attempt = apply({
+    type: 'transferRights',
+    from: storeAccount(storeId),
+    to: onlineAccount(storeId),
+    quantity: surplus,
+  });
+  return { ...attempt, released: surplus };
 }
 
 /** Resolves once `doc` holds `client`'s changes below `clock`, or at `deadline` (epoch ms). */

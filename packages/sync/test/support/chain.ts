@@ -1,14 +1,5 @@
-import { applyOperation, computeStock, rightsOf, type Operation, type StockView } from '@shelfsync/core';
-import {
-  SkuSchema,
-  StoreIdSchema,
-  onlineAccount,
-  storeAccount,
-  storeWriter,
-  type Result,
-  type Sku,
-  type StoreId,
-} from '@shelfsync/protocol';
+import { applyOperation, computeStock, type Operation, type StockView } from '@shelfsync/core';
+import { SkuSchema, StoreIdSchema, storeWriter, type Result, type Sku, type StoreId } from '@shelfsync/protocol';
 import { MemoryStorageAdapter } from '@shelfsync/storage';
 import * as Y from 'yjs';
 import {
@@ -19,7 +10,7 @@ import {
   StoreSync,
   createTransportPair,
   decodeFrame,
-  holding,
+  releaseSurplus,
   type Frame,
   type HubSession,
   type HubSyncEvent,
@@ -100,17 +91,8 @@ export class TestStore {
   /** The hub asked for a release: judged on this store's latest state, as the store node does. */
   async release(target: Sku, down: number, hub?: { client: number; clock: number }): Promise<void> {
     const doc = await this.storage.open(target);
-    if (hub !== undefined) await holding(doc, hub.client, hub.clock, Date.now() + 2_000);
-    // Judged and applied with no await between, as the store node does: two releases never both count the same surplus.
-    const surplus = rightsOf(doc, storeAccount(this.id)) - down;
-    if (surplus <= 0) return;
-    const { update } = this.applyLocal(doc, {
-      type: 'transferRights',
-      from: storeAccount(this.id),
-      to: onlineAccount(this.id),
-      quantity: surplus,
-    });
-    if (update !== undefined) await this.persist(target, update);
+    const released = await releaseSurplus(doc, this.id, down, hub, (operation) => this.applyLocal(doc, operation));
+    if (released?.update !== undefined) await this.persist(target, released.update);
   }
 
   /** A store replica; `protocol` is the sync protocol version it speaks (default the newest). */
