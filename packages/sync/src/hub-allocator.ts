@@ -238,11 +238,15 @@ export class HubAllocator {
         // (a sale on its way when it asked): true while the order still waits on a release.
         let asked: number | null = null;
         let reached = false;
+        // Aborted once the till, as the hub now sees it, could no longer cover the order
+        // (a sale that was on its way): waiting out releaseWaitMs would only delay the answer.
+        const outgrown = new AbortController();
         const short = (current: Y.Doc): boolean => {
           const shelf = reservableShelf(current, id);
           const lacking = releaseForOrder(shelf, quantity);
           if (lacking === 0) return false;
-          if (lacking !== null && shelf.posRights - lacking !== asked) {
+          if (lacking === null) outgrown.abort();
+          else if (shelf.posRights - lacking !== asked) {
             asked = shelf.posRights - lacking;
             reached = this.sync.send(id, { type: 'release', sku, target: asked, ...hubMark(current) });
           }
@@ -256,8 +260,10 @@ export class HubAllocator {
           sku,
           (current) => !short(current),
           this.config.releaseWaitMs,
+          outgrown.signal,
         );
-        return covered ? await place(id) : null;
+        if (covered) return await place(id);
+        if (!outgrown.signal.aborted) return null;
       } finally {
         const left = (this.awaitingOrders.get(key) ?? 1) - 1;
         if (left > 0) this.awaitingOrders.set(key, left);

@@ -284,6 +284,9 @@ describe('escrow under partitions (deterministic simulation, fast-check)', () =>
       // SHELFSYNC_FC_SEED replays the seed a failure printed.
       {
         numRuns: runs(2000),
+        // A schedule that hangs fails on its own with its seed, and a slow machine runs fewer
+        // schedules instead of timing out the test, which would hide the counterexample.
+        plugins: [fc.timeout(30_000), fc.interruptAfterTimeLimit(90_000)],
         // Found by seed -1080563155: a store reconnecting applied a relayed grant before
         // the step 2 carrying the release it rests on, and showed negative rights.
         examples: [

@@ -183,6 +183,21 @@ describe('hub allocator: online orders (policy v2)', () => {
     expect(performance.now() - started).toBeLessThan(1_000);
   });
 
+  it('an order the till outgrows while the hub waits (a sale on its way) is answered at once, not after the wait', async () => {
+    const { allocator, north, target } = await setup();
+    // The store sells 30 of its 39 just before the hub's ask reaches it: what the order
+    // needs from the till (34) is no longer there, on either side.
+    const judge = north.release.bind(north);
+    north.release = async (...args) => {
+      await north.apply(target, { type: 'sell', account: storeAccount(NORTH), quantity: 30 });
+      await judge(...args);
+    };
+    const started = performance.now();
+    expect(await allocator.releaseForOrder(target, 35, NORTH, () => Promise.resolve('placed'))).toBeNull();
+    expect(performance.now() - started).toBeLessThan(1_000);
+    north.disconnect();
+  });
+
   it('online orders raise the escrow’s target: the store is asked to release toward it', async () => {
     const { hub, allocator, north, target } = await setup();
     // 20 units ordered online from north in one go: over a 4 h horizon with a 1 h half-life that is ~56 units, more than the shelf.
