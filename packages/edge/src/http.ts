@@ -1,4 +1,4 @@
-import { ErrorCode, shelfsyncError, toProblem, type ShelfsyncError } from '@shelfsync/protocol';
+import { ErrorCode, ShelfsyncFailure, shelfsyncError, toProblem, type ShelfsyncError } from '@shelfsync/protocol';
 import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
 import Koa, { type Context, type Middleware, type Next } from 'koa';
@@ -8,12 +8,9 @@ import { ConnectionErrors } from './connection-errors.js';
 import { createLogger } from './log.js';
 import type { Metrics } from './metrics.js';
 
-/** A ShelfsyncError thrown through Koa; the problem middleware turns it into problem+json. */
-export class HttpProblem extends Error {
+/** A ShelfsyncError thrown through Koa; the problem middleware turns it (and any ShelfsyncFailure) into problem+json. */
+export class HttpProblem extends ShelfsyncFailure {
   override readonly name = 'HttpProblem';
-  constructor(readonly error: ShelfsyncError) {
-    super(error.detail);
-  }
 }
 
 export function problem(code: ErrorCode, detail: string, details?: Readonly<Record<string, unknown>>): HttpProblem {
@@ -56,7 +53,7 @@ export function problems(logUnexpected: UnexpectedErrorLogger): Middleware<Reque
       }
     } catch (error) {
       let known: ShelfsyncError;
-      if (error instanceof HttpProblem) {
+      if (error instanceof ShelfsyncFailure) {
         known = error.error;
       } else {
         logUnexpected(error, ctx);

@@ -36,6 +36,7 @@ export {
   type ShelfsyncError,
 } from './errors.js';
 export { CloseCode, closeCodeName, type CloseCodeName } from './close-codes.js';
+export { ShelfsyncFailure } from './failure.js';
 export {
   AdjustmentRequestSchema,
   IdempotencyKeySchema,

@@ -5,7 +5,7 @@ import { MemoryStorageAdapter } from '@shelfsync/storage';
 import { describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
 import { MAX_CLIENTS_PER_WRITER, SyncMessageType, encodeDocFrame } from '../src/index.js';
-import { TestHub, TestStore, sku } from './support/chain.js';
+import { TestHub, TestStore, sku } from '../src/testing/index.js';
 
 const MUG = sku('MUG-1');
 const TEA = sku('TEA-1');

@@ -3,7 +3,7 @@ import { AllocatorConfigSchema } from '@shelfsync/escrow';
 import { HUB_WRITER, onlineAccount, storeAccount, storeWriter, type Sku, type StoreId } from '@shelfsync/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { HubAllocator, type AllocatorEvent, type HubDocuments } from '../src/index.js';
-import { TestHub, TestStore, sku } from './support/chain.js';
+import { TestHub, TestStore, sku } from '../src/testing/index.js';
 
 const NORTH = 'north' as StoreId;
 

@@ -4,7 +4,7 @@ import { MemoryStorageAdapter } from '@shelfsync/storage';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { HubStorage, type ResidencyOptions } from '../src/index.js';
-import { sku } from './support/chain.js';
+import { sku } from '../src/testing/index.js';
 import { GatedAdapter } from './support/gated-adapter.js';
 
 const STORE = 'A' as StoreId;

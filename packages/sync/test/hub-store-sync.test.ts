@@ -12,7 +12,7 @@ import {
   encodeDocFrame,
   type Transport,
 } from '../src/index.js';
-import { TestHub, TestStore, recording, sku } from './support/chain.js';
+import { TestHub, TestStore, recording, sku } from '../src/testing/index.js';
 import { GatedAdapter } from './support/gated-adapter.js';
 
 const MUG = sku('MUG-1');

@@ -14,7 +14,7 @@ import {
   withTopUp,
   type Frame,
 } from '../src/index.js';
-import { TestHub, TestStore, sku } from './support/chain.js';
+import { TestHub, TestStore, sku } from '../src/testing/index.js';
 import { until } from './support/raw-session.js';
 
 /** Version 4's release, as a store of that version parses it: strict, so a newer field would be refused. */

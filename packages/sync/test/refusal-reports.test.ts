@@ -10,7 +10,7 @@ import {
   type HubSyncOptions,
   type Refused,
 } from '../src/index.js';
-import { TestHub, TestStore, sku } from './support/chain.js';
+import { TestHub, TestStore, sku } from '../src/testing/index.js';
 import { emptyWelcome, rawSession as rawSessionAs, until } from './support/raw-session.js';
 
 const A = 'A' as StoreId;

@@ -2,7 +2,7 @@ import { ErrorCode, storeAccount } from '@shelfsync/protocol';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { SyncMessageType, createTransportPair, decodeFrame, type Transport } from '../src/index.js';
-import { TestHub, TestStore, sku } from './support/chain.js';
+import { TestHub, TestStore, sku } from '../src/testing/index.js';
 import { until } from './support/raw-session.js';
 
 /** The store's side of a link that loses the first update frame it is asked to send after `armed` is set. */

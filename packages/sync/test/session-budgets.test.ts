@@ -14,7 +14,7 @@ import {
   helloDirty,
   type HubSyncOptions,
 } from '../src/index.js';
-import { TestHub, TestStore, sku } from './support/chain.js';
+import { TestHub, TestStore, sku } from '../src/testing/index.js';
 import { rawSession as rawSessionAs, until } from './support/raw-session.js';
 
 const receive = (id: StoreId, quantity: number) => ({ type: 'receive' as const, account: storeAccount(id), quantity });

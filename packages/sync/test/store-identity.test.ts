@@ -13,7 +13,7 @@ import {
   encodeDocFrame,
   type StoreSyncEvent,
 } from '../src/index.js';
-import { TestHub, TestStore, sku } from './support/chain.js';
+import { TestHub, TestStore, sku } from '../src/testing/index.js';
 import { emptyWelcome } from './support/raw-session.js';
 import { GatedAdapter } from './support/gated-adapter.js';
 

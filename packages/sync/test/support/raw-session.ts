@@ -8,7 +8,7 @@ import {
   type ControlMessage,
   type Frame,
 } from '../../src/index.js';
-import type { TestHub } from './chain.js';
+import type { TestHub } from '../../src/testing/index.js';
 
 /** Resolves once `condition` holds (polled), failing after 10 s. */
 export const until = (condition: () => boolean | Promise<boolean>): Promise<void> =>

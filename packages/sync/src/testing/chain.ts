@@ -18,7 +18,7 @@ import {
   type StoreSyncEvent,
   type Transport,
   type TransportPairOptions,
-} from '../../src/index.js';
+} from '../index.js';
 
 export const sku = (value: string): Sku => SkuSchema.parse(value);
 
