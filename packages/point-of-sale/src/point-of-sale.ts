@@ -1,4 +1,4 @@
-import { applyOperation, computeStock, deficitAllowance, type Operation } from '@shelfsync/core';
+import { applyOperation, computeStock, deficitAllowance, type Operation, type OperationOutcome } from '@shelfsync/core';
 import {
   ErrorCode,
   ShelfsyncFailure,
@@ -104,27 +104,26 @@ export class PointOfSale {
    * status), kept under the request's idempotency key like a success.
    */
   async perform(request: PosRequest, context: PerformContext = {}): Promise<PosAnswer> {
-    const recordWrites = context.recordWrites ?? (() => []);
     const { sku, operation, quantity } = request;
     const { sync } = this.options;
     const doc = await this.options.storage.open(sku);
-    let { result, update } = this.applyLocal(doc, operation);
+    const commit = (op: Operation) => this.commit(doc, request, op, context.recordWrites ?? (() => []));
+    let current = commit(operation);
     let topUp: TopUpResult | null = null;
     let topUpMs: number | undefined;
     const isSale = operation.type === 'sell' || operation.type === 'shipOut';
     // A count below the books commits the missing units: it may need rights from the online escrow too.
     const commitsUnits = isSale || operation.type === 'count';
     let askedHub = false;
-    if (!result.ok && result.error.code === ErrorCode.InsufficientRights && commitsUnits) {
+    if (lacksRights(current.result) && commitsUnits) {
       askedHub = sync.status().connected;
       const started = performance.now();
-      const attempt = () => this.applyLocal(doc, operation);
-      ({ result, update, topUp } = await withTopUp(
+      ({ topUp, ...current } = await withTopUp(
         sync,
         doc,
         sku,
-        { result, update },
-        attempt,
+        current,
+        () => commit(operation),
         this.options.topUpWaitMs,
       ));
       if (askedHub) {
@@ -132,31 +131,30 @@ export class PointOfSale {
         this.options.observer?.waitedForTopUp?.(topUpMs);
       }
     }
-    const overridden = request.override === true ? this.override(doc, operation, result) : null;
-    if (overridden !== null) ({ result, update } = overridden);
-    const overriddenUnits = overridden?.result.ok === true ? (overridden.result.value.overridden ?? 0) : 0;
-    if (overriddenUnits > 0) {
-      const hubReachable = sync.status().connected;
-      this.options.observer?.overridden?.({ sku, quantity, overridden: overriddenUnits, hubReachable });
+    // The manager override: only once the rights (and a top-up, if the hub answered) fell short.
+    if (request.override === true && operation.type === 'sell' && lacksRights(current.result)) {
+      current = commit({ ...operation, type: 'sellOverride', cap: this.overrideCap() });
     }
-    if (isSale) this.observeSale(doc, operation.quantity, result, askedHub, overriddenUnits);
+    const { result } = current;
+    const overridden = result.ok ? (result.value.overridden ?? 0) : 0;
+    if (overridden > 0) {
+      const hubReachable = sync.status().connected;
+      this.options.observer?.overridden?.({ sku, quantity, overridden, hubReachable });
+    }
+    if (isSale) this.observeSale(doc, operation.quantity, result, askedHub, overridden);
     const timing = topUpMs === undefined ? {} : { topUpMs };
     if (!result.ok) {
       const body = this.refusal(doc, request, result.error, { askedHub, topUp, commitsUnits });
       const problem = toProblem(body, context.instance === undefined ? {} : { instance: context.instance });
       return { status: problem.status, body: problem, recorded: false, ...timing };
     }
-    const body: OperationResponse = {
-      operation: request.name,
-      sku,
-      quantity,
-      ...this.figures(doc),
-      ...(operation.type === 'count' ? { delta: result.value.delta } : {}),
-      ...(overriddenUnits > 0 ? { overridden: overriddenUnits } : {}),
+    if (current.durable !== null) await this.settle(current.durable);
+    return {
+      status: 201,
+      body: current.body ?? this.answer(doc, request, result.value),
+      recorded: current.durable !== null,
+      ...timing,
     };
-    if (update === undefined) return { status: 201, body, recorded: false, ...timing };
-    await this.persist(sku, update, recordWrites(201, body));
-    return { status: 201, body, recorded: true, ...timing };
   }
 
   /**
@@ -167,12 +165,53 @@ export class PointOfSale {
   async release(sku: Sku, target: number, hub?: { client: number; clock: number }): Promise<void> {
     if (this.options.health.failure !== null || !this.options.storage.firstSyncDone) return;
     const doc = await this.options.storage.open(sku);
-    const released = await releaseSurplus(doc, this.options.storeId, target, hub, (operation) =>
-      this.applyLocal(doc, operation),
-    );
-    if (released === null || !released.result.ok || released.update === undefined) return;
-    await this.persist(sku, released.update);
+    const released = await releaseSurplus(doc, this.options.storeId, target, hub, (operation) => {
+      const attempt = this.applyLocal(doc, operation);
+      const durable = attempt.update === undefined ? null : this.record(sku, attempt.update);
+      return { ...attempt, durable };
+    });
+    if (released === null || !released.result.ok || released.durable === null) return;
+    await this.settle(released.durable);
     this.options.observer?.released?.(sku, released.released, target);
+  }
+
+  /**
+   * Applies one operation and, if it changed the document, hands the change to
+   * storage and sync in the same tick, with the answer's idempotency record: a
+   * change applied now and recorded after an await could be overtaken by another
+   * local change of the SKU (a release, another till), and reach the hub after a
+   * change that builds on it, which the hub refuses.
+   */
+  private commit(
+    doc: Y.Doc,
+    request: PosRequest,
+    operation: Operation,
+    recordWrites: (status: number, body: unknown) => StorageWrite[],
+  ) {
+    const attempt = this.applyLocal(doc, operation);
+    if (!attempt.result.ok) return { ...attempt, body: null, durable: null };
+    const body = this.answer(doc, request, attempt.result.value);
+    const durable =
+      attempt.update === undefined ? null : this.record(request.sku, attempt.update, recordWrites(201, body));
+    return { ...attempt, body, durable };
+  }
+
+  /** A successful operation's answer: what was done, and the store's figures right after it. */
+  private answer(doc: Y.Doc, request: PosRequest, outcome: OperationOutcome): OperationResponse {
+    return {
+      operation: request.name,
+      sku: request.sku,
+      quantity: request.quantity,
+      ...this.figures(doc),
+      ...(request.operation.type === 'count' ? { delta: outcome.delta } : {}),
+      ...((outcome.overridden ?? 0) > 0 ? { overridden: outcome.overridden } : {}),
+    };
+  }
+
+  /** Never beyond the hub's own cap, as far as this store has heard it: the hub would refuse the SKU's updates. */
+  private overrideCap(): number {
+    const hubCap = this.options.sync.hubOverrideCap;
+    return hubCap === null ? this.options.overrideCap : Math.min(this.options.overrideCap, hubCap);
   }
 
   /** The store's own figures of a SKU: its POS rights, its shelf, the chain's available units, a deficit it owes. */
@@ -185,15 +224,6 @@ export class PointOfSale {
       available: view.value,
       ...(deficit > 0 ? { deficit } : {}),
     };
-  }
-
-  /** The manager override: only once the rights (and a top-up, if the hub answered) fell short. */
-  private override(doc: Y.Doc, operation: Operation, result: Result<unknown>) {
-    if (operation.type !== 'sell' || result.ok || result.error.code !== ErrorCode.InsufficientRights) return null;
-    // Never beyond the hub's own cap, as far as this store has heard it: the hub would refuse the SKU's updates.
-    const hubCap = this.options.sync.hubOverrideCap;
-    const cap = hubCap === null ? this.options.overrideCap : Math.min(this.options.overrideCap, hubCap);
-    return this.applyLocal(doc, { ...operation, type: 'sellOverride', cap });
   }
 
   private observeSale(
@@ -242,10 +272,15 @@ export class PointOfSale {
     return { ...error, details };
   }
 
-  /** Stores a local update and hands it to the sync once durable; a storage failure stops the store. */
-  private async persist(sku: Sku, update: Uint8Array, extra: StorageWrite[] = []): Promise<void> {
+  /** Stores a local update and hands it to the sync, which sends it once durable; resolves when durable. */
+  private record(sku: Sku, update: Uint8Array, extra: StorageWrite[] = []): Promise<void> {
     const durable = this.options.storage.recordLocal(sku, update, extra);
     this.options.sync.localUpdate(sku, update, durable);
+    return durable;
+  }
+
+  /** Waits for a recorded change to be durable; a storage failure stops the store. */
+  private async settle(durable: Promise<void>): Promise<void> {
     try {
       await durable;
     } catch (error) {
@@ -280,4 +315,9 @@ export class PointOfSale {
     const update = updates.length === 1 ? updates[0] : updates.length > 1 ? Y.mergeUpdates(updates) : undefined;
     return { result, update };
   }
+}
+
+/** A refusal for want of rights: the one a top-up or the override may turn around. */
+function lacksRights(result: Result<unknown>): boolean {
+  return !result.ok && result.error.code === ErrorCode.InsufficientRights;
 }

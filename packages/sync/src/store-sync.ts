@@ -354,6 +354,8 @@ class StoreSession {
   private readonly catchingUp = new Set<string>();
   /** Local changes not sent on this connection: the next catch-up carries them. */
   private readonly unsent = new Set<string>();
+  /** Set from the welcome until every SKU's catch-up has started. */
+  private startingCatchUp = false;
   /** Per SKU, the reference of the last frame that carried its local changes. */
   private readonly lastRef = new Map<string, number>();
   /** When each frame carrying local changes was sent, until its acknowledgement (Map order = ref order). */
@@ -367,6 +369,8 @@ class StoreSession {
   private readonly refused = new Set<number>();
   /** When each SKU was last resynced after the hub found a change of it missing what it builds on. */
   private readonly resyncedAt = new Map<string, number>();
+  /** Resyncs asked for within the interval, held until it is over (never dropped: the SKU would stay apart). */
+  private readonly resyncTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private caughtUp = false;
 
   constructor(
@@ -384,6 +388,8 @@ class StoreSession {
         });
     });
     transport.onClose((code, reason) => {
+      for (const timer of this.resyncTimers.values()) clearTimeout(timer);
+      this.resyncTimers.clear();
       this.saveCursorOnClose();
       this.state = 'closed';
       this.owner.ended(this);
@@ -440,7 +446,7 @@ class StoreSession {
   }
 
   localUpdate(sku: Sku, update: Uint8Array): void {
-    if (this.state === 'live' && !this.catchingUp.has(sku) && !this.unsent.has(sku)) {
+    if (this.state === 'live' && !this.startingCatchUp && !this.catchingUp.has(sku) && !this.unsent.has(sku)) {
       const ref = this.nextRef++;
       this.lastRef.set(sku, ref);
       this.sentAt.set(ref, this.options.now());
@@ -518,14 +524,30 @@ class StoreSession {
    * Asks the hub for a SKU's difference both ways (a step 1, as the catch-up does),
    * at most once per RESYNC_INTERVAL_MS: the answer's step 1 brings this store's
    * step 2 with everything the hub lacks, the refused change included. A change
-   * refused for good is refused again, no more often than this.
+   * refused for good is refused again, no more often than this. One asked for
+   * within the interval is held until it is over, not dropped: a later change
+   * refused meanwhile would otherwise leave the SKU apart until a reconnection.
+   * (While a step 1 is out, its answer already brings every change this store holds.)
    */
-  private resync(sku: string): void {
+  private resync(sku: string, held = false): void {
     const parsed = SkuSchema.safeParse(sku);
     if (!parsed.success || this.awaitingStep2.has(sku) || this.catchingUp.has(sku)) return;
     const now = this.options.now();
     const last = this.resyncedAt.get(sku);
-    if (last !== undefined && now - last < RESYNC_INTERVAL_MS) return;
+    if (!held && last !== undefined && now - last < RESYNC_INTERVAL_MS) {
+      if (!this.resyncTimers.has(sku)) {
+        const timer = setTimeout(
+          () => {
+            this.resyncTimers.delete(sku);
+            if (this.state === 'live') this.resync(sku, true);
+          },
+          Math.max(0, RESYNC_INTERVAL_MS - (now - last)),
+        );
+        timer.unref?.();
+        this.resyncTimers.set(sku, timer);
+      }
+      return;
+    }
     this.resyncedAt.set(sku, now);
     this.documents.open(parsed.data).then(
       (doc) => {
@@ -556,19 +578,32 @@ class StoreSession {
     this.owner.hubOverrideCap = welcome.overrideCap;
     this.cursor = welcome.cursor;
     this.state = 'live';
+    // Until every SKU's catch-up has started, local changes wait in `unsent`: sent
+    // now, one could reach the hub before the older changes of its SKU that only
+    // the catch-up carries (made while apart), and be refused.
+    this.startingCatchUp = true;
     const dirty = await this.documents.dirty();
     if (this.state !== 'live') return;
-    const skus = new Set<string>([...welcome.changed, ...dirty, ...this.unsent]);
-    this.unsent.clear();
     this.options.onEvent({ type: 'live', changed: welcome.changed.length, dirty: dirty.length });
-    for (const sku of skus) {
-      const parsed = SkuSchema.safeParse(sku);
-      if (!parsed.success) continue;
-      const doc = await this.documents.open(parsed.data);
-      if (this.state !== 'live') return;
-      this.catchingUp.add(sku);
-      this.askForDifference(sku, doc);
+    const skus = new Set<string>([...welcome.changed, ...dirty]);
+    const started = new Set<string>();
+    for (;;) {
+      // Changes made while the catch-ups start are caught up the same way.
+      for (const sku of this.unsent) skus.add(sku);
+      this.unsent.clear();
+      const next = [...skus].filter((sku) => !started.has(sku));
+      if (next.length === 0) break;
+      for (const sku of next) {
+        started.add(sku);
+        const parsed = SkuSchema.safeParse(sku);
+        if (!parsed.success) continue;
+        const doc = await this.documents.open(parsed.data);
+        if (this.state !== 'live') return;
+        this.catchingUp.add(sku);
+        this.askForDifference(sku, doc);
+      }
     }
+    this.startingCatchUp = false;
     await this.checkCaughtUp();
   }
 

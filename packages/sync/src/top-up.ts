@@ -35,14 +35,14 @@ export interface TopUpOutcome<T> extends Attempt<T> {
  * rights (a release, another till), it asks again. Only an answer that finds the
  * location short ends the wait early. (ADR 0016.)
  */
-export async function withTopUp<T>(
+export async function withTopUp<T, A extends Attempt<T> = Attempt<T>>(
   sync: StoreSync,
   doc: Y.Doc,
   sku: Sku,
-  first: Attempt<T>,
-  attempt: () => Attempt<T>,
+  first: A,
+  attempt: () => A,
   waitMs: number,
-): Promise<TopUpOutcome<T>> {
+): Promise<A & Pick<TopUpOutcome<T>, 'topUp'>> {
   let current = first;
   let topUp: TopUpResult | null = null;
   const deadline = Date.now() + waitMs;
@@ -74,13 +74,13 @@ export const RELEASE_HOLD_MS = 2_000;
  * judgement, so two releases never count the same surplus. Null when nothing
  * is above the target.
  */
-export async function releaseSurplus<T>(
+export async function releaseSurplus<T, A extends Attempt<T> = Attempt<T>>(
   doc: Y.Doc,
   storeId: StoreId,
   target: number,
   hub: { readonly client: number; readonly clock: number } | undefined,
-  apply: (operation: Operation) => Attempt<T>,
-): Promise<(Attempt<T> & { readonly released: number }) | null> {
+  apply: (operation: Operation) => A,
+): Promise<(A & { readonly released: number }) | null> {
   if (hub !== undefined) await holding(doc, hub.client, hub.clock, Date.now() + RELEASE_HOLD_MS);
   const surplus = rightsOf(doc, storeAccount(storeId)) - target;
   if (surplus <= 0) return null;

@@ -58,11 +58,11 @@ describe('the protocol version window', () => {
     // A sale beyond the older store's till: topped up from its escrow, over its own protocol.
     const doc = await older.storage.open(mug);
     const sale = { type: 'sell' as const, account: storeAccount(olderId), quantity: 10 };
-    const first = older.applyLocal(doc, sale);
+    const first = older.commitLocal(doc, mug, sale);
     expect(first.result.ok).toBe(false);
-    const outcome = await withTopUp(older.sync, doc, mug, first, () => older.applyLocal(doc, sale), 5_000);
+    const outcome = await withTopUp(older.sync, doc, mug, first, () => older.commitLocal(doc, mug, sale), 5_000);
     expect(outcome.result.ok).toBe(true);
-    if (outcome.update !== undefined) await older.persist(mug, outcome.update);
+    await outcome.durable;
     await until(async () => (await hub.stock(mug)).value === 5);
     expect(hub.events.filter((e) => e.type === 'protocol-error')).toEqual([]);
     expect(older.events.filter((e) => e.type === 'protocol-error' || e.type === 'closed')).toEqual([]);

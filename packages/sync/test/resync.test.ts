@@ -1,5 +1,7 @@
 import { ErrorCode, storeAccount } from '@shelfsync/protocol';
+import { MemoryStorageAdapter } from '@shelfsync/storage';
 import { describe, expect, it } from 'vitest';
+import { PROTOCOL_VERSION } from '../src/index.js';
 import * as Y from 'yjs';
 import { SyncMessageType, createTransportPair, decodeFrame, type Transport } from '../src/index.js';
 import { TestHub, TestStore, sku } from '../src/testing/index.js';
@@ -58,5 +60,38 @@ describe('a SKU the hub finds out of step is resynced within the session', () =>
     );
     expect(store.events.filter((e) => e.type === 'closed')).toEqual([]);
     await until(() => store.storage.dirtyCount() === 0);
+  });
+
+  it('a second refusal within the resync interval is resynced once the interval is over, not dropped', async () => {
+    let now = 1_000_000;
+    const hub = await TestHub.create();
+    const store = await TestStore.create('north', new MemoryStorageAdapter(), PROTOCOL_VERSION, () => now);
+    const [storeSide, hubSide] = createTransportPair();
+    const link = losingOne(storeSide);
+    hub.sync.connect(store.id, hubSide);
+    store.sync.attach(link);
+    await until(() => store.caughtUpCount() === 1);
+    const mug = sku('MUG-2');
+    const receive = (quantity: number) =>
+      store.apply(mug, { type: 'receive', account: storeAccount(store.id), quantity });
+    const refusals = () =>
+      store.events.filter((e) => e.type === 'rejected' && e.error.code === ErrorCode.UpdateMissingDependency).length;
+    await receive(5);
+    link.armed = true;
+    await receive(3);
+    await receive(2);
+    await until(async () => (await hub.stock(mug)).value === 10);
+    // 4.9 s later by the sync's clock: the next resync is due in 100 ms.
+    now += 4_900;
+    link.armed = true;
+    await receive(4);
+    await receive(1);
+    await until(() => refusals() === 2);
+    await until(async () => (await hub.stock(mug)).value === 15);
+    expect(link.lost).toBe(2);
+    expect(Y.encodeStateVector(await hub.storage.open(mug))).toEqual(
+      Y.encodeStateVector(await store.storage.open(mug)),
+    );
+    expect(store.events.filter((e) => e.type === 'closed')).toEqual([]);
   });
 });

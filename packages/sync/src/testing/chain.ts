@@ -77,9 +77,11 @@ export class TestStore {
     readonly adapter: MemoryStorageAdapter,
     readonly storage: StoreStorage,
     protocol: number,
+    now: (() => number) | undefined,
   ) {
     this.sync = new StoreSync(id, storage, {
       protocol,
+      ...(now === undefined ? {} : { now }),
       onEvent: (event) => this.events.push(event),
       // As the store node does: move what the POS holds above the target to the online escrow.
       onRelease: (target, down, hub) => {
@@ -91,17 +93,20 @@ export class TestStore {
   /** The hub asked for a release: judged on this store's latest state, as the store node does. */
   async release(target: Sku, down: number, hub?: { client: number; clock: number }): Promise<void> {
     const doc = await this.storage.open(target);
-    const released = await releaseSurplus(doc, this.id, down, hub, (operation) => this.applyLocal(doc, operation));
-    if (released?.update !== undefined) await this.persist(target, released.update);
+    const released = await releaseSurplus(doc, this.id, down, hub, (operation) =>
+      this.commitLocal(doc, target, operation),
+    );
+    await released?.durable;
   }
 
-  /** A store replica; `protocol` is the sync protocol version it speaks (default the newest). */
+  /** A store replica; `protocol` is the sync protocol version it speaks (default the newest); `now` its sync's clock. */
   static async create(
     id: string,
     adapter = new MemoryStorageAdapter(),
     protocol = PROTOCOL_VERSION,
+    now?: () => number,
   ): Promise<TestStore> {
-    return new TestStore(StoreIdSchema.parse(id), adapter, await StoreStorage.open(adapter), protocol);
+    return new TestStore(StoreIdSchema.parse(id), adapter, await StoreStorage.open(adapter), protocol, now);
   }
 
   /** Applies an operation as this store, the way the store node does: durable first, then handed to sync. */
@@ -123,10 +128,25 @@ export class TestStore {
     return { result, update: updates.length === 0 ? undefined : Y.mergeUpdates(updates) };
   }
 
-  /** Stores a local update, then hands it to the sync. */
-  async persist(target: Sku, update: Uint8Array): Promise<void> {
-    await this.storage.recordLocal(target, update);
-    this.sync.localUpdate(target, update);
+  /** Stores a local update and hands it to the sync (which sends it once durable), as the store node does. */
+  persist(target: Sku, update: Uint8Array): Promise<void> {
+    const durable = this.storage.recordLocal(target, update);
+    this.sync.localUpdate(target, update, durable);
+    return durable;
+  }
+
+  /**
+   * Applies an operation and records its change in the same tick, as the store's
+   * point of sale does: a change recorded after an await could be overtaken by
+   * another local change and reach the hub after one that builds on it.
+   */
+  commitLocal(
+    doc: Y.Doc,
+    target: Sku,
+    operation: Operation,
+  ): { result: Result<unknown>; update: Uint8Array | undefined; durable: Promise<void> | undefined } {
+    const attempt = this.applyLocal(doc, operation);
+    return { ...attempt, durable: attempt.update === undefined ? undefined : this.persist(target, attempt.update) };
   }
 
   /** Connects to `hub`; `options.delay` slows the link in both directions (seeded in simulations). */
