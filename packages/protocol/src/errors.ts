@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RecoverySchema, type Recovery } from './recovery.js';
 
 /**
  * Every error shelfsync reports, as string constants. One union for the whole
@@ -65,7 +66,7 @@ export const ErrorCode = {
   StorageUnavailable: 'STORAGE_UNAVAILABLE',
   /** The fault proxy registered for a store's link did not answer (it is not running, or not at that address). */
   FaultProxyUnavailable: 'FAULT_PROXY_UNAVAILABLE',
-  /** An unexpected failure; details stay in the server log. */
+  /** An unexpected failure; what happened stays in the server log. */
   Internal: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -103,6 +104,54 @@ export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
   STORAGE_UNAVAILABLE: 503,
   FAULT_PROXY_UNAVAILABLE: 502,
   INTERNAL: 500,
+};
+
+/**
+ * How a client recovers from each code (see Recovery). Complete by type: a new
+ * code must be placed here. Refusals are stop-and-alert: the same request gets
+ * the same answer until something changes, and the one who asked is told.
+ */
+export const recoveryByErrorCode: Readonly<Record<ErrorCode, Recovery>> = {
+  VALIDATION_FAILED: 'stop-and-alert',
+  // A refusal, not a fault: a connected store already asked the hub for a top-up (`details.cause` says why).
+  INSUFFICIENT_RIGHTS: 'stop-and-alert',
+  INSUFFICIENT_STOCK: 'stop-and-alert',
+  OVERRIDE_CAP_EXCEEDED: 'stop-and-alert',
+  RESERVATION_CLOSED: 'stop-and-alert',
+  INSUFFICIENT_RESERVATION: 'stop-and-alert',
+  // A writer touching what it does not own is a bug or an attack: retrying cannot help.
+  NOT_OWNER: 'stop-and-alert',
+  INVALID_TRANSFER: 'stop-and-alert',
+  COUNTER_OVERFLOW: 'stop-and-alert',
+  UPDATE_MALFORMED: 'stop-and-alert',
+  UPDATE_TOO_LARGE: 'stop-and-alert',
+  // The receiver lacks what the update builds on: exchange the SKU's difference (a step 1), which carries it.
+  UPDATE_MISSING_DEPENDENCY: 'resync',
+  UPDATE_FOREIGN_ENTRY: 'stop-and-alert',
+  UPDATE_UNEXPECTED_TYPE: 'stop-and-alert',
+  UPDATE_INVALID_VALUE: 'stop-and-alert',
+  UPDATE_DECREASING_TOTAL: 'stop-and-alert',
+  UPDATE_OVERDRAWN: 'stop-and-alert',
+  // The hub holds a newer value of the writer's own entry: two processes for one store, or a data directory
+  // restored from an older copy; a resync would not undo the change already made.
+  UPDATE_CONCURRENT_ENTRY: 'stop-and-alert',
+  UPDATE_CLIENT_ID_TAKEN: 'stop-and-alert',
+  NOT_FOUND: 'stop-and-alert',
+  METHOD_NOT_ALLOWED: 'stop-and-alert',
+  UNAUTHORIZED: 'stop-and-alert',
+  PAYLOAD_TOO_LARGE: 'stop-and-alert',
+  UNSUPPORTED_MEDIA_TYPE: 'stop-and-alert',
+  RATE_LIMITED: 'retry',
+  TOO_MANY_CONNECTIONS: 'retry',
+  IDEMPOTENCY_KEY_REUSED: 'stop-and-alert',
+  // The first sync finishes on its own once the hub is reachable (GET /readyz answers 200 then).
+  REPLICA_NOT_READY: 'retry',
+  // The process takes nothing more until an operator has fixed its disk and restarted it.
+  STORAGE_UNAVAILABLE: 'stop-and-alert',
+  // The proxy is not running, or not at the registered address: an operator starts or registers it.
+  FAULT_PROXY_UNAVAILABLE: 'stop-and-alert',
+  // Unexpected, often passing; writes carry an Idempotency-Key, so a retry applies at most once.
+  INTERNAL: 'retry',
 };
 
 /** A failure as data: a code, a sentence for people, and structured details for programs. */
@@ -146,6 +195,8 @@ export const ProblemSchema = z.object({
   status: z.number().int().min(400).max(599),
   detail: z.string(),
   code: ErrorCodeSchema,
+  /** How to recover (an extension member, RFC 9457 section 3.2): the code's class in recoveryByErrorCode. */
+  recovery: RecoverySchema.optional(),
   instance: z.string().optional(),
   requestId: z.string().optional(),
   details: z.record(z.string(), z.unknown()).optional(),
@@ -161,6 +212,7 @@ export function toProblem(error: ShelfsyncError, context: { instance?: string; r
     status,
     detail: error.detail,
     code: error.code,
+    recovery: recoveryByErrorCode[error.code],
   };
   if (context.instance !== undefined) problem.instance = context.instance;
   if (context.requestId !== undefined) problem.requestId = context.requestId;

@@ -29,13 +29,22 @@ export {
   fail,
   httpStatusByCode,
   ok,
+  recoveryByErrorCode,
   shelfsyncError,
   toProblem,
   type Problem,
   type Result,
   type ShelfsyncError,
 } from './errors.js';
-export { CloseCode, closeCodeName, type CloseCodeName } from './close-codes.js';
+export { Recovery, RecoverySchema } from './recovery.js';
+export {
+  CloseCode,
+  closeCodeName,
+  closeRecovery,
+  type CloseCodeEntry,
+  type CloseCodeName,
+  type StopAndAlertCloseCodeName,
+} from './close-codes.js';
 export { ShelfsyncFailure } from './failure.js';
 export {
   AdjustmentRequestSchema,

@@ -24,6 +24,7 @@ describe('errors', () => {
       status: 409,
       detail: 'store:s1 holds 2 rights, 3 needed',
       code: 'INSUFFICIENT_RIGHTS',
+      recovery: 'stop-and-alert',
       instance: '/v1/sales',
       requestId: 'req-1',
       details: { rights: 2 },
