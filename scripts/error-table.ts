@@ -2,13 +2,14 @@
  * Writes the table of error codes in docs/errors.md, between the markers
  * `<!-- error-table:start -->` and `<!-- error-table:end -->`, from
  * packages/protocol/src/errors.ts: every code in declaration order, the HTTP
- * status it answers with, its recovery class, and its doc comment. `--check` fails instead when the
+ * status it answers with, its recovery class, the fields of its details, and
+ * its doc comment. `--check` fails instead when the
  * file differs from what errors.ts says (the test suite runs the same
  * comparison, so the two cannot drift).
  *
  * One column is one entry of `columns`: a header and how to read a row's cell.
  */
-import { ErrorCode, httpStatusByCode, recoveryByErrorCode } from '../packages/protocol/src/index.js';
+import { ErrorCode, errorDetailFields, httpStatusByCode, recoveryByErrorCode } from '../packages/protocol/src/index.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,8 +44,16 @@ export const columns: readonly Column[] = [
   { header: 'code', cell: (row) => `\`${row.code}\`` },
   { header: 'HTTP status', cell: (row) => String(row.status) },
   { header: 'recovery', cell: (row) => recoveryByErrorCode[row.code] },
+  { header: 'details', cell: (row) => detailFields(row.code) },
   { header: 'meaning', cell: (row) => row.meaning },
 ];
+
+/** The fields of a code's `details` (`errorDetailsSchemas`), `?` marking the optional ones; empty for none. */
+export function detailFields(code: ErrorCode): string {
+  return errorDetailFields(code)
+    .map((field) => `\`${field.name}${field.optional ? '?' : ''}\``)
+    .join(', ');
+}
 
 /** The doc comment of each property of `export const ErrorCode = {...}`, by property name. */
 export function errorCodeComments(sourceText: string): Map<string, string> {

@@ -1,7 +1,7 @@
 import { ErrorCode } from '@shelfsync/protocol';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { errorCodeComments, errorRows, errorTableFiles, markdownTable } from '../scripts/error-table.js';
+import { detailFields, errorCodeComments, errorRows, errorTableFiles, markdownTable } from '../scripts/error-table.js';
 
 describe('the error-code table (docs/errors.md)', () => {
   it('is what packages/protocol/src/errors.ts says (run npm run error-table after a change)', async () => {
@@ -13,6 +13,12 @@ describe('the error-code table (docs/errors.md)', () => {
     expect(rows.map((row) => row.code)).toEqual(Object.values(ErrorCode));
     const sale = rows.find((row) => row.code === ErrorCode.InsufficientRights);
     expect(sale).toMatchObject({ status: 409, meaning: expect.stringContaining('enough rights') as unknown });
+  });
+
+  it("names the fields of each code's details, the optional ones with a ?", () => {
+    expect(detailFields(ErrorCode.InsufficientStock)).toBe('`available`');
+    expect(detailFields(ErrorCode.UpdateInvalidValue)).toBe('`account?`');
+    expect(detailFields(ErrorCode.NotFound)).toBe('');
   });
 
   it('reads doc comments from the source and refuses a code without one', () => {

@@ -1,4 +1,11 @@
-import { ErrorCode, ShelfsyncFailure, shelfsyncError, toProblem, type ShelfsyncError } from '@shelfsync/protocol';
+import {
+  ErrorCode,
+  ShelfsyncFailure,
+  shelfsyncError,
+  toProblem,
+  type ErrorDetailsArg,
+  type ShelfsyncError,
+} from '@shelfsync/protocol';
 import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
 import Koa, { type Context, type Middleware, type Next } from 'koa';
@@ -13,8 +20,9 @@ export class HttpProblem extends ShelfsyncFailure {
   override readonly name = 'HttpProblem';
 }
 
-export function problem(code: ErrorCode, detail: string, details?: Readonly<Record<string, unknown>>): HttpProblem {
-  return new HttpProblem(shelfsyncError(code, detail, details));
+/** A problem to throw; `details` must have the code's shape (ErrorDetails). */
+export function problem<C extends ErrorCode>(code: C, detail: string, ...details: ErrorDetailsArg<C>): HttpProblem {
+  return new HttpProblem(shelfsyncError(code, detail, ...details) as ShelfsyncError);
 }
 
 export interface RequestState {

@@ -6,6 +6,7 @@ import {
   storeAccount,
   storeWriter,
   toProblem,
+  withDetails,
   type OperationResponse,
   type Problem,
   type RefusalCause,
@@ -247,7 +248,7 @@ export class PointOfSale {
     { askedHub, topUp, commitsUnits }: { askedHub: boolean; topUp: TopUpResult | null; commitsUnits: boolean },
   ): ShelfsyncError {
     const { sync } = this.options;
-    const requested = Number(error.details?.requested ?? request.quantity);
+    const requested = error.code === ErrorCode.InsufficientRights ? error.details.requested : request.quantity;
     const cause =
       commitsUnits && error.code === ErrorCode.InsufficientRights
         ? refusalCause({ requested, onShelf: this.figures(doc).onShelf, asked: askedHub, topUp })
@@ -263,13 +264,14 @@ export class PointOfSale {
         chainAvailable: computeStock(doc).value,
       });
     }
-    const details = {
-      ...error.details,
-      hubReachable: sync.status().connected,
+    const hubReachable = sync.status().connected;
+    // What a top-up answered and why the sale was refused belong to INSUFFICIENT_RIGHTS, the one code they follow.
+    if (error.code !== ErrorCode.InsufficientRights) return withDetails(error, { hubReachable });
+    return withDetails(error, {
+      hubReachable,
       ...(topUp === null ? {} : { availableAtLocation: topUp.available }),
       ...(cause === undefined ? {} : { cause }),
-    };
-    return { ...error, details };
+    });
   }
 
   /** Stores a local update and hands it to the sync, which sends it once durable; resolves when durable. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ErrorDetails, ErrorDetailsArg } from './error-details.js';
 import { RecoverySchema, type Recovery } from './recovery.js';
 
 /**
@@ -154,19 +155,27 @@ export const recoveryByErrorCode: Readonly<Record<ErrorCode, Recovery>> = {
   INTERNAL: 'retry',
 };
 
-/** A failure as data: a code, a sentence for people, and structured details for programs. */
-export interface ShelfsyncError {
-  readonly code: ErrorCode;
-  readonly detail: string;
-  readonly details?: Readonly<Record<string, unknown>>;
-}
+/**
+ * A failure as data: a code, a sentence for people, and structured details for
+ * programs, shaped per code (ErrorDetails): none for most codes, optional where
+ * every field is, required otherwise. A union over the codes: narrow by `code`
+ * to read `details`.
+ */
+export type ShelfsyncError<C extends ErrorCode = ErrorCode> = C extends ErrorCode
+  ? [ErrorDetails<C>] extends [undefined]
+    ? { readonly code: C; readonly detail: string; readonly details?: never }
+    : object extends ErrorDetails<C>
+      ? { readonly code: C; readonly detail: string; readonly details?: ErrorDetails<C> }
+      : { readonly code: C; readonly detail: string; readonly details: ErrorDetails<C> }
+  : never;
 
-export function shelfsyncError(
-  code: ErrorCode,
+/** An error with code `code`; `details` must have that code's shape (ErrorDetails). */
+export function shelfsyncError<C extends ErrorCode>(
+  code: C,
   detail: string,
-  details?: Readonly<Record<string, unknown>>,
-): ShelfsyncError {
-  return details === undefined ? { code, detail } : { code, detail, details };
+  ...[details]: ErrorDetailsArg<C>
+): ShelfsyncError<C> {
+  return (details === undefined ? { code, detail } : { code, detail, details }) as ShelfsyncError<C>;
 }
 
 /** Outcome of an operation that can fail for a reason the caller should handle. */
@@ -177,12 +186,12 @@ export function ok<T>(value: T): Result<T> {
   return { ok: true, value };
 }
 
-export function fail<T = never>(
-  code: ErrorCode,
+export function fail<T = never, C extends ErrorCode = ErrorCode>(
+  code: C,
   detail: string,
-  details?: Readonly<Record<string, unknown>>,
+  ...details: ErrorDetailsArg<C>
 ): Result<T> {
-  return { ok: false, error: shelfsyncError(code, detail, details) };
+  return { ok: false, error: shelfsyncError(code, detail, ...details) as ShelfsyncError };
 }
 
 const errorCodeValues = Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]];

@@ -36,6 +36,16 @@ export {
   type Result,
   type ShelfsyncError,
 } from './errors.js';
+export {
+  CheckedProblemSchema,
+  errorDetailFields,
+  errorDetailsSchemas,
+  parseProblemDetails,
+  withDetails,
+  type ErrorDetails,
+  type ErrorDetailsArg,
+  type ProblemDetailsResult,
+} from './error-details.js';
 export { Recovery, RecoverySchema } from './recovery.js';
 export {
   CloseCode,

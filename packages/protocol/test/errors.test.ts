@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, ProblemSchema, fail, httpStatusByCode, ok, shelfsyncError, toProblem } from '../src/index.js';
+import {
+  ErrorCode,
+  ProblemSchema,
+  StoreIdSchema,
+  fail,
+  httpStatusByCode,
+  ok,
+  shelfsyncError,
+  storeAccount,
+  toProblem,
+} from '../src/index.js';
 
 describe('errors', () => {
   it('maps every code to a 4xx or 5xx status', () => {
@@ -12,7 +22,11 @@ describe('errors', () => {
 
   it('renders RFC 9457 problem details with code, detail and request id', () => {
     const problem = toProblem(
-      shelfsyncError(ErrorCode.InsufficientRights, 'store:s1 holds 2 rights, 3 needed', { rights: 2 }),
+      shelfsyncError(ErrorCode.InsufficientRights, 'store:s1 holds 2 rights, 3 needed', {
+        account: storeAccount(StoreIdSchema.parse('s1')),
+        rights: 2,
+        requested: 3,
+      }),
       {
         instance: '/v1/sales',
         requestId: 'req-1',
@@ -27,7 +41,7 @@ describe('errors', () => {
       recovery: 'stop-and-alert',
       instance: '/v1/sales',
       requestId: 'req-1',
-      details: { rights: 2 },
+      details: { account: 'store:s1', rights: 2, requested: 3 },
     });
     expect(ProblemSchema.parse(problem)).toEqual(problem);
   });

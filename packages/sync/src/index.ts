@@ -47,6 +47,7 @@ export {
 export {
   StoreSync,
   helloDirty,
+  type HubRefusal,
   type StoreDocuments,
   type StoreSyncEvent,
   type StoreSyncOptions,

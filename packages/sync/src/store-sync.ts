@@ -1,4 +1,4 @@
-import { CloseCode, ErrorCode, SkuSchema, type ShelfsyncError, type Sku, type StoreId } from '@shelfsync/protocol';
+import { CloseCode, ErrorCode, SkuSchema, type Sku, type StoreId } from '@shelfsync/protocol';
 import * as Y from 'yjs';
 import {
   HELLO_DIRTY_BYTES,
@@ -48,11 +48,17 @@ export interface StoreDocuments {
   saveCursor(epoch: string, cursor: number): Promise<void>;
 }
 
+/** A change the hub refused, as its `error` frame says: a code and a sentence (frames carry no details). */
+export interface HubRefusal {
+  readonly code: ErrorCode;
+  readonly detail: string;
+}
+
 /** Something the store's sync did, for logs, metrics and tests. */
 export type StoreSyncEvent =
   | { readonly type: 'live'; readonly changed: number; readonly dirty: number }
   | { readonly type: 'caught-up'; readonly cursor: number; readonly skus: number }
-  | { readonly type: 'rejected'; readonly sku: string; readonly error: ShelfsyncError }
+  | { readonly type: 'rejected'; readonly sku: string; readonly error: HubRefusal }
   | { readonly type: 'protocol-error'; readonly detail: string }
   | { readonly type: 'closed'; readonly code: number; readonly reason: string }
   /** Refusal reports dropped from the full queue since the last such event; said when the queue drains again. */
@@ -84,7 +90,7 @@ export interface StoreSyncStatus {
   readonly lastSyncedAt: number | null;
   readonly cursor: number;
   /** SKUs whose local changes the hub refused, with the last refusal. */
-  readonly rejected: ReadonlyMap<string, ShelfsyncError>;
+  readonly rejected: ReadonlyMap<string, HubRefusal>;
   /** Why syncing stopped for good (a local change could not be stored), or null. */
   readonly halted: string | null;
 }
@@ -106,7 +112,7 @@ export class StoreSync {
    */
   hubOverrideCap: number | null = null;
   private cursor = 0;
-  private readonly rejected = new Map<string, ShelfsyncError>();
+  private readonly rejected = new Map<string, HubRefusal>();
   /** Per SKU, the send of its latest local update, which the next one waits for. */
   private readonly sendOrder = new Map<string, Promise<unknown>>();
   private haltedBecause: string | null = null;
@@ -307,7 +313,7 @@ export class StoreSync {
   }
 
   /** @internal */
-  recordRejected(sku: string, error: ShelfsyncError | null): void {
+  recordRejected(sku: string, error: HubRefusal | null): void {
     if (error === null) this.rejected.delete(sku);
     else this.rejected.set(sku, error);
   }
