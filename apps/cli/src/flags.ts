@@ -160,7 +160,8 @@ export const storeFlags = {
   authRetryMs: {
     flag: 'auth-retry-ms',
     env: 'SHELFSYNC_AUTH_RETRY_MS',
-    description: 'wait after the hub refused the token or it expired, before trying again (default 300000, 5 min)',
+    description:
+      'wait after the hub refused the token, it expired, or a close no retry heals (stop-and-alert), before trying again (default 300000, 5 min)',
   },
   firstSyncWaitMs: {
     flag: 'first-sync-wait-ms',

@@ -15,7 +15,10 @@ export const StoreConfigSchema = z.strictObject({
   token: z.string().min(1).optional(),
   /** A file holding the store token (owner-only); read again before every connection attempt, so a new token needs no restart. */
   tokenFile: z.string().min(1).optional(),
-  /** How long to wait before trying again when the hub refused the token (401, 4401) or it expired: minutes, not seconds. */
+  /**
+   * How long to wait before trying again when the hub refused the token (401, 4401), it expired, or the link
+   * closed with another stop-and-alert code (4403, 4406, 4409, 4400...): minutes, not seconds.
+   */
   authRetryMs: z.coerce.number().int().min(1_000).max(86_400_000).default(300_000),
   /** A fresh replica's writes wait this long for its first sync with the hub before they are refused. */
   firstSyncWaitMs: z.coerce.number().int().min(0).max(600_000).default(10_000),

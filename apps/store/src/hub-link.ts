@@ -1,5 +1,15 @@
 import { ConnectionErrorReason, wsErrorReason, wsTransport, type Logger } from '@shelfsync/edge';
-import { CloseCode, SYNC_PATH, readStoreTokenClaims, type HubLinkProblemSchema } from '@shelfsync/protocol';
+import {
+  CloseCode,
+  Recovery,
+  SYNC_PATH,
+  closeCodeName,
+  closeRecovery,
+  readStoreTokenClaims,
+  type CloseCodeName,
+  type HubLinkProblemSchema,
+  type StopAndAlertCloseCodeName,
+} from '@shelfsync/protocol';
 import { backoffDelay, type StoreSync } from '@shelfsync/sync';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
@@ -26,20 +36,28 @@ const HEALTHY_SESSION_MS = 10_000;
 /** A token this close to its expiry is logged once, so its successor is issued in time. */
 const EXPIRY_WARNING_MS = 7 * 86_400_000;
 
-/** Close codes no retry can heal without an operator: the store waits `authRetryMs` between attempts. */
-const LASTING: Partial<Record<number, ProblemKind>> = {
-  [CloseCode.Unauthorized.code]: 'unauthorized',
-  [CloseCode.Forbidden.code]: 'forbidden',
-  [CloseCode.UnsupportedProtocol.code]: 'unsupported-protocol',
+/** How each close that needs a person shows in `problem`; complete by type (the close code table decides which). */
+const STOP_KIND: Readonly<Record<StopAndAlertCloseCodeName, ProblemKind>> = {
+  BadRequest: 'protocol-error',
+  Unauthorized: 'unauthorized',
+  Forbidden: 'forbidden',
+  UnsupportedProtocol: 'unsupported-protocol',
+  Replaced: 'replaced',
 };
+
+const stopsAndAlerts = (name: CloseCodeName): name is StopAndAlertCloseCodeName =>
+  CloseCode[name].recovery === Recovery.StopAndAlert;
 
 /**
  * Keeps a store connected to its hub: one WebSocket, authenticated with the
  * store token in the upgrade request, reattached to the store's sync on every
- * reconnect, retried with exponential backoff and jitter. A token that cannot
- * work (expired by its own `exp`, refused with 401, a session closed with 4401)
- * is not retried in a loop: the store says why (`problem`), waits long, and
- * tries again at once when its token file changes.
+ * reconnect. A close is handled by its recovery class (the CloseCode table):
+ * `retry` (and a code not in the table) reconnects with exponential backoff and
+ * jitter; `resync` reconnects at once, for the new session's full catch-up,
+ * unless the link is already failing; `stop-and-alert` is not retried in a loop:
+ * the store says why (`problem`, logged at error once per problem), waits
+ * `authRetryMs`, and tries again at once when its token file changes. A token
+ * that cannot work (expired by its own `exp`, refused with 401) is handled so too.
  */
 export class HubLink {
   private socket: WebSocket | null = null;
@@ -51,6 +69,8 @@ export class HubLink {
   private stopped = false;
   private sentToken = '';
   private warnedFor = '';
+  /** The kind of problem last logged at error level; attempts that meet it again log at info. */
+  private alertedFor = '';
   private currentProblem: HubLinkProblem | null = null;
   private expiresAt: number | null = null;
   private readonly random: () => number;
@@ -127,7 +147,7 @@ export class HubLink {
       socket.terminate();
     });
     // Always listened to: `ws` closes the socket itself (1002, 1007, 1009) and the
-    // close below reconnects with backoff, which also bounds these lines.
+    // close below reconnects with backoff (their class is retry), which also bounds these lines.
     socket.on('error', (error) => {
       const reason = wsErrorReason(error);
       if (reason === ConnectionErrorReason.SocketError) this.log.debug({ err: error.message }, 'hub connection error');
@@ -137,27 +157,40 @@ export class HubLink {
       if (this.socket === socket) this.socket = null;
       if (this.stopped) return;
       const reason = reasonBuffer.toString('utf8');
-      const lasting = LASTING[code];
+      const lasted = opened && this.now() - openedAt >= HEALTHY_SESSION_MS;
+      // A problem met again after a session that lasted is a new one, logged at error again.
+      if (lasted) this.alertedFor = '';
       if (refused !== null) return this.waitForOperator(refused.kind, refused.detail, refused.status);
-      if (lasting !== undefined) {
-        const kind = lasting === 'unauthorized' && this.tokenExpired() ? 'token-expired' : lasting;
-        return this.waitForOperator(kind, `the hub closed the session with ${code} (${reason})`, code);
+      const name = closeCodeName(code);
+      if (name !== undefined && stopsAndAlerts(name)) {
+        const kind = name === 'Unauthorized' && this.tokenExpired() ? 'token-expired' : STOP_KIND[name];
+        return this.waitForOperator(kind, stopDetail(kind, code, reason), code);
       }
+      const resync = closeRecovery(code) === Recovery.Resync;
       // A cut link opens and closes at once: back off as from a failed attempt, not
       // as from a fresh session, or the store would retry several times a second.
       const cut = code === CloseCode.LinkCut.code;
       this.refusedInARow = cut ? this.refusedInARow + 1 : 0;
       // Only a session that lasted resets the backoff: a hub that accepts and then
       // breaks the protocol (or closes at once) is retried as a failed attempt.
-      if (opened && this.now() - openedAt >= HEALTHY_SESSION_MS) this.attempt = 0;
-      const delay = backoffDelay(cut ? this.refusedInARow - 1 : this.attempt++, this.random);
+      if (lasted) this.attempt = 0;
+      // A resync reconnects at once, but only when the link was not failing already:
+      // a close for good comes back in the new session, which then backs off.
+      const delay = cut
+        ? backoffDelay(this.refusedInARow - 1, this.random)
+        : resync && this.attempt === 0
+          ? 0
+          : backoffDelay(this.attempt, this.random);
+      if (!cut) this.attempt++;
       if (cut) this.log.warn({ retryInMs: delay }, "the hub cut this store's link: selling from local quota");
+      else if (resync)
+        this.log.warn({ code, reason, retryInMs: delay }, 'hub connection closed: reconnecting to resync');
       else this.log.info({ code, reason, retryInMs: delay }, 'hub connection closed');
       const kind: ProblemKind = cut ? 'link-cut' : opened ? 'closed' : 'unreachable';
       const detail = cut
         ? "an operator cut this store's link: it sells from its local quota until the link is restored"
         : opened
-          ? `the hub closed the session (${code}${reason === '' ? '' : `: ${reason}`}); reconnecting`
+          ? `the hub closed the session (${code}${reason === '' ? '' : `: ${reason}`}); ${resync ? 'reconnecting for a full catch-up' : 'reconnecting'}`
           : 'the hub cannot be reached; retrying with backoff';
       this.setProblem(kind, detail, opened || cut ? code : null, delay);
       this.timer = setTimeout(() => this.connect(), delay);
@@ -212,18 +245,20 @@ export class HubLink {
   }
 
   /**
-   * The hub will not take this token: try again only after `authRetryMs`, or at
-   * once when the token file holds a different token.
+   * Retrying will not help until a person acts (a new token, a fixed peer, one
+   * process per store): try again only after `authRetryMs`, or at once when the
+   * token file holds a different token.
    */
   private waitForOperator(kind: ProblemKind, detail: string, status: number | null): void {
     this.clearTimers();
     if (this.stopped) return;
     const delay = Math.floor(this.options.authRetryMs * (0.9 + this.random() * 0.2));
     this.setProblem(kind, detail, status, delay);
-    this.log.error(
-      { problem: kind, status, retryInMs: delay, watchingTokenFile: this.options.tokenFromFile },
-      `not connected to the hub: ${detail}`,
-    );
+    // Once per problem at error level (an operator acts on it); every further attempt that meets it, at info.
+    const fields = { problem: kind, status, retryInMs: delay, watchingTokenFile: this.options.tokenFromFile };
+    if (kind === this.alertedFor) this.log.info(fields, `still not connected to the hub: ${detail}`);
+    else this.log.error(fields, `not connected to the hub: ${detail}`);
+    this.alertedFor = kind;
     this.timer = setTimeout(() => this.connect(), delay);
     this.timer.unref();
     if (!this.options.tokenFromFile) return;
@@ -259,4 +294,16 @@ export class HubLink {
     this.timer = null;
     this.watcher = null;
   }
+}
+
+/** What a person reads about a close that needs one. */
+function stopDetail(kind: ProblemKind, code: number, reason: string): string {
+  const closed = `${code}${reason === '' ? '' : ` (${reason})`}`;
+  if (kind === 'replaced') {
+    return `another connection with this store's token replaced this one (${closed}): stop the second process for this store, or revoke the token if it is in other hands`;
+  }
+  if (kind === 'protocol-error') {
+    return `the session was closed for breaking the sync protocol (${closed}): a bug on one side or in a proxy between; see the store's and the hub's logs`;
+  }
+  return `the hub closed the session with ${code} (${reason})`;
 }

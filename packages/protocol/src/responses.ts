@@ -240,7 +240,9 @@ export const FaultProxyStatusSchema = z.strictObject({
 /**
  * Why a store is not connected to its hub, and what it does about it. The
  * credential kinds (unauthorized, token-expired, token-unreadable) and forbidden,
- * unsupported-protocol cannot heal by retrying: the store waits long between
+ * unsupported-protocol, replaced (another process holds this store's token) and
+ * protocol-error (a session closed for breaking the protocol) cannot heal by
+ * retrying (their close codes are stop-and-alert): the store waits long between
  * attempts (and re-reads its --token-file), so it never hammers the hub.
  */
 export const HubLinkProblemSchema = z.strictObject({
@@ -252,6 +254,8 @@ export const HubLinkProblemSchema = z.strictObject({
     'token-unreadable',
     'forbidden',
     'unsupported-protocol',
+    'replaced',
+    'protocol-error',
     'link-cut',
   ]),
   /** One sentence for a person: what happened and what fixes it. */

@@ -33,6 +33,8 @@ const PROBLEM_LABELS: Readonly<Record<string, string>> = {
   'token-unreadable': 'Store token unreadable',
   forbidden: 'Hub refused this store',
   'unsupported-protocol': 'Hub speaks another protocol version',
+  replaced: 'Another process connected as this store',
+  'protocol-error': 'Link broke the sync protocol',
   'link-cut': 'Link cut by an operator',
 };
 
