@@ -10,6 +10,7 @@ import {
   type Logger,
 } from '@shelfsync/edge';
 import { PointOfSale, ReplicaHealth } from '@shelfsync/point-of-sale';
+import { Recovery, recoveryByErrorCode } from '@shelfsync/protocol';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { StoreStorage, StoreSync, type StoreSyncEvent } from '@shelfsync/sync';
 import { join } from 'node:path';
@@ -159,6 +160,13 @@ function pruneIdempotencyAnswers(
 
 function logSyncEvent(log: Logger, event: StoreSyncEvent): void {
   if (event.type === 'halted') log.error(event, event.type);
+  // A refusal no retry or resync heals needs a person: at error, once per SKU and code.
+  else if (
+    event.type === 'rejected' &&
+    !event.repeated &&
+    recoveryByErrorCode[event.error.code] === Recovery.StopAndAlert
+  )
+    log.error(event, event.type);
   else if (event.type === 'rejected' || event.type === 'protocol-error') log.warn(event, event.type);
   else log.info(event, event.type);
 }

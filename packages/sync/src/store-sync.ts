@@ -1,4 +1,12 @@
-import { CloseCode, ErrorCode, SkuSchema, type Sku, type StoreId } from '@shelfsync/protocol';
+import {
+  CloseCode,
+  type ErrorCode,
+  Recovery,
+  SkuSchema,
+  recoveryByErrorCode,
+  type Sku,
+  type StoreId,
+} from '@shelfsync/protocol';
 import * as Y from 'yjs';
 import {
   HELLO_DIRTY_BYTES,
@@ -58,7 +66,8 @@ export interface HubRefusal {
 export type StoreSyncEvent =
   | { readonly type: 'live'; readonly changed: number; readonly dirty: number }
   | { readonly type: 'caught-up'; readonly cursor: number; readonly skus: number }
-  | { readonly type: 'rejected'; readonly sku: string; readonly error: HubRefusal }
+  /** `repeated`: the SKU's last refusal, since it was last accepted, had the same code. */
+  | { readonly type: 'rejected'; readonly sku: string; readonly error: HubRefusal; readonly repeated: boolean }
   | { readonly type: 'protocol-error'; readonly detail: string }
   | { readonly type: 'closed'; readonly code: number; readonly reason: string }
   /** Refusal reports dropped from the full queue since the last such event; said when the queue drains again. */
@@ -312,10 +321,12 @@ export class StoreSync {
     this.lastSyncedAt = this.options.now();
   }
 
-  /** @internal */
-  recordRejected(sku: string, error: HubRefusal | null): void {
+  /** @internal Records a SKU's refusal (null: its changes were accepted); says whether it repeats the last one's code. */
+  recordRejected(sku: string, error: HubRefusal | null): boolean {
+    const repeated = error !== null && this.rejected.get(sku)?.code === error.code;
     if (error === null) this.rejected.delete(sku);
     else this.rejected.set(sku, error);
+    return repeated;
   }
 
   /** @internal */
@@ -492,15 +503,13 @@ class StoreSession {
       case 'error':
         if (message.sku !== undefined) {
           if (message.ref !== undefined) this.refused.add(message.ref);
-          this.owner.recordRejected(message.sku, { code: message.code, detail: message.detail });
-          this.options.onEvent({
-            type: 'rejected',
-            sku: message.sku,
-            error: { code: message.code, detail: message.detail },
-          });
-          // A change the hub refused leaves every later one of the SKU without what it builds on:
-          // exchange the whole difference again, or the SKU stays apart until the next connection.
-          if (message.code === ErrorCode.UpdateMissingDependency) this.resync(message.sku);
+          const error = { code: message.code, detail: message.detail };
+          const repeated = this.owner.recordRejected(message.sku, error);
+          this.options.onEvent({ type: 'rejected', sku: message.sku, error, repeated });
+          // A change the hub refused leaves every later one of the SKU without what it builds on
+          // (UPDATE_MISSING_DEPENDENCY, class resync): exchange the whole difference again, or the
+          // SKU stays apart until the next connection.
+          if (recoveryByErrorCode[message.code] === Recovery.Resync) this.resync(message.sku);
         } else {
           this.options.onEvent({ type: 'protocol-error', detail: `hub reports ${message.code}: ${message.detail}` });
         }

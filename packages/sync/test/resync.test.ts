@@ -52,6 +52,7 @@ describe('a SKU the hub finds out of step is resynced within the session', () =>
     await until(() =>
       store.events.some((e) => e.type === 'rejected' && e.error.code === ErrorCode.UpdateMissingDependency),
     );
+    expect(store.events.find((e) => e.type === 'rejected')).toMatchObject({ repeated: false });
     // The store asked for the difference again: the hub now holds everything, on the same connection.
     await until(async () => (await hub.stock(mug)).value === 10);
     expect(link.lost).toBe(1);
@@ -93,5 +94,18 @@ describe('a SKU the hub finds out of step is resynced within the session', () =>
       Y.encodeStateVector(await store.storage.open(mug)),
     );
     expect(store.events.filter((e) => e.type === 'closed')).toEqual([]);
+  });
+
+  it('a refusal counts as repeated only with the code the SKU was last refused with, until its changes are accepted', async () => {
+    const store = await TestStore.create('north');
+    const overdrawn = { code: ErrorCode.UpdateOverdrawn, detail: 'store:north would hold -1 rights' };
+    expect(store.sync.recordRejected('MUG-1', overdrawn)).toBe(false);
+    expect(store.sync.recordRejected('MUG-1', overdrawn)).toBe(true);
+    expect(store.sync.recordRejected('TEA-1', overdrawn)).toBe(false);
+    expect(store.sync.recordRejected('MUG-1', { code: ErrorCode.UpdateForeignEntry, detail: 'not its own' })).toBe(
+      false,
+    );
+    store.sync.recordRejected('MUG-1', null);
+    expect(store.sync.recordRejected('MUG-1', overdrawn)).toBe(false);
   });
 });
