@@ -1,5 +1,5 @@
 import type { AddressSlots, PeerLogLimiter } from '@shelfsync/edge';
-import { CloseCode, SkuSchema, type Sku } from '@shelfsync/protocol';
+import { CloseCode, SkuSchema, type Sku, type TableCloseCode } from '@shelfsync/protocol';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
@@ -233,6 +233,6 @@ function send(socket: WebSocket, message: Uint8Array): void {
   socket.send(message, { binary: true });
 }
 
-function closeWith(socket: WebSocket, close: { readonly code: number; readonly reason: string }): void {
+function closeWith(socket: WebSocket, close: TableCloseCode): void {
   socket.close(close.code, close.reason);
 }

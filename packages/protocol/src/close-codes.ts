@@ -72,6 +72,14 @@ export const CloseCode = {
   InternalError: { code: 4500, reason: 'internal error', recovery: 'retry' },
 } as const satisfies Readonly<Record<string, CloseCodeEntry>>;
 export type CloseCodeName = keyof typeof CloseCode;
+/**
+ * What a socket is closed with: a code of the table (none made up at a call site),
+ * with the table's reason or a more precise one (4401 says which credential failed).
+ */
+export interface TableCloseCode {
+  readonly code: (typeof CloseCode)[CloseCodeName]['code'];
+  readonly reason: string;
+}
 
 /** The names of the close codes after which the closed side stops and alerts. */
 export type StopAndAlertCloseCodeName = {

@@ -53,6 +53,7 @@ export {
   closeRecovery,
   type CloseCodeEntry,
   type CloseCodeName,
+  type TableCloseCode,
   type StopAndAlertCloseCodeName,
 } from './close-codes.js';
 export { ShelfsyncFailure } from './failure.js';

@@ -9,6 +9,7 @@ import {
   shelfsyncError,
   toProblem,
   type CloseCodeName,
+  type TableCloseCode,
 } from '../src/index.js';
 
 describe('recovery classes', () => {
@@ -44,6 +45,13 @@ describe('recovery classes', () => {
     for (const name of ['SlowConsumer', 'RequestBudgetExceeded', 'LinkCut', 'GoingAway'] as const) {
       expect(CloseCode[name].recovery, name).toBe(Recovery.Retry);
     }
+  });
+
+  it('closes a socket only with a code of the table, with its reason or a more precise one', () => {
+    const revoked: TableCloseCode = { code: CloseCode.Unauthorized.code, reason: 'token revoked' };
+    // @ts-expect-error: 4000 is in no entry of the table
+    const madeUp: TableCloseCode = { code: 4000, reason: 'made up' };
+    expect([revoked, madeUp].map((close) => closeRecovery(close.code))).toEqual(['stop-and-alert', 'retry']);
   });
 
   it('retries after a close code shelfsync does not define (an abnormal closure, 1006)', () => {

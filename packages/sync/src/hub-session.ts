@@ -7,6 +7,7 @@ import {
   writerKey,
   type ErrorCode as Code,
   type StoreId,
+  type TableCloseCode,
 } from '@shelfsync/protocol';
 import * as Y from 'yjs';
 import { TokenBucket } from './budget.js';
@@ -106,7 +107,7 @@ export class HubSession {
   }
 
   /** Closes the session with a named close code. */
-  close(closeCode: { code: number; reason: string }): void {
+  close(closeCode: TableCloseCode): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.closedByHub = true;
@@ -137,7 +138,7 @@ export class HubSession {
     if (spoken !== null) this.sendFrame(encodeControlFrame(spoken));
   }
 
-  private protocolError(detail: string, closeCode: { code: number; reason: string } = CloseCode.BadRequest): void {
+  private protocolError(detail: string, closeCode: TableCloseCode = CloseCode.BadRequest): void {
     this.options.onEvent({ type: 'protocol-error', storeId: this.storeId, detail });
     if (this.state === 'live') this.send({ type: 'error', code: ErrorCode.ValidationFailed, detail });
     this.close(closeCode);

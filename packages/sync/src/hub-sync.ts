@@ -4,6 +4,7 @@ import {
   type RefusalCause,
   type Sku,
   type StoreId,
+  type TableCloseCode,
   type WriterKey,
 } from '@shelfsync/protocol';
 import type { StorageWrite } from '@shelfsync/storage';
@@ -274,7 +275,7 @@ export class HubSync {
    * were revoked: Unauthorized), only if it is `session` when one is given, so
    * a timer of an older session never closes a newer one. False if nothing closed.
    */
-  closeStore(storeId: StoreId, closeCode: { code: number; reason: string }, session?: HubSession): boolean {
+  closeStore(storeId: StoreId, closeCode: TableCloseCode, session?: HubSession): boolean {
     const live = this.live.get(storeId);
     if (live === undefined || (session !== undefined && live !== session)) return false;
     live.close(closeCode);

@@ -6,6 +6,7 @@ import {
   recoveryByErrorCode,
   type Sku,
   type StoreId,
+  type TableCloseCode,
 } from '@shelfsync/protocol';
 import * as Y from 'yjs';
 import {
@@ -449,7 +450,7 @@ class StoreSession {
     });
   }
 
-  close(closeCode: { code: number; reason: string }): void {
+  close(closeCode: TableCloseCode): void {
     if (this.state === 'closed') return;
     this.saveCursorOnClose();
     this.state = 'closed';
