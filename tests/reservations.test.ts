@@ -135,10 +135,7 @@ describe('online reservations at the hub', () => {
     expect((held?.posRights ?? 0) + (held?.onlineRights ?? 0)).toBe(4);
 
     // Killed before the TTL runs out; the expiry is rebuilt from the stored record on start.
-    await new Promise<void>((resolve) => {
-      cluster.hub?.child.once('exit', () => resolve());
-      cluster.hub?.child.kill('SIGKILL');
-    });
+    await cluster.killHub();
     await cluster.startHub();
     await eventually(async () => (await get(hub(), `/v1/reservations/${String(r.body.id)}`, auth())).body, {
       state: 'expired',
