@@ -8,6 +8,12 @@ export interface AppliedFault {
   readonly step: FaultStep;
 }
 
+/** What the fault driver acts on: the simulator's cluster (or a stand-in in a test). */
+export type FaultTarget = Pick<
+  SimCluster,
+  'storeIds' | 'proxy' | 'allProxies' | 'killStore' | 'restartStore' | 'killHub' | 'restartHub' | 'restartStopped'
+>;
+
 /**
  * The fault driver: applies a schedule's steps to the cluster when they fall
  * due (partitions, lag and flapping at the stores' proxies, kill -9 and restart
@@ -24,7 +30,7 @@ export class FaultDriver {
 
   constructor(
     schedule: readonly FaultStep[],
-    private readonly cluster: SimCluster,
+    private readonly cluster: FaultTarget,
     /** Sends a burst of requests at a process about to be killed: a store by index, or (null) the hub. */
     private readonly beforeKill: (store: number | null) => Promise<void>,
   ) {
