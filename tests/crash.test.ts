@@ -39,11 +39,7 @@ describe('kill -9 of a store during a burst of sales', () => {
     const keys = Array.from({ length: SALES }, (_, i) => i);
     const burst = sellAll(() => cluster.store('north'), keys, 8, acked);
     await vi.waitFor(() => expect(acked.size).toBeGreaterThanOrEqual(killAfter), { timeout: 60_000, interval: 5 });
-    await new Promise<void>((resolve) => {
-      const store = cluster.stores.get('north');
-      store?.child.once('exit', () => resolve());
-      store?.child.kill('SIGKILL');
-    });
+    await cluster.killStore('north');
     await burst;
     const ackedBeforeCrash = acked.size;
     expect(ackedBeforeCrash).toBeGreaterThanOrEqual(killAfter);

@@ -66,8 +66,7 @@ describe.skipIf(disk === null)('a store whose disk fills up', () => {
     await eventually(async () => (await get(hub, '/v1/skus/PEN-1')).body, { available: 100_000 - acked });
 
     // Space comes back; the store restarts from disk with every acknowledged sale.
-    store.child.kill('SIGKILL');
-    await new Promise((resolve) => store.child.once('exit', resolve));
+    await cluster.killStore('full');
     rmSync(filler);
     store = await cluster.startStore('full', { dataDir });
     expect((await get(store.url, '/v1/skus/PEN-1')).body).toMatchObject({ rights: 100_000 - acked });
@@ -124,8 +123,7 @@ describe.skipIf(hubDisk === null)('a hub whose disk fills up', () => {
     sold++;
 
     // Space comes back; a restarted hub recovers what is on disk and the store fills in the rest.
-    hub.child.kill('SIGKILL');
-    await new Promise((resolve) => hub.child.once('exit', resolve));
+    await cluster.killHub();
     rmSync(filler);
     hub = await cluster.startHub();
     await eventually(async () => (await get(hub.url, '/v1/skus/INK-1')).body, { available: 500 - sold }, 30_000);

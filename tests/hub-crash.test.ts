@@ -42,10 +42,7 @@ describe('kill -9 of the hub during a burst from three stores', () => {
     });
     stop = true;
     await Promise.all(burst);
-    await new Promise<void>((resolve) => {
-      cluster.hub?.child.once('exit', () => resolve());
-      cluster.hub?.child.kill('SIGKILL');
-    });
+    await cluster.killHub();
     await cluster.startHub();
 
     for (const id of STORES) {

@@ -159,10 +159,7 @@ describe('online reservations at the hub', () => {
     expect((held?.posRights ?? 0) + (held?.onlineRights ?? 0)).toBe(4);
 
     // Killed before the TTL runs out (or just after: either way the expiry is rebuilt from the stored record on start).
-    await new Promise<void>((resolve) => {
-      chain.hub?.child.once('exit', () => resolve());
-      chain.hub?.child.kill('SIGKILL');
-    });
+    await chain.killHub();
     await chain.startHub();
     await eventually(
       async () => (await get(hub(), `/v1/reservations/${String(r.body.id)}`, auth())).body,

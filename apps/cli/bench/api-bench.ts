@@ -1,18 +1,10 @@
-import { signStoreToken } from '@shelfsync/hub';
-import { StoreIdSchema, seededRandom } from '@shelfsync/protocol';
+import { seededRandom } from '@shelfsync/protocol';
 import autocannon from 'autocannon';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  metricSamples,
-  metricSum,
-  startHubProcess,
-  startStoreProcess,
-  writeSecretFile,
-  type ChildCommand,
-} from '../src/index.js';
+import { ProcessCluster, metricSamples, metricSum } from '../src/index.js';
 import { runWrk, wrkAvailable, type WrkResult } from './wrk.js';
 
 export interface BenchRow {
@@ -57,41 +49,19 @@ async function serverSide(
 }
 
 export async function runApiBench(rate = 2_000, seconds = 10): Promise<BenchRow[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'shelfsync-api-bench-'));
-  const secret = 'bench-secret-0123456789abcdef';
-  const env = { env: { SHELFSYNC_LOG_LEVEL: 'warn' } };
-  const children: ChildCommand[] = [];
+  const cluster = new ProcessCluster({
+    dir: mkdtempSync(join(tmpdir(), 'shelfsync-api-bench-')),
+    secret: 'bench-secret-0123456789abcdef',
+    apiToken: 'bench-api-token-0123456789',
+    start: { env: { SHELFSYNC_LOG_LEVEL: 'warn' } },
+    // No rate limit: the load generator is one client.
+    hubFlags: ['--rate-limit', '0'],
+  });
   let selling = true;
   try {
-    // No rate limit: the load generator is one client.
-    const hub = await startHubProcess(
-      {
-        port: 0,
-        dataDir: join(dir, 'hub'),
-        secretFile: writeSecretFile(join(dir, 'secrets', 'hub-secret'), secret),
-        flags: ['--rate-limit', '0'],
-      },
-      env,
-    );
-    children.push(hub);
+    const hub = await cluster.startHub();
     const stores: string[] = [];
-    for (const id of STORES) {
-      const store = await startStoreProcess(
-        {
-          id,
-          hubUrl: hub.url,
-          port: 0,
-          dataDir: join(dir, id),
-          tokenFile: writeSecretFile(
-            join(dir, 'secrets', `${id}.token`),
-            signStoreToken(StoreIdSchema.parse(id), secret),
-          ),
-        },
-        env,
-      );
-      children.push(store);
-      stores.push(store.url);
-    }
+    for (const id of STORES) stores.push((await cluster.startStore(id)).url);
     const post = async (url: string, body: unknown, key: string): Promise<number> => {
       const res = await fetch(url, {
         method: 'POST',
@@ -173,7 +143,7 @@ export async function runApiBench(rate = 2_000, seconds = 10): Promise<BenchRow[
         rate,
         connections: 32,
         seconds,
-        dir,
+        dir: cluster.dir,
         ...(conditional ? { headers: { 'If-None-Match': '"x-0"' } } : {}),
       });
     };
@@ -229,7 +199,7 @@ export async function runApiBench(rate = 2_000, seconds = 10): Promise<BenchRow[
     ];
   } finally {
     selling = false;
-    await Promise.all(children.map((c) => c.stop()));
-    rmSync(dir, { recursive: true, force: true });
+    await cluster.stop();
+    rmSync(cluster.dir, { recursive: true, force: true });
   }
 }

@@ -1,9 +1,7 @@
-import { signStoreToken } from '@shelfsync/hub';
-import { StoreIdSchema } from '@shelfsync/protocol';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startHubProcess, startStoreProcess, writeSecretFile, type ChildCommand } from '../src/index.js';
+import { ProcessCluster } from '../src/index.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -20,28 +18,15 @@ const percentile = (sorted: number[], p: number): number =>
  * Group commit shows as throughput that grows with concurrency.
  */
 export async function runDurableAckBench(seconds = 5): Promise<BenchRow[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'shelfsync-bench-'));
-  const secret = 'bench-secret-0123456789abcdef';
-  const env = { env: { SHELFSYNC_LOG_LEVEL: 'warn' } };
-  const children: ChildCommand[] = [];
+  const cluster = new ProcessCluster({
+    dir: mkdtempSync(join(tmpdir(), 'shelfsync-bench-')),
+    secret: 'bench-secret-0123456789abcdef',
+    apiToken: 'bench-api-token-0123456789',
+    start: { env: { SHELFSYNC_LOG_LEVEL: 'warn' } },
+  });
   try {
-    const hub = await startHubProcess(
-      { port: 0, dataDir: join(dir, 'hub'), secretFile: writeSecretFile(join(dir, 'secrets', 'hub-secret'), secret) },
-      env,
-    );
-    children.push(hub);
-    const id = StoreIdSchema.parse('bench');
-    const store = await startStoreProcess(
-      {
-        id,
-        hubUrl: hub.url,
-        port: 0,
-        dataDir: join(dir, id),
-        tokenFile: writeSecretFile(join(dir, 'secrets', `${id}.token`), signStoreToken(id, secret)),
-      },
-      env,
-    );
-    children.push(store);
+    await cluster.startHub();
+    const store = await cluster.startStore('bench');
     const post = async (path: string, body: unknown, key: string): Promise<number> => {
       const res = await fetch(`${store.url}${path}`, {
         method: 'POST',
@@ -78,7 +63,7 @@ export async function runDurableAckBench(seconds = 5): Promise<BenchRow[]> {
     }
     return rows;
   } finally {
-    await Promise.all(children.map((c) => c.stop()));
-    rmSync(dir, { recursive: true, force: true });
+    await cluster.stop();
+    rmSync(cluster.dir, { recursive: true, force: true });
   }
 }

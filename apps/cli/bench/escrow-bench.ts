@@ -1,17 +1,9 @@
-import { signStoreToken } from '@shelfsync/hub';
-import { StoreIdSchema, seededRandom } from '@shelfsync/protocol';
+import { seededRandom } from '@shelfsync/protocol';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import {
-  TcpProxy,
-  metricSum,
-  startHubProcess,
-  startStoreProcess,
-  writeSecretFile,
-  type ChildCommand,
-} from '../src/index.js';
+import { ProcessCluster, TcpProxy, metricSum } from '../src/index.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -100,54 +92,24 @@ function withUnitInHand(answer: Answer): boolean {
  */
 export async function runEscrowBench(seed = 7): Promise<BenchRow[]> {
   const random = seededRandom(seed);
-  const dir = mkdtempSync(join(tmpdir(), 'shelfsync-escrow-bench-'));
-  const secret = 'bench-secret-0123456789abcdef';
   const apiToken = 'bench-api-token-0123456789';
-  const env = { env: { SHELFSYNC_LOG_LEVEL: 'warn', SHELFSYNC_ESCROW_HALF_LIFE_MS: '20000' } };
-  const children: ChildCommand[] = [];
+  const cluster = new ProcessCluster({
+    dir: mkdtempSync(join(tmpdir(), 'shelfsync-escrow-bench-')),
+    secret: 'bench-secret-0123456789abcdef',
+    apiToken,
+    start: { env: { SHELFSYNC_LOG_LEVEL: 'warn', SHELFSYNC_ESCROW_HALF_LIFE_MS: '20000' } },
+    hubFlags: ['--escrow-horizon-ms', '60000', '--escrow-rebalance-ms', '2000', '--reservation-ttl-ms', '5000'],
+  });
   const proxies = new Map<string, TcpProxy>();
   try {
-    const hub = await startHubProcess(
-      {
-        port: 0,
-        dataDir: join(dir, 'hub'),
-        secretFile: writeSecretFile(join(dir, 'secrets', 'hub-secret'), secret),
-        flags: [
-          '--api-token-file',
-          writeSecretFile(join(dir, 'secrets', 'api-tokens'), apiToken),
-          '--escrow-horizon-ms',
-          '60000',
-          '--escrow-rebalance-ms',
-          '2000',
-          '--reservation-ttl-ms',
-          '5000',
-        ],
-      },
-      env,
-    );
-    children.push(hub);
-    const hubPort = Number(new URL(hub.url).port);
+    const hub = await cluster.startHub();
     const storeUrls = new Map<string, string>();
     const storeUrl = (id: string): string => storeUrls.get(id) ?? '';
     for (const id of [...STORES, 'east']) {
-      const proxy = await TcpProxy.start(hubPort);
+      const proxy = await TcpProxy.start(cluster.hubPort);
       proxy.degrade({ latencyMs: LINK_LATENCY_MS });
       proxies.set(id, proxy);
-      const store = await startStoreProcess(
-        {
-          id,
-          hubUrl: `ws://127.0.0.1:${proxy.port}`,
-          port: 0,
-          dataDir: join(dir, id),
-          tokenFile: writeSecretFile(
-            join(dir, 'secrets', `${id}.token`),
-            signStoreToken(StoreIdSchema.parse(id), secret),
-          ),
-        },
-        env,
-      );
-      children.push(store);
-      storeUrls.set(id, store.url);
+      storeUrls.set(id, (await cluster.startStore(id, { hubPort: proxy.port })).url);
     }
     for (const id of STORES) {
       for (const sku of SKUS)
@@ -327,8 +289,8 @@ export async function runEscrowBench(seed = 7): Promise<BenchRow[]> {
     ];
   } finally {
     for (const proxy of proxies.values()) await proxy.close();
-    await Promise.all(children.map((c) => c.stop()));
-    rmSync(dir, { recursive: true, force: true });
+    await cluster.stop();
+    rmSync(cluster.dir, { recursive: true, force: true });
   }
 }
 

@@ -1,6 +1,4 @@
 import { computeStock } from '@shelfsync/core';
-import { signStoreToken } from '@shelfsync/hub';
-import { StoreIdSchema } from '@shelfsync/protocol';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +7,7 @@ import { join } from 'node:path';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { WebSocket } from 'ws';
-import { startHubProcess, startStoreProcess, writeSecretFile, type ChildCommand } from '../src/index.js';
+import { ProcessCluster } from '../src/index.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -59,41 +57,21 @@ const percentile = (sorted: number[], p: number): number =>
  */
 export async function runPropagationBench(load: PropagationLoad): Promise<BenchRow> {
   const { stores: STORES, salesPerSecond: SALES_PER_SECOND, seconds: SECONDS } = load;
-  const dir = mkdtempSync(join(tmpdir(), 'shelfsync-bench-'));
-  const secret = 'bench-secret-0123456789abcdef';
-  const env = { env: { SHELFSYNC_LOG_LEVEL: 'warn' } };
-  const children: ChildCommand[] = [];
-  const sockets: WebSocket[] = [];
-  try {
+  const cluster = new ProcessCluster({
+    dir: mkdtempSync(join(tmpdir(), 'shelfsync-bench-')),
+    secret: 'bench-secret-0123456789abcdef',
+    apiToken: 'bench-api-token-0123456789',
+    start: { env: { SHELFSYNC_LOG_LEVEL: 'warn' } },
     // The sync path alone: with the allocator on, sales would also wait on top-ups
     // (measured by `pnpm bench escrow`), mixing two costs in one number.
-    const hub = await startHubProcess(
-      {
-        port: 0,
-        dataDir: join(dir, 'hub'),
-        secretFile: writeSecretFile(join(dir, 'secrets', 'hub-secret'), secret),
-        flags: ['--escrow', 'off'],
-      },
-      env,
-    );
-    children.push(hub);
-    const port = Number(new URL(hub.url).port);
-    const ids = Array.from({ length: STORES }, (_, i) => StoreIdSchema.parse(`s${String(i).padStart(2, '0')}`));
-    const stores = await Promise.all(
-      ids.map((id) =>
-        startStoreProcess(
-          {
-            id,
-            hubUrl: hub.url,
-            port: 0,
-            dataDir: join(dir, id),
-            tokenFile: writeSecretFile(join(dir, 'secrets', `${id}.token`), signStoreToken(id, secret)),
-          },
-          env,
-        ),
-      ),
-    );
-    children.push(...stores);
+    hubFlags: ['--escrow', 'off'],
+  });
+  const sockets: WebSocket[] = [];
+  try {
+    await cluster.startHub();
+    const port = cluster.hubPort;
+    const ids = Array.from({ length: STORES }, (_, i) => `s${String(i).padStart(2, '0')}`);
+    const stores = await Promise.all(ids.map((id) => cluster.startStore(id)));
 
     const post = (base: string, path: string, body: unknown): Promise<number> =>
       fetch(`${base}${path}`, {
@@ -166,7 +144,7 @@ export async function runPropagationBench(load: PropagationLoad): Promise<BenchR
     };
   } finally {
     for (const s of sockets) s.terminate();
-    await Promise.all(children.map((c) => c.stop()));
-    rmSync(dir, { recursive: true, force: true });
+    await cluster.stop();
+    rmSync(cluster.dir, { recursive: true, force: true });
   }
 }

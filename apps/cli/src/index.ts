@@ -9,3 +9,4 @@ export {
 } from './processes.js';
 export { TcpProxy } from './tcp-proxy.js';
 export { metricSamples, metricSum, type MetricSample } from './prometheus.js';
+export { ProcessCluster, isRunning, killProcess, type ClusterSettings, type StoreStart } from './sim/cluster.js';

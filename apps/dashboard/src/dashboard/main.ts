@@ -1,39 +1,30 @@
+/**
+ * The cloud dashboard: renders what the hub feed holds (stores, SKUs, alerts,
+ * the chain's minutes), at most once an animation frame.
+ */
 import '../shared/styles.css';
 import { byId, h, setAttr, setText, syncChildren } from '../shared/dom.js';
 import { ago, duration, units } from '../shared/format.js';
-import { RequestFailed, requestJson } from '../shared/http.js';
-import {
-  ChainSummarySchema,
-  LinkStateSchema,
-  SkuListSchema,
-  SkuStockSchema,
-  StoreLinksSchema,
-  type ChainSummary,
-  type StoreLink,
-} from '../shared/schemas.js';
 import { sparklinePath } from '../shared/sparkline.js';
 import { attrs, svg } from '../shared/svg.js';
 import { ChainChart } from './chain-chart.js';
-import { Catalog, computeAlerts, paginate, refusalText, type CatalogEntry } from './model.js';
+import { HubFeed } from './hub-feed.js';
+import { initLinkControls, toggleLink, token } from './link-controls.js';
+import { computeAlerts, paginate, refusalText, type CatalogEntry } from './model.js';
 import { renderStockBars } from './stock-bars.js';
 
-/** SKUs loaded by the catalog walk at most; events add the rest as they change. */
-const MAX_CATALOG = 5_000;
 const PAGE_SIZE = 20;
-const TOKEN_KEY = 'shelfsync.apiToken';
 
-const catalog = new Catalog();
-let stores: StoreLink[] = [];
-let summary: ChainSummary | null = null;
+const feed = new HubFeed(scheduleRender, showConnection);
+const { catalog } = feed;
 let page = 0;
 let openSku: string | null = null;
-let hubReachable = true;
-let streamLive = false;
 
 // ---- connection to the hub -------------------------------------------------
 
 const connection = byId('hub-connection');
 function showConnection(): void {
+  const { streamLive, hubReachable } = feed.connection;
   const [text, kind] =
     streamLive && hubReachable
       ? ['Live: updates as they happen', 'pill-ok']
@@ -45,88 +36,14 @@ function showConnection(): void {
   document.body.classList.toggle('stale', !(streamLive && hubReachable));
 }
 
-/**
- * The event stream: one `stock` event per changed SKU (the SKU read's body).
- * EventSource reconnects by itself with Last-Event-ID, and the hub replays what
- * changed meanwhile; a `reset` means the hub's data changed, so reload it all.
- */
-function openEvents(): void {
-  const events = new EventSource('/v1/events');
-  events.addEventListener('open', () => {
-    streamLive = true;
-    showConnection();
-  });
-  events.addEventListener('error', () => {
-    streamLive = false;
-    showConnection();
-    if (events.readyState === EventSource.CLOSED) {
-      // The browser gave up (the hub answered with an error): start over a little later.
-      setTimeout(openEvents, 3_000);
-    }
-  });
-  events.addEventListener('stock', (event) => {
-    let data: unknown;
-    try {
-      data = JSON.parse((event as MessageEvent<string>).data);
-    } catch {
-      return;
-    }
-    const stock = SkuStockSchema.safeParse(data);
-    if (!stock.success) return;
-    catalog.stock(stock.data, Date.now());
-    scheduleRender();
-    refreshSummarySoon();
-  });
-  events.addEventListener('reset', () => {
-    catalog.clear();
-    void loadCatalog();
-  });
-}
-
-// ---- data loading ----------------------------------------------------------
-
-async function loadCatalog(): Promise<void> {
-  let cursor: string | null = null;
-  do {
-    const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
-    const list = await requestJson(`/v1/skus?limit=200${query}`, SkuListSchema);
-    const now = Date.now();
-    for (const item of list.items) catalog.listed(item, now);
-    cursor = list.nextCursor;
-    scheduleRender();
-  } while (cursor !== null && catalog.size < MAX_CATALOG);
-}
-
-/** Runs `task` now and then every `ms` after it finishes (never two at once); failures mark the hub unreachable. */
-function every(ms: number, task: () => Promise<void>): void {
-  const run = (): void => {
-    task().then(
-      () => {
-        if (!hubReachable) {
-          hubReachable = true;
-          showConnection();
-        }
-      },
-      (error: unknown) => {
-        if (error instanceof RequestFailed && error.status === 0) {
-          hubReachable = false;
-          showConnection();
-        }
-      },
-    );
-    setTimeout(run, ms);
-  };
-  run();
-}
-
 // ---- stores ----------------------------------------------------------------
 
 const storeRows = byId('stores');
 function renderStores(now: number): void {
-  byId('stores-empty').hidden = stores.length > 0;
+  byId('stores-empty').hidden = feed.stores.length > 0;
   syncChildren(
     storeRows,
-    stores,
+    feed.stores,
     (s) => s.storeId,
     (s) => {
       const button = h('button', { type: 'button', class: 'small-button' });
@@ -162,78 +79,6 @@ function renderStores(now: number): void {
       button.disabled = token() === null;
     },
   );
-}
-
-async function loadStores(): Promise<void> {
-  stores = (await requestJson('/v1/stores', StoreLinksSchema)).stores.sort((a, b) => (a.storeId < b.storeId ? -1 : 1));
-  scheduleRender();
-}
-
-async function loadSummary(): Promise<void> {
-  summary = await requestJson('/v1/summary', ChainSummarySchema);
-  scheduleRender();
-}
-
-let summaryTimer: ReturnType<typeof setTimeout> | null = null;
-/** Stock moved: sales and refusals likely did too. One extra summary read per second at most. */
-function refreshSummarySoon(): void {
-  summaryTimer ??= setTimeout(() => {
-    summaryTimer = null;
-    loadSummary().catch(() => {});
-  }, 1_000);
-}
-
-// ---- tester controls: the admin link API -----------------------------------
-
-const tokenStatus = byId('token-status');
-function token(): string | null {
-  return sessionStorage.getItem(TOKEN_KEY);
-}
-
-function showToken(): void {
-  const has = token() !== null;
-  byId('token-forget').hidden = !has;
-  setText(
-    tokenStatus,
-    has
-      ? 'Token set for this tab: the Cut link and Restore link buttons are on.'
-      : 'No token: tester controls are off.',
-  );
-  renderStores(Date.now());
-}
-
-byId<HTMLFormElement>('token-form').addEventListener('submit', (event) => {
-  event.preventDefault();
-  const input = byId<HTMLInputElement>('token-input');
-  sessionStorage.setItem(TOKEN_KEY, input.value.trim());
-  input.value = '';
-  showToken();
-});
-byId('token-forget').addEventListener('click', () => {
-  sessionStorage.removeItem(TOKEN_KEY);
-  showToken();
-});
-
-async function toggleLink(storeId: string, state: string): Promise<void> {
-  const bearer = token();
-  if (bearer === null || (state !== 'cut' && state !== 'restored')) return;
-  try {
-    const result = await requestJson(`/v1/admin/stores/${encodeURIComponent(storeId)}/link`, LinkStateSchema, {
-      method: 'POST',
-      body: { state },
-      headers: { authorization: `Bearer ${bearer}` },
-    });
-    setText(tokenStatus, `${result.storeId}: link ${result.state}.`);
-  } catch (error) {
-    if (error instanceof RequestFailed && error.status === 401) {
-      sessionStorage.removeItem(TOKEN_KEY);
-      showToken();
-      setText(tokenStatus, 'The hub refused that token; enter the API token again.');
-      return;
-    }
-    setText(tokenStatus, `Could not change ${storeId}'s link: ${error instanceof Error ? error.message : 'error'}`);
-  }
-  await loadStores().catch(() => {});
 }
 
 // ---- SKUs: table and detail ------------------------------------------------
@@ -326,7 +171,7 @@ async function openDetail(): Promise<void> {
   if (openSku === null) return;
   byId('detail-title').focus();
   try {
-    catalog.stock(await requestJson(`/v1/skus/${encodeURIComponent(openSku)}`, SkuStockSchema), Date.now());
+    await feed.loadSku(openSku);
   } catch (error) {
     setText(byId('detail-summary'), error instanceof Error ? error.message : 'could not load');
     return;
@@ -342,8 +187,8 @@ threshold.addEventListener('input', () => scheduleRender());
 function renderAlerts(now: number): void {
   const seconds = Number(threshold.value);
   const alerts = computeAlerts({
-    stores,
-    refusals: summary?.refusedWithChainStock ?? [],
+    stores: feed.stores,
+    refusals: feed.summary?.refusedWithChainStock ?? [],
     catalog: catalog.all(),
     now,
     offlineAfterMs: (Number.isFinite(seconds) && seconds > 0 ? seconds : 30) * 1000,
@@ -368,6 +213,7 @@ function renderAlerts(now: number): void {
 
 const chart = new ChainChart(byId('chain-chart'));
 function renderChain(): void {
+  const { summary } = feed;
   if (summary === null) return;
   chart.update(summary.minutes);
   const recent = summary.minutes.slice(-5);
@@ -397,14 +243,8 @@ function scheduleRender(): void {
 }
 
 showConnection();
-showToken();
-openEvents();
-every(2_000, loadStores);
-every(5_000, loadSummary);
-void loadCatalog().catch(() => {
-  hubReachable = false;
-  showConnection();
-});
+initLinkControls({ tokenChanged: () => renderStores(Date.now()), linkChanged: () => feed.loadStores() });
+feed.start();
 void openDetail();
 // Relative times ("12 s ago") move on by themselves.
 setInterval(scheduleRender, 1_000);
