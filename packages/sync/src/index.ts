@@ -46,13 +46,14 @@ export {
 } from './hub-sync.js';
 export {
   StoreSync,
-  helloDirty,
   type HubRefusal,
   type StoreDocuments,
   type StoreSyncEvent,
   type StoreSyncOptions,
   type StoreSyncStatus,
 } from './store-sync.js';
+export { helloDirty } from './store-session.js';
+export { RESYNC_INTERVAL_MS } from './resync-pacer.js';
 export { createTransportPair, type Transport, type TransportPairOptions } from './transport.js';
 export { HubStorage, REMOTE_ORIGIN, StoreStorage, randomClientId } from './persistent-documents.js';
 export { HubAllocator, type AllocatorEvent } from './hub-allocator.js';
