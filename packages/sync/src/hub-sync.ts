@@ -116,11 +116,11 @@ export interface HubSyncOptions {
    * Step 1s a session may send beyond its catch-up, which is free: the first step 1
    * of each SKU the welcome's `changed` and the hello's dirty list name (and of as
    * many more SKUs as the hello's dirty count exceeds its list, up to 200,000). Past
-   * it the session is closed with RequestBudgetExceeded. (A step 1 costs a lane job
-   * and an encode.)
+   * it the session is closed with RequestBudgetExceeded. (A step 1 waits its turn
+   * behind the SKU's hub writes and costs an encode.)
    */
   readonly step1Budget: RateBudget;
-  /** Top-up requests a session may send (each a lane job of the allocator); past it, RequestBudgetExceeded. */
+  /** Top-up requests a session may send (each a hub write of the allocator); past it, RequestBudgetExceeded. */
   readonly topUpBudget: RateBudget;
   /** Refusal reports a session may send; past it they are dropped (and counted), the session stays. */
   readonly reportBudget: RateBudget;

@@ -5,6 +5,7 @@ import type * as Y from 'yjs';
 import * as YCodec from 'yjs';
 import { z } from 'zod';
 import { ClientRegistry } from './client-registry.js';
+import { KeyedSerializer } from './keyed-serializer.js';
 
 /** Set once the ids in documents written before the client-id registry are recorded in it. */
 const CLIENTS_ADOPTED = ['hub', 'clients-adopted'];
@@ -218,8 +219,8 @@ export class HubStorage implements HubDocuments {
   /** Every SKU in sorted order, rebuilt only when a new SKU appears (for stable listings). */
   private sorted: Sku[] | null = null;
   private readonly commitListeners = new Set<(sku: Sku, change: Change, update: Uint8Array) => void>();
-  /** Per SKU, the tail of its lane: the hub's own writes and durable reads, one at a time. */
-  private readonly lanes = new Map<Sku, Promise<void>>();
+  /** The hub's own writes of each SKU, and durable reads of it, one at a time in call order. */
+  private readonly oneAtATimePerSku = new KeyedSerializer<Sku>();
   private failure: Error | null = null;
   /** Shutting down: a commit the closing adapter refuses is not a storage failure. */
   private closing = false;
@@ -343,18 +344,9 @@ export class HubStorage implements HubDocuments {
     return this.clientId;
   }
 
-  /** Runs `write` after every task of `sku`'s lane queued before it, whatever their outcome. */
+  /** Runs `write` after every hub write and durable read of `sku` queued before it, whatever their outcome. */
   hubWrite<T>(sku: Sku, write: () => T | Promise<T>): Promise<T> {
-    const run = (this.lanes.get(sku) ?? Promise.resolve()).then(write);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.lanes.set(sku, tail);
-    void tail.then(() => {
-      if (this.lanes.get(sku) === tail) this.lanes.delete(sku);
-    });
-    return run;
+    return this.oneAtATimePerSku.run(sku, write);
   }
 
   readDurable<T>(sku: Sku, read: () => T): Promise<T> {
