@@ -54,9 +54,10 @@ export {
   type StoreSyncStatus,
 } from './store-sync.js';
 export { createTransportPair, type Transport, type TransportPairOptions } from './transport.js';
-export { HubStorage, REMOTE_ORIGIN, StoreStorage, randomClientId } from './persistent-documents.js';
+export { HubStorage } from './hub-storage.js';
+export { StoreStorage } from './store-storage.js';
+export { REMOTE_ORIGIN, randomClientId, type PinnedDoc, type ResidencyOptions } from './persisted-docs.js';
 export { HubAllocator, type AllocatorEvent } from './hub-allocator.js';
-export type { PinnedDoc, ResidencyOptions } from './persistent-documents.js';
 export { Reservations, type ReservationsOptions } from './reservations.js';
 export { holding, refusalCause, releaseSurplus, withTopUp, type Attempt, type TopUpOutcome } from './top-up.js';
 export type { RefusalCause } from '@shelfsync/protocol';
