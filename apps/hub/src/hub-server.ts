@@ -266,7 +266,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     if (storage.changeOf(sku) === undefined) throw problem(ErrorCode.NotFound, `no stock recorded for ${sku}`);
     ctx.body = { sku, ...ledgerSummary(await storage.open(sku)) } satisfies SkuLedger;
   });
-  const closeEventStreams = storefrontRoutes(
+  const closeStorefront = storefrontRoutes(
     router,
     storage,
     log,
@@ -336,7 +336,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     log.fatal({ err: error }, 'hub storage failed: no more writes, reads or syncing until restart');
     // The sync halts itself (it listens too); the other ways out of the documents close here.
     readers.halt();
-    closeEventStreams();
+    closeStorefront();
   });
   routeUpgrades(server, {
     wss,
@@ -365,7 +365,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     sync,
     storage,
     async close() {
-      closeEventStreams();
+      closeStorefront();
       reservations.stop();
       auth.close();
       clearInterval(evictTimer);

@@ -16,6 +16,7 @@ import type { Context } from 'koa';
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { z } from 'zod';
+import { CatalogIndex } from './catalog-index.js';
 
 /** Live stock: caches may serve a read for a second, then must revalidate (a cheap 304 with the ETag). */
 const CACHE_CONTROL = 'public, max-age=1, stale-while-revalidate=5';
@@ -77,7 +78,8 @@ export function stockBody(sku: Sku, view: StockView, change: { seq: number; at: 
  * (strong ETags from the hub's change numbers and process), a stable cursor walk of the
  * catalog, per-store availability, and a Server-Sent Events stream of changes
  * with Last-Event-ID resume. `streams` caps open event streams per client
- * address and in total: past it, `429 TOO_MANY_CONNECTIONS`.
+ * address and in total: past it, `429 TOO_MANY_CONNECTIONS`. Returns what ends
+ * every open event stream and stops following the hub's commits.
  */
 export function storefrontRoutes(
   router: Router<RequestState>,
@@ -85,6 +87,7 @@ export function storefrontRoutes(
   log: Logger,
   eventStreams: AddressSlots | null = null,
 ): () => void {
+  const catalog = new CatalogIndex(storage);
   const epochTag = storage.epoch.replace(/[^A-Za-z0-9]/g, '').slice(0, 8);
   // A change is numbered before it is durable, and a crash can hand its number to
   // another change: an ETag names the process too, so it never matches across a
@@ -174,7 +177,7 @@ export function storefrontRoutes(
     let last: Sku | null = after;
     let exhausted = false;
     while (items.length < query.limit && scanned < MAX_SCAN) {
-      const batch = storage.skusAfter(last, Math.min(query.limit - items.length + 20, MAX_SCAN - scanned));
+      const batch = catalog.skusAfter(last, Math.min(query.limit - items.length + 20, MAX_SCAN - scanned));
       if (batch.length === 0) {
         exhausted = true;
         break;
@@ -198,7 +201,7 @@ export function storefrontRoutes(
         if (items.length === query.limit) break;
       }
     }
-    if (!exhausted && last !== null && storage.skusAfter(last, 1).length === 0) exhausted = true;
+    if (!exhausted && last !== null && catalog.skusAfter(last, 1).length === 0) exhausted = true;
     ctx.set('Cache-Control', CACHE_CONTROL);
     ctx.body = {
       items,
@@ -290,5 +293,6 @@ export function storefrontRoutes(
 
   return () => {
     for (const end of [...streams]) end();
+    catalog.close();
   };
 }

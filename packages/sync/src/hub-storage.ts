@@ -40,8 +40,6 @@ export class HubStorage implements HubDocuments {
   /** SKU -> its latest change; Map order is ascending change number. */
   private readonly changes = new Map<Sku, Change>();
   private current = 0;
-  /** Every SKU in sorted order, rebuilt only when a new SKU appears (for stable listings). */
-  private sorted: Sku[] | null = null;
   private readonly commitListeners = new Set<(sku: Sku, change: Change, update: Uint8Array) => void>();
   /** The hub's own writes of each SKU, and durable reads of it, one at a time in call order. */
   private readonly oneAtATimePerSku = new KeyedSerializer<Sku>();
@@ -139,7 +137,8 @@ export class HubStorage implements HubDocuments {
 
   async commit(sku: Sku, update: Uint8Array, extra: readonly StorageWrite[] = []): Promise<number> {
     const change = { seq: ++this.current, at: this.now() };
-    if (!this.changes.delete(sku)) this.sorted = null;
+    // Deleted first: set again, the SKU moves to the end, keeping the map in change order.
+    this.changes.delete(sku);
     this.changes.set(sku, change);
     // One atomic batch: the update, the change record that tells stores to fetch
     // it, and whatever the change means beyond the document (a reservation).
@@ -224,22 +223,6 @@ export class HubStorage implements HubDocuments {
   /** The SKU's latest change (number and time), or undefined for a SKU never written. */
   changeOf(sku: Sku): Change | undefined {
     return this.changes.get(sku);
-  }
-
-  /** Up to `limit` SKUs after `after` in sorted order (from the first without it): a stable walk of the catalog. */
-  skusAfter(after: Sku | null, limit: number): Sku[] {
-    this.sorted ??= [...this.changes.keys()].sort();
-    const all = this.sorted;
-    let lo = 0;
-    if (after !== null) {
-      let hi = all.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if ((all[mid] ?? '') <= after) lo = mid + 1;
-        else hi = mid;
-      }
-    }
-    return all.slice(lo, lo + limit);
   }
 
   private finish(seq: number, done: Committed | null): void {
