@@ -11,7 +11,7 @@ import {
   type StoreAvailabilitySchema,
   type Sku,
 } from '@shelfsync/protocol';
-import type { HubStorage } from '@shelfsync/sync';
+import type { HubChange, HubChangeLog, HubDocuments } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
@@ -48,7 +48,7 @@ const EventsQuerySchema = z.strictObject({
 });
 
 /** One SKU as the storefront sees it: chain-wide, per store, and central. */
-export function stockBody(sku: Sku, view: StockView, change: { seq: number; at: number } | undefined): SkuStock {
+export function stockBody(sku: Sku, view: StockView, change: HubChange | undefined): SkuStock {
   return {
     sku,
     /** Units no one has committed, chain-wide (reserved units are committed). */
@@ -83,7 +83,7 @@ export function stockBody(sku: Sku, view: StockView, change: { seq: number; at: 
  */
 export function storefrontRoutes(
   router: Router<RequestState>,
-  storage: HubStorage,
+  storage: HubChangeLog & Pick<HubDocuments, 'open'>,
   log: Logger,
   eventStreams: AddressSlots | null = null,
 ): () => void {
@@ -106,7 +106,7 @@ export function storefrontRoutes(
     ctx.body = null;
     return true;
   };
-  const known = (sku: Sku): { seq: number; at: number } => {
+  const known = (sku: Sku): HubChange => {
     const change = storage.changeOf(sku);
     if (change === undefined) throw problem(ErrorCode.NotFound, `no stock recorded for ${sku}`);
     return change;
@@ -118,7 +118,7 @@ export function storefrontRoutes(
    * Map order is least recently used first; bounded.
    */
   const bodies = new Map<Sku, { seq: number; json: string }>();
-  const bodyOf = async (sku: Sku, change: { seq: number; at: number }): Promise<string> => {
+  const bodyOf = async (sku: Sku, change: HubChange): Promise<string> => {
     const cached = bodies.get(sku);
     if (cached !== undefined) bodies.delete(sku);
     const json =

@@ -77,7 +77,7 @@ export class HubAllocator {
   private readonly awaitingOrders = new Map<string, number>();
 
   constructor(
-    private readonly documents: HubDocuments,
+    private readonly documents: Pick<HubDocuments, 'open' | 'hubWrite' | 'commit' | 'onCommit'>,
     private readonly sync: HubSync,
     private readonly config: AllocatorConfig,
     private readonly now: () => number = Date.now,

@@ -4,6 +4,7 @@ import { heldClientOwners } from '@shelfsync/core';
 import type * as Y from 'yjs';
 import { z } from 'zod';
 import { ClientRegistry } from './client-registry.js';
+import type { CommitListener, HubChange, HubChangeLog } from './hub-change-log.js';
 import type { HubDocuments } from './hub-sync.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import {
@@ -24,23 +25,22 @@ const HubMetaSchema = z.strictObject({
   clientId: ClientIdSchema.optional(),
 });
 const ChangeSchema = z.strictObject({ seq: z.int().min(1), at: z.int().min(0) });
-/** A change the hub committed: its number and when (ms since the epoch). */
-type Change = z.infer<typeof ChangeSchema>;
 /** A committed change, with the SKU and the update it made. */
-type Committed = { sku: Sku; change: Change; update: Uint8Array };
+type Committed = { sku: Sku; change: HubChange; update: Uint8Array };
 
 /**
- * The hub's documents and change log, persisted through a StorageAdapter.
- * Each commit takes the next change number; `changedSince` answers which SKUs a
- * reconnecting store must exchange, so catch-up follows what changed.
+ * The hub's documents and change log, persisted through a StorageAdapter: the
+ * in-process `HubChangeLog`, and the hub's default. Each commit takes the next
+ * change number; the change index (each SKU's latest change) and the head live
+ * in memory, rebuilt from the change records when it opens.
  */
-export class HubStorage implements HubDocuments {
+export class HubStorage implements HubChangeLog, HubDocuments {
   private readonly docs: PersistedDocs;
   private readonly records: RecordStore;
   /** SKU -> its latest change; Map order is ascending change number. */
-  private readonly changes = new Map<Sku, Change>();
+  private readonly changes = new Map<Sku, HubChange>();
   private current = 0;
-  private readonly commitListeners = new Set<(sku: Sku, change: Change, update: Uint8Array) => void>();
+  private readonly commitListeners = new Set<CommitListener>();
   /** The hub's own writes of each SKU, and durable reads of it, one at a time in call order. */
   private readonly oneAtATimePerSku = new KeyedSerializer<Sku>();
   private failure: Error | null = null;
@@ -84,7 +84,7 @@ export class HubStorage implements HubDocuments {
     // Before any store's update is judged: no store may ever write under the hub's id.
     await clients.reserveHub(clientId);
     const storage = new HubStorage(adapter, meta.epoch, meta.clientId, clients, now, residency);
-    const entries: [Sku, Change][] = [];
+    const entries: [Sku, HubChange][] = [];
     for (const chunk of await adapter.loadRange(['hub', 'change'])) {
       const sku = SkuSchema.safeParse(chunk.key[2]);
       const change = ChangeSchema.safeParse(JSON.parse(new TextDecoder().decode(chunk.data)));
@@ -221,7 +221,7 @@ export class HubStorage implements HubDocuments {
   }
 
   /** The SKU's latest change (number and time), or undefined for a SKU never written. */
-  changeOf(sku: Sku): Change | undefined {
+  changeOf(sku: Sku): HubChange | undefined {
     return this.changes.get(sku);
   }
 
@@ -241,7 +241,7 @@ export class HubStorage implements HubDocuments {
    * Calls `listener` after every durable commit (store updates and hub writes
    * alike), in change-number order, with the update committed; returns the unsubscribe.
    */
-  onCommit(listener: (sku: Sku, change: Change, update: Uint8Array) => void): () => void {
+  onCommit(listener: CommitListener): () => void {
     this.commitListeners.add(listener);
     return () => this.commitListeners.delete(listener);
   }

@@ -35,6 +35,7 @@ export {
   type Frame,
 } from './frames.js';
 export { HubSession } from './hub-session.js';
+export type { CommitListener, HubChange, HubChangeLog } from './hub-change-log.js';
 export {
   HubSync,
   type AllocatorHooks,
