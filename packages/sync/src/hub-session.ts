@@ -27,16 +27,11 @@ import {
   encodeDocFrame,
   type DocFrame,
 } from './frames.js';
+import { Step1Allowance, catchUpFor } from './hub-catch-up.js';
 import type { HubDocuments, HubSync, HubSyncOptions, TopUpAnswer } from './hub-sync.js';
 import { RefusalReports } from './hub-refusal-reports.js';
 import { MAX_TOP_UPS_IN_FLIGHT, PendingTopUps } from './hub-top-ups.js';
 import type { Transport } from './transport.js';
-
-/**
- * Free step 1s for dirty SKUs a hello counted but could not list (past its list
- * bound): a store changed that many more offline. Beyond this they take tokens.
- */
-const MAX_UNLISTED_FREE = 200_000;
 
 /** One store's connection at the hub. Frames are processed one at a time, in order. */
 export class HubSession {
@@ -53,13 +48,7 @@ export class HubSession {
   private closedByHub = false;
   private queue: Promise<void> = Promise.resolve();
   private invalid = 0;
-  /** SKUs the handshake named (the welcome's changed, the hello's dirty): the first step 1 of each is free. */
-  private catchUp = new Set<string>();
-  /** Dirty SKUs the hello counted but could not list: the first step 1 of this many other SKUs is free. */
-  private unlistedFree = 0;
-  /** SKUs whose free step 1 was taken, while unlisted ones are free. */
-  private readonly unlistedAsked = new Set<string>();
-  private readonly step1s: TokenBucket;
+  private readonly step1s: Step1Allowance;
   private readonly topUps: TokenBucket;
   private readonly pendingTopUps: PendingTopUps;
   private readonly refusals: RefusalReports;
@@ -72,7 +61,7 @@ export class HubSession {
     readonly storeId: StoreId,
     private readonly transport: Transport,
   ) {
-    this.step1s = new TokenBucket(options.step1Budget, options.now);
+    this.step1s = new Step1Allowance(options.step1Budget, options.now);
     this.topUps = new TokenBucket(options.topUpBudget, options.now);
     this.pendingTopUps = new PendingTopUps(documents);
     this.refusals = new RefusalReports(storeId, options);
@@ -191,29 +180,11 @@ export class HubSession {
       this.protocolError(`unexpected ${frame.message.type} from a store`);
       return;
     }
-    if (frame.type === SyncMessageType.Step1 && !this.takeStep1(frame.sku)) {
+    if (frame.type === SyncMessageType.Step1 && !this.step1s.take(frame.sku)) {
       this.overBudget('step1');
       return;
     }
     await this.handleDoc(frame);
-  }
-
-  /**
-   * The catch-up's step 1s are free, once per SKU it covers: a count the store
-   * claims buys no repeated asks. Any other step 1 takes a token.
-   */
-  private takeStep1(sku: string): boolean {
-    if (this.catchUp.delete(sku)) {
-      // Kept only while unlisted ones are free: it must not take one of those again.
-      if (this.unlistedFree > 0) this.unlistedAsked.add(sku);
-      return true;
-    }
-    if (this.unlistedFree > 0 && !this.unlistedAsked.has(sku)) {
-      this.unlistedFree--;
-      this.unlistedAsked.add(sku);
-      return true;
-    }
-    return this.step1s.take();
   }
 
   private overBudget(budget: 'step1' | 'topup'): void {
@@ -296,16 +267,14 @@ export class HubSession {
     this.state = 'live';
     this.wasLive = true;
     this.hub.handshaken(this.storeId, hello.dirty);
-    const sameLineage = hello.epoch === this.documents.epoch;
-    const changed = sameLineage ? this.documents.changedSince(hello.cursor) : this.documents.allSkus();
+    const { changed, cursor } = catchUpFor(this.documents, hello);
     // The store sends a step 1 for each SKU of changed ∪ dirty: those are free.
-    this.catchUp = new Set([...changed, ...hello.dirty]);
-    this.unlistedFree = Math.min(MAX_UNLISTED_FREE, Math.max(0, (hello.dirtyTotal ?? 0) - hello.dirty.length));
+    this.step1s.welcomed(changed, hello);
     this.send({
       type: 'welcome',
       protocol: this.protocol,
       epoch: this.documents.epoch,
-      cursor: this.documents.cursor(),
+      cursor,
       changed,
       overrideCap: this.options.maxDeficit,
     });
