@@ -1,24 +1,13 @@
-import { validateUpdate } from '@shelfsync/core';
 import {
   CloseCode,
   ErrorCode,
   SkuSchema,
-  storeWriter,
-  writerKey,
   type ErrorCode as Code,
   type StoreId,
   type TableCloseCode,
 } from '@shelfsync/protocol';
 import * as Y from 'yjs';
-import { TokenBucket } from './budget.js';
-import {
-  MIN_PROTOCOL_VERSION,
-  PROTOCOL_VERSION,
-  forProtocol,
-  type ControlMessage,
-  type Hello,
-  type TopUp,
-} from './control.js';
+import { PROTOCOL_VERSION, forProtocol, type ControlMessage, type Hello, type TopUp } from './control.js';
 import {
   FrameError,
   SyncMessageType,
@@ -27,10 +16,11 @@ import {
   encodeDocFrame,
   type DocFrame,
 } from './frames.js';
-import { Step1Allowance, catchUpFor } from './hub-catch-up.js';
-import type { HubDocuments, HubSync, HubSyncOptions, TopUpAnswer } from './hub-sync.js';
+import { Step1Allowance, speaks, unsupportedProtocol, welcomeFor } from './hub-handshake.js';
+import { applyStoreUpdate, refusalOf, step2For } from './hub-doc-frames.js';
+import type { HubDocuments, HubSync, HubSyncOptions } from './hub-sync.js';
 import { RefusalReports } from './hub-refusal-reports.js';
-import { MAX_TOP_UPS_IN_FLIGHT, PendingTopUps } from './hub-top-ups.js';
+import { SessionTopUps } from './hub-top-ups.js';
 import type { Transport } from './transport.js';
 
 /** One store's connection at the hub. Frames are processed one at a time, in order. */
@@ -49,8 +39,7 @@ export class HubSession {
   private queue: Promise<void> = Promise.resolve();
   private invalid = 0;
   private readonly step1s: Step1Allowance;
-  private readonly topUps: TokenBucket;
-  private readonly pendingTopUps: PendingTopUps;
+  private readonly topUps: SessionTopUps;
   private readonly refusals: RefusalReports;
   private readonly handshakeTimer: ReturnType<typeof setTimeout>;
 
@@ -62,8 +51,7 @@ export class HubSession {
     private readonly transport: Transport,
   ) {
     this.step1s = new Step1Allowance(options.step1Budget, options.now);
-    this.topUps = new TokenBucket(options.topUpBudget, options.now);
-    this.pendingTopUps = new PendingTopUps(documents);
+    this.topUps = new SessionTopUps(documents, storeId, () => hub.allocator, options.topUpBudget, options.now);
     this.refusals = new RefusalReports(storeId, options);
     transport.onMessage((bytes) => {
       this.queue = this.queue
@@ -75,7 +63,7 @@ export class HubSession {
     });
     transport.onClose((code, reason) => {
       clearTimeout(this.handshakeTimer);
-      this.pendingTopUps.endAll();
+      this.topUps.endAll();
       this.state = 'closed';
       this.hub.detach(this);
       this.options.onEvent({ type: 'disconnected', storeId, code, reason });
@@ -101,7 +89,7 @@ export class HubSession {
     this.state = 'closed';
     this.closedByHub = true;
     clearTimeout(this.handshakeTimer);
-    this.pendingTopUps.endAll();
+    this.topUps.endAll();
     this.hub.detach(this);
     this.transport.close(closeCode.code, closeCode.reason);
   }
@@ -166,7 +154,7 @@ export class HubSession {
         return;
       }
       if (frame.message.type === 'topup') {
-        if (this.pendingTopUps.inFlight >= MAX_TOP_UPS_IN_FLIGHT || !this.topUps.take()) {
+        if (!this.topUps.admit()) {
           this.overBudget('topup');
           return;
         }
@@ -225,35 +213,18 @@ export class HubSession {
    * hub's write, before this answer is sent.
    */
   private handleTopUp(request: TopUp): void {
-    this.answerTopUp(request).catch((error: unknown) => {
-      this.options.onEvent({ type: 'protocol-error', storeId: this.storeId, detail: `top-up: ${String(error)}` });
-    });
-  }
-
-  private async answerTopUp(request: TopUp): Promise<void> {
-    await this.pendingTopUps.holding(request.sku, request.client, request.clock);
-    if (!this.isLive) return;
-    const allocator = this.hub.allocator;
-    const answer: TopUpAnswer =
-      allocator === null
-        ? { granted: 0, available: 0, rights: 0 }
-        : await allocator.topUp(this.storeId, request.sku, request.quantity);
-    // The hub's changes so far, the grant's included: the store waits until it holds them.
-    const doc = await this.documents.open(request.sku);
-    const hub = { client: doc.clientID, clock: Y.getState(doc.store, doc.clientID) };
-    this.send({ type: 'topup-result', ref: request.ref, sku: request.sku, ...answer, ...hub });
+    const live = (): boolean => this.isLive;
+    this.topUps
+      .answer(request, live, (result) => this.send(result))
+      .catch((error: unknown) => {
+        this.options.onEvent({ type: 'protocol-error', storeId: this.storeId, detail: `top-up: ${String(error)}` });
+      });
   }
 
   private welcome(hello: Hello): void {
-    if (hello.protocol < MIN_PROTOCOL_VERSION || hello.protocol > PROTOCOL_VERSION) {
+    if (!speaks(hello.protocol)) {
       // Sent before the session is live (send() would drop it), so the store's log says why it was closed.
-      this.transport.send(
-        encodeControlFrame({
-          type: 'error',
-          code: ErrorCode.ValidationFailed,
-          detail: `protocol ${hello.protocol} unsupported; this hub speaks ${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION} (upgrade the hub before its stores)`,
-        }),
-      );
+      this.transport.send(encodeControlFrame(unsupportedProtocol(hello.protocol)));
       this.protocolError(`unsupported protocol ${hello.protocol}`, CloseCode.UnsupportedProtocol);
       return;
     }
@@ -267,23 +238,12 @@ export class HubSession {
     this.state = 'live';
     this.wasLive = true;
     this.hub.handshaken(this.storeId, hello.dirty);
-    const { changed, cursor } = catchUpFor(this.documents, hello);
+    const welcome = welcomeFor(this.documents, hello, this.options.maxDeficit);
     // The store sends a step 1 for each SKU of changed ∪ dirty: those are free.
-    this.step1s.welcomed(changed, hello);
-    this.send({
-      type: 'welcome',
-      protocol: this.protocol,
-      epoch: this.documents.epoch,
-      cursor,
-      changed,
-      overrideCap: this.options.maxDeficit,
-    });
-    this.options.onEvent({
-      type: 'handshake',
-      storeId: this.storeId,
-      changed: changed.length,
-      dirty: hello.dirty.length,
-    });
+    this.step1s.welcomed(welcome.changed, hello);
+    this.send(welcome);
+    const [changed, dirty] = [welcome.changed.length, hello.dirty.length];
+    this.options.onEvent({ type: 'handshake', storeId: this.storeId, changed, dirty });
   }
 
   private async handleDoc(frame: DocFrame): Promise<void> {
@@ -297,13 +257,7 @@ export class HubSession {
       if (this.state === 'closed') return;
       let diff: Uint8Array | null;
       try {
-        diff = await this.documents.readDurable(sku.data, () => {
-          try {
-            return Y.encodeStateAsUpdate(doc, frame.payload);
-          } catch {
-            return null;
-          }
-        });
+        diff = await step2For(this.documents, sku.data, doc, frame.payload);
       } catch {
         return; // the storage failed: the hub halts, and this session with it
       }
@@ -321,46 +275,23 @@ export class HubSession {
 
     // Accepted or not, the store has sent what it had for this SKU: it is no longer pending.
     this.hub.received(this.storeId, sku.data);
-    const writer = storeWriter(this.storeId);
-    const verdict = validateUpdate(doc, frame.payload, writer, {
-      maxDeficit: this.options.maxDeficit,
-      clientOwner: (client) => this.documents.clientOwner(client),
+    const update = applyStoreUpdate(this.documents, this.storeId, doc, frame.payload, this.options.maxDeficit, this);
+    if (!update.ok) {
+      this.reject(frame, update.code, update.detail);
+      return;
+    }
+    if (update.applied === null) {
+      this.ack(frame.ref);
+      return;
+    }
+    const change = await this.documents.commit(sku.data, update.applied, update.reservations);
+    this.options.onEvent({ type: 'accepted', storeId: this.storeId, sku: sku.data, bytes: frame.payload.byteLength });
+    this.ack(frame.ref, change);
+    this.hub.broadcast(sku.data, update.applied, change, this);
+    // Off the session's queue: rebalancing waits on hub writes, and must not hold up this store's frames.
+    this.hub.allocator?.accepted(this.storeId, sku.data).catch((error: unknown) => {
+      this.options.onEvent({ type: 'protocol-error', storeId: this.storeId, detail: `allocator: ${String(error)}` });
     });
-    if (!verdict.ok) {
-      this.reject(frame, verdict.error.code, verdict.error.detail);
-      return;
-    }
-    if (verdict.value.changed) {
-      // In the same tick as the verdict: no other writer's update can claim these ids in between.
-      const reservations = this.documents.reserveClients(writerKey(writer), verdict.value.clients);
-      if (typeof reservations === 'string') {
-        this.reject(frame, ErrorCode.UpdateClientIdTaken, reservations);
-        return;
-      }
-      // Relay what actually changed (Yjs' own incremental update), not the
-      // store's bytes: a step 2 also carries the store's whole delete set.
-      let applied: Uint8Array | null = null;
-      const capture = (update: Uint8Array, origin: unknown): void => {
-        if (origin === this) applied = update;
-      };
-      doc.on('update', capture);
-      try {
-        Y.applyUpdate(doc, frame.payload, this);
-      } finally {
-        doc.off('update', capture);
-      }
-      const committed = applied ?? frame.payload;
-      const change = await this.documents.commit(sku.data, committed, reservations);
-      this.options.onEvent({ type: 'accepted', storeId: this.storeId, sku: sku.data, bytes: frame.payload.byteLength });
-      this.ack(frame.ref, change);
-      this.hub.broadcast(sku.data, committed, change, this);
-      // Off the session's queue: rebalancing waits on hub writes, and must not hold up this store's frames.
-      this.hub.allocator?.accepted(this.storeId, sku.data).catch((error: unknown) => {
-        this.options.onEvent({ type: 'protocol-error', storeId: this.storeId, detail: `allocator: ${String(error)}` });
-      });
-      return;
-    }
-    this.ack(frame.ref);
   }
 
   private ack(ref: number, change?: number): void {
@@ -370,14 +301,7 @@ export class HubSession {
   private reject(frame: DocFrame, code: Code, detail: string): void {
     this.hub.countRejected(this.storeId);
     this.options.onEvent({ type: 'rejected', storeId: this.storeId, sku: frame.sku, code, detail });
-    const sku = SkuSchema.safeParse(frame.sku);
-    this.send({
-      type: 'error',
-      code,
-      detail,
-      ...(sku.success ? { sku: sku.data } : {}),
-      ...(frame.ref > 0 ? { ref: frame.ref } : {}),
-    });
+    this.send(refusalOf(frame, code, detail));
     this.ack(frame.ref);
     this.countInvalid();
   }

@@ -1,6 +1,6 @@
-import type { Sku } from '@shelfsync/protocol';
+import { ErrorCode, type Sku } from '@shelfsync/protocol';
 import { TokenBucket, type RateBudget } from './budget.js';
-import type { Hello } from './control.js';
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ErrorMessage, type Hello, type Welcome } from './control.js';
 import type { HubChangeLog } from './hub-change-log.js';
 
 /**
@@ -9,17 +9,32 @@ import type { HubChangeLog } from './hub-change-log.js';
  */
 const MAX_UNLISTED_FREE = 200_000;
 
+/** Whether the hub speaks a store's protocol `version`: within its window. */
+export function speaks(version: number): boolean {
+  return version >= MIN_PROTOCOL_VERSION && version <= PROTOCOL_VERSION;
+}
+
+/** What a store whose protocol the hub does not speak is told before it is closed, so its log says why. */
+export function unsupportedProtocol(version: number): ErrorMessage {
+  return {
+    type: 'error',
+    code: ErrorCode.ValidationFailed,
+    detail: `protocol ${version} unsupported; this hub speaks ${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION} (upgrade the hub before its stores)`,
+  };
+}
+
 /**
- * What the welcome tells a store that said `hello`: the SKUs changed after its
- * cursor (every SKU when it comes from another epoch) and the hub's head. Read
- * in one tick, with the session already live: every later commit is relayed.
+ * The welcome to a store that said `hello`: the SKUs changed after its cursor
+ * (every SKU when it comes from another epoch) and the hub's head. Read in one
+ * tick with the session already live, so every later commit is relayed to it.
  */
-export function catchUpFor(
+export function welcomeFor(
   log: Pick<HubChangeLog, 'epoch' | 'cursor' | 'changedSince' | 'allSkus'>,
   hello: Hello,
-): { changed: Sku[]; cursor: number } {
+  overrideCap: number,
+): Welcome {
   const changed = hello.epoch === log.epoch ? log.changedSince(hello.cursor) : log.allSkus();
-  return { changed, cursor: log.cursor() };
+  return { type: 'welcome', protocol: hello.protocol, epoch: log.epoch, cursor: log.cursor(), changed, overrideCap };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { SkuSchema, StoreIdSchema, type Sku } from '@shelfsync/protocol';
 import { describe, expect, it } from 'vitest';
-import type { Hello } from '../src/control.js';
-import { Step1Allowance, catchUpFor } from '../src/hub-catch-up.js';
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type Hello } from '../src/control.js';
+import { Step1Allowance, speaks, unsupportedProtocol, welcomeFor } from '../src/hub-handshake.js';
 
 const sku = (value: string): Sku => SkuSchema.parse(value);
 
@@ -17,7 +17,7 @@ function hello(fields: Partial<Hello> = {}): Hello {
   };
 }
 
-describe('hub catch-up', () => {
+describe('hub handshake', () => {
   const log = {
     epoch: 'e1',
     cursor: () => 7,
@@ -25,14 +25,28 @@ describe('hub catch-up', () => {
     allSkus: () => [sku('A'), sku('B'), sku('C')],
   };
 
-  it('lists the SKUs changed after the store cursor, with the hub head', () => {
-    expect(catchUpFor(log, hello({ cursor: 6 }))).toEqual({ changed: ['B'], cursor: 7 });
-    expect(catchUpFor(log, hello({ cursor: 0 }))).toEqual({ changed: ['A', 'B'], cursor: 7 });
+  it('welcomes with the SKUs changed after the store cursor and the hub head', () => {
+    expect(welcomeFor(log, hello({ cursor: 6 }), 3)).toEqual({
+      type: 'welcome',
+      protocol: 5,
+      epoch: 'e1',
+      cursor: 7,
+      changed: ['B'],
+      overrideCap: 3,
+    });
+    expect(welcomeFor(log, hello({ cursor: 0 }), 0).changed).toEqual(['A', 'B']);
   });
 
   it('lists every SKU to a store from another epoch, or from none', () => {
-    expect(catchUpFor(log, hello({ epoch: 'e0', cursor: 6 })).changed).toEqual(['A', 'B', 'C']);
-    expect(catchUpFor(log, hello({ epoch: null })).changed).toEqual(['A', 'B', 'C']);
+    expect(welcomeFor(log, hello({ epoch: 'e0', cursor: 6 }), 0).changed).toEqual(['A', 'B', 'C']);
+    expect(welcomeFor(log, hello({ epoch: null }), 0).changed).toEqual(['A', 'B', 'C']);
+  });
+
+  it('speaks the protocols of its window and tells others why it closes', () => {
+    expect(speaks(MIN_PROTOCOL_VERSION) && speaks(PROTOCOL_VERSION)).toBe(true);
+    expect(speaks(MIN_PROTOCOL_VERSION - 1) || speaks(PROTOCOL_VERSION + 1)).toBe(false);
+    expect(unsupportedProtocol(99)).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED' });
+    expect(unsupportedProtocol(99).detail).toContain('protocol 99 unsupported');
   });
 });
 
