@@ -36,14 +36,7 @@ import {
 import { ledgerSummary } from '@shelfsync/core';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { AllocatorConfigSchema } from '@shelfsync/escrow';
-import {
-  HubAllocator,
-  HubStorage,
-  HubSync,
-  Reservations,
-  type AllocatorEvent,
-  type HubSyncEvent,
-} from '@shelfsync/sync';
+import { HubAllocator, HubStorage, HubSync, Reservations } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -55,6 +48,7 @@ import { ChainActivity } from './chain-activity.js';
 import type { HubConfig } from './config.js';
 import { openHubAuth } from './hub-auth.js';
 import { limitUnauthenticated, routeUpgrades } from './hub-wire.js';
+import { hubMetrics } from './hub-metrics.js';
 import { storefrontRoutes } from './storefront.js';
 import { YjsReadEndpoint } from './yjs-endpoint.js';
 
@@ -93,54 +87,16 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     if (evicted > 0) log.debug({ evicted, ...storage.residencyStats() }, 'idle documents evicted');
   }, 1_000);
   evictTimer.unref();
-  const rejected = metrics.counter('shelfsync_rejected_updates_total', 'Store updates the hub refused, by code', [
-    'code',
-  ]);
-  const overBudget = metrics.counter('shelfsync_sync_budget_exceeded_total', 'Sessions closed over budget', ['budget']);
-  const grants = metrics.counter('shelfsync_escrow_grants_total', 'Rights granted online:X > store:X', ['reason']);
-  const grantedUnits = metrics.counter('shelfsync_escrow_granted_units_total', 'Units of rights granted', ['reason']);
-  const releases = metrics.counter('shelfsync_escrow_release_requests_total', 'Releases asked of stores');
-  const topUps = metrics.histogram('shelfsync_escrow_topup_duration_seconds', 'Hub time to decide and write a top-up', [
-    'granted',
-  ]);
-  const deficitSettled = metrics.counter(
-    'shelfsync_override_deficit_settled_units_total',
-    "Manager-override deficit units the hub settled, by how: covered (rights granted from the online escrow) or repaid (by the store's own receipts)",
-    ['how'],
-  );
-  const reservationOutcomes = metrics.counter('shelfsync_reservations_total', 'Reservation calls by outcome', [
-    'outcome',
-  ]);
-  const refusalsReported = metrics.counter(
-    'shelfsync_store_refusals_reported_total',
-    'Sales the stores report they refused for want of rights, by cause (location_empty, hub_unreachable, online_escrow, topup_timeout): a store cut off reports once it is back',
-    ['cause'],
-  );
-  const reportsDropped = metrics.counter(
-    'shelfsync_store_refusal_reports_dropped_total',
-    "Stores' refusal reports dropped past their session's report budget (the session goes on)",
-  );
+  const observe = hubMetrics(metrics, log, peerLog);
   const activity = new ChainActivity(storage, log);
   const sync = new HubSync(storage, {
     maxDeficit: config.overrideCap,
     onEvent: (event) => {
       activity.onSyncEvent(event);
-      if (event.type === 'rejected') rejected.inc({ code: event.code });
-      if (event.type === 'budget-exceeded') overBudget.inc({ budget: event.budget });
-      if (event.type === 'refused') refusalsReported.inc({ cause: event.cause });
-      if (event.type === 'refusal-report-dropped') reportsDropped.inc();
-      logSyncEvent(log, peerLog, event);
+      observe.syncEvent(event);
     },
   });
-  metrics.reading(
-    'shelfsync_connected_stores',
-    'Stores with a live sync session',
-    () => sync.storeLinks().filter((l) => l.connected).length,
-  );
-  metrics.readings('shelfsync_store_outbound_buffered_bytes', 'Bytes queued to each live store, unsent', 'store', () =>
-    sync.bufferedBytes(),
-  );
-  metrics.reading('shelfsync_resident_docs', 'SKU documents in memory', () => storage.residencyStats().resident);
+  observe.watchSync(sync, storage);
   const allocator = new HubAllocator(
     storage,
     sync,
@@ -152,29 +108,9 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       releaseWaitMs: config.reservationReleaseWaitMs,
     }),
     Date.now,
-    (event) => {
-      if (event.type === 'grant') {
-        grants.inc({ reason: event.reason });
-        grantedUnits.inc({ reason: event.reason }, event.quantity);
-      } else if (event.type === 'release-asked') releases.inc();
-      else if (event.type === 'deficit') {
-        deficitSettled.inc({ how: 'covered' }, event.granted);
-        deficitSettled.inc({ how: 'repaid' }, event.settled - event.granted);
-        if (event.outstanding > 0) log.warn(event, 'override deficit outstanding: no online rights left to cover it');
-      } else topUps.observe({ granted: event.granted > 0 ? 'yes' : 'no' }, event.ms / 1000);
-      if (event.type !== 'deficit' || event.outstanding === 0) logAllocatorEvent(log, event);
-    },
+    (event) => observe.allocatorEvent(event),
   );
-  metrics.reading(
-    'shelfsync_override_deficit_outstanding_units',
-    'Manager-override units sold beyond rights that no online rights could cover yet, chain-wide',
-    () => allocator.deficits().units,
-  );
-  metrics.reading(
-    'shelfsync_reservations_at_risk_units',
-    'Reserved units at stores whose outstanding override deficit may have sold them',
-    () => allocator.deficits().reservationsAtRisk,
-  );
+  observe.watchAllocator(allocator);
   let rebalanceTimer: ReturnType<typeof setInterval> | null = null;
   if (config.escrow === 'on') {
     sync.useAllocator(allocator);
@@ -196,7 +132,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     now: Date.now,
     newId: () => `r_${randomBytes(16).toString('base64url').slice(0, 22)}`,
     onExpired: (r) => {
-      reservationOutcomes.inc({ outcome: 'expired' });
+      observe.reservation('expired');
       activity.reservation('expired');
       log.info({ reservation: r.id, sku: r.sku, quantity: r.quantity }, 'reservation expired');
     },
@@ -207,7 +143,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   const auth = await openHubAuth(adapter, sync, config, metrics, log);
   const requireApiToken = (ctx: Context): void => auth.requireApiToken(ctx);
   const answer = (ctx: Context & { state: RequestState }, result: Result<Reservation>, status = 200): void => {
-    reservationOutcomes.inc({ outcome: result.ok ? result.value.state : result.error.code });
+    observe.reservation(result.ok ? result.value.state : result.error.code);
     activity.reservation(result.ok ? result.value.state : result.error.code);
     if (result.ok) {
       ctx.status = status;
@@ -266,7 +202,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     if (storage.changeOf(sku) === undefined) throw problem(ErrorCode.NotFound, `no stock recorded for ${sku}`);
     ctx.body = { sku, ...ledgerSummary(await storage.open(sku)) } satisfies SkuLedger;
   });
-  const closeEventStreams = storefrontRoutes(
+  const closeStorefront = storefrontRoutes(
     router,
     storage,
     log,
@@ -336,7 +272,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     log.fatal({ err: error }, 'hub storage failed: no more writes, reads or syncing until restart');
     // The sync halts itself (it listens too); the other ways out of the documents close here.
     readers.halt();
-    closeEventStreams();
+    closeStorefront();
   });
   routeUpgrades(server, {
     wss,
@@ -365,7 +301,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     sync,
     storage,
     async close() {
-      closeEventStreams();
+      closeStorefront();
       reservations.stop();
       auth.close();
       clearInterval(evictTimer);
@@ -381,35 +317,4 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       log.info('hub stopped');
     },
   };
-}
-
-function logAllocatorEvent(log: Logger, event: AllocatorEvent): void {
-  log.debug(event, `escrow ${event.type}`);
-}
-
-/** What a store does wrong is logged at most a few lines per store and window (`PeerLogLimiter`). */
-function logSyncEvent(log: Logger, peerLog: PeerLogLimiter, event: HubSyncEvent): void {
-  switch (event.type) {
-    case 'accepted':
-      log.debug(event, 'update accepted');
-      return;
-    case 'refused':
-      log.debug(event, 'store reports a refused sale');
-      return;
-    case 'rejected':
-    case 'protocol-error':
-    case 'slow-consumer':
-    case 'budget-exceeded':
-    case 'refusal-report-dropped':
-      peerLog.warn(`store:${event.storeId}`, { ...event }, event.type);
-      return;
-    case 'connected':
-    case 'disconnected':
-    case 'handshake':
-      // A store with a valid token reconnecting in a loop is a peer too: its session lines share the bound.
-      peerLog.info(`store:${event.storeId}`, { ...event }, event.type);
-      return;
-    default:
-      log.info(event, event.type);
-  }
 }

@@ -11,11 +11,12 @@ import {
   type StoreAvailabilitySchema,
   type Sku,
 } from '@shelfsync/protocol';
-import type { HubStorage } from '@shelfsync/sync';
+import type { HubChange, HubChangeLog, HubDocuments } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { z } from 'zod';
+import { CatalogIndex } from './catalog-index.js';
 
 /** Live stock: caches may serve a read for a second, then must revalidate (a cheap 304 with the ETag). */
 const CACHE_CONTROL = 'public, max-age=1, stale-while-revalidate=5';
@@ -47,7 +48,7 @@ const EventsQuerySchema = z.strictObject({
 });
 
 /** One SKU as the storefront sees it: chain-wide, per store, and central. */
-export function stockBody(sku: Sku, view: StockView, change: { seq: number; at: number } | undefined): SkuStock {
+export function stockBody(sku: Sku, view: StockView, change: HubChange | undefined): SkuStock {
   return {
     sku,
     /** Units no one has committed, chain-wide (reserved units are committed). */
@@ -77,14 +78,16 @@ export function stockBody(sku: Sku, view: StockView, change: { seq: number; at: 
  * (strong ETags from the hub's change numbers and process), a stable cursor walk of the
  * catalog, per-store availability, and a Server-Sent Events stream of changes
  * with Last-Event-ID resume. `streams` caps open event streams per client
- * address and in total: past it, `429 TOO_MANY_CONNECTIONS`.
+ * address and in total: past it, `429 TOO_MANY_CONNECTIONS`. Returns what ends
+ * every open event stream and stops following the hub's commits.
  */
 export function storefrontRoutes(
   router: Router<RequestState>,
-  storage: HubStorage,
+  storage: HubChangeLog & Pick<HubDocuments, 'open'>,
   log: Logger,
   eventStreams: AddressSlots | null = null,
 ): () => void {
+  const catalog = new CatalogIndex(storage);
   const epochTag = storage.epoch.replace(/[^A-Za-z0-9]/g, '').slice(0, 8);
   // A change is numbered before it is durable, and a crash can hand its number to
   // another change: an ETag names the process too, so it never matches across a
@@ -103,7 +106,7 @@ export function storefrontRoutes(
     ctx.body = null;
     return true;
   };
-  const known = (sku: Sku): { seq: number; at: number } => {
+  const known = (sku: Sku): HubChange => {
     const change = storage.changeOf(sku);
     if (change === undefined) throw problem(ErrorCode.NotFound, `no stock recorded for ${sku}`);
     return change;
@@ -115,7 +118,7 @@ export function storefrontRoutes(
    * Map order is least recently used first; bounded.
    */
   const bodies = new Map<Sku, { seq: number; json: string }>();
-  const bodyOf = async (sku: Sku, change: { seq: number; at: number }): Promise<string> => {
+  const bodyOf = async (sku: Sku, change: HubChange): Promise<string> => {
     const cached = bodies.get(sku);
     if (cached !== undefined) bodies.delete(sku);
     const json =
@@ -174,7 +177,7 @@ export function storefrontRoutes(
     let last: Sku | null = after;
     let exhausted = false;
     while (items.length < query.limit && scanned < MAX_SCAN) {
-      const batch = storage.skusAfter(last, Math.min(query.limit - items.length + 20, MAX_SCAN - scanned));
+      const batch = catalog.skusAfter(last, Math.min(query.limit - items.length + 20, MAX_SCAN - scanned));
       if (batch.length === 0) {
         exhausted = true;
         break;
@@ -198,7 +201,7 @@ export function storefrontRoutes(
         if (items.length === query.limit) break;
       }
     }
-    if (!exhausted && last !== null && storage.skusAfter(last, 1).length === 0) exhausted = true;
+    if (!exhausted && last !== null && catalog.skusAfter(last, 1).length === 0) exhausted = true;
     ctx.set('Cache-Control', CACHE_CONTROL);
     ctx.body = {
       items,
@@ -290,5 +293,6 @@ export function storefrontRoutes(
 
   return () => {
     for (const end of [...streams]) end();
+    catalog.close();
   };
 }

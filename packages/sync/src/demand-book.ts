@@ -86,7 +86,8 @@ export class DemandBook {
   }
 }
 
-function demandKey(sku: Sku, storeId: StoreId): string {
+/** One (SKU, store) pair as a map key. */
+export function demandKey(sku: Sku, storeId: StoreId): string {
   return `${sku}\u0000${storeId}`;
 }
 

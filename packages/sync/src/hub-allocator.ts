@@ -6,7 +6,7 @@ import {
   type Operation,
   type OperationOutcome,
 } from '@shelfsync/core';
-import { allocate, releaseForOrder, topUpForSale, type AllocatorConfig } from '@shelfsync/escrow';
+import { allocate, topUpForSale, type AllocatorConfig } from '@shelfsync/escrow';
 import {
   HUB_WRITER,
   onlineAccount,
@@ -18,10 +18,10 @@ import {
   type StoreId,
 } from '@shelfsync/protocol';
 import type { StorageWrite } from '@shelfsync/storage';
-import * as Y from 'yjs';
-import { untilCommitted } from './commit-wait.js';
-import { DemandBook } from './demand-book.js';
-import { reservableShelf, shelfOf, storesOf } from './location-shelf.js';
+import type * as Y from 'yjs';
+import { DemandBook, demandKey } from './demand-book.js';
+import { hubMark, shelfOf } from './location-shelf.js';
+import { OrderReleases } from './order-releases.js';
 import type { HubDocuments, HubSync, TopUpAnswer } from './hub-sync.js';
 
 /** Something the allocator did, for logs and metrics. */
@@ -73,17 +73,18 @@ export class HubAllocator {
   private sweepFrom = 0;
   /** Per (SKU, store), deficits the hub could not settle yet, and the reservations they put at risk. */
   private readonly owed = new Map<string, { units: number; reservationsAtRisk: number }>();
-  /** Per (SKU, store), online orders waiting on a release there: the escrow is not granted back meanwhile. */
-  private readonly awaitingOrders = new Map<string, number>();
+  /** Online orders waiting on a release: the escrow at their location is not granted back meanwhile. */
+  private readonly orders: OrderReleases;
 
   constructor(
-    private readonly documents: HubDocuments,
+    private readonly documents: Pick<HubDocuments, 'open' | 'hubWrite' | 'commit' | 'onCommit'>,
     private readonly sync: HubSync,
     private readonly config: AllocatorConfig,
     private readonly now: () => number = Date.now,
     private readonly onEvent: (event: AllocatorEvent) => void = () => {},
   ) {
     this.demand = new DemandBook(config.halfLifeMs, now);
+    this.orders = new OrderReleases(documents, sync, config.releaseWaitMs, (event) => this.onEvent(event));
   }
 
   /**
@@ -218,59 +219,13 @@ export class HubAllocator {
    * order. Null when no store could, none was connected, or the release did not
    * arrive in time.
    */
-  async releaseForOrder<T>(
+  releaseForOrder<T>(
     sku: Sku,
     quantity: number,
     storeId: StoreId | undefined,
     place: (storeId: StoreId) => Promise<T>,
   ): Promise<T | null> {
-    if (this.config.releaseWaitMs === 0) return null;
-    const doc = await this.documents.open(sku);
-    const candidates = (storeId === undefined ? storesOf(doc) : [storeId])
-      .map((id) => ({ id, shelf: reservableShelf(doc, id) }))
-      .filter((c) => releaseForOrder(c.shelf, quantity) !== null)
-      .sort((a, b) => b.shelf.posRights - a.shelf.posRights);
-    for (const { id } of candidates) {
-      const key = demandKey(sku, id);
-      this.awaitingOrders.set(key, (this.awaitingOrders.get(key) ?? 0) + 1);
-      try {
-        // Asks for what the order lacks, again whenever the hub's view of the till changes
-        // (a sale on its way when it asked): true while the order still waits on a release.
-        let asked: number | null = null;
-        let reached = false;
-        // Aborted once the till, as the hub now sees it, could no longer cover the order
-        // (a sale that was on its way): waiting out releaseWaitMs would only delay the answer.
-        const outgrown = new AbortController();
-        const short = (current: Y.Doc): boolean => {
-          const shelf = reservableShelf(current, id);
-          const lacking = releaseForOrder(shelf, quantity);
-          if (lacking === 0) return false;
-          if (lacking === null) outgrown.abort();
-          else if (shelf.posRights - lacking !== asked) {
-            asked = shelf.posRights - lacking;
-            reached = this.sync.send(id, { type: 'release', sku, target: asked, ...hubMark(current) });
-          }
-          return true;
-        };
-        if (!short(doc)) return await place(id);
-        if (asked === null || !reached) continue;
-        this.onEvent({ type: 'release-asked', storeId: id, sku, target: asked });
-        const covered = await untilCommitted(
-          this.documents,
-          sku,
-          (current) => !short(current),
-          this.config.releaseWaitMs,
-          outgrown.signal,
-        );
-        if (covered) return await place(id);
-        if (!outgrown.signal.aborted) return null;
-      } finally {
-        const left = (this.awaitingOrders.get(key) ?? 1) - 1;
-        if (left > 0) this.awaitingOrders.set(key, left);
-        else this.awaitingOrders.delete(key);
-      }
-    }
-    return null;
+    return this.orders.release(sku, quantity, storeId, place);
   }
 
   /** (SKU, store) pairs whose demand the allocator follows. */
@@ -349,7 +304,7 @@ export class HubAllocator {
     await this.write(sku, (doc) => {
       const decision = allocate(shelfOf(doc, storeId), this.demand.rates(sku, storeId), this.config, sku);
       // Units released for a waiting order stay in the escrow until it is placed (decided in write order).
-      if (decision.type === 'grant' && this.awaitingOrders.has(demandKey(sku, storeId))) return null;
+      if (decision.type === 'grant' && this.orders.waiting(sku, storeId)) return null;
       if (decision.type === 'grant') {
         granted = decision.quantity;
         return { type: 'transferRights', from, to, quantity: decision.quantity };
@@ -373,13 +328,4 @@ export class HubAllocator {
     this.onEvent({ type: 'release-asked', storeId, sku, target });
     return true;
   }
-}
-
-/** The hub's own changes of a document so far: its client id and next clock. */
-function hubMark(doc: Y.Doc): { client: number; clock: number } {
-  return { client: doc.clientID, clock: Y.getState(doc.store, doc.clientID) };
-}
-
-function demandKey(sku: Sku, storeId: StoreId): string {
-  return `${sku}\u0000${storeId}`;
 }

@@ -1,24 +1,13 @@
-import { validateUpdate } from '@shelfsync/core';
 import {
   CloseCode,
   ErrorCode,
   SkuSchema,
-  storeWriter,
-  writerKey,
   type ErrorCode as Code,
   type StoreId,
   type TableCloseCode,
 } from '@shelfsync/protocol';
 import * as Y from 'yjs';
-import { TokenBucket } from './budget.js';
-import {
-  MIN_PROTOCOL_VERSION,
-  PROTOCOL_VERSION,
-  forProtocol,
-  type ControlMessage,
-  type Hello,
-  type TopUp,
-} from './control.js';
+import { PROTOCOL_VERSION, forProtocol, type ControlMessage, type Hello, type TopUp } from './control.js';
 import {
   FrameError,
   SyncMessageType,
@@ -27,16 +16,12 @@ import {
   encodeDocFrame,
   type DocFrame,
 } from './frames.js';
-import type { HubDocuments, HubSync, HubSyncOptions, TopUpAnswer } from './hub-sync.js';
+import { Step1Allowance, speaks, unsupportedProtocol, welcomeFor } from './hub-handshake.js';
+import { applyStoreUpdate, refusalOf, step2For } from './hub-doc-frames.js';
+import type { HubDocuments, HubSync, HubSyncOptions } from './hub-sync.js';
 import { RefusalReports } from './hub-refusal-reports.js';
-import { MAX_TOP_UPS_IN_FLIGHT, PendingTopUps } from './hub-top-ups.js';
+import { SessionTopUps } from './hub-top-ups.js';
 import type { Transport } from './transport.js';
-
-/**
- * Free step 1s for dirty SKUs a hello counted but could not list (past its list
- * bound): a store changed that many more offline. Beyond this they take tokens.
- */
-const MAX_UNLISTED_FREE = 200_000;
 
 /** One store's connection at the hub. Frames are processed one at a time, in order. */
 export class HubSession {
@@ -53,15 +38,8 @@ export class HubSession {
   private closedByHub = false;
   private queue: Promise<void> = Promise.resolve();
   private invalid = 0;
-  /** SKUs the handshake named (the welcome's changed, the hello's dirty): the first step 1 of each is free. */
-  private catchUp = new Set<string>();
-  /** Dirty SKUs the hello counted but could not list: the first step 1 of this many other SKUs is free. */
-  private unlistedFree = 0;
-  /** SKUs whose free step 1 was taken, while unlisted ones are free. */
-  private readonly unlistedAsked = new Set<string>();
-  private readonly step1s: TokenBucket;
-  private readonly topUps: TokenBucket;
-  private readonly pendingTopUps: PendingTopUps;
+  private readonly step1s: Step1Allowance;
+  private readonly topUps: SessionTopUps;
   private readonly refusals: RefusalReports;
   private readonly handshakeTimer: ReturnType<typeof setTimeout>;
 
@@ -72,9 +50,8 @@ export class HubSession {
     readonly storeId: StoreId,
     private readonly transport: Transport,
   ) {
-    this.step1s = new TokenBucket(options.step1Budget, options.now);
-    this.topUps = new TokenBucket(options.topUpBudget, options.now);
-    this.pendingTopUps = new PendingTopUps(documents);
+    this.step1s = new Step1Allowance(options.step1Budget, options.now);
+    this.topUps = new SessionTopUps(documents, storeId, () => hub.allocator, options.topUpBudget, options.now);
     this.refusals = new RefusalReports(storeId, options);
     transport.onMessage((bytes) => {
       this.queue = this.queue
@@ -86,7 +63,7 @@ export class HubSession {
     });
     transport.onClose((code, reason) => {
       clearTimeout(this.handshakeTimer);
-      this.pendingTopUps.endAll();
+      this.topUps.endAll();
       this.state = 'closed';
       this.hub.detach(this);
       this.options.onEvent({ type: 'disconnected', storeId, code, reason });
@@ -112,7 +89,7 @@ export class HubSession {
     this.state = 'closed';
     this.closedByHub = true;
     clearTimeout(this.handshakeTimer);
-    this.pendingTopUps.endAll();
+    this.topUps.endAll();
     this.hub.detach(this);
     this.transport.close(closeCode.code, closeCode.reason);
   }
@@ -177,7 +154,7 @@ export class HubSession {
         return;
       }
       if (frame.message.type === 'topup') {
-        if (this.pendingTopUps.inFlight >= MAX_TOP_UPS_IN_FLIGHT || !this.topUps.take()) {
+        if (!this.topUps.admit()) {
           this.overBudget('topup');
           return;
         }
@@ -191,29 +168,11 @@ export class HubSession {
       this.protocolError(`unexpected ${frame.message.type} from a store`);
       return;
     }
-    if (frame.type === SyncMessageType.Step1 && !this.takeStep1(frame.sku)) {
+    if (frame.type === SyncMessageType.Step1 && !this.step1s.take(frame.sku)) {
       this.overBudget('step1');
       return;
     }
     await this.handleDoc(frame);
-  }
-
-  /**
-   * The catch-up's step 1s are free, once per SKU it covers: a count the store
-   * claims buys no repeated asks. Any other step 1 takes a token.
-   */
-  private takeStep1(sku: string): boolean {
-    if (this.catchUp.delete(sku)) {
-      // Kept only while unlisted ones are free: it must not take one of those again.
-      if (this.unlistedFree > 0) this.unlistedAsked.add(sku);
-      return true;
-    }
-    if (this.unlistedFree > 0 && !this.unlistedAsked.has(sku)) {
-      this.unlistedFree--;
-      this.unlistedAsked.add(sku);
-      return true;
-    }
-    return this.step1s.take();
   }
 
   private overBudget(budget: 'step1' | 'topup'): void {
@@ -254,35 +213,18 @@ export class HubSession {
    * hub's write, before this answer is sent.
    */
   private handleTopUp(request: TopUp): void {
-    this.answerTopUp(request).catch((error: unknown) => {
-      this.options.onEvent({ type: 'protocol-error', storeId: this.storeId, detail: `top-up: ${String(error)}` });
-    });
-  }
-
-  private async answerTopUp(request: TopUp): Promise<void> {
-    await this.pendingTopUps.holding(request.sku, request.client, request.clock);
-    if (!this.isLive) return;
-    const allocator = this.hub.allocator;
-    const answer: TopUpAnswer =
-      allocator === null
-        ? { granted: 0, available: 0, rights: 0 }
-        : await allocator.topUp(this.storeId, request.sku, request.quantity);
-    // The hub's changes so far, the grant's included: the store waits until it holds them.
-    const doc = await this.documents.open(request.sku);
-    const hub = { client: doc.clientID, clock: Y.getState(doc.store, doc.clientID) };
-    this.send({ type: 'topup-result', ref: request.ref, sku: request.sku, ...answer, ...hub });
+    const live = (): boolean => this.isLive;
+    this.topUps
+      .answer(request, live, (result) => this.send(result))
+      .catch((error: unknown) => {
+        this.options.onEvent({ type: 'protocol-error', storeId: this.storeId, detail: `top-up: ${String(error)}` });
+      });
   }
 
   private welcome(hello: Hello): void {
-    if (hello.protocol < MIN_PROTOCOL_VERSION || hello.protocol > PROTOCOL_VERSION) {
+    if (!speaks(hello.protocol)) {
       // Sent before the session is live (send() would drop it), so the store's log says why it was closed.
-      this.transport.send(
-        encodeControlFrame({
-          type: 'error',
-          code: ErrorCode.ValidationFailed,
-          detail: `protocol ${hello.protocol} unsupported; this hub speaks ${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION} (upgrade the hub before its stores)`,
-        }),
-      );
+      this.transport.send(encodeControlFrame(unsupportedProtocol(hello.protocol)));
       this.protocolError(`unsupported protocol ${hello.protocol}`, CloseCode.UnsupportedProtocol);
       return;
     }
@@ -296,25 +238,12 @@ export class HubSession {
     this.state = 'live';
     this.wasLive = true;
     this.hub.handshaken(this.storeId, hello.dirty);
-    const sameLineage = hello.epoch === this.documents.epoch;
-    const changed = sameLineage ? this.documents.changedSince(hello.cursor) : this.documents.allSkus();
+    const welcome = welcomeFor(this.documents, hello, this.options.maxDeficit);
     // The store sends a step 1 for each SKU of changed ∪ dirty: those are free.
-    this.catchUp = new Set([...changed, ...hello.dirty]);
-    this.unlistedFree = Math.min(MAX_UNLISTED_FREE, Math.max(0, (hello.dirtyTotal ?? 0) - hello.dirty.length));
-    this.send({
-      type: 'welcome',
-      protocol: this.protocol,
-      epoch: this.documents.epoch,
-      cursor: this.documents.cursor(),
-      changed,
-      overrideCap: this.options.maxDeficit,
-    });
-    this.options.onEvent({
-      type: 'handshake',
-      storeId: this.storeId,
-      changed: changed.length,
-      dirty: hello.dirty.length,
-    });
+    this.step1s.welcomed(welcome.changed, hello);
+    this.send(welcome);
+    const [changed, dirty] = [welcome.changed.length, hello.dirty.length];
+    this.options.onEvent({ type: 'handshake', storeId: this.storeId, changed, dirty });
   }
 
   private async handleDoc(frame: DocFrame): Promise<void> {
@@ -328,13 +257,7 @@ export class HubSession {
       if (this.state === 'closed') return;
       let diff: Uint8Array | null;
       try {
-        diff = await this.documents.readDurable(sku.data, () => {
-          try {
-            return Y.encodeStateAsUpdate(doc, frame.payload);
-          } catch {
-            return null;
-          }
-        });
+        diff = await step2For(this.documents, sku.data, doc, frame.payload);
       } catch {
         return; // the storage failed: the hub halts, and this session with it
       }
@@ -352,46 +275,23 @@ export class HubSession {
 
     // Accepted or not, the store has sent what it had for this SKU: it is no longer pending.
     this.hub.received(this.storeId, sku.data);
-    const writer = storeWriter(this.storeId);
-    const verdict = validateUpdate(doc, frame.payload, writer, {
-      maxDeficit: this.options.maxDeficit,
-      clientOwner: (client) => this.documents.clientOwner(client),
+    const update = applyStoreUpdate(this.documents, this.storeId, doc, frame.payload, this.options.maxDeficit, this);
+    if (!update.ok) {
+      this.reject(frame, update.code, update.detail);
+      return;
+    }
+    if (update.applied === null) {
+      this.ack(frame.ref);
+      return;
+    }
+    const change = await this.documents.commit(sku.data, update.applied, update.reservations);
+    this.options.onEvent({ type: 'accepted', storeId: this.storeId, sku: sku.data, bytes: frame.payload.byteLength });
+    this.ack(frame.ref, change);
+    this.hub.broadcast(sku.data, update.applied, change, this);
+    // Off the session's queue: rebalancing waits on hub writes, and must not hold up this store's frames.
+    this.hub.allocator?.accepted(this.storeId, sku.data).catch((error: unknown) => {
+      this.options.onEvent({ type: 'protocol-error', storeId: this.storeId, detail: `allocator: ${String(error)}` });
     });
-    if (!verdict.ok) {
-      this.reject(frame, verdict.error.code, verdict.error.detail);
-      return;
-    }
-    if (verdict.value.changed) {
-      // In the same tick as the verdict: no other writer's update can claim these ids in between.
-      const reservations = this.documents.reserveClients(writerKey(writer), verdict.value.clients);
-      if (typeof reservations === 'string') {
-        this.reject(frame, ErrorCode.UpdateClientIdTaken, reservations);
-        return;
-      }
-      // Relay what actually changed (Yjs' own incremental update), not the
-      // store's bytes: a step 2 also carries the store's whole delete set.
-      let applied: Uint8Array | null = null;
-      const capture = (update: Uint8Array, origin: unknown): void => {
-        if (origin === this) applied = update;
-      };
-      doc.on('update', capture);
-      try {
-        Y.applyUpdate(doc, frame.payload, this);
-      } finally {
-        doc.off('update', capture);
-      }
-      const committed = applied ?? frame.payload;
-      const change = await this.documents.commit(sku.data, committed, reservations);
-      this.options.onEvent({ type: 'accepted', storeId: this.storeId, sku: sku.data, bytes: frame.payload.byteLength });
-      this.ack(frame.ref, change);
-      this.hub.broadcast(sku.data, committed, change, this);
-      // Off the session's queue: rebalancing waits on hub writes, and must not hold up this store's frames.
-      this.hub.allocator?.accepted(this.storeId, sku.data).catch((error: unknown) => {
-        this.options.onEvent({ type: 'protocol-error', storeId: this.storeId, detail: `allocator: ${String(error)}` });
-      });
-      return;
-    }
-    this.ack(frame.ref);
   }
 
   private ack(ref: number, change?: number): void {
@@ -401,14 +301,7 @@ export class HubSession {
   private reject(frame: DocFrame, code: Code, detail: string): void {
     this.hub.countRejected(this.storeId);
     this.options.onEvent({ type: 'rejected', storeId: this.storeId, sku: frame.sku, code, detail });
-    const sku = SkuSchema.safeParse(frame.sku);
-    this.send({
-      type: 'error',
-      code,
-      detail,
-      ...(sku.success ? { sku: sku.data } : {}),
-      ...(frame.ref > 0 ? { ref: frame.ref } : {}),
-    });
+    this.send(refusalOf(frame, code, detail));
     this.ack(frame.ref);
     this.countInvalid();
   }

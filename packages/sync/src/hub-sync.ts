@@ -12,20 +12,18 @@ import type * as Y from 'yjs';
 import type { RateBudget } from './budget.js';
 import type { ControlMessage } from './control.js';
 import { SyncMessageType, encodeDocFrame } from './frames.js';
+import type { HubChangeLog } from './hub-change-log.js';
 import { HubSession } from './hub-session.js';
 import type { Transport } from './transport.js';
 
-/** What the hub's sync needs from the hub's storage. */
-export interface HubDocuments {
-  /** This hub's data lineage: a new epoch means change cursors from before mean nothing. */
-  readonly epoch: string;
+/**
+ * What the hub's sync needs from the hub's storage: its change log (which a
+ * server database may keep; see `HubChangeLog`), and the SKU documents with
+ * the hub's own writes to them.
+ */
+export interface HubDocuments extends HubChangeLog {
   /** The SKU's document, loaded on first use (an empty one for a new SKU). */
   open(sku: Sku): Promise<Y.Doc>;
-  /**
-   * Makes `update`, already applied to the SKU's document, durable, and records
-   * the change in the change log. Resolves, once durable, with its change number.
-   */
-  commit(sku: Sku, update: Uint8Array, extra?: readonly StorageWrite[]): Promise<number>;
   /**
    * Runs one of the hub's own writes of `sku` (decide, apply, commit) after every
    * earlier one of that SKU is done and durable, and before any later one starts.
@@ -53,16 +51,6 @@ export interface HubDocuments {
    * instead (more than one new id, or more ids than one writer may hold).
    */
   reserveClients(writer: WriterKey, clients: readonly number[]): StorageWrite[] | string;
-  /** Calls `listener` once, when the first commit fails (HubSync then halts). */
-  onFailure?(listener: (error: Error) => void): void;
-  /** Calls `listener` after every durable commit; returns the unsubscribe. */
-  onCommit(listener: (sku: Sku) => void): () => void;
-  /** The newest change number (0 before any). */
-  cursor(): number;
-  /** The SKUs changed after change number `cursor`. */
-  changedSince(cursor: number): Sku[];
-  /** Every SKU the hub holds. */
-  allSkus(): Sku[];
 }
 
 /** Something the hub's sync did, for logs and metrics. */
@@ -116,11 +104,11 @@ export interface HubSyncOptions {
    * Step 1s a session may send beyond its catch-up, which is free: the first step 1
    * of each SKU the welcome's `changed` and the hello's dirty list name (and of as
    * many more SKUs as the hello's dirty count exceeds its list, up to 200,000). Past
-   * it the session is closed with RequestBudgetExceeded. (A step 1 costs a lane job
-   * and an encode.)
+   * it the session is closed with RequestBudgetExceeded. (A step 1 waits its turn
+   * behind the SKU's hub writes and costs an encode.)
    */
   readonly step1Budget: RateBudget;
-  /** Top-up requests a session may send (each a lane job of the allocator); past it, RequestBudgetExceeded. */
+  /** Top-up requests a session may send (each a hub write of the allocator); past it, RequestBudgetExceeded. */
   readonly topUpBudget: RateBudget;
   /** Refusal reports a session may send; past it they are dropped (and counted), the session stays. */
   readonly reportBudget: RateBudget;

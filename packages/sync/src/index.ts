@@ -35,6 +35,7 @@ export {
   type Frame,
 } from './frames.js';
 export { HubSession } from './hub-session.js';
+export type { CommitListener, HubChange, HubChangeLog } from './hub-change-log.js';
 export {
   HubSync,
   type AllocatorHooks,
@@ -55,9 +56,10 @@ export {
 export { helloDirty } from './store-session.js';
 export { RESYNC_INTERVAL_MS } from './resync-pacer.js';
 export { createTransportPair, type Transport, type TransportPairOptions } from './transport.js';
-export { HubStorage, REMOTE_ORIGIN, StoreStorage, randomClientId } from './persistent-documents.js';
+export { HubStorage } from './hub-storage.js';
+export { StoreStorage } from './store-storage.js';
+export { REMOTE_ORIGIN, randomClientId, type PinnedDoc, type ResidencyOptions } from './persisted-docs.js';
 export { HubAllocator, type AllocatorEvent } from './hub-allocator.js';
-export type { PinnedDoc, ResidencyOptions } from './persistent-documents.js';
 export { Reservations, type ReservationsOptions } from './reservations.js';
 export { holding, refusalCause, releaseSurplus, withTopUp, type Attempt, type TopUpOutcome } from './top-up.js';
 export type { RefusalCause } from '@shelfsync/protocol';

@@ -1,7 +1,7 @@
 import { computeStock, reservableRights, rightsOf } from '@shelfsync/core';
 import type { ShelfRights } from '@shelfsync/escrow';
 import { StoreIdSchema, onlineAccount, parseAccountId, storeAccount, type StoreId } from '@shelfsync/protocol';
-import type * as Y from 'yjs';
+import * as Y from 'yjs';
 
 /** A location's shelf as the allocator sees it: the POS's rights and the online escrow's. */
 export function shelfOf(doc: Y.Doc, storeId: StoreId): ShelfRights {
@@ -25,4 +25,9 @@ export function storesOf(doc: Y.Doc): StoreId[] {
     if (store?.success === true) stores.push(store.data);
   }
   return stores;
+}
+
+/** The hub's own changes of a document so far: its client id and next clock (what a store waits to hold). */
+export function hubMark(doc: Y.Doc): { client: number; clock: number } {
+  return { client: doc.clientID, clock: Y.getState(doc.store, doc.clientID) };
 }

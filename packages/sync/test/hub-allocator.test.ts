@@ -23,6 +23,7 @@ describe('hub allocator sweep', () => {
       onCommit: (listener) => hub.storage.onCommit(listener),
       cursor: () => hub.storage.cursor(),
       changedSince: (cursor) => hub.storage.changedSince(cursor),
+      changeOf: (target) => hub.storage.changeOf(target),
       allSkus: () => hub.storage.allSkus(),
       clientOwner: (client) => hub.storage.clientOwner(client),
       reserveClients: (writer, clients) => hub.storage.reserveClients(writer, clients),

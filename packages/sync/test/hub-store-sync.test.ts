@@ -163,7 +163,7 @@ describe('a connection that ends with changes still queued at the hub', () => {
   });
 });
 
-/** A hub write as the allocator makes one: in the SKU's lane, applied to the document, then committed. Not awaited. */
+/** A hub write as the allocator makes one: in turn with the SKU's other hub writes, applied, then committed. Not awaited. */
 function hubReserves(hub: TestHub, target: Sku, account: string, quantity: number): { committed: Promise<number> } {
   const committed = hub.storage.hubWrite(target, async () => {
     const doc = await hub.storage.open(target);
