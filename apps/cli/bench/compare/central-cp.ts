@@ -84,4 +84,8 @@ export class CentralCp implements ChainSystem {
   storedBytesPerSku(): number {
     return this.o.stores * ASSUMPTIONS.rowStorageBytes;
   }
+  /** A store keeps nothing: the centre holds the only copy. */
+  storeBytesPerSku(): number {
+    return 0;
+  }
 }

@@ -82,4 +82,8 @@ export class Legacy implements ChainSystem {
   storedBytesPerSku(): number {
     return this.o.stores * ASSUMPTIONS.rowStorageBytes;
   }
+  /** A store keeps its own stock row. */
+  storeBytesPerSku(): number {
+    return ASSUMPTIONS.rowStorageBytes;
+  }
 }

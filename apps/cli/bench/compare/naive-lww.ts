@@ -123,4 +123,8 @@ export class NaiveLww implements ChainSystem {
   storedBytesPerSku(): number {
     return this.o.stores * ASSUMPTIONS.rowStorageBytes;
   }
+  /** A store keeps its own register. */
+  storeBytesPerSku(): number {
+    return ASSUMPTIONS.rowStorageBytes;
+  }
 }

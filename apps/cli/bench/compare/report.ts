@@ -1,19 +1,19 @@
-import type { SystemResult, runComparison } from './runner.js';
+import type { ComparisonRun, SystemResult } from './runner.js';
+import type { ShelfsyncDetail } from './shelfsync.js';
+import { FRAME_CLASSES, type FrameClass } from './wire-meter.js';
 import { MINUTE, defaultCompareOptions, type CompareOptions } from './workload.js';
 
 const fmt = (n: number, digits = 0): string =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const pct = (n: number): string => `${fmt(n * 100, 1)}%`;
 
-/** The comparison as a markdown table, systems as columns. */
-export function comparisonTable(
-  run: ReturnType<typeof runComparison>,
-  o: CompareOptions = defaultCompareOptions,
-): string {
+/** The comparison as a markdown table, systems as columns, then what shelfsync's real chain measured. */
+export function comparisonTable(run: ComparisonRun, o: CompareOptions = defaultCompareOptions): string {
   const r = run.results;
   const row = (label: string, cell: (x: SystemResult) => string): string => `| ${label} | ${r.map(cell).join(' | ')} |`;
   const storeOutages = run.outages.filter((x) => x.store >= 0);
   const hub = run.outages.find((x) => x.store < 0);
+  const real = r.find((x) => x.shelfsync !== undefined);
   return [
     `Workload (seed ${o.seed}): ${o.stores} stores, ${o.skus} SKUs (skewed demand), ${o.hours} virtual hours; ${fmt(run.attempts)} in-store sales with the unit in hand, ${o.ordersPerStoreHour} online pickup orders per store-hour, shelves topped up every 2 h; every store cut off once (${fmt(Math.min(...storeOutages.map((x) => x.to - x.from)) / MINUTE)}-${fmt(Math.max(...storeOutages.map((x) => x.to - x.from)) / MINUTE)} min), the centre down once (${fmt(((hub?.to ?? 0) - (hub?.from ?? 0)) / MINUTE)} min).`,
     '',
@@ -26,15 +26,54 @@ export function comparisonTable(
     row('sales refused with the unit in hand', (x) => pct(x.refusedWithStock)),
     row('online orders the shelf could fill, taken', (x) => pct(x.onlineServed)),
     row('bytes on the wire per sale', (x) => fmt(x.bytesPerSale)),
-    row('hub CPU-seconds per 1,000 sales (state logic only)', (x) => fmt(x.hubCpuSecondsPer1000, 4)),
+    row('hub CPU-seconds per 1,000 sales (baselines: state logic only)', (x) => fmt(x.hubCpuSecondsPer1000, 4)),
     row('stored bytes per SKU at the centre', (x) => fmt(x.storedBytesPerSku)),
-    '',
-    `shelfsync made ${fmt(r.find((x) => x.hubWritesPerSale !== undefined)?.hubWritesPerSale ?? 0, 2)} hub writes per sale (grants, reservations, settlements), each relayed to every connected store.`,
+    row('stored bytes per SKU at a store', (x) => fmt(x.storeBytesPerSku)),
+    ...(real?.shelfsync === undefined ? [] : ['', ...shelfsyncDetail(real, real.shelfsync, o)]),
   ].join('\n');
 }
 
+const FRAME_LABELS: Record<FrameClass, string> = {
+  relay: 'relayed updates (hub to every other live store)',
+  'store update': "stores' own updates (store to hub)",
+  'catch-up': 'catch-up on reconnect (step 1 and step 2, both ways)',
+  ack: 'acknowledgements (hub to store)',
+  release: 'release requests (hub to store)',
+  handshake: 'handshakes (hello, welcome)',
+  'top-up': 'top-up requests and answers',
+  report: 'refusal reports (store to hub)',
+  error: 'error messages',
+  framing: 'WebSocket frame headers',
+};
+
+/** shelfsync's measured traffic by frame class, its hub's work and its storage. */
+function shelfsyncDetail(result: SystemResult, d: ShelfsyncDetail, o: CompareOptions): string[] {
+  const perSale = (n: number): number => (result.sales === 0 ? 0 : n / result.sales);
+  const total = Object.values(d.wireBytes).reduce((a, b) => a + b, 0);
+  const { hubWrites, hubWriteFrameBytes, storeUpdates, storeUpdateFrameBytes } = d.relayed;
+  const { hub, store, bench, shared } = d.cpu.samples;
+  const samples = Math.max(1, hub + store + bench + shared);
+  return [
+    `shelfsync's bytes, measured on its links (${fmt(d.wireFrames)} frames both ways, every store reconnecting after its outage and the centre's):`,
+    '',
+    '| frames | bytes per sale | share |',
+    '| --- | --- | --- |',
+    ...FRAME_CLASSES.filter((c) => (d.wireBytes[c] ?? 0) > 0)
+      .sort((a, b) => (d.wireBytes[b] ?? 0) - (d.wireBytes[a] ?? 0))
+      .map(
+        (c) =>
+          `| ${FRAME_LABELS[c]} | ${fmt(perSale(d.wireBytes[c] ?? 0), 1)} | ${pct((d.wireBytes[c] ?? 0) / total)} |`,
+      ),
+    `| all | ${fmt(perSale(total), 1)} | 100.0% |`,
+    '',
+    `The hub relayed ${fmt(storeUpdates)} store updates (${fmt(storeUpdateFrameBytes / Math.max(1, storeUpdates))} B a frame) and made ${fmt(hubWrites)} writes of its own (${fmt(perSale(hubWrites), 2)} per sale: reservations and their settlements for ${fmt(d.ordersTaken)} orders, grants; ${fmt(hubWriteFrameBytes / Math.max(1, hubWrites))} B a frame), each sent to every live store whatever SKUs it holds. ` +
+      `Hub CPU is the chain's measured CPU time (${fmt(d.chainCpuSecondsPer1000, 2)} s per 1,000 sales for the hub, ${o.stores} stores and the bench in one process) times the hub's share of its profile samples (${pct(hub / samples)} hub, ${pct(store / samples)} stores, ${pct(shared / samples)} shared code split between the two in proportion, ${pct(bench / samples)} bench). ` +
+      `Stored: the hub's documents as held (snapshot and update log) ${fmt(result.storedBytesPerSku)} B per SKU, ${fmt(d.hubDocBytesPerSku)} B once compacted; a store ${fmt(d.storeStoredBytesPerSku)} B.`,
+  ];
+}
+
 /** Four small bar charts as one SVG: what partitions cost each system. */
-export function comparisonChart(run: ReturnType<typeof runComparison>): string {
+export function comparisonChart(run: ComparisonRun): string {
   const panels: { title: string; value: (x: SystemResult) => number; label: (v: number) => string }[] = [
     { title: 'oversold units', value: (x) => x.oversold, label: (v) => fmt(v) },
     { title: 'lost updates (units)', value: (x) => x.lost, label: (v) => fmt(v) },

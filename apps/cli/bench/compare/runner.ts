@@ -1,10 +1,19 @@
 import { CentralCp } from './central-cp.js';
 import { Legacy } from './legacy.js';
 import { NaiveLww } from './naive-lww.js';
-import { Shelfsync } from './shelfsync.js';
+import type { AllocatorConfig } from '@shelfsync/escrow';
+import { Shelfsync, type ShelfsyncDetail } from './shelfsync.js';
 import { Shelves } from './shelves.js';
-import type { Network } from './system.js';
-import { HOUR, MINUTE, defaultCompareOptions, workload, type CompareOptions, type Outage } from './workload.js';
+import type { ChainSystem, Network } from './system.js';
+import {
+  HOUR,
+  MINUTE,
+  defaultCompareOptions,
+  workload,
+  type CompareOptions,
+  type Outage,
+  type WorkEvent,
+} from './workload.js';
 
 export interface SystemResult {
   readonly name: string;
@@ -19,17 +28,31 @@ export interface SystemResult {
   readonly bytesPerSale: number;
   readonly hubCpuSecondsPer1000: number;
   readonly storedBytesPerSku: number;
+  readonly storeBytesPerSku: number;
   readonly sales: number;
-  /** shelfsync only: hub writes (grants, reservations, settlements) per sale. */
-  readonly hubWritesPerSale?: number;
+  /** Wall-clock milliseconds the system took to run the day. */
+  readonly ms: number;
+  /** shelfsync only: what its real chain measured beyond the common rows. */
+  readonly shelfsync?: ShelfsyncDetail;
+}
+
+export interface ComparisonRun {
+  readonly results: SystemResult[];
+  /** In-store sales with an unpromised unit in hand (the same for every system). */
+  readonly attempts: number;
+  readonly outages: Outage[];
+}
+
+export interface ComparisonSettings {
+  /** The escrow policy shelfsync's hub runs (default: the product's defaults). */
+  readonly allocator?: AllocatorConfig;
 }
 
 /** Runs the same day against the four systems. */
-export function runComparison(o: CompareOptions = defaultCompareOptions): {
-  results: SystemResult[];
-  attempts: number;
-  outages: Outage[];
-} {
+export async function runComparison(
+  o: CompareOptions = defaultCompareOptions,
+  settings: ComparisonSettings = {},
+): Promise<ComparisonRun> {
   const { events, outages } = workload(o);
   // After the day every link is healed, so each system can settle (an outage may run past the end).
   let healed = false;
@@ -37,87 +60,115 @@ export function runComparison(o: CompareOptions = defaultCompareOptions): {
     up: (store, at) =>
       healed || !outages.some((x) => (x.store === store || x.store === -1) && at >= x.from && at < x.to),
   };
-  const makers = [
-    (s: Shelves) => new Legacy(o, net, s),
-    (s: Shelves) => new NaiveLww(o, net, s),
-    (s: Shelves) => new CentralCp(o, net, s),
-    (s: Shelves) => new Shelfsync(o, net, s),
+  const makers: ((s: Shelves) => ChainSystem | Promise<ChainSystem>)[] = [
+    (s) => new Legacy(o, net, s),
+    (s) => new NaiveLww(o, net, s),
+    (s) => new CentralCp(o, net, s),
+    (s) => Shelfsync.create(o, net, s, settings.allocator),
   ];
   const results: SystemResult[] = [];
   let attempts = 0;
   for (const make of makers) {
+    const started = performance.now();
     const shelves = new Shelves(o.stores, o.skus, o.initialUnits);
-    const system = make(shelves);
-    const staleness: number[] = [];
-    let sales = 0;
-    let tried = 0;
-    let refused = 0;
-    let partitionTried = 0;
-    let partitionServed = 0;
-    let ordersCouldFill = 0;
-    let ordersServed = 0;
-    for (const e of events) {
-      system.advance(e.at);
-      switch (e.kind) {
-        case 'sale': {
-          // A shopper brings a unit to the till only if one is on the shelf.
-          if (!shelves.has(e.store, e.sku, e.quantity)) break;
-          // Counted only if an unpromised unit is there: a unit kept for an online order the store
-          // has not picked yet is one the till must refuse (selling it oversells the order).
-          const counts = (shelves.units[e.store]?.[e.sku] ?? 0) - system.promised(e.store, e.sku) >= e.quantity;
-          const cut = !net.up(e.store, e.at);
-          if (counts) tried++;
-          if (counts && cut) partitionTried++;
-          if (system.sale(e.at, e.store, e.sku, e.quantity)) {
-            sales++;
-            shelves.take(e.store, e.sku, e.quantity);
-            if (counts && cut) partitionServed++;
-          } else if (counts) refused++;
-          break;
-        }
-        case 'order': {
-          staleness.push(system.staleness(e.at, e.store, e.sku));
-          // An order the pickup store's shelf could fill: one the system should take.
-          const couldFill = (shelves.units[e.store]?.[e.sku] ?? 0) - system.promised(e.store, e.sku) >= e.quantity;
-          if (couldFill) ordersCouldFill++;
-          if (system.order(e.at, e.store, e.sku, e.quantity) && couldFill) ordersServed++;
-          break;
-        }
-        case 'restock': {
-          // Topped back up to the starting level, as a delivery would.
-          const q = o.initialUnits - (shelves.units[e.store]?.[e.sku] ?? 0);
-          if (q <= 0) break;
-          shelves.add(e.store, e.sku, q);
-          system.restock(e.at, e.store, e.sku, q);
-          break;
-        }
-        case 'read':
-          staleness.push(system.staleness(e.at, e.store, e.sku));
-          break;
-      }
-    }
+    const system = await make(shelves);
+    const day = new Day(o, net, shelves, system);
+    for (const e of events) await day.run(e);
     healed = true;
-    system.finish(o.hours * HOUR);
+    await system.finish(o.hours * HOUR);
     healed = false;
-    attempts = tried;
-    staleness.sort((a, b) => a - b);
+    attempts = day.tried;
+    results.push(day.result(performance.now() - started));
+  }
+  return { results, attempts, outages };
+}
+
+/** One system's day: the events as they happen to it, and what they added up to. */
+class Day {
+  readonly staleness: number[] = [];
+  sales = 0;
+  tried = 0;
+  refused = 0;
+  partitionTried = 0;
+  partitionServed = 0;
+  ordersCouldFill = 0;
+  ordersServed = 0;
+
+  constructor(
+    private readonly o: CompareOptions,
+    private readonly net: Network,
+    private readonly shelves: Shelves,
+    private readonly system: ChainSystem,
+  ) {}
+
+  /** Units on the shelf not promised to an online order the store has not picked yet. */
+  private free(store: number, sku: number): number {
+    return (this.shelves.units[store]?.[sku] ?? 0) - this.system.promised(store, sku);
+  }
+
+  async run(e: WorkEvent): Promise<void> {
+    const { system, shelves } = this;
+    await system.advance(e.at);
+    switch (e.kind) {
+      case 'sale': {
+        // A shopper brings a unit to the till only if one is on the shelf.
+        if (!shelves.has(e.store, e.sku, e.quantity)) break;
+        // Counted only if an unpromised unit is there: a unit kept for an online order the store
+        // has not picked yet is one the till must refuse (selling it oversells the order).
+        const counts = this.free(e.store, e.sku) >= e.quantity;
+        const cut = !this.net.up(e.store, e.at);
+        if (counts) this.tried++;
+        if (counts && cut) this.partitionTried++;
+        if (await system.sale(e.at, e.store, e.sku, e.quantity)) {
+          this.sales++;
+          shelves.take(e.store, e.sku, e.quantity);
+          if (counts && cut) this.partitionServed++;
+        } else if (counts) this.refused++;
+        break;
+      }
+      case 'order': {
+        this.staleness.push(system.staleness(e.at, e.store, e.sku));
+        // An order the pickup store's shelf could fill: one the system should take.
+        const couldFill = this.free(e.store, e.sku) >= e.quantity;
+        if (couldFill) this.ordersCouldFill++;
+        if ((await system.order(e.at, e.store, e.sku, e.quantity)) && couldFill) this.ordersServed++;
+        break;
+      }
+      case 'restock': {
+        // Topped back up to the starting level, as a delivery would.
+        const q = this.o.initialUnits - (shelves.units[e.store]?.[e.sku] ?? 0);
+        if (q <= 0) break;
+        shelves.add(e.store, e.sku, q);
+        await system.restock(e.at, e.store, e.sku, q);
+        break;
+      }
+      case 'read':
+        this.staleness.push(system.staleness(e.at, e.store, e.sku));
+        break;
+    }
+  }
+
+  result(ms: number): SystemResult {
+    const { system, sales } = this;
+    const staleness = [...this.staleness].sort((a, b) => a - b);
     const mean = staleness.reduce((a, b) => a + b, 0) / Math.max(1, staleness.length);
     const p99 = staleness[Math.min(staleness.length - 1, Math.floor(0.99 * staleness.length))] ?? 0;
-    results.push({
+    return {
       name: system.name,
       stalenessMeanMin: mean / MINUTE,
       stalenessP99Min: p99 / MINUTE,
-      oversold: shelves.oversold,
+      oversold: this.shelves.oversold,
       lost: system.lostUnits(),
-      servedInPartition: partitionTried === 0 ? 1 : partitionServed / partitionTried,
-      refusedWithStock: tried === 0 ? 0 : refused / tried,
-      onlineServed: ordersCouldFill === 0 ? 1 : ordersServed / ordersCouldFill,
+      servedInPartition: this.partitionTried === 0 ? 1 : this.partitionServed / this.partitionTried,
+      refusedWithStock: this.tried === 0 ? 0 : this.refused / this.tried,
+      onlineServed: this.ordersCouldFill === 0 ? 1 : this.ordersServed / this.ordersCouldFill,
       bytesPerSale: sales === 0 ? 0 : system.bytes / sales,
       hubCpuSecondsPer1000: sales === 0 ? 0 : Number(system.hubCpuNs) / 1e9 / (sales / 1000),
       storedBytesPerSku: system.storedBytesPerSku(),
+      storeBytesPerSku: system.storeBytesPerSku(),
       sales,
-      ...(system instanceof Shelfsync && sales > 0 ? { hubWritesPerSale: system.hubWrites / sales } : {}),
-    });
+      ms,
+      ...(system instanceof Shelfsync ? { shelfsync: system.detail(sales) } : {}),
+    };
   }
-  return { results, attempts, outages };
 }

@@ -1,286 +1,297 @@
-import {
-  applyOperation,
-  applyValidatedUpdate,
-  computeStock,
-  createSkuDoc,
-  rightsOf,
-  type Operation,
-} from '@shelfsync/core';
-import {
-  AllocatorConfigSchema,
-  NO_VELOCITY,
-  allocate,
-  releaseForOrder,
-  recordSale,
-  topUpForSale,
-  velocityAt,
-  type ChannelDemand,
-  type Velocity,
-} from '@shelfsync/escrow';
-import { HUB_WRITER, StoreIdSchema, onlineAccount, storeAccount, storeWriter, type StoreId } from '@shelfsync/protocol';
+import { computeStock } from '@shelfsync/core';
+import type { AllocatorConfig } from '@shelfsync/escrow';
+import type { SaleOutcome } from '@shelfsync/point-of-sale';
 import * as Y from 'yjs';
-
+import { CpuProfile, hubCpuMicros, type CpuSplit } from './hub-cpu.js';
+import { ShelfsyncChain, skuName } from './shelfsync-chain.js';
 import type { Shelves } from './shelves.js';
-import { Unsynced, awaitingPick, timed, type ChainSystem, type Network } from './system.js';
-import { HOUR, MINUTE, type CompareOptions } from './workload.js';
+import { Unsynced, awaitingPick, type ChainSystem, type Network } from './system.js';
+import type { FrameClass } from './wire-meter.js';
+import { MINUTE, type CompareOptions } from './workload.js';
 
-/** 4. shelfsync: real documents, real operations, the hub's real validation, the real escrow policy. */
+/** The allocator sweeps every (SKU, store) pair it follows this often, as the hub's timer does by default. */
+const SWEEP_EVERY_MS = 5 * MINUTE;
+
+/** What the real chain measured beyond the common rows. */
+export interface ShelfsyncDetail {
+  /** Bytes of the day by what the frames were for (WebSocket headers as `framing`). */
+  readonly wireBytes: Readonly<Record<FrameClass, number>>;
+  readonly wireFrames: number;
+  /**
+   * What the hub relayed to every live store: its own writes (grants, reservations,
+   * settlements) and the store updates it accepted (to every other live store), with
+   * the bytes of one copy of each frame.
+   */
+  readonly relayed: {
+    readonly hubWrites: number;
+    readonly hubWriteFrameBytes: number;
+    readonly storeUpdates: number;
+    readonly storeUpdateFrameBytes: number;
+  };
+  /** What the allocator did: grants by reason, releases asked, top-ups answered. */
+  readonly allocatorEvents: Readonly<Record<string, number>>;
+  /** Online orders taken (each a reservation, and a settlement once picked). */
+  readonly ordersTaken: number;
+  /** CPU time of the whole in-process chain (hub, every store, the bench's driver), per 1,000 sales. */
+  readonly chainCpuSecondsPer1000: number;
+  /** The CPU profile's samples by side, which split the chain's CPU time. */
+  readonly cpu: CpuSplit;
+  /** Bytes one store holds under its documents' keys, per SKU (mean over the stores). */
+  readonly storeStoredBytesPerSku: number;
+  /** The hub's documents encoded whole (what a compaction writes), per SKU. */
+  readonly hubDocBytesPerSku: number;
+  /** How the stores' sales ended, as their metrics count them. */
+  readonly saleOutcomes: Readonly<Partial<Record<SaleOutcome, number>>>;
+  /** SKUs some store still held differently from the hub after the final heal (0 when converged). */
+  readonly skusApart: number;
+  /**
+   * Milliseconds the event loop sat idle over the day: time spent waiting on a
+   * real timer (a top-up or release wait running out) rather than on work.
+   */
+  readonly loopIdleMs: number;
+  /** Refused updates, protocol errors and the like: none in an honest chain. */
+  readonly incidents: readonly string[];
+}
+
+/**
+ * 4. shelfsync as it runs: a real hub (storage, sync sessions, escrow allocator,
+ * reservations) and one real store node per store (storage, sync, point of sale),
+ * on in-memory storage, over in-memory links that carry the real encoded frames.
+ * Sales go through the point of sale (with its top-ups), online orders through the
+ * hub's reservations (which ask a connected store to release) and are confirmed
+ * when picked, restocks are receipts; a store's outage closes its connection and
+ * its end opens a new one (hello, welcome, catch-up). Everything reads one
+ * virtual clock, and the chain settles after each event.
+ */
 export class Shelfsync implements ChainSystem {
   readonly name = 'shelfsync';
-  bytes = 0;
   hubCpuNs = 0n;
-  private readonly ids: StoreId[];
-  private readonly hubDocs: Y.Doc[];
-  private readonly storeDocs: Y.Doc[][];
-  private readonly velocity = new Map<number, Velocity>();
-  private readonly onlineVelocity = new Map<number, Velocity>();
-  private readonly config = AllocatorConfigSchema.parse({ horizonMs: 2 * HOUR, halfLifeMs: HOUR, minQuota: 1 });
-  private readonly pendingPicks: { store: number; sku: number; q: number }[] = [];
-  private readonly dirty: Set<number>[];
-  private readonly wasUp: boolean[];
+  private readonly linked: boolean[];
   private readonly unsynced: Unsynced;
-  private nextRebalance = 0;
-  /** The virtual time of the call being handled: who is connected for a relay. */
-  private now = 0;
-  private readonly expected = new Map<number, { added: number; committed: number }>();
-  constructor(
+  private readonly pendingPicks: { store: number; sku: number; q: number; id: string }[] = [];
+  /** What the acknowledged operations add up to, per SKU. */
+  private readonly expected: { added: number; committed: number }[];
+  private nextSweep = 0;
+  private ordersTaken = 0;
+  private readonly profile = new CpuProfile();
+  private cpu: CpuSplit | null = null;
+  private loop = performance.eventLoopUtilization();
+  private lost = 0;
+  private hubStored = 0;
+  private final: Omit<ShelfsyncDetail, 'chainCpuSecondsPer1000' | 'cpu'> | null = null;
+
+  private constructor(
     private readonly o: CompareOptions,
     private readonly net: Network,
     private readonly shelves: Shelves,
+    private readonly chain: ShelfsyncChain,
+    /** The virtual clock every part of the chain reads. */
+    private readonly clock: { now: number },
   ) {
-    this.ids = Array.from({ length: o.stores }, (_, i) => StoreIdSchema.parse(`s${i}`));
-    // Fixed client ids: the same seed gives the same bytes.
-    this.hubDocs = Array.from({ length: o.skus }, () => createSkuDoc({ clientID: 1 }));
-    this.storeDocs = this.ids.map((_, i) => Array.from({ length: o.skus }, () => createSkuDoc({ clientID: i + 2 })));
-    this.dirty = this.ids.map(() => new Set<number>());
-    this.wasUp = this.ids.map(() => true);
+    this.linked = chain.stores.map(() => false);
     this.unsynced = new Unsynced(o.skus);
+    this.expected = Array.from({ length: o.skus }, () => ({ added: 0, committed: 0 }));
+  }
+
+  /** A chain with every shelf received and split by the allocator; that setup is not part of the day's traffic. */
+  static async create(
+    o: CompareOptions,
+    net: Network,
+    shelves: Shelves,
+    allocator?: AllocatorConfig,
+  ): Promise<Shelfsync> {
+    const clock = { now: 0 };
+    const chain = await ShelfsyncChain.open({
+      stores: o.stores,
+      skus: o.skus,
+      now: () => clock.now,
+      ...(allocator === undefined ? {} : { allocator }),
+    });
+    const system = new Shelfsync(o, net, shelves, chain, clock);
+    for (let store = 0; store < o.stores; store++) system.link(store, true);
+    await chain.settle();
     for (let store = 0; store < o.stores; store++) {
-      for (let sku = 0; sku < o.skus; sku++) {
-        this.storeOp(store, sku, {
-          type: 'receive',
-          account: storeAccount(this.ids[store] as StoreId),
-          quantity: o.initialUnits,
-        });
-        this.sync(store, sku);
-      }
+      for (let sku = 0; sku < o.skus; sku++) await system.restock(0, store, sku, o.initialUnits);
     }
-    this.rebalance(0);
-    // The setup (every shelf received and split) is not part of the day's traffic.
-    this.bytes = 0;
-    this.hubCpuNs = 0n;
-    this.hubWrites = 0;
+    chain.meter.reset();
+    chain.hubSync.resetCounts();
+    chain.allocatorEvents.clear();
+    for (const store of chain.stores) store.outcomes.clear();
+    await system.profile.start();
+    system.loop = performance.eventLoopUtilization();
+    return system;
   }
-  private doc(store: number, sku: number): Y.Doc {
-    return (this.storeDocs[store] as Y.Doc[])[sku] as Y.Doc;
+
+  get bytes(): number {
+    return this.chain.meter.total();
   }
-  private tally(sku: number, added: number, committed: number): void {
-    const e = this.expected.get(sku) ?? { added: 0, committed: 0 };
-    e.added += added;
-    e.committed += committed;
-    this.expected.set(sku, e);
+
+  private link(store: number, up: boolean): void {
+    if (this.linked[store] === up) return;
+    this.linked[store] = up;
+    if (up) this.chain.connect(store);
+    else this.chain.disconnect(store);
   }
-  private storeOp(store: number, sku: number, op: Operation): boolean {
-    const result = applyOperation(this.doc(store, sku), storeWriter(this.ids[store] as StoreId), op);
-    if (!result.ok) return false;
-    this.dirty[store]?.add(sku);
-    if (op.type === 'receive') this.tally(sku, op.quantity, 0);
-    if (op.type === 'sell') this.tally(sku, 0, op.quantity);
+
+  /** Brings every link to its state at `at`; a store that comes back catches up, then picks the orders it missed. */
+  private async links(at: number): Promise<void> {
+    this.clock.now = at;
+    const back: number[] = [];
+    for (let store = 0; store < this.o.stores; store++) {
+      const up = this.net.up(store, at);
+      if (up && this.linked[store] === false) back.push(store);
+      this.link(store, up);
+    }
+    if (back.length === 0) return;
+    await this.chain.settle();
+    for (const store of back) {
+      for (let sku = 0; sku < this.o.skus; sku++) this.noteSync(at, store, sku);
+      for (const pick of this.pendingPicks.filter((p) => p.store === store)) await this.pick(pick);
+    }
+    this.pendingPicks.splice(0, this.pendingPicks.length, ...this.pendingPicks.filter((p) => !back.includes(p.store)));
+  }
+
+  async advance(at: number): Promise<void> {
+    while (this.nextSweep <= at) {
+      await this.links(this.nextSweep);
+      // The hub's rebalancing round; the hub is not running while the centre is down.
+      if (this.net.up(-1, this.nextSweep)) {
+        await this.chain.allocator.sweep(this.o.stores * this.o.skus);
+        await this.chain.settle();
+      }
+      this.nextSweep += SWEEP_EVERY_MS;
+    }
+    await this.links(at);
+  }
+
+  /** Whether the hub may lack some of the store's changes of the SKU (its dirty set), and since when. */
+  private noteSync(at: number, store: number, sku: number): void {
+    if (this.chain.store(store).storage.isDirty(skuName(sku))) this.unsynced.mark(store, sku, at);
+    else this.unsynced.clear(store, sku);
+  }
+
+  async sale(at: number, store: number, sku: number, q: number): Promise<boolean> {
+    const node = this.chain.store(store);
+    const answer = await node.pos.perform(node.requests.sale({ sku: skuName(sku), quantity: q }));
+    await this.chain.settle();
+    this.noteSync(at, store, sku);
+    if (answer.status !== 201) return false;
+    this.tally(sku).committed += q;
     return true;
   }
-  /** Hub writes made (grants, reservations, settlements), for the cost model. */
-  hubWrites = 0;
-  private hubOp(sku: number, op: Operation): boolean {
-    const doc = this.hubDocs[sku] as Y.Doc;
-    let update: Uint8Array | null = null;
-    const capture = (u: Uint8Array): void => {
-      update = u;
-    };
-    doc.on('update', capture);
-    const ok = timed(this, () => applyOperation(doc, HUB_WRITER, op).ok);
-    doc.off('update', capture);
-    if (update !== null) {
-      this.hubWrites++;
-      this.relay(sku, update, -1);
-    }
-    return ok;
+
+  async order(at: number, store: number, sku: number, q: number): Promise<boolean> {
+    // The centre is down: the storefront cannot take the order.
+    if (!this.net.up(-1, at)) return false;
+    const node = this.chain.store(store);
+    const made = await this.chain.reservations.reserve({ sku: skuName(sku), quantity: q, storeId: node.id });
+    await this.chain.settle();
+    if (!made.ok) return false;
+    this.ordersTaken++;
+    this.tally(sku).committed += q;
+    const pick = { store, sku, q, id: made.value.id };
+    // The store learns of the order when it is linked; a cut-off store picks it when it is back.
+    if (this.linked[store] === true) await this.pick(pick);
+    else this.pendingPicks.push(pick);
+    return true;
   }
-  /** The hub sends an update it accepted or made to every other store holding the SKU that is connected now. */
-  private relay(sku: number, update: Uint8Array, from: number): void {
-    for (let store = 0; store < this.o.stores; store++) {
-      if (store === from || !this.net.up(store, this.now)) continue;
-      this.bytes += update.byteLength;
-      Y.applyUpdate(this.doc(store, sku), update);
-    }
+
+  private async pick(pick: { store: number; sku: number; q: number; id: string }): Promise<void> {
+    this.shelves.take(pick.store, pick.sku, pick.q);
+    const confirmed = await this.chain.reservations.confirm(pick.id);
+    if (!confirmed.ok) this.chain.incidents.push(`confirm ${pick.id}: ${confirmed.error.detail}`);
+    await this.chain.settle();
   }
-  /** One store and the hub exchange what the other lacks for one SKU; the hub validates what the store sends. */
-  private sync(store: number, sku: number): void {
-    const storeDoc = this.doc(store, sku);
-    const hubDoc = this.hubDocs[sku] as Y.Doc;
-    const up = Y.encodeStateAsUpdate(storeDoc, Y.encodeStateVector(hubDoc));
-    // An update with nothing in it (2 bytes) is never sent.
-    if (up.byteLength > 2) {
-      this.bytes += up.byteLength;
-      const verdict = timed(this, () => applyValidatedUpdate(hubDoc, up, storeWriter(this.ids[store] as StoreId)));
-      if (!verdict.ok) throw new Error(`the hub refused an honest update: ${verdict.error.detail}`);
-      this.relay(sku, up, store);
-    }
-    const down = timed(this, () => Y.encodeStateAsUpdate(hubDoc, Y.encodeStateVector(storeDoc)));
-    if (down.byteLength > 2) {
-      this.bytes += down.byteLength;
-      Y.applyUpdate(storeDoc, down);
-    }
-    this.dirty[store]?.delete(sku);
-    this.unsynced.clear(store, sku);
+
+  async restock(at: number, store: number, sku: number, q: number): Promise<void> {
+    const node = this.chain.store(store);
+    const answer = await node.pos.perform(node.requests.receipt({ sku: skuName(sku), quantity: q }));
+    await this.chain.settle();
+    this.noteSync(at, store, sku);
+    if (answer.status === 201) this.tally(sku).added += q;
+    else this.chain.incidents.push(`receipt at ${node.id} refused: ${answer.status}`);
   }
-  private shelf(sku: number, store: number): { posRights: number; onlineRights: number } {
-    const doc = this.hubDocs[sku] as Y.Doc;
-    const id = this.ids[store] as StoreId;
-    return { posRights: rightsOf(doc, storeAccount(id)), onlineRights: rightsOf(doc, onlineAccount(id)) };
+
+  private tally(sku: number): { added: number; committed: number } {
+    const e = this.expected[sku];
+    if (e === undefined) throw new Error(`no SKU ${sku}`);
+    return e;
   }
-  private rate(store: number, sku: number, at: number): ChannelDemand {
-    const key = store * this.o.skus + sku;
-    const of = (v: Velocity | undefined): number => (v === undefined ? 0 : velocityAt(v, at, this.config.halfLifeMs));
-    return { pos: of(this.velocity.get(key)), online: of(this.onlineVelocity.get(key)) };
+
+  staleness(at: number, store: number, sku: number): number {
+    return this.chain.store(store).storage.isDirty(skuName(sku)) ? this.unsynced.age(store, sku, at) : 0;
   }
-  /** The allocator's round: grants from online escrow, releases the store makes when asked. */
-  private rebalance(at: number): void {
-    for (let store = 0; store < this.o.stores; store++) {
-      if (!this.net.up(store, at)) continue;
-      const id = this.ids[store] as StoreId;
-      for (let sku = 0; sku < this.o.skus; sku++) {
-        const decision = timed(this, () => allocate(this.shelf(sku, store), this.rate(store, sku, at), this.config));
-        if (decision.type === 'grant') {
-          this.hubOp(sku, {
-            type: 'transferRights',
-            from: onlineAccount(id),
-            to: storeAccount(id),
-            quantity: decision.quantity,
-          });
-          this.sync(store, sku);
-        } else if (decision.type === 'release') {
-          this.bytes += 24; // the release request frame
-          this.storeOp(store, sku, {
-            type: 'transferRights',
-            from: storeAccount(id),
-            to: onlineAccount(id),
-            quantity: decision.quantity,
-          });
-          this.sync(store, sku);
+
+  async finish(at: number): Promise<void> {
+    await this.advance(at);
+    await this.chain.settle();
+    const loopIdleMs = performance.eventLoopUtilization(this.loop).idle;
+    this.cpu = await this.profile.stop();
+    this.hubCpuNs = BigInt(Math.round(hubCpuMicros(this.cpu))) * 1000n;
+    const chain = this.chain;
+    let skusApart = 0;
+    let hubDocBytes = 0;
+    for (let sku = 0; sku < this.o.skus; sku++) {
+      const doc = await chain.hubStorage.open(skuName(sku));
+      const view = computeStock(doc);
+      const e = this.tally(sku);
+      this.lost += Math.abs(view.added - e.added) + Math.abs(view.committed - e.committed);
+      hubDocBytes += Y.encodeStateAsUpdate(doc).byteLength;
+      const vector = Y.encodeStateVector(doc);
+      for (const store of chain.stores) {
+        const held = Y.encodeStateVector(await store.storage.open(skuName(sku)));
+        if (Buffer.compare(held, vector) !== 0) {
+          skusApart++;
+          break;
         }
       }
     }
-  }
-  advance(at: number): void {
-    this.now = at;
-    for (let store = 0; store < this.o.stores; store++) {
-      const up = this.net.up(store, at);
-      if (up && this.wasUp[store] === false) {
-        // Reconnected: catch up every SKU both ways, as the store's handshake does.
-        for (let sku = 0; sku < this.o.skus; sku++) this.sync(store, sku);
-        for (const p of this.pendingPicks.filter((x) => x.store === store)) this.pick(p.store, p.sku, p.q);
-        this.pendingPicks.splice(0, this.pendingPicks.length, ...this.pendingPicks.filter((x) => x.store !== store));
-      }
-      this.wasUp[store] = up;
+    this.hubStored = await ShelfsyncChain.storedDocBytesPerSku(chain.hubAdapter, this.o.skus);
+    let storeStored = 0;
+    for (const store of chain.stores) {
+      storeStored += await ShelfsyncChain.storedDocBytesPerSku(store.adapter, this.o.skus);
     }
-    while (this.nextRebalance <= at) {
-      this.rebalance(this.nextRebalance);
-      this.nextRebalance += 5 * MINUTE;
+    const saleOutcomes: Partial<Record<SaleOutcome, number>> = {};
+    for (const store of chain.stores) {
+      for (const [outcome, n] of store.outcomes) saleOutcomes[outcome] = (saleOutcomes[outcome] ?? 0) + n;
     }
+    const wireBytes = Object.fromEntries(chain.meter.bytes) as Record<FrameClass, number>;
+    this.final = {
+      wireBytes,
+      wireFrames: chain.meter.frames.get('framing') ?? 0,
+      relayed: { ...chain.hubSync.relayed },
+      allocatorEvents: Object.fromEntries(chain.allocatorEvents),
+      ordersTaken: this.ordersTaken,
+      storeStoredBytesPerSku: storeStored / chain.stores.length,
+      hubDocBytesPerSku: hubDocBytes / this.o.skus,
+      saleOutcomes,
+      skusApart,
+      loopIdleMs,
+      incidents: [...chain.incidents],
+    };
+    chain.close();
   }
-  private pick(store: number, sku: number, q: number): void {
-    this.shelves.take(store, sku, q);
-    this.hubOp(sku, { type: 'settleReservation', account: onlineAccount(this.ids[store] as StoreId), quantity: q });
+
+  /** The measured detail, once `finish` has run; `sales` scales the CPU time. */
+  detail(sales: number): ShelfsyncDetail {
+    if (this.final === null || this.cpu === null) throw new Error('the day has not finished');
+    const chainCpuSecondsPer1000 = sales === 0 ? 0 : this.cpu.cpuMicros / 1e6 / (sales / 1000);
+    return { ...this.final, cpu: this.cpu, chainCpuSecondsPer1000 };
   }
-  sale(at: number, store: number, sku: number, q: number): boolean {
-    this.now = at;
-    const id = this.ids[store] as StoreId;
-    const sell: Operation = { type: 'sell', account: storeAccount(id), quantity: q };
-    let ok = this.storeOp(store, sku, sell);
-    if (!ok && this.net.up(store, at)) {
-      // A top-up round trip from the online escrow, then the sale again.
-      this.bytes += 48;
-      const grant = timed(this, () => topUpForSale(this.shelf(sku, store), q, this.rate(store, sku, at), this.config));
-      if (grant.type === 'grant' && grant.quantity > 0) {
-        this.hubOp(sku, {
-          type: 'transferRights',
-          from: onlineAccount(id),
-          to: storeAccount(id),
-          quantity: grant.quantity,
-        });
-        this.sync(store, sku);
-        ok = this.storeOp(store, sku, sell);
-      }
-    }
-    if (!ok) return false;
-    const key = store * this.o.skus + sku;
-    this.velocity.set(key, recordSale(this.velocity.get(key) ?? NO_VELOCITY, q, at, this.config.halfLifeMs));
-    if (this.net.up(store, at)) this.sync(store, sku);
-    else this.unsynced.mark(store, sku, at);
-    return true;
-  }
-  order(at: number, store: number, sku: number, q: number): boolean {
-    this.now = at;
-    if (!this.net.up(-1, at)) return false;
-    const id = this.ids[store] as StoreId;
-    const key = store * this.o.skus + sku;
-    this.onlineVelocity.set(
-      key,
-      recordSale(this.onlineVelocity.get(key) ?? NO_VELOCITY, q, at, this.config.halfLifeMs),
-    );
-    const reserve: Operation = { type: 'reserve', account: onlineAccount(id), quantity: q };
-    let reserved = this.hubOp(sku, reserve);
-    if (!reserved && this.net.up(store, at)) {
-      // The escrow is short: the hub asks the connected store to release what the order lacks.
-      const lacking = releaseForOrder(this.shelf(sku, store), q);
-      if (lacking !== null && lacking > 0) {
-        this.bytes += 24; // the release request frame
-        this.storeOp(store, sku, {
-          type: 'transferRights',
-          from: storeAccount(id),
-          to: onlineAccount(id),
-          quantity: lacking,
-        });
-        this.sync(store, sku);
-        reserved = this.hubOp(sku, reserve);
-      }
-    }
-    if (!reserved) return false;
-    this.tally(sku, 0, q);
-    if (this.net.up(store, at)) {
-      this.sync(store, sku);
-      this.pick(store, sku, q);
-    } else this.pendingPicks.push({ store, sku, q });
-    return true;
-  }
-  restock(at: number, store: number, sku: number, q: number): void {
-    this.now = at;
-    this.storeOp(store, sku, { type: 'receive', account: storeAccount(this.ids[store] as StoreId), quantity: q });
-    if (this.net.up(store, at)) this.sync(store, sku);
-    else this.unsynced.mark(store, sku, at);
-  }
-  staleness(at: number, store: number, sku: number): number {
-    return this.unsynced.age(store, sku, at);
-  }
-  finish(at: number): void {
-    this.wasUp.fill(false);
-    this.advance(at);
-  }
+
   promised(store: number, sku: number): number {
     return awaitingPick(this.pendingPicks, store, sku);
   }
+
   lostUnits(): number {
-    let lost = 0;
-    for (let sku = 0; sku < this.o.skus; sku++) {
-      const view = computeStock(this.hubDocs[sku] as Y.Doc);
-      const e = this.expected.get(sku) ?? { added: 0, committed: 0 };
-      lost += Math.abs(view.added - e.added) + Math.abs(view.committed - e.committed);
-    }
-    return lost;
+    return this.lost;
   }
+
   storedBytesPerSku(): number {
-    let total = 0;
-    for (const doc of this.hubDocs) total += Y.encodeStateAsUpdate(doc).byteLength;
-    return total / this.hubDocs.length;
+    return this.hubStored;
+  }
+
+  storeBytesPerSku(): number {
+    return this.final?.storeStoredBytesPerSku ?? 0;
   }
 }

@@ -16,24 +16,31 @@ export interface Network {
   up(store: number, at: number): boolean;
 }
 
-/** What each system must answer; `advance` runs its own clockwork (syncs, heals) up to `at`. */
+/**
+ * What each system must answer; `advance` runs its own clockwork (syncs, heals)
+ * up to `at`. The models answer at once; shelfsync, running its real code, answers
+ * once its in-process chain has settled.
+ */
 export interface ChainSystem {
   readonly name: string;
-  advance(at: number): void;
-  sale(at: number, store: number, sku: number, q: number): boolean;
-  order(at: number, store: number, sku: number, q: number): boolean;
-  restock(at: number, store: number, sku: number, q: number): void;
+  advance(at: number): void | Promise<void>;
+  sale(at: number, store: number, sku: number, q: number): boolean | Promise<boolean>;
+  order(at: number, store: number, sku: number, q: number): boolean | Promise<boolean>;
+  restock(at: number, store: number, sku: number, q: number): void | Promise<void>;
   /** How old the centre's knowledge of this store's stock of this SKU is, in ms (0: current). */
   staleness(at: number, store: number, sku: number): number;
   /** Heals everything and settles; then lost updates can be counted. */
-  finish(at: number): void;
+  finish(at: number): void | Promise<void>;
   /** Units whose acknowledged changes are missing from (or extra in) the converged state. */
   lostUnits(): number;
   /** Units of the shelf promised to online orders the system took that the store has not picked yet. */
   promised(store: number, sku: number): number;
-  bytes: number;
-  hubCpuNs: bigint;
+  readonly bytes: number;
+  readonly hubCpuNs: bigint;
+  /** Bytes the centre stores per SKU. */
   storedBytesPerSku(): number;
+  /** Bytes one store keeps per SKU. */
+  storeBytesPerSku(): number;
 }
 
 /** Units of one shelf awaiting a pick for orders taken. */
