@@ -53,6 +53,8 @@ function shelfsyncDetail(result: SystemResult, d: ShelfsyncDetail, o: CompareOpt
   const { hubWrites, hubWriteFrameBytes, storeUpdates, storeUpdateFrameBytes } = d.relayed;
   const { hub, store, bench, shared } = d.cpu.samples;
   const samples = Math.max(1, hub + store + bench + shared);
+  const rebalanced = d.allocatorEvents['grant (rebalance)'] ?? 0;
+  const toppedUp = d.allocatorEvents['grant (topup)'] ?? 0;
   return [
     `shelfsync's bytes, measured on its links (${fmt(d.wireFrames)} frames both ways, every store reconnecting after its outage and the centre's):`,
     '',
@@ -66,7 +68,7 @@ function shelfsyncDetail(result: SystemResult, d: ShelfsyncDetail, o: CompareOpt
       ),
     `| all | ${fmt(perSale(total), 1)} | 100.0% |`,
     '',
-    `The hub relayed ${fmt(storeUpdates)} store updates (${fmt(storeUpdateFrameBytes / Math.max(1, storeUpdates))} B a frame) and made ${fmt(hubWrites)} writes of its own (${fmt(perSale(hubWrites), 2)} per sale: reservations and their settlements for ${fmt(d.ordersTaken)} orders, grants; ${fmt(hubWriteFrameBytes / Math.max(1, hubWrites))} B a frame), each sent to every live store whatever SKUs it holds. ` +
+    `The hub relayed ${fmt(storeUpdates)} store updates (${fmt(storeUpdateFrameBytes / Math.max(1, storeUpdates))} B a frame) and made ${fmt(hubWrites)} writes of its own (${fmt(perSale(hubWrites), 2)} per sale: a reservation and its settlement for each of ${fmt(d.ordersTaken)} orders, ${fmt(rebalanced)} grants at a rebalance, ${fmt(toppedUp)} for a top-up; ${fmt(hubWriteFrameBytes / Math.max(1, hubWrites))} B a frame), each sent to every live store whatever SKUs it holds; it asked ${fmt(d.allocatorEvents['release-asked'] ?? 0)} releases. ` +
       `Hub CPU is the chain's measured CPU time (${fmt(d.chainCpuSecondsPer1000, 2)} s per 1,000 sales for the hub, ${o.stores} stores and the bench in one process) times the hub's share of its profile samples (${pct(hub / samples)} hub, ${pct(store / samples)} stores, ${pct(shared / samples)} shared code split between the two in proportion, ${pct(bench / samples)} bench). ` +
       `Stored: the hub's documents as held (snapshot and update log) ${fmt(result.storedBytesPerSku)} B per SKU, ${fmt(d.hubDocBytesPerSku)} B once compacted; a store ${fmt(d.storeStoredBytesPerSku)} B.`,
   ];
