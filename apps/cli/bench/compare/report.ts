@@ -70,7 +70,8 @@ function shelfsyncDetail(result: SystemResult, d: ShelfsyncDetail, o: CompareOpt
     '',
     `The hub relayed ${fmt(storeUpdates)} store updates (${fmt(storeUpdateFrameBytes / Math.max(1, storeUpdates))} B a frame) and made ${fmt(hubWrites)} writes of its own (${fmt(perSale(hubWrites), 2)} per sale: a reservation and its settlement for each of ${fmt(d.ordersTaken)} orders, ${fmt(rebalanced)} grants at a rebalance, ${fmt(toppedUp)} for a top-up; ${fmt(hubWriteFrameBytes / Math.max(1, hubWrites))} B a frame), each sent to every live store whatever SKUs it holds; it asked ${fmt(d.allocatorEvents['release-asked'] ?? 0)} releases. ` +
       `Hub CPU is the chain's measured CPU time (${fmt(d.chainCpuSecondsPer1000, 2)} s per 1,000 sales for the hub, ${o.stores} stores and the bench in one process) times the hub's share of its profile samples (${pct(hub / samples)} hub, ${pct(store / samples)} stores, ${pct(shared / samples)} shared code split between the two in proportion, ${pct(bench / samples)} bench). ` +
-      `Stored: the hub's documents as held (snapshot and update log) ${fmt(result.storedBytesPerSku)} B per SKU, ${fmt(d.hubDocBytesPerSku)} B once compacted; a store ${fmt(d.storeStoredBytesPerSku)} B.`,
+      `Stored: the hub's documents as held (snapshot and update log) ${fmt(result.storedBytesPerSku)} B per SKU, ${fmt(d.hubDocBytesPerSku)} B once compacted; a store ${fmt(d.storeStoredBytesPerSku)} B. ` +
+      `The event loop sat idle ${fmt(d.loopIdleMs)} ms of the day${d.loopIdleMs < 1 ? ': no wait on a real timer decided anything' : ', waiting on real timers (a top-up or release wait running out)'}.`,
   ];
 }
 
