@@ -9,7 +9,10 @@ import { Unsynced, awaitingPick, type ChainSystem, type Network } from './system
 import type { FrameClass } from './wire-meter.js';
 import { MINUTE, type CompareOptions } from './workload.js';
 
-/** The allocator sweeps every (SKU, store) pair it follows this often, as the hub's timer does by default. */
+/**
+ * The allocator sweeps every (SKU, store) pair it follows this often, as the earlier
+ * model of this bench did; the hub's own timer defaults to every minute (--escrow-rebalance-ms).
+ */
 const SWEEP_EVERY_MS = 5 * MINUTE;
 
 /** What the real chain measured beyond the common rows. */
