@@ -22,8 +22,8 @@ import { runFuzzSoak } from '../apps/cli/bench/fuzz-bench.js';
 type SuiteResult = BenchRow[] | { readonly markdown: string };
 
 const suites: Record<string, () => SuiteResult | Promise<SuiteResult>> = {
-  compare: () => {
-    const run = runComparison();
+  compare: async () => {
+    const run = await runComparison();
     // The chart sits next to the table in docs/benchmarks.md.
     writeFileSync(
       join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'images', 'compare.svg'),

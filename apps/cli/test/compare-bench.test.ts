@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { comparisonChart, comparisonTable, runComparison, type CompareOptions } from '../bench/compare-bench.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  comparisonChart,
+  comparisonTable,
+  runComparison,
+  type CompareOptions,
+  type ComparisonRun,
+  type SystemResult,
+} from '../bench/compare-bench.js';
 
 const small: CompareOptions = {
   seed: 3,
@@ -11,20 +18,48 @@ const small: CompareOptions = {
   initialUnits: 8,
 };
 
-describe('the comparison model (pnpm bench compare)', () => {
-  const run = runComparison(small);
-  const by = (name: string) => {
+/** A result without what depends on the host (CPU and wall-clock time): what one seed must reproduce. */
+function deterministic(run: ComparisonRun) {
+  return run.results.map(({ hubCpuSecondsPer1000: _cpu, ms: _ms, shelfsync, ...rest }) => {
+    if (shelfsync === undefined) return rest;
+    const { cpu: _samples, chainCpuSecondsPer1000: _chain, loopIdleMs: _idle, ...measured } = shelfsync;
+    return { ...rest, shelfsync: measured };
+  });
+}
+
+describe('the comparison (pnpm bench compare)', () => {
+  let run: ComparisonRun;
+  beforeAll(async () => {
+    run = await runComparison(small);
+  }, 120_000);
+  const by = (name: string): SystemResult => {
     const found = run.results.find((r) => r.name.startsWith(name));
     if (found === undefined) throw new Error(`no ${name}`);
     return found;
   };
 
-  it('shelfsync, on its real core and escrow policy, oversells nothing and loses nothing while serving cut-off stores', () => {
+  it('shelfsync, running its real hub and stores, oversells nothing and loses nothing while serving cut-off stores', () => {
     const s = by('shelfsync');
     expect(s.oversold).toBe(0);
     expect(s.lost).toBe(0);
     expect(s.servedInPartition).toBeGreaterThan(0.5);
     expect(s.sales).toBeGreaterThan(0);
+    // Every replica converged with the hub, and nothing was refused or broke on the way.
+    expect(s.shelfsync?.skusApart).toBe(0);
+    expect(s.shelfsync?.incidents).toEqual([]);
+  });
+
+  it("shelfsync's bytes are its frames, handshakes, catch-ups and acknowledgements included", () => {
+    const s = by('shelfsync');
+    const wire = s.shelfsync?.wireBytes;
+    for (const kind of ['handshake', 'catch-up', 'store update', 'relay', 'ack', 'framing'] as const) {
+      expect(wire?.[kind], kind).toBeGreaterThan(0);
+    }
+    const total = Object.values(wire ?? {}).reduce((a, b) => a + b, 0);
+    expect(s.bytesPerSale).toBeCloseTo(total / s.sales, 6);
+    expect(s.storedBytesPerSku).toBeGreaterThan(0);
+    expect(s.storeBytesPerSku).toBeGreaterThan(0);
+    expect(s.hubCpuSecondsPer1000).toBeGreaterThan(0);
   });
 
   it('the baselines show the trade-offs they are known for', () => {
@@ -33,17 +68,16 @@ describe('the comparison model (pnpm bench compare)', () => {
     // Legacy: every till sale served locally, the storefront up to a sync interval (or an outage) behind.
     expect(by('legacy').servedInPartition).toBe(1);
     expect(by('legacy').stalenessP99Min).toBeGreaterThan(by('shelfsync').stalenessMeanMin);
-    // Every system saw the same day: the same sale attempts.
     expect(new Set(run.results.map((r) => r.name)).size).toBe(4);
   });
 
-  it('is deterministic for a seed, and renders a table and a chart', () => {
-    const again = runComparison(small);
-    const strip = (r: typeof run) => r.results.map(({ hubCpuSecondsPer1000: _, ...rest }) => rest);
-    expect(strip(again)).toEqual(strip(run));
-    expect(comparisonTable(run, small)).toContain(
-      '| measure | legacy (15-min sync) | naive LWW sync | central CP | shelfsync |',
-    );
+  it('is deterministic for a seed, bytes included, and renders a table and a chart', async () => {
+    const again = await runComparison(small);
+    expect(deterministic(again)).toEqual(deterministic(run));
+    const table = comparisonTable(run, small);
+    expect(table).toContain('| measure | legacy (15-min sync) | naive LWW sync | central CP | shelfsync |');
+    expect(table).toContain('| stored bytes per SKU at a store |');
+    expect(table).toContain('| handshakes (hello, welcome) |');
     expect(comparisonChart(run)).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
-  });
+  }, 120_000);
 });
