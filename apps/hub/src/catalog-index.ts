@@ -1,49 +1,29 @@
 import type { Sku } from '@shelfsync/protocol';
 
-/** What the index follows: the hub's SKUs now, and each durable commit after. */
+/** What the index is built from: the hub's change log. */
 export interface CatalogSource {
   allSkus(): Sku[];
-  onCommit(listener: (sku: Sku) => void): () => void;
+  skuCount(): number;
 }
 
 /**
  * Every SKU the hub holds, in sorted order, for the storefront's stable walk of
- * the catalog (`GET /v1/skus`). Seeded from the hub's SKUs when the storefront
- * starts and kept current from its commits: a new SKU joins the walk once its
- * first change is durable. New SKUs wait in a set until the next walk, which
- * sorts them in once, so a burst of them costs one sort, not one insertion each.
+ * the catalog (`GET /v1/skus`). Sorted again on the first walk after the log
+ * holds a new SKU, so a burst of new SKUs costs one sort. A SKU is listed from
+ * when the log first holds it, as a read of it (`changeOf`) finds it: a client
+ * that has read a new SKU finds it in the walk too.
  */
 export class CatalogIndex {
-  private sorted: Sku[];
-  /** SKUs committed since the last walk that `sorted` does not hold yet. */
-  private readonly fresh = new Set<Sku>();
-  private readonly stop: () => void;
+  private sorted: Sku[] = [];
 
-  constructor(source: CatalogSource) {
-    this.sorted = source.allSkus().sort();
-    this.stop = source.onCommit((sku) => {
-      if (!this.fresh.has(sku) && !this.holds(sku)) this.fresh.add(sku);
-    });
-  }
+  constructor(private readonly source: CatalogSource) {}
 
   /** Up to `limit` SKUs after `after` in sorted order (from the first without it): a stable walk of the catalog. */
   skusAfter(after: Sku | null, limit: number): Sku[] {
-    if (this.fresh.size > 0) {
-      this.sorted = [...this.sorted, ...this.fresh].sort();
-      this.fresh.clear();
-    }
+    // SKUs are never removed from the log: a different count means new ones.
+    if (this.sorted.length !== this.source.skuCount()) this.sorted = this.source.allSkus().sort();
     const start = after === null ? 0 : this.firstAbove(after);
     return this.sorted.slice(start, start + limit);
-  }
-
-  /** Stops following the hub's commits. */
-  close(): void {
-    this.stop();
-  }
-
-  private holds(sku: Sku): boolean {
-    const index = this.firstAbove(sku) - 1;
-    return index >= 0 && this.sorted[index] === sku;
   }
 
   /** The index of the first sorted SKU greater than `sku` (binary search). */

@@ -79,7 +79,7 @@ export function stockBody(sku: Sku, view: StockView, change: HubChange | undefin
  * catalog, per-store availability, and a Server-Sent Events stream of changes
  * with Last-Event-ID resume. `streams` caps open event streams per client
  * address and in total: past it, `429 TOO_MANY_CONNECTIONS`. Returns what ends
- * every open event stream and stops following the hub's commits.
+ * every open event stream.
  */
 export function storefrontRoutes(
   router: Router<RequestState>,
@@ -293,6 +293,5 @@ export function storefrontRoutes(
 
   return () => {
     for (const end of [...streams]) end();
-    catalog.close();
   };
 }

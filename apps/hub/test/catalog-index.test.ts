@@ -4,26 +4,27 @@ import { CatalogIndex, type CatalogSource } from '../src/catalog-index.js';
 
 const sku = (value: string): Sku => SkuSchema.parse(value);
 
-/** A hub's SKUs and commits, driven by the test. */
-function source(initial: string[]): CatalogSource & { commit(value: string): void; listeners: number } {
-  const listeners = new Set<(sku: Sku) => void>();
+/** A hub's SKUs, in the order it first committed them, as the test adds them; counts the full listings. */
+function source(initial: string[]): CatalogSource & { add(value: string): void; listings: number } {
+  const skus = initial.map(sku);
+  let listings = 0;
   return {
-    allSkus: () => initial.map(sku),
-    onCommit(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
+    allSkus: () => {
+      listings++;
+      return [...skus];
     },
-    commit(value) {
-      for (const listener of listeners) listener(sku(value));
+    skuCount: () => skus.length,
+    add(value) {
+      skus.push(sku(value));
     },
-    get listeners() {
-      return listeners.size;
+    get listings() {
+      return listings;
     },
   };
 }
 
 describe('catalog index', () => {
-  it('walks the SKUs it started with in sorted order, from after the cursor', () => {
+  it('walks the SKUs in sorted order, from after the cursor', () => {
     const index = new CatalogIndex(source(['C', 'A', 'E', 'B', 'D']));
     expect(index.skusAfter(null, 2)).toEqual(['A', 'B']);
     expect(index.skusAfter(sku('B'), 2)).toEqual(['C', 'D']);
@@ -32,26 +33,21 @@ describe('catalog index', () => {
     expect(index.skusAfter(sku('E'), 10)).toEqual([]);
   });
 
-  it('adds a SKU once its first change is committed, and a walk under way still sees it in place', () => {
+  it('lists a new SKU on the next walk, in place, and sorts only after the log grows', () => {
     const hub = source(['A', 'C', 'E']);
     const index = new CatalogIndex(hub);
     expect(index.skusAfter(null, 2)).toEqual(['A', 'C']);
-    hub.commit('B');
-    hub.commit('D');
-    hub.commit('D');
-    hub.commit('A');
+    expect(index.skusAfter(sku('C'), 10)).toEqual(['E']);
+    expect(hub.listings).toBe(1);
+    hub.add('B');
+    hub.add('D');
     // Behind the cursor: the walk goes on where it was, the new SKU after it included.
     expect(index.skusAfter(sku('C'), 10)).toEqual(['D', 'E']);
     expect(index.skusAfter(null, 10)).toEqual(['A', 'B', 'C', 'D', 'E']);
+    expect(hub.listings).toBe(2);
   });
 
-  it('stops following the commits when closed', () => {
-    const hub = source(['A']);
-    const index = new CatalogIndex(hub);
-    expect(hub.listeners).toBe(1);
-    index.close();
-    expect(hub.listeners).toBe(0);
-    hub.commit('B');
-    expect(index.skusAfter(null, 10)).toEqual(['A']);
+  it('walks an empty catalog', () => {
+    expect(new CatalogIndex(source([])).skusAfter(null, 10)).toEqual([]);
   });
 });

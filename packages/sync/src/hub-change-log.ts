@@ -50,7 +50,7 @@ export type CommitListener = (sku: Sku, change: HubChange, update: Uint8Array) =
  * 5. **Never reused.** A number once announced is never given to another change
  *    in the same `epoch`. A log that is lost, or restored from a backup, starts a
  *    new epoch: every store then exchanges every SKU once.
- * 6. **Synchronous reads.** `cursor`, `changedSince`, `changeOf` and `allSkus`
+ * 6. **Synchronous reads.** `cursor`, `changedSince`, `changeOf`, `allSkus` and `skuCount`
  *    answer at once: a session computes its welcome in the tick it goes live, so
  *    every commit is either listed in the welcome or relayed after it.
  *    `changedSince(n)` lists every SKU with an announced change after `n`; it may
@@ -76,8 +76,13 @@ export interface HubChangeLog {
   changedSince(cursor: number): Sku[];
   /** The SKU's latest change, or undefined for a SKU never committed. */
   changeOf(sku: Sku): HubChange | undefined;
-  /** Every SKU the hub holds. */
+  /**
+   * Every SKU the hub holds: each SKU a change was committed for. (`HubStorage`
+   * counts a SKU from when its first change is numbered, as `changeOf` does.)
+   */
   allSkus(): Sku[];
+  /** How many SKUs `allSkus` lists, without the list: it grows when a new SKU appears. */
+  skuCount(): number;
   /** Calls `listener` after every durable commit, in change-number order; returns the unsubscribe. */
   onCommit(listener: CommitListener): () => void;
   /** Calls `listener` once, when the first commit fails (the hub then halts). */

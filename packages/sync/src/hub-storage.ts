@@ -220,6 +220,10 @@ export class HubStorage implements HubChangeLog, HubDocuments {
     return [...this.changes.keys()];
   }
 
+  skuCount(): number {
+    return this.changes.size;
+  }
+
   /** The SKU's latest change (number and time), or undefined for a SKU never written. */
   changeOf(sku: Sku): HubChange | undefined {
     return this.changes.get(sku);

@@ -25,6 +25,7 @@ describe('hub allocator sweep', () => {
       changedSince: (cursor) => hub.storage.changedSince(cursor),
       changeOf: (target) => hub.storage.changeOf(target),
       allSkus: () => hub.storage.allSkus(),
+      skuCount: () => hub.storage.skuCount(),
       clientOwner: (client) => hub.storage.clientOwner(client),
       reserveClients: (writer, clients) => hub.storage.reserveClients(writer, clients),
     };
