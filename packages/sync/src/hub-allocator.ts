@@ -123,7 +123,7 @@ export class HubAllocator {
           throw error;
         }
         const change = await this.documents.commit(sku, update, writes);
-        this.sync.broadcast(sku, update, change);
+        this.sync.relay(sku, update, change);
       }
       return result;
     });

@@ -35,6 +35,14 @@ export {
   type Frame,
 } from './frames.js';
 export { HubSession } from './hub-session.js';
+export {
+  HubEngine,
+  type HubEngineOptions,
+  type Relay,
+  type StoreConnection,
+  type StoreUpdateListener,
+  type StoreUpdateOutcome,
+} from './hub-engine.js';
 export type { CommitListener, HubChange, HubChangeLog } from './hub-change-log.js';
 export {
   HubSync,

@@ -26,7 +26,7 @@ class CountingHubSync extends HubSync {
   constructor(...args: ConstructorParameters<typeof HubSync>) {
     super(...args);
   }
-  override broadcast(...args: Parameters<HubSync['broadcast']>): void {
+  override relay(...args: Parameters<HubSync['relay']>): void {
     const [sku, update, change, except] = args;
     // The frame each live store gets, as the hub encodes it.
     const bytes = encodeDocFrame(sku, change, SyncMessageType.Update, update).byteLength;
@@ -37,7 +37,7 @@ class CountingHubSync extends HubSync {
       this.relayed.storeUpdates++;
       this.relayed.storeUpdateFrameBytes += bytes;
     }
-    super.broadcast(...args);
+    super.relay(...args);
   }
   resetCounts(): void {
     Object.assign(this.relayed, { hubWrites: 0, hubWriteFrameBytes: 0, storeUpdates: 0, storeUpdateFrameBytes: 0 });
