@@ -13,7 +13,7 @@ import type { RateBudget } from './budget.js';
 import type { ControlMessage } from './control.js';
 import { SyncMessageType, encodeDocFrame } from './frames.js';
 import type { HubChangeLog } from './hub-change-log.js';
-import { HubEngine, type Relay, type StoreConnection } from './hub-engine.js';
+import { HubEngine, type HubWriteRecord, type Relay, type StoreConnection } from './hub-engine.js';
 import { HubSession, type HubSessionContext } from './hub-session.js';
 import type { Transport } from './transport.js';
 
@@ -114,6 +114,8 @@ export interface HubSyncOptions {
   /** Refusal reports a session may send; past it they are dropped (and counted), the session stays. */
   readonly reportBudget: RateBudget;
   readonly onEvent: (event: HubSyncEvent) => void;
+  /** Each of the hub's own writes once done, with its lane (`HubEngine.writeAsHub`), for metrics and traces. */
+  readonly onHubWrite: (write: HubWriteRecord) => void;
   readonly now: () => number;
 }
 
@@ -130,6 +132,7 @@ const DEFAULT_OPTIONS: HubSyncOptions = {
   // Twice what a store sends at most (its queue drains at 100 at once, then 10 a second).
   reportBudget: { burst: 200, perSecond: 20 },
   onEvent: () => {},
+  onHubWrite: () => {},
   now: () => Date.now(),
 };
 
@@ -183,7 +186,11 @@ interface LinkRecord {
  * the other stores, through this sync as the engine's `Relay`.
  */
 export class HubSync implements Relay {
-  /** Where a store's update changes the hub's document: validated, applied, committed, relayed. */
+  /**
+   * The one place this hub changes a SKU document: the stores' updates its
+   * sessions hand it, and the hub's own writes (`writeAsHub`: the allocator's,
+   * the reservations').
+   */
   readonly engine: HubEngine;
   private readonly options: HubSyncOptions;
   private readonly live = new Map<StoreId, HubSession>();
@@ -196,7 +203,8 @@ export class HubSync implements Relay {
 
   constructor(documents: HubDocuments, options: Partial<HubSyncOptions> = {}) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
-    this.engine = new HubEngine(documents, this, { maxDeficit: this.options.maxDeficit });
+    const { maxDeficit, now, onHubWrite } = this.options;
+    this.engine = new HubEngine(documents, this, { maxDeficit, now, onHubWrite });
     this.sessions = {
       hub: this,
       engine: this.engine,

@@ -38,6 +38,9 @@ export { HubSession } from './hub-session.js';
 export {
   HubEngine,
   type HubEngineOptions,
+  type HubWriteLane,
+  type HubWriteRecord,
+  type HubWriter,
   type Relay,
   type StoreConnection,
   type StoreUpdateListener,
@@ -68,7 +71,7 @@ export { HubStorage } from './hub-storage.js';
 export { StoreStorage } from './store-storage.js';
 export { REMOTE_ORIGIN, randomClientId, type PinnedDoc, type ResidencyOptions } from './persisted-docs.js';
 export { HubAllocator, type AllocatorEvent } from './hub-allocator.js';
-export { Reservations, type ReservationsOptions } from './reservations.js';
+export { Reservations, type ReservationEscrow, type ReservationsOptions } from './reservations.js';
 export { holding, refusalCause, releaseSurplus, withTopUp, type Attempt, type TopUpOutcome } from './top-up.js';
 export type { RefusalCause } from '@shelfsync/protocol';
 export { MAX_CLIENTS_PER_WRITER } from './client-registry.js';

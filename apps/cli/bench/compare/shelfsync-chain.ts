@@ -118,10 +118,10 @@ export class ShelfsyncChain {
       const key = event.type === 'grant' ? `grant (${event.reason})` : event.type;
       allocatorEvents.set(key, (allocatorEvents.get(key) ?? 0) + 1);
     };
-    const allocator = new HubAllocator(hubStorage, hubSync, config, now, onAllocatorEvent);
+    const allocator = new HubAllocator(hubStorage, hubSync.engine, hubSync, config, now, onAllocatorEvent);
     hubSync.useAllocator(allocator);
     let ids = 0;
-    const reservations = await Reservations.open(hubAdapter, allocator, {
+    const reservations = await Reservations.open(hubAdapter, hubSync.engine, allocator, {
       // A pickup order is picked as soon as its store can see it: none is left to expire within the day.
       ttlMs: 24 * 60 * 60_000,
       now,
