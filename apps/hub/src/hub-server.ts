@@ -95,6 +95,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       activity.onSyncEvent(event);
       observe.syncEvent(event);
     },
+    onHubWrite: (write) => observe.hubWrite(write),
   });
   observe.watchSync(sync, storage);
   // Every hub write goes through the sync's engine; the allocator reads the storage and asks stores through the sync.
