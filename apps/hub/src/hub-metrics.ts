@@ -1,10 +1,12 @@
 import type { Logger, Metrics, PeerLogLimiter } from '@shelfsync/edge';
-import type { AllocatorEvent, HubAllocator, HubSync, HubSyncEvent } from '@shelfsync/sync';
+import type { AllocatorEvent, HubAllocator, HubSync, HubSyncEvent, HubWriteRecord } from '@shelfsync/sync';
 
 /** What the hub reports to its metrics and logs. */
 export interface HubObserver {
   syncEvent(event: HubSyncEvent): void;
   allocatorEvent(event: AllocatorEvent): void;
+  /** One of the hub's own writes is done (or failed), in its lane. */
+  hubWrite(write: HubWriteRecord): void;
   /** A reservation call ended with `outcome` (its state, or the error code). */
   reservation(outcome: string): void;
   /** Adds the gauges read from the sync and the documents in memory when scraped. */
@@ -42,6 +44,11 @@ export function hubMetrics(metrics: Metrics, log: Logger, peerLog: PeerLogLimite
     'Sales the stores report they refused for want of rights, by cause (location_empty, hub_unreachable, online_escrow, topup_timeout): a store cut off reports once it is back',
     ['cause'],
   );
+  const hubWrites = metrics.histogram(
+    'shelfsync_hub_write_duration_seconds',
+    "The hub's own writes of a SKU document, from asked to durable and relayed (the wait behind earlier writes of the SKU included), by lane and outcome",
+    ['lane', 'outcome'],
+  );
   const reportsDropped = metrics.counter(
     'shelfsync_store_refusal_reports_dropped_total',
     "Stores' refusal reports dropped past their session's report budget (the session goes on)",
@@ -65,6 +72,11 @@ export function hubMetrics(metrics: Metrics, log: Logger, peerLog: PeerLogLimite
         if (event.outstanding > 0) log.warn(event, 'override deficit outstanding: no online rights left to cover it');
       } else topUps.observe({ granted: event.granted > 0 ? 'yes' : 'no' }, event.ms / 1000);
       if (event.type !== 'deficit' || event.outstanding === 0) log.debug(event, `escrow ${event.type}`);
+    },
+    hubWrite(write) {
+      hubWrites.observe({ lane: write.lane, outcome: write.outcome }, (write.waitedMs + write.ms) / 1000);
+      if (write.outcome === 'failed') log.warn(write, 'hub write failed');
+      else log.trace(write, 'hub write');
     },
     reservation(outcome) {
       reservationOutcomes.inc({ outcome });

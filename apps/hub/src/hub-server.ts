@@ -95,10 +95,13 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       activity.onSyncEvent(event);
       observe.syncEvent(event);
     },
+    onHubWrite: (write) => observe.hubWrite(write),
   });
   observe.watchSync(sync, storage);
+  // Every hub write goes through the sync's engine; the allocator reads the storage and asks stores through the sync.
   const allocator = new HubAllocator(
     storage,
+    sync.engine,
     sync,
     AllocatorConfigSchema.parse({
       horizonMs: config.escrowHorizonMs,
@@ -127,7 +130,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     rebalanceTimer.unref();
   }
 
-  const reservations = await Reservations.open(adapter, allocator, {
+  const reservations = await Reservations.open(adapter, sync.engine, allocator, {
     ttlMs: config.reservationTtlMs,
     now: Date.now,
     newId: () => `r_${randomBytes(16).toString('base64url').slice(0, 22)}`,

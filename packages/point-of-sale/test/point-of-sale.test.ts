@@ -28,7 +28,7 @@ class FullDisk extends MemoryStorageAdapter {
 /** A store's point of sale on in-memory storage, linked (or not) to an in-process hub with its allocator. */
 async function setup(options: { overrideCap?: number; connected?: boolean } = {}) {
   const hub = await TestHub.create({ maxDeficit: 2 });
-  const allocator = new HubAllocator(hub.storage, hub.sync, AllocatorConfigSchema.parse({}), () => 1_000);
+  const allocator = new HubAllocator(hub.storage, hub.engine, hub.sync, AllocatorConfigSchema.parse({}), () => 1_000);
   hub.sync.useAllocator(allocator);
   const adapter = new FullDisk();
   const storage = await StoreStorage.open(adapter);

@@ -1,25 +1,9 @@
-import {
-  applyOperation,
-  computeStock,
-  deficitAllowance,
-  readAccount,
-  type Operation,
-  type OperationOutcome,
-} from '@shelfsync/core';
+import { computeStock, deficitAllowance, readAccount, type OperationOutcome } from '@shelfsync/core';
 import { allocate, topUpForSale, type AllocatorConfig } from '@shelfsync/escrow';
-import {
-  HUB_WRITER,
-  onlineAccount,
-  storeAccount,
-  storeWriter,
-  writerKey,
-  type Result,
-  type Sku,
-  type StoreId,
-} from '@shelfsync/protocol';
-import type { StorageWrite } from '@shelfsync/storage';
+import { onlineAccount, storeAccount, storeWriter, writerKey, type Sku, type StoreId } from '@shelfsync/protocol';
 import type * as Y from 'yjs';
 import { DemandBook, demandKey } from './demand-book.js';
+import type { HubWriter } from './hub-engine.js';
 import { hubMark, shelfOf } from './location-shelf.js';
 import { OrderReleases } from './order-releases.js';
 import type { HubDocuments, HubSync, TopUpAnswer } from './hub-sync.js';
@@ -65,7 +49,9 @@ const RELEASE_REPEAT_MS = 30_000;
  * from the committed totals in the updates it accepts, grants rights from the
  * store's online escrow (online:X > store:X, written by the hub, the only writer
  * of online accounts) and asks stores to release surplus. The policy itself is
- * `@shelfsync/escrow`; this is its wiring to the documents and the sessions.
+ * `@shelfsync/escrow`; this is its wiring: it reads the documents, writes them
+ * through the hub's engine (`HubWriter`, in the grant, top-up and settlement
+ * lanes) and sends its asks to the stores' sessions.
  */
 export class HubAllocator {
   private readonly demand: DemandBook;
@@ -76,57 +62,20 @@ export class HubAllocator {
   /** Online orders waiting on a release: the escrow at their location is not granted back meanwhile. */
   private readonly orders: OrderReleases;
 
+  /**
+   * `documents` to read (and to hear commits on), `writer` for every write (the
+   * hub's engine), `stores` to ask a connected store to release.
+   */
   constructor(
-    private readonly documents: Pick<HubDocuments, 'open' | 'hubWrite' | 'commit' | 'onCommit'>,
-    private readonly sync: HubSync,
+    private readonly documents: Pick<HubDocuments, 'open' | 'onCommit'>,
+    private readonly writer: HubWriter,
+    private readonly stores: Pick<HubSync, 'send'>,
     private readonly config: AllocatorConfig,
     private readonly now: () => number = Date.now,
     private readonly onEvent: (event: AllocatorEvent) => void = () => {},
   ) {
     this.demand = new DemandBook(config.halfLifeMs, now);
-    this.orders = new OrderReleases(documents, sync, config.releaseWaitMs, (event) => this.onEvent(event));
-  }
-
-  /**
-   * Applies the operation `decide` picks from the SKU's current document as the
-   * hub (none: nothing is written), makes it durable and relays it to every
-   * store. Hub writes of one SKU are serialized, so each decides on the last.
-   */
-  write(
-    sku: Sku,
-    decide: (doc: Y.Doc) => Operation | null,
-    extra: (outcome: OperationOutcome) => readonly StorageWrite[] = () => [],
-  ): Promise<Result<OperationOutcome> | null> {
-    return this.documents.hubWrite(sku, async () => {
-      const doc = await this.documents.open(sku);
-      const op = decide(doc);
-      if (op === null) return null;
-      let update: Uint8Array | null = null;
-      const capture = (u: Uint8Array, origin: unknown): void => {
-        if (origin === this) update = u;
-      };
-      doc.on('update', capture);
-      let result: Result<OperationOutcome>;
-      try {
-        result = applyOperation(doc, HUB_WRITER, op, this);
-      } finally {
-        doc.off('update', capture);
-      }
-      if (result.ok && update !== null) {
-        let writes: readonly StorageWrite[];
-        try {
-          writes = extra(result.value);
-        } catch (error) {
-          // The change is in the document already: store it anyway, so memory
-          // never holds a change of the hub that its disk lacks.
-          await this.documents.commit(sku, update);
-          throw error;
-        }
-        const change = await this.documents.commit(sku, update, writes);
-        this.sync.broadcast(sku, update, change);
-      }
-      return result;
-    });
+    this.orders = new OrderReleases(documents, stores, config.releaseWaitMs, (event) => this.onEvent(event));
   }
 
   /** The SKU's current document, as the hub holds it. */
@@ -153,7 +102,7 @@ export class HubAllocator {
     const from = onlineAccount(storeId);
     const to = storeAccount(storeId);
     let answer: TopUpAnswer = { granted: 0, available: 0, rights: 0 };
-    await this.write(sku, (doc) => {
+    await this.writer.writeAsHub(sku, 'topup', (doc) => {
       const shelf = shelfOf(doc, storeId);
       // A deficit no escrow covers leaves the location short: nothing is available, not less than nothing.
       const available = Math.max(0, shelf.posRights + shelf.onlineRights);
@@ -257,7 +206,7 @@ export class HubAllocator {
       return false;
     }
     let covered: OperationOutcome | null = null;
-    const result = await this.write(sku, (doc) =>
+    const result = await this.writer.writeAsHub(sku, 'settlement', (doc) =>
       deficitAllowance(doc, storeAccount(storeId)) > 0
         ? { type: 'coverDeficit', account: onlineAccount(storeId) }
         : null,
@@ -301,7 +250,7 @@ export class HubAllocator {
     const to = storeAccount(storeId);
     let granted = 0;
     let release: number | null = null;
-    await this.write(sku, (doc) => {
+    await this.writer.writeAsHub(sku, 'grant', (doc) => {
       const decision = allocate(shelfOf(doc, storeId), this.demand.rates(sku, storeId), this.config, sku);
       // Units released for a waiting order stay in the escrow until it is placed (decided in write order).
       if (decision.type === 'grant' && this.orders.waiting(sku, storeId)) return null;
@@ -323,7 +272,7 @@ export class HubAllocator {
     const asked = demand?.releaseAsked;
     if (asked != null && asked.target === target && now - asked.at < RELEASE_REPEAT_MS) return false;
     const mark = hubMark(await this.documents.open(sku));
-    if (!this.sync.send(storeId, { type: 'release', sku, target, ...mark })) return false;
+    if (!this.stores.send(storeId, { type: 'release', sku, target, ...mark })) return false;
     if (demand !== undefined) demand.releaseAsked = { target, at: now };
     this.onEvent({ type: 'release-asked', storeId, sku, target });
     return true;

@@ -3,6 +3,7 @@ import {
   ErrorCode,
   SkuSchema,
   type ErrorCode as Code,
+  type Sku,
   type StoreId,
   type TableCloseCode,
 } from '@shelfsync/protocol';
@@ -17,13 +18,30 @@ import {
   type DocFrame,
 } from './frames.js';
 import { Step1Allowance, speaks, unsupportedProtocol, welcomeFor } from './hub-handshake.js';
-import { applyStoreUpdate, refusalOf, step2For } from './hub-doc-frames.js';
-import type { HubDocuments, HubSync, HubSyncOptions } from './hub-sync.js';
+import { refusalOf, step2For } from './hub-doc-frames.js';
+import type { HubEngine } from './hub-engine.js';
+import type { AllocatorHooks, HubDocuments, HubSync, HubSyncOptions } from './hub-sync.js';
 import { RefusalReports } from './hub-refusal-reports.js';
 import { SessionTopUps } from './hub-top-ups.js';
 import type { Transport } from './transport.js';
 
-/** One store's connection at the hub. Frames are processed one at a time, in order. */
+/** What every session of one hub shares. */
+export interface HubSessionContext {
+  /** The store links: what each store's sessions have done, and the live session of each. */
+  readonly hub: HubSync;
+  /** Where a store's update is applied, committed and relayed. */
+  readonly engine: Pick<HubEngine, 'acceptStoreUpdate'>;
+  readonly documents: HubDocuments;
+  readonly options: HubSyncOptions;
+  /** The allocator attached now, read when each top-up is decided. */
+  readonly allocator: () => AllocatorHooks | null;
+}
+
+/**
+ * One store's connection at the hub. Frames are processed one at a time, in
+ * order. The session frames, budgets, acknowledges and refuses; what a store's
+ * update does to the hub's document is the engine's (`HubEngine.acceptStoreUpdate`).
+ */
 export class HubSession {
   private state: 'handshake' | 'live' | 'closed' = 'handshake';
   /** The protocol version the store speaks (from its hello); messages to it are sent as that version has them. */
@@ -42,16 +60,23 @@ export class HubSession {
   private readonly topUps: SessionTopUps;
   private readonly refusals: RefusalReports;
   private readonly handshakeTimer: ReturnType<typeof setTimeout>;
+  private readonly hub: HubSync;
+  private readonly engine: HubSessionContext['engine'];
+  private readonly documents: HubDocuments;
+  private readonly options: HubSyncOptions;
 
   constructor(
-    private readonly hub: HubSync,
-    private readonly documents: HubDocuments,
-    private readonly options: HubSyncOptions,
+    context: HubSessionContext,
     readonly storeId: StoreId,
     private readonly transport: Transport,
   ) {
+    const { options } = context;
+    this.hub = context.hub;
+    this.engine = context.engine;
+    this.documents = context.documents;
+    this.options = options;
     this.step1s = new Step1Allowance(options.step1Budget, options.now);
-    this.topUps = new SessionTopUps(documents, storeId, () => hub.allocator, options.topUpBudget, options.now);
+    this.topUps = new SessionTopUps(context.documents, storeId, context.allocator, options.topUpBudget, options.now);
     this.refusals = new RefusalReports(storeId, options);
     transport.onMessage((bytes) => {
       this.queue = this.queue
@@ -252,46 +277,41 @@ export class HubSession {
       this.reject(frame, ErrorCode.ValidationFailed, `"${frame.sku.slice(0, 80)}" is not a SKU`);
       return;
     }
-    const doc = await this.documents.open(sku.data);
     if (frame.type === SyncMessageType.Step1) {
-      if (this.state === 'closed') return;
-      let diff: Uint8Array | null;
-      try {
-        diff = await step2For(this.documents, sku.data, doc, frame.payload);
-      } catch {
-        return; // the storage failed: the hub halts, and this session with it
-      }
-      if (diff === null) {
-        this.reject(frame, ErrorCode.ValidationFailed, 'step 1 carries a malformed state vector');
-        return;
-      }
-      // Closed meanwhile? (Read through the getter: TypeScript keeps its narrowing across the await.)
-      if (!this.isLive) return;
-      this.sendFrame(encodeDocFrame(sku.data, 0, SyncMessageType.Step2, diff));
-      this.sendFrame(encodeDocFrame(sku.data, 0, SyncMessageType.Step1, Y.encodeStateVector(doc)));
-      this.ack(frame.ref);
+      await this.answerStep1(sku.data, frame);
       return;
     }
-
     // Accepted or not, the store has sent what it had for this SKU: it is no longer pending.
     this.hub.received(this.storeId, sku.data);
-    const update = applyStoreUpdate(this.documents, this.storeId, doc, frame.payload, this.options.maxDeficit, this);
-    if (!update.ok) {
-      this.reject(frame, update.code, update.detail);
-      return;
-    }
-    if (update.applied === null) {
-      this.ack(frame.ref);
-      return;
-    }
-    const change = await this.documents.commit(sku.data, update.applied, update.reservations);
-    this.options.onEvent({ type: 'accepted', storeId: this.storeId, sku: sku.data, bytes: frame.payload.byteLength });
-    this.ack(frame.ref, change);
-    this.hub.broadcast(sku.data, update.applied, change, this);
-    // Off the session's queue: rebalancing waits on hub writes, and must not hold up this store's frames.
-    this.hub.allocator?.accepted(this.storeId, sku.data).catch((error: unknown) => {
-      this.options.onEvent({ type: 'protocol-error', storeId: this.storeId, detail: `allocator: ${String(error)}` });
+    // A failed commit rejects: nothing is acknowledged, and the queue's catch closes the session.
+    const outcome = await this.engine.acceptStoreUpdate(this, sku.data, frame.payload, (change) => {
+      // Durable, not yet relayed: the store hears its change number before any other store does.
+      this.options.onEvent({ type: 'accepted', storeId: this.storeId, sku: sku.data, bytes: frame.payload.byteLength });
+      this.ack(frame.ref, change);
     });
+    if (outcome.type === 'refused') this.reject(frame, outcome.code, outcome.detail);
+    else if (outcome.type === 'held') this.ack(frame.ref);
+  }
+
+  /** A step 1: what the hub holds beyond the store's state vector (a step 2), then the hub's own step 1. */
+  private async answerStep1(sku: Sku, frame: DocFrame): Promise<void> {
+    const doc = await this.documents.open(sku);
+    if (this.state === 'closed') return;
+    let diff: Uint8Array | null;
+    try {
+      diff = await step2For(this.documents, sku, doc, frame.payload);
+    } catch {
+      return; // the storage failed: the hub halts, and this session with it
+    }
+    if (diff === null) {
+      this.reject(frame, ErrorCode.ValidationFailed, 'step 1 carries a malformed state vector');
+      return;
+    }
+    // Closed meanwhile? (Read through the getter: TypeScript keeps its narrowing across the await.)
+    if (!this.isLive) return;
+    this.sendFrame(encodeDocFrame(sku, 0, SyncMessageType.Step2, diff));
+    this.sendFrame(encodeDocFrame(sku, 0, SyncMessageType.Step1, Y.encodeStateVector(doc)));
+    this.ack(frame.ref);
   }
 
   private ack(ref: number, change?: number): void {

@@ -13,7 +13,8 @@ import type { RateBudget } from './budget.js';
 import type { ControlMessage } from './control.js';
 import { SyncMessageType, encodeDocFrame } from './frames.js';
 import type { HubChangeLog } from './hub-change-log.js';
-import { HubSession } from './hub-session.js';
+import { HubEngine, type HubWriteRecord, type Relay, type StoreConnection } from './hub-engine.js';
+import { HubSession, type HubSessionContext } from './hub-session.js';
 import type { Transport } from './transport.js';
 
 /**
@@ -113,6 +114,8 @@ export interface HubSyncOptions {
   /** Refusal reports a session may send; past it they are dropped (and counted), the session stays. */
   readonly reportBudget: RateBudget;
   readonly onEvent: (event: HubSyncEvent) => void;
+  /** Each of the hub's own writes once done, with its lane (`HubEngine.writeAsHub`), for metrics and traces. */
+  readonly onHubWrite: (write: HubWriteRecord) => void;
   readonly now: () => number;
 }
 
@@ -129,6 +132,7 @@ const DEFAULT_OPTIONS: HubSyncOptions = {
   // Twice what a store sends at most (its queue drains at 100 at once, then 10 a second).
   reportBudget: { burst: 200, perSecond: 20 },
   onEvent: () => {},
+  onHubWrite: () => {},
   now: () => Date.now(),
 };
 
@@ -141,7 +145,7 @@ export interface TopUpAnswer {
 
 /** What the hub's sync asks of the escrow allocator, when one is attached. */
 export interface AllocatorHooks {
-  /** A store's update of `sku` is committed (and acknowledged). */
+  /** A store's update of `sku` is committed, acknowledged and relayed. */
   accepted(storeId: StoreId, sku: Sku): Promise<void>;
   /** A store asks for rights for a sale; resolves once any grant is durable and relayed. */
   topUp(storeId: StoreId, sku: Sku, quantity: number): Promise<TopUpAnswer>;
@@ -176,24 +180,38 @@ interface LinkRecord {
 
 /**
  * The hub side of the sync protocol: one session per connected store, every
- * SKU document over it. Every update a store sends is validated against the
- * hub's document (`validateUpdate`) before it is applied, made durable before it
- * is acknowledged, and only then relayed to the other stores.
+ * SKU document over it. What a store's update does to the hub's document is its
+ * `engine`'s: validated against the hub's document (`validateUpdate`) before it
+ * is applied, made durable before it is acknowledged, and only then relayed to
+ * the other stores, through this sync as the engine's `Relay`.
  */
-export class HubSync {
+export class HubSync implements Relay {
+  /**
+   * The one place this hub changes a SKU document: the stores' updates its
+   * sessions hand it, and the hub's own writes (`writeAsHub`: the allocator's,
+   * the reservations').
+   */
+  readonly engine: HubEngine;
   private readonly options: HubSyncOptions;
   private readonly live = new Map<StoreId, HubSession>();
   private readonly links = new Map<StoreId, LinkRecord>();
   private readonly cut = new Set<StoreId>();
   private haltedBecause: string | null = null;
-  /** @internal */
-  allocator: AllocatorHooks | null = null;
+  private allocator: AllocatorHooks | null = null;
+  private stopAllocatorHearing: () => void = () => {};
+  private readonly sessions: HubSessionContext;
 
-  constructor(
-    private readonly documents: HubDocuments,
-    options: Partial<HubSyncOptions> = {},
-  ) {
+  constructor(documents: HubDocuments, options: Partial<HubSyncOptions> = {}) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
+    const { maxDeficit, now, onHubWrite } = this.options;
+    this.engine = new HubEngine(documents, this, { maxDeficit, now, onHubWrite });
+    this.sessions = {
+      hub: this,
+      engine: this.engine,
+      documents,
+      options: this.options,
+      allocator: () => this.allocator,
+    };
     documents.onFailure?.((error) => this.halt(`the hub's storage failed: ${error.message}`));
   }
 
@@ -212,7 +230,7 @@ export class HubSync {
       return null;
     }
     this.live.get(storeId)?.close(CloseCode.Replaced);
-    const session = new HubSession(this, this.documents, this.options, storeId, transport);
+    const session = new HubSession(this.sessions, storeId, transport);
     this.live.set(storeId, session);
     this.touch(storeId);
     this.options.onEvent({ type: 'connected', storeId });
@@ -220,17 +238,27 @@ export class HubSync {
   }
 
   /**
-   * Sends an update the hub has committed, with its change number, to every live
-   * store except `except`.
+   * The engine's relay: sends an update the hub has committed, with its change
+   * number, to every live session except `except` (whatever SKUs its store holds).
    */
-  broadcast(sku: Sku, update: Uint8Array, change: number, except?: HubSession): void {
+  relay(sku: Sku, update: Uint8Array, change: number, except?: StoreConnection): void {
     const frame = encodeDocFrame(sku, change, SyncMessageType.Update, update);
     for (const session of this.live.values()) if (session !== except) session.sendFrame(frame);
   }
 
-  /** Attaches the escrow allocator: top-up requests go to it, and it hears of every accepted update. */
+  /**
+   * Attaches the escrow allocator (replacing one attached before): top-up
+   * requests go to it, and it hears of every store update the engine commits.
+   */
   useAllocator(allocator: AllocatorHooks): void {
+    this.stopAllocatorHearing();
     this.allocator = allocator;
+    this.stopAllocatorHearing = this.engine.onStoreUpdate((storeId, sku) => {
+      // Not awaited: rebalancing waits on hub writes, and must not hold up the store's frames.
+      allocator.accepted(storeId, sku).catch((error: unknown) => {
+        this.options.onEvent({ type: 'protocol-error', storeId, detail: `allocator: ${String(error)}` });
+      });
+    });
   }
 
   /** Sends a control message to a store if it is connected; false if it is not. */

@@ -35,6 +35,17 @@ export {
   type Frame,
 } from './frames.js';
 export { HubSession } from './hub-session.js';
+export {
+  HubEngine,
+  type HubEngineOptions,
+  type HubWriteLane,
+  type HubWriteRecord,
+  type HubWriter,
+  type Relay,
+  type StoreConnection,
+  type StoreUpdateListener,
+  type StoreUpdateOutcome,
+} from './hub-engine.js';
 export type { CommitListener, HubChange, HubChangeLog } from './hub-change-log.js';
 export {
   HubSync,
@@ -60,7 +71,7 @@ export { HubStorage } from './hub-storage.js';
 export { StoreStorage } from './store-storage.js';
 export { REMOTE_ORIGIN, randomClientId, type PinnedDoc, type ResidencyOptions } from './persisted-docs.js';
 export { HubAllocator, type AllocatorEvent } from './hub-allocator.js';
-export { Reservations, type ReservationsOptions } from './reservations.js';
+export { Reservations, type ReservationEscrow, type ReservationsOptions } from './reservations.js';
 export { holding, refusalCause, releaseSurplus, withTopUp, type Attempt, type TopUpOutcome } from './top-up.js';
 export type { RefusalCause } from '@shelfsync/protocol';
 export { MAX_CLIENTS_PER_WRITER } from './client-registry.js';

@@ -19,6 +19,7 @@ import {
 import { RecordStore, type StorageAdapter, type StorageWrite } from '@shelfsync/storage';
 import { z } from 'zod';
 import type { HubAllocator } from './hub-allocator.js';
+import type { HubWriter } from './hub-engine.js';
 
 /** A reservation as stored: times in milliseconds since the epoch. */
 interface StoredReservation {
@@ -61,6 +62,9 @@ export interface ReservationsOptions {
   readonly askRelease?: boolean;
 }
 
+/** What the reservations ask of the escrow allocator: releases for orders, rebalancing after them, reads. */
+export type ReservationEscrow = Pick<HubAllocator, 'releaseForOrder' | 'ordered' | 'settleDeficit' | 'document'>;
+
 const key = (id: string): string[] => ['reservation', id];
 const EXPIRY_RETRY_MS = 1_000;
 
@@ -68,8 +72,9 @@ const EXPIRY_RETRY_MS = 1_000;
  * Online reservations, held by the hub in the online accounts it alone writes:
  * reserve (rights of `online:X` set aside), confirm (picked up or shipped),
  * cancel or expire (units back to `online:X`). Each is one hub write of the
- * SKU's document in one atomic batch with the reservation's record, serialized
- * per SKU with every other hub write, so reservations are linearizable per SKU:
+ * SKU's document (`HubWriter.writeAsHub`, in the reservation and release lanes)
+ * in one atomic batch with the reservation's record, serialized per SKU with
+ * every other hub write, so reservations are linearizable per SKU:
  * of many requests for the last unit, exactly one wins. Expiry timers are
  * rebuilt from the records on start, so they survive a restart.
  */
@@ -81,18 +86,21 @@ export class Reservations {
 
   private constructor(
     adapter: StorageAdapter,
-    private readonly writer: HubAllocator,
+    private readonly writer: HubWriter,
+    private readonly escrow: ReservationEscrow,
     private readonly options: ReservationsOptions,
   ) {
     this.records = new RecordStore(adapter);
   }
 
+  /** Reservations stored in `adapter`, written through `writer` (the hub's engine), with `escrow` the allocator. */
   static async open(
     adapter: StorageAdapter,
-    writer: HubAllocator,
+    writer: HubWriter,
+    escrow: ReservationEscrow,
     options: ReservationsOptions,
   ): Promise<Reservations> {
-    const reservations = new Reservations(adapter, writer, options);
+    const reservations = new Reservations(adapter, writer, escrow, options);
     const decoder = new TextDecoder();
     for (const chunk of await adapter.loadRange(['reservation'])) {
       const parsed = StoredSchema.safeParse(JSON.parse(decoder.decode(chunk.data)));
@@ -116,7 +124,7 @@ export class Reservations {
     let result = await this.reserveNow(request, recordWrites);
     if (!result.ok && result.error.code === ErrorCode.InsufficientStock && this.options.askRelease === true) {
       // Units on a connected store's shelf, not in its escrow: it is asked to release them, within a bounded wait.
-      const placed = await this.writer.releaseForOrder(request.sku, request.quantity, request.storeId, (storeId) =>
+      const placed = await this.escrow.releaseForOrder(request.sku, request.quantity, request.storeId, (storeId) =>
         this.reserveNow({ ...request, storeId }, recordWrites),
       );
       if (placed !== null) result = placed;
@@ -125,7 +133,7 @@ export class Reservations {
     const served = result.ok ? StoreIdSchema.safeParse(result.value.location) : undefined;
     if (served?.success === true) {
       // After the answer is decided, not before it: the order waits for no rebalance.
-      this.writer
+      this.escrow
         .ordered(served.data, request.sku, request.quantity)
         .catch((error: unknown) => this.options.onError?.(error, 'rebalancing after an order'));
     }
@@ -140,8 +148,9 @@ export class Reservations {
     const now = this.options.now();
     // What the decision inside the SKU's write order found.
     const outcome: { refusal?: Result<Reservation>; made?: StoredReservation } = {};
-    const result = await this.writer.write(
+    const result = await this.writer.writeAsHub(
       request.sku,
+      'reservation',
       (doc): Operation | null => {
         const choice = pickAccount(doc, request);
         if (choice.account === null) {
@@ -224,8 +233,9 @@ export class Reservations {
     }
     const closedAt = this.options.now();
     const outcome: { closed?: StoredReservation } = {};
-    const result = await this.writer.write(
+    const result = await this.writer.writeAsHub(
       found.sku,
+      'release',
       (): Operation | null => {
         // Decided in the SKU's write order: a concurrent close of the same reservation finds it gone.
         const current = this.held.get(id);
@@ -253,7 +263,7 @@ export class Reservations {
     // The close is done and answered as such whatever happens here (the next sweep retries).
     const store = StoreIdSchema.safeParse(closed.location);
     if (to !== 'confirmed' && store.success) {
-      await this.writer
+      await this.escrow
         .settleDeficit(store.data, closed.sku)
         .catch((error: unknown) => this.options.onError?.(error, 'settling a deficit after a reservation closed'));
     }
@@ -267,7 +277,7 @@ export class Reservations {
    */
   private async withRisk(reservation: StoredReservation): Promise<Reservation> {
     const answer = view(reservation);
-    const doc = await this.writer.document(reservation.sku);
+    const doc = await this.escrow.document(reservation.sku);
     // Nothing is at risk where the store owes nothing: the common case skips deriving the whole document.
     if (rightsOf(doc, `store:${reservation.location}` as AccountId) >= 0) return answer;
     const atRisk = computeStock(doc).locations[reservation.location]?.reservationsAtRisk ?? 0;

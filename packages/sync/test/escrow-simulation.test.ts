@@ -72,10 +72,10 @@ async function simulate(actions: readonly Action[], linkSeed = 0): Promise<void>
     halfLifeMs: 10 * MINUTE,
     releaseWaitMs: 2_000,
   });
-  const allocator = new HubAllocator(hub.storage, hub.sync, config, clock);
+  const allocator = new HubAllocator(hub.storage, hub.engine, hub.sync, config, clock);
   hub.sync.useAllocator(allocator);
   let ids = 0;
-  const reservations = await Reservations.open(hub.adapter, allocator, {
+  const reservations = await Reservations.open(hub.adapter, hub.engine, allocator, {
     ttlMs: 15 * MINUTE,
     now: clock,
     newId: () => `r_${String(++ids).padStart(22, '0')}`,

@@ -29,7 +29,7 @@ describe('hub allocator sweep', () => {
       clientOwner: (client) => hub.storage.clientOwner(client),
       reserveClients: (writer, clients) => hub.storage.reserveClients(writer, clients),
     };
-    const allocator = new HubAllocator(counting, hub.sync, AllocatorConfigSchema.parse({}), () => 1_000);
+    const allocator = new HubAllocator(counting, hub.engine, hub.sync, AllocatorConfigSchema.parse({}), () => 1_000);
     const skus = ['A', 'B', 'C', 'D', 'E'].map(sku);
     for (const s of skus) {
       // A store's receipt, then a sale: demand the allocator keeps following.
@@ -62,6 +62,7 @@ describe('hub allocator and the manager override', () => {
     const events: unknown[] = [];
     const allocator = new HubAllocator(
       hub.storage,
+      hub.engine,
       hub.sync,
       AllocatorConfigSchema.parse({}),
       () => 1_000,
@@ -127,6 +128,7 @@ describe('hub allocator: online orders (policy v2)', () => {
     const events: AllocatorEvent[] = [];
     const allocator = new HubAllocator(
       hub.storage,
+      hub.engine,
       hub.sync,
       AllocatorConfigSchema.parse({ releaseWaitMs: 2_000 }),
       () => 1_000,

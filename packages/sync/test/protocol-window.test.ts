@@ -36,7 +36,7 @@ describe('the protocol version window', () => {
 
   it('a store one version older syncs with a newer hub: catch-up, sales both ways, a top-up and a release', async () => {
     const hub = await TestHub.create();
-    const allocator = new HubAllocator(hub.storage, hub.sync, AllocatorConfigSchema.parse({}), () => 1_000);
+    const allocator = new HubAllocator(hub.storage, hub.engine, hub.sync, AllocatorConfigSchema.parse({}), () => 1_000);
     hub.sync.useAllocator(allocator);
     const older = await TestStore.create('older', undefined, MIN_PROTOCOL_VERSION);
     const newer = await TestStore.create('newer');
@@ -70,7 +70,7 @@ describe('the protocol version window', () => {
 
   it('what the hub sends a version 4 store parses under version 4 rules', async () => {
     const hub = await TestHub.create();
-    const allocator = new HubAllocator(hub.storage, hub.sync, AllocatorConfigSchema.parse({}), () => 1_000);
+    const allocator = new HubAllocator(hub.storage, hub.engine, hub.sync, AllocatorConfigSchema.parse({}), () => 1_000);
     hub.sync.useAllocator(allocator);
     const [storeSide, hubSide] = createTransportPair();
     const received: Frame[] = [];

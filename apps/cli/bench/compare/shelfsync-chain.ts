@@ -26,7 +26,7 @@ class CountingHubSync extends HubSync {
   constructor(...args: ConstructorParameters<typeof HubSync>) {
     super(...args);
   }
-  override broadcast(...args: Parameters<HubSync['broadcast']>): void {
+  override relay(...args: Parameters<HubSync['relay']>): void {
     const [sku, update, change, except] = args;
     // The frame each live store gets, as the hub encodes it.
     const bytes = encodeDocFrame(sku, change, SyncMessageType.Update, update).byteLength;
@@ -37,7 +37,7 @@ class CountingHubSync extends HubSync {
       this.relayed.storeUpdates++;
       this.relayed.storeUpdateFrameBytes += bytes;
     }
-    super.broadcast(...args);
+    super.relay(...args);
   }
   resetCounts(): void {
     Object.assign(this.relayed, { hubWrites: 0, hubWriteFrameBytes: 0, storeUpdates: 0, storeUpdateFrameBytes: 0 });
@@ -118,10 +118,10 @@ export class ShelfsyncChain {
       const key = event.type === 'grant' ? `grant (${event.reason})` : event.type;
       allocatorEvents.set(key, (allocatorEvents.get(key) ?? 0) + 1);
     };
-    const allocator = new HubAllocator(hubStorage, hubSync, config, now, onAllocatorEvent);
+    const allocator = new HubAllocator(hubStorage, hubSync.engine, hubSync, config, now, onAllocatorEvent);
     hubSync.useAllocator(allocator);
     let ids = 0;
-    const reservations = await Reservations.open(hubAdapter, allocator, {
+    const reservations = await Reservations.open(hubAdapter, hubSync.engine, allocator, {
       // A pickup order is picked as soon as its store can see it: none is left to expire within the day.
       ttlMs: 24 * 60 * 60_000,
       now,

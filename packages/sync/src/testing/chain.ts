@@ -12,6 +12,7 @@ import {
   decodeFrame,
   releaseSurplus,
   type Frame,
+  type HubEngine,
   type HubSession,
   type HubSyncEvent,
   type HubSyncOptions,
@@ -43,6 +44,11 @@ export function recording(transport: Transport): Transport & { readonly sent: Fr
 export class TestHub {
   readonly events: HubSyncEvent[] = [];
   readonly sync: HubSync;
+
+  /** The hub's engine (the sync's): what the allocator and reservations write through. */
+  get engine(): HubEngine {
+    return this.sync.engine;
+  }
 
   private constructor(
     readonly adapter: MemoryStorageAdapter,
