@@ -1,12 +1,18 @@
-import { ErrorCode, ShelfsyncFailure, StoreIdSchema, type OperationResponse, type Problem } from '@shelfsync/protocol';
+import {
+  ErrorCode,
+  ShelfsyncFailure,
+  SkuSchema,
+  StoreIdSchema,
+  type OperationResponse,
+  type Problem,
+} from '@shelfsync/protocol';
 import { MemoryStorageAdapter, StorageWriteError, type StorageWrite } from '@shelfsync/storage';
-import { sku } from '@shelfsync/sync/testing';
 import { describe, expect, it, vi } from 'vitest';
 import { posRequests } from '../src/index.js';
 import { InProcessChain } from '../src/testing/index.js';
 
 const NORTH = StoreIdSchema.parse('north');
-const LAMP = sku('LAMP');
+const LAMP = SkuSchema.parse('LAMP');
 
 /** An adapter whose writes fail from `failing` on, as a full disk would, having recorded nothing. */
 class FullDisk extends MemoryStorageAdapter {
