@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, eventually, get, metric, post } from './support/cluster.js';
 
 interface Location {
@@ -18,11 +18,17 @@ const hubMetric = async (hub: string, name: string, labels: Record<string, strin
 const MANAGER_TOKEN = 'manager-token-0123456789';
 const manager = { 'x-manager-token': MANAGER_TOKEN };
 
+/**
+ * The override's real edges: the manager token, keys and problems at the
+ * store's sale route, the stores' and the hub's flags and metrics. What the
+ * override does across the chain (the cap the hub sets, deficits covered and
+ * settled, reservations at risk) runs in one process:
+ * packages/point-of-sale/test/override-chain.test.ts.
+ */
 describe('manager override with real processes', () => {
-  // A short rebalancing round, so units that come back online settle a deficit within the test.
   // An online floor of 8: of 10 units received, the POS keeps 2, so a cut-off store runs out at the till with units in the escrow.
   const cluster = new Cluster({
-    hubFlags: ['--escrow-rebalance-ms', '1000', '--override-cap', '3', '--escrow-online-floor', '8'],
+    hubFlags: ['--override-cap', '3', '--escrow-online-floor', '8'],
   });
   const auth = { authorization: `Bearer ${cluster.apiToken}` };
   beforeAll(async () => {
@@ -34,7 +40,7 @@ describe('manager override with real processes', () => {
   }, 60_000);
   afterAll(() => cluster.stop(), 30_000);
 
-  it('offline, a store sells in-hand units beyond its rights up to its cap; on reconnect the hub covers what its escrow can and flags the reservations at risk; units back online settle the rest', async () => {
+  it('offline, a store sells in-hand units beyond its rights up to its cap, with the manager token; on reconnect the hub covers what its escrow can and flags the reservations at risk', async () => {
     const hub = cluster.hub?.url ?? '';
     const north = cluster.store('north');
     const south = cluster.store('south');
@@ -107,39 +113,7 @@ describe('manager override with real processes', () => {
     expect(await hubMetric(healed, 'shelfsync_override_deficit_outstanding_units')).toBe(2);
     expect(await hubMetric(healed, 'shelfsync_reservations_at_risk_units')).toBe(2);
     await eventually(async () => (await get(north, '/v1/skus/KETTLE')).body, { rights: -2, deficit: 2 });
-
-    // The customer cancels: the 7 units come back online, the hub covers the rest of the deficit from them.
-    expect((await post(healed, `/v1/reservations/${reservationId}/cancel`, {}, undefined, auth)).status).toBe(200);
-    await eventually(() => locationOf(healed, 'KETTLE', 'north'), { deficit: 0, reservationsAtRisk: 0 });
-    const settled = await locationOf(healed, 'KETTLE', 'north');
-    expect((settled?.posRights ?? 0) + (settled?.onlineRights ?? 0)).toBe(5);
-    await eventually(async () => (await get(healed, '/v1/skus/KETTLE')).body, { available: 5 });
-    await eventually(async () => (await get(north, '/v1/skus/KETTLE')).body, { available: 5, pendingSync: false });
-    // The hub's cover reaches the store as a relayed write: the store's deficit clears once it arrives.
-    await vi.waitFor(async () => expect((await get(north, '/v1/skus/KETTLE')).body.deficit).toBeUndefined(), {
-      timeout: 15_000,
-      interval: 50,
-    });
-    await eventually(() => hubMetric(healed, 'shelfsync_override_deficit_outstanding_units'), 0);
-    // 1 unit covered on reconnect, 2 once the cancelled units came back: all from the escrow.
-    expect(await hubMetric(healed, 'shelfsync_override_deficit_settled_units_total', { how: 'covered' })).toBe(3);
-    // Settled: the store may use its whole cap again.
-    expect((await post(north, '/v1/sales', { sku: 'KETTLE', quantity: 1 }, 'k-5')).status).toBe(201);
+    // 1 unit covered from the escrow on reconnect, counted as such.
+    expect(await hubMetric(healed, 'shelfsync_override_deficit_settled_units_total', { how: 'covered' })).toBe(1);
   }, 90_000);
-
-  it("a store configured above the hub's cap overrides only up to the hub's, which it learns in the handshake", async () => {
-    const east = await cluster.startStore('east', {
-      flags: ['--override-cap', '5', '--manager-token-file', cluster.secretFileOf('manager-tokens', MANAGER_TOKEN)],
-    });
-    await eventually(async () => (await get(east.url, '/readyz')).status, 200);
-    expect((await post(east.url, '/v1/receipts', { sku: 'LAMP-9', quantity: 1 }, 'e-in')).status).toBe(201);
-    const past = await post(east.url, '/v1/sales', { sku: 'LAMP-9', quantity: 5, override: true }, 'e-1', manager);
-    expect(past.status).toBe(409);
-    expect(past.body).toMatchObject({ code: 'OVERRIDE_CAP_EXCEEDED', details: { cap: 3 } });
-    const within = await post(east.url, '/v1/sales', { sku: 'LAMP-9', quantity: 4, override: true }, 'e-2', manager);
-    expect(within.status).toBe(201);
-    // And the hub takes it: nothing refused, the deficit visible there.
-    await eventually(async () => (await get(east.url, '/v1/skus/LAMP-9')).body, { pendingSync: false });
-    expect((await get(east.url, '/v1/status')).body).toMatchObject({ hub: { connected: true } });
-  }, 60_000);
 });

@@ -1,20 +1,18 @@
-import { AllocatorConfigSchema } from '@shelfsync/escrow';
 import {
   ErrorCode,
   ShelfsyncFailure,
+  SkuSchema,
   StoreIdSchema,
   type OperationResponse,
   type Problem,
-  type RefusalCause,
 } from '@shelfsync/protocol';
 import { MemoryStorageAdapter, StorageWriteError, type StorageWrite } from '@shelfsync/storage';
-import { HubAllocator, StoreStorage, StoreSync, createTransportPair } from '@shelfsync/sync';
-import { TestHub, sku } from '@shelfsync/sync/testing';
 import { describe, expect, it, vi } from 'vitest';
-import { PointOfSale, ReplicaHealth, posRequests, type SaleOutcome } from '../src/index.js';
+import { posRequests } from '../src/index.js';
+import { InProcessChain } from '../src/testing/index.js';
 
 const NORTH = StoreIdSchema.parse('north');
-const LAMP = sku('LAMP');
+const LAMP = SkuSchema.parse('LAMP');
 
 /** An adapter whose writes fail from `failing` on, as a full disk would, having recorded nothing. */
 class FullDisk extends MemoryStorageAdapter {
@@ -27,45 +25,25 @@ class FullDisk extends MemoryStorageAdapter {
 
 /** A store's point of sale on in-memory storage, linked (or not) to an in-process hub with its allocator. */
 async function setup(options: { overrideCap?: number; connected?: boolean } = {}) {
-  const hub = await TestHub.create({ maxDeficit: 2 });
-  const allocator = new HubAllocator(hub.storage, hub.engine, hub.sync, AllocatorConfigSchema.parse({}), () => 1_000);
-  hub.sync.useAllocator(allocator);
+  const chain = await InProcessChain.open({ maxDeficit: 2, stores: [] });
   const adapter = new FullDisk();
-  const storage = await StoreStorage.open(adapter);
-  const failures: string[] = [];
-  const health = new ReplicaHealth(storage, {
-    firstSyncWaitMs: 50,
-    hubUrl: 'ws://hub.test',
-    onFailed: (reason) => failures.push(reason),
-  });
-  const outcomes: SaleOutcome[] = [];
-  const causes: RefusalCause[] = [];
-  let caughtUp = 0;
-  const sync: StoreSync = new StoreSync(NORTH, storage, {
-    onEvent: (event) => {
-      if (event.type === 'caught-up') {
-        caughtUp += 1;
-        health.caughtUp();
-      }
-    },
-    onRelease: (target, down, mark) => void pos.release(target, down, mark),
-  });
-  const pos = new PointOfSale({
-    storeId: NORTH,
+  const store = await chain.addStore(
+    { id: NORTH, adapter, firstSyncWaitMs: 50, topUpWaitMs: 2_000, overrideCap: options.overrideCap ?? 0 },
+    options.connected !== false,
+  );
+  const { storage, sync, health, pos, requests, record } = store;
+  return {
+    chain,
+    adapter,
     storage,
     sync,
     health,
-    topUpWaitMs: 2_000,
-    overrideCap: options.overrideCap ?? 0,
-    observer: { sale: (o) => outcomes.push(o), refused: (c) => causes.push(c) },
-  });
-  if (options.connected !== false) {
-    const [storeSide, hubSide] = createTransportPair();
-    hub.sync.connect(NORTH, hubSide);
-    sync.attach(storeSide);
-    await vi.waitFor(() => expect(caughtUp).toBeGreaterThanOrEqual(1), { interval: 1 });
-  }
-  return { hub, adapter, storage, sync, health, pos, outcomes, causes, failures, requests: posRequests(NORTH) };
+    pos,
+    requests,
+    outcomes: record.outcomes,
+    causes: record.refusals,
+    failures: record.failures,
+  };
 }
 
 const body = (answer: { body: OperationResponse | Problem }) => answer.body as OperationResponse;
@@ -73,16 +51,15 @@ const problem = (answer: { body: OperationResponse | Problem }) => answer.body a
 
 describe('the point of sale', () => {
   it('sells from its own rights, and past them asks the hub for the units its location holds', async () => {
-    const { hub, pos, requests, outcomes } = await setup();
+    const { chain, pos, requests, outcomes } = await setup();
     expect(body(await pos.perform(requests.receipt({ sku: LAMP, quantity: 10 })))).toMatchObject({
       operation: 'receive',
       rights: 10,
       onShelf: 10,
     });
     // The hub keeps the online floor in the escrow: the till holds 9 of the 10.
-    await vi.waitFor(async () => expect((await hub.stock(LAMP)).locations[NORTH]?.onlineRights).toBe(1), {
-      interval: 1,
-    });
+    await chain.settle();
+    expect((await chain.location(LAMP, NORTH))?.onlineRights).toBe(1);
     const sold = await pos.perform(requests.sale({ sku: LAMP, quantity: 10 }));
     expect(sold.status).toBe(201);
     expect(body(sold)).toMatchObject({ operation: 'sell', quantity: 10, onShelf: 0 });
