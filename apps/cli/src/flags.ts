@@ -83,6 +83,12 @@ export const hubFlags = {
     env: 'SHELFSYNC_ESCROW_ONLINE_FLOOR',
     description: "units a location's online escrow keeps beyond its online orders over the horizon (default 1)",
   },
+  escrowOnlinePooling: {
+    flag: 'escrow-online-pooling',
+    env: 'SHELFSYNC_ESCROW_ONLINE_POOLING',
+    description:
+      "share (0-1) of a location's online-demand estimate taken from the SKU's chain-wide online orders per location (default 0.5)",
+  },
   reservationReleaseWaitMs: {
     flag: 'reservation-release-wait-ms',
     env: 'SHELFSYNC_RESERVATION_RELEASE_WAIT_MS',

@@ -51,6 +51,8 @@ export const HubConfigSchema = z.strictObject({
   escrowMinQuota: z.coerce.number().int().min(0).max(1_000_000).default(2),
   /** Units a location's online escrow keeps beyond its online orders over the horizon. */
   escrowOnlineFloor: z.coerce.number().int().min(0).max(1_000_000).default(1),
+  /** Share of a location's online-demand estimate taken from the SKU's chain-wide online orders per location. */
+  escrowOnlinePooling: z.coerce.number().min(0).max(1).default(0.5),
   /** How long an order the online escrow cannot cover waits for its store to release units (0: never ask). */
   reservationReleaseWaitMs: z.coerce.number().int().min(0).max(30_000).default(2_000),
   /**

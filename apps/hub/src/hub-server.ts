@@ -108,6 +108,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       halfLifeMs: config.escrowHalfLifeMs,
       minQuota: config.escrowMinQuota,
       onlineFloor: config.escrowOnlineFloor,
+      onlinePooling: config.escrowOnlinePooling,
       releaseWaitMs: config.reservationReleaseWaitMs,
     }),
     Date.now,

@@ -29,6 +29,12 @@ export const AllocatorConfigSchema = z.strictObject({
   minQuota: z.int().min(0).max(1_000_000).default(2),
   /** Per-SKU minimums, replacing `minQuota` for those SKUs. */
   minQuotaBySku: z.record(z.string(), z.int().min(0).max(1_000_000)).default({}),
+  /**
+   * The share of a location's online-demand estimate taken from the SKU's
+   * chain-wide online orders spread over the locations that carry it (the rest is
+   * the location's own): 0 trusts each location alone, 1 treats them all alike.
+   */
+  onlinePooling: z.number().min(0).max(1).default(0.5),
   /** Units a location's online escrow keeps beyond its online velocity × horizon. */
   onlineFloor: z.int().min(0).max(1_000_000).default(1),
   /** An online escrow below this share of its target asks its store to release up to it. */

@@ -1,5 +1,5 @@
 export { AllocatorConfigSchema, defaultAllocatorConfig, type AllocatorConfig } from './config.js';
-export { NO_VELOCITY, recordSale, velocityAt, type Velocity } from './velocity.js';
+export { NO_VELOCITY, pooledRate, recordSale, velocityAt, type Velocity } from './velocity.js';
 export {
   allocate,
   onlineBand,

@@ -28,3 +28,17 @@ export function recordSale(velocity: Velocity, quantity: number, now: number, ha
   const at = Math.max(now, velocity.at);
   return { rate: velocityAt(velocity, at, halfLifeMs) + quantity / tau(halfLifeMs), at };
 }
+
+/**
+ * A location's online demand for a SKU, shrunk toward the chain's: `pooling` of
+ * it is the SKU's chain-wide online rate spread evenly over the `locations` that
+ * carry it, the rest the location's own rate. Online orders for one SKU at one
+ * location are sparse (a few a day), so their average alone is near zero most of
+ * the time and jumps after each order: the escrow would hold nothing, then
+ * hours' worth, and a store cut off at either moment pays for it. The chain's
+ * rate moves with many more orders.
+ */
+export function pooledRate(local: number, chain: number, locations: number, pooling: number): number {
+  const spread = locations > 0 ? chain / locations : 0;
+  return (1 - pooling) * local + pooling * spread;
+}

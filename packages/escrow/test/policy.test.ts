@@ -6,6 +6,7 @@ import {
   allocate,
   defaultAllocatorConfig,
   onlineBand,
+  pooledRate,
   releaseForOrder,
   shelfTargets,
   recordSale,
@@ -223,5 +224,43 @@ describe('sales velocity (EWMA)', () => {
     expect(ordering?.onlineRights).toBeLessThanOrEqual(50);
     expect(tillOnly?.onlineRights).toBeLessThanOrEqual(2);
     expect(tillOnly?.posRights).toBe(2000 - 360 - (tillOnly?.onlineRights ?? 0));
+  });
+
+  it('a pooled online rate lies between the location’s own and the chain’s per location, and is each at 0 and 1', () => {
+    fc.assert(
+      fc.property(
+        velocityArb,
+        velocityArb,
+        fc.integer({ min: 1, max: 1_000 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (local, chain, locations, pooling) => {
+          const spread = chain / locations;
+          const rate = pooledRate(local, chain, locations, pooling);
+          expect(rate).toBeGreaterThanOrEqual(Math.min(local, spread) - 1e-18);
+          expect(rate).toBeLessThanOrEqual(Math.max(local, spread) + 1e-18);
+          expect(pooledRate(local, chain, locations, 0)).toBe(local);
+          expect(pooledRate(local, chain, locations, 1)).toBeCloseTo(spread, 18);
+        },
+      ),
+      { numRuns: runs(1000) },
+    );
+    // No location carries the SKU: nothing to spread.
+    expect(pooledRate(0.5, 3, 0, 0.5)).toBe(0.25);
+  });
+
+  it('pooling steadies a sparse location: one order spikes its own estimate, the pooled one moves a tenth as far', () => {
+    const config = defaultAllocatorConfig;
+    // Ten locations, one order of 2 units at one of them, read right after.
+    const local = recordSale(NO_VELOCITY, 2, HOUR, config.halfLifeMs);
+    const alone = velocityAt(local, HOUR, config.halfLifeMs);
+    const pooled = pooledRate(alone, alone, 10, config.onlinePooling);
+    const target = (online: number): number =>
+      shelfTargets({ posRights: 12, onlineRights: 0 }, { pos: 0, online }, config).online;
+    // Alone: 2 units over a 1 h half-life is 1.39 an hour, 5.5 over the 4 h horizon: 6 + the floor.
+    expect(target(alone)).toBe(7);
+    // Pooled (half its own, half the chain's tenth): 3.1 over the horizon: 4 + the floor.
+    expect(target(pooled)).toBe(5);
+    // Another location with no order of its own still expects a share of the chain's orders.
+    expect(target(pooledRate(0, alone, 10, config.onlinePooling))).toBe(2);
   });
 });

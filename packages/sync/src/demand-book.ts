@@ -1,4 +1,4 @@
-import { recordSale, velocityAt, NO_VELOCITY, type ChannelDemand, type Velocity } from '@shelfsync/escrow';
+import { pooledRate, recordSale, velocityAt, NO_VELOCITY, type ChannelDemand, type Velocity } from '@shelfsync/escrow';
 import type { Sku, StoreId } from '@shelfsync/protocol';
 
 /** What the hub knows of one location's demand for one SKU. */
@@ -13,18 +13,27 @@ export interface Demand {
   releaseAsked: { target: number; at: number } | null;
 }
 
+/** Per SKU, its online orders across the chain and how many locations the book follows for it. */
+interface SkuDemand {
+  online: Velocity;
+  locations: number;
+}
+
 /**
  * Per (SKU, store), the demand the allocator follows: the sales velocity at the
  * tills, learnt from the committed totals of accepted updates, and the velocity
- * of online orders served from that location, learnt from reservations. In
- * memory: a restart starts the estimates afresh.
+ * of online orders served from that location, learnt from reservations, shrunk
+ * toward the SKU's chain-wide online orders per location (`pooling`; see
+ * `pooledRate`). In memory: a restart starts the estimates afresh.
  */
 export class DemandBook {
   private readonly entries = new Map<string, Demand>();
+  private readonly skus = new Map<Sku, SkuDemand>();
 
   constructor(
     private readonly halfLifeMs: number,
     private readonly now: () => number,
+    private readonly pooling = 0,
   ) {}
 
   get size(): number {
@@ -48,6 +57,8 @@ export class DemandBook {
   ordered(sku: Sku, storeId: StoreId, quantity: number): void {
     const demand = this.entry(sku, storeId);
     demand.online = recordSale(demand.online, quantity, this.now(), this.halfLifeMs);
+    const chain = this.skus.get(sku);
+    if (chain !== undefined) chain.online = recordSale(chain.online, quantity, this.now(), this.halfLifeMs);
   }
 
   /** Both channels' velocities now (units per ms). */
@@ -55,14 +66,23 @@ export class DemandBook {
     const demand = this.entries.get(demandKey(sku, storeId));
     if (demand === undefined) return { pos: 0, online: 0 };
     const now = this.now();
+    const chain = this.skus.get(sku);
+    const local = velocityAt(demand.online, now, this.halfLifeMs);
     return {
       pos: velocityAt(demand.pos, now, this.halfLifeMs),
-      online: velocityAt(demand.online, now, this.halfLifeMs),
+      online:
+        chain === undefined
+          ? local
+          : pooledRate(local, velocityAt(chain.online, now, this.halfLifeMs), chain.locations, this.pooling),
     };
   }
 
   forget(sku: Sku, storeId: StoreId): void {
-    this.entries.delete(demandKey(sku, storeId));
+    if (!this.entries.delete(demandKey(sku, storeId))) return;
+    const chain = this.skus.get(sku);
+    if (chain === undefined) return;
+    chain.locations -= 1;
+    if (chain.locations <= 0) this.skus.delete(sku);
   }
 
   /** Up to `limit` followed pairs from position `from` (round-robin), and where the next round starts. */
@@ -81,6 +101,9 @@ export class DemandBook {
     if (demand === undefined) {
       demand = { pos: NO_VELOCITY, online: NO_VELOCITY, committed: null, releaseAsked: null };
       this.entries.set(key, demand);
+      const chain = this.skus.get(sku);
+      if (chain === undefined) this.skus.set(sku, { online: NO_VELOCITY, locations: 1 });
+      else chain.locations += 1;
     }
     return demand;
   }

@@ -74,7 +74,7 @@ export class HubAllocator {
     private readonly now: () => number = Date.now,
     private readonly onEvent: (event: AllocatorEvent) => void = () => {},
   ) {
-    this.demand = new DemandBook(config.halfLifeMs, now);
+    this.demand = new DemandBook(config.halfLifeMs, now, config.onlinePooling);
     this.orders = new OrderReleases(documents, stores, config.releaseWaitMs, (event) => this.onEvent(event));
   }
 
