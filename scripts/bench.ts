@@ -1,7 +1,7 @@
 /**
  * Runs a benchmark suite and writes its table into docs/benchmarks.md, between
  * that suite's markers, with the command and the machine that produced it.
- * Usage: pnpm bench <suite>   (suites: core, sync, storage, escrow, api, compare, fuzz)
+ * Usage: pnpm bench <suite>   (suites: core, sync, storage, escrow, api, compare, policy, fuzz)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -16,6 +16,7 @@ import { runHubMemoryBench } from '../apps/hub/bench/hub-memory-bench.js';
 import { runEscrowBench } from '../apps/cli/bench/escrow-bench.js';
 import { runApiBench } from '../apps/cli/bench/api-bench.js';
 import { comparisonChart, comparisonTable, runComparison } from '../apps/cli/bench/compare-bench.js';
+import { runPolicySweep } from '../apps/cli/bench/compare/policy-sweep.js';
 import { runFuzzSoak } from '../apps/cli/bench/fuzz-bench.js';
 
 /** A suite answers rows for the standard table, or a table of its own. */
@@ -31,6 +32,8 @@ const suites: Record<string, () => SuiteResult | Promise<SuiteResult>> = {
     );
     return { markdown: `${comparisonTable(run)}\n\n![What partitions cost each system](images/compare.svg)` };
   },
+  // The escrow policy's trade-off between the channels, shelfsync alone over several seeds.
+  policy: async () => ({ markdown: await runPolicySweep() }),
   core: runCoreBench,
   escrow: () => runEscrowBench(),
   api: () => runApiBench(),

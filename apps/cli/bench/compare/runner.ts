@@ -25,6 +25,10 @@ export interface SystemResult {
   readonly refusedWithStock: number;
   /** Online pickup orders taken, of those the pickup store's shelf could fill. */
   readonly onlineServed: number;
+  /** Orders the shelf could fill that were not taken, by the pickup store's link at the time. */
+  readonly onlineMissed: { readonly centreDown: number; readonly storeCutOff: number; readonly connected: number };
+  /** Orders the pickup store's shelf could fill. */
+  readonly onlineCouldFill: number;
   readonly bytesPerSale: number;
   readonly hubCpuSecondsPer1000: number;
   readonly storedBytesPerSku: number;
@@ -46,6 +50,8 @@ export interface ComparisonRun {
 export interface ComparisonSettings {
   /** The escrow policy shelfsync's hub runs (default: the product's defaults). */
   readonly allocator?: AllocatorConfig;
+  /** Run shelfsync alone, without the three baselines (the policy sweep). */
+  readonly shelfsyncOnly?: boolean;
 }
 
 /** Runs the same day against the four systems. */
@@ -61,9 +67,13 @@ export async function runComparison(
       healed || !outages.some((x) => (x.store === store || x.store === -1) && at >= x.from && at < x.to),
   };
   const makers: ((s: Shelves) => ChainSystem | Promise<ChainSystem>)[] = [
-    (s) => new Legacy(o, net, s),
-    (s) => new NaiveLww(o, net, s),
-    (s) => new CentralCp(o, net, s),
+    ...(settings.shelfsyncOnly === true
+      ? []
+      : [
+          (s: Shelves) => new Legacy(o, net, s),
+          (s: Shelves) => new NaiveLww(o, net, s),
+          (s: Shelves) => new CentralCp(o, net, s),
+        ]),
     (s) => Shelfsync.create(o, net, s, settings.allocator),
   ];
   const results: SystemResult[] = [];
@@ -93,6 +103,7 @@ class Day {
   partitionServed = 0;
   ordersCouldFill = 0;
   ordersServed = 0;
+  readonly ordersMissed = { centreDown: 0, storeCutOff: 0, connected: 0 };
 
   constructor(
     private readonly o: CompareOptions,
@@ -131,7 +142,13 @@ class Day {
         // An order the pickup store's shelf could fill: one the system should take.
         const couldFill = this.free(e.store, e.sku) >= e.quantity;
         if (couldFill) this.ordersCouldFill++;
-        if ((await system.order(e.at, e.store, e.sku, e.quantity)) && couldFill) this.ordersServed++;
+        const taken = await system.order(e.at, e.store, e.sku, e.quantity);
+        if (taken && couldFill) this.ordersServed++;
+        else if (couldFill) {
+          if (!this.net.up(-1, e.at)) this.ordersMissed.centreDown++;
+          else if (!this.net.up(e.store, e.at)) this.ordersMissed.storeCutOff++;
+          else this.ordersMissed.connected++;
+        }
         break;
       }
       case 'restock': {
@@ -162,6 +179,8 @@ class Day {
       servedInPartition: this.partitionTried === 0 ? 1 : this.partitionServed / this.partitionTried,
       refusedWithStock: this.tried === 0 ? 0 : this.refused / this.tried,
       onlineServed: this.ordersCouldFill === 0 ? 1 : this.ordersServed / this.ordersCouldFill,
+      onlineMissed: { ...this.ordersMissed },
+      onlineCouldFill: this.ordersCouldFill,
       bytesPerSale: sales === 0 ? 0 : system.bytes / sales,
       hubCpuSecondsPer1000: sales === 0 ? 0 : Number(system.hubCpuNs) / 1e9 / (sales / 1000),
       storedBytesPerSku: system.storedBytesPerSku(),
