@@ -58,6 +58,8 @@ export class ProcessCluster {
   hubPort = 0;
   /** The running stores by id; a store killed with `killStore` leaves it. */
   readonly stores = new Map<string, ChildCommand>();
+  /** Store starts in flight, so `stop` can wait for them. */
+  private readonly starting = new Set<Promise<ChildCommand>>();
   private readonly storePorts = new Map<string, number>();
 
   constructor(private readonly settings: ClusterSettings) {
@@ -99,7 +101,7 @@ export class ProcessCluster {
   /** Starts store `id` (again, from its data directory, after a stop or a kill), with a fresh token. */
   async startStore(id: string, extra: StoreStart = {}): Promise<ChildCommand> {
     const start = this.settings.start ?? {};
-    const store = await startStoreProcess(
+    const starting = startStoreProcess(
       {
         id,
         hubUrl: extra.hubUrl ?? `ws://127.0.0.1:${extra.hubPort ?? this.hubPort}`,
@@ -110,6 +112,13 @@ export class ProcessCluster {
       },
       extra.env === undefined ? start : { ...start, env: { ...start.env, ...extra.env } },
     );
+    this.starting.add(starting);
+    let store: ChildCommand;
+    try {
+      store = await starting;
+    } finally {
+      this.starting.delete(starting);
+    }
     this.stores.set(id, store);
     this.storePorts.set(id, Number(new URL(store.url).port));
     return store;
@@ -158,6 +167,9 @@ export class ProcessCluster {
 
   /** Stops every store, then the hub (SIGTERM each); the files stay. */
   async stop(): Promise<void> {
+    // Stores still starting (a sibling's start failed, and the caller stops) are
+    // waited for, so none is left running once this resolves.
+    await Promise.allSettled([...this.starting]);
     await Promise.all([...this.stores.values()].map((s) => s.stop()));
     await this.stopHub();
   }
