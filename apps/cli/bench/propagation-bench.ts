@@ -71,7 +71,11 @@ export async function runPropagationBench(load: PropagationLoad): Promise<BenchR
     await cluster.startHub();
     const port = cluster.hubPort;
     const ids = Array.from({ length: STORES }, (_, i) => `s${String(i).padStart(2, '0')}`);
-    const stores = await Promise.all(ids.map((id) => cluster.startStore(id)));
+    // A few at a time: twenty processes starting at once on two cores can outlast a start's timeout.
+    const stores: Awaited<ReturnType<typeof cluster.startStore>>[] = [];
+    for (let i = 0; i < ids.length; i += 4) {
+      stores.push(...(await Promise.all(ids.slice(i, i + 4).map((id) => cluster.startStore(id)))));
+    }
 
     const post = (base: string, path: string, body: unknown): Promise<number> =>
       fetch(`${base}${path}`, {
