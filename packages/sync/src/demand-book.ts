@@ -53,7 +53,10 @@ export class DemandBook {
     demand.committed = Math.max(committed, demand.committed ?? 0);
   }
 
-  /** `quantity` units ordered online from the location (served or not: both are demand). */
+  /**
+   * `quantity` units ordered online and served from the location. Reservations
+   * reports only served orders: a rush of refused ones cannot pull a shelf online.
+   */
   ordered(sku: Sku, storeId: StoreId, quantity: number): void {
     const demand = this.entry(sku, storeId);
     demand.online = recordSale(demand.online, quantity, this.now(), this.halfLifeMs);
