@@ -71,6 +71,14 @@ describe('the comparison (pnpm bench compare)', () => {
     expect(new Set(run.results.map((r) => r.name)).size).toBe(4);
   });
 
+  it('no system takes an online order while the centre is down: its storefront is down with it', () => {
+    for (const r of run.results) {
+      expect(r.onlineCouldFill, r.name).toBeGreaterThan(r.onlineCouldFillCentreUp);
+      expect(r.onlineMissed.centreDown, r.name).toBe(r.onlineCouldFill - r.onlineCouldFillCentreUp);
+      expect(r.onlineServedCentreUp, r.name).toBeGreaterThanOrEqual(r.onlineServed);
+    }
+  });
+
   it('is deterministic for a seed, bytes included, and renders a table and a chart', async () => {
     const again = await runComparison(small);
     expect(deterministic(again)).toEqual(deterministic(run));

@@ -23,7 +23,9 @@ export class Legacy implements ChainSystem {
   }
   advance(at: number): void {
     while (this.nextSync <= at) {
-      for (let s = 0; s < this.o.stores; s++) if (this.net.up(s, this.nextSync)) this.sync(s);
+      // A sync needs both ends: the store's link and the central database.
+      const centreUp = this.net.up(-1, this.nextSync);
+      for (let s = 0; s < this.o.stores; s++) if (centreUp && this.net.up(s, this.nextSync)) this.sync(s);
       this.nextSync += ASSUMPTIONS.legacySyncMs;
     }
   }
@@ -52,7 +54,9 @@ export class Legacy implements ChainSystem {
     this.unsynced.mark(store, sku, at);
     return true;
   }
-  order(_at: number, store: number, sku: number, q: number): boolean {
+  order(at: number, store: number, sku: number, q: number): boolean {
+    // The storefront takes orders against the central database: down with it.
+    if (!this.net.up(-1, at)) return false;
     return timed(this, () => {
       const row = this.central[store] as number[];
       if ((row[sku] ?? 0) < q) return false;

@@ -25,6 +25,7 @@ export function comparisonTable(run: ComparisonRun, o: CompareOptions = defaultC
     row('in-store sales served while cut off', (x) => pct(x.servedInPartition)),
     row('sales refused with the unit in hand', (x) => pct(x.refusedWithStock)),
     row('online orders the shelf could fill, taken', (x) => pct(x.onlineServed)),
+    row('the same, of those placed while the centre was up', (x) => pct(x.onlineServedCentreUp)),
     row('bytes on the wire per sale', (x) => fmt(x.bytesPerSale)),
     row('hub CPU-seconds per 1,000 sales (baselines: state logic only)', (x) => fmt(x.hubCpuSecondsPer1000, 4)),
     row('stored bytes per SKU at the centre', (x) => fmt(x.storedBytesPerSku)),

@@ -25,10 +25,18 @@ export interface SystemResult {
   readonly refusedWithStock: number;
   /** Online pickup orders taken, of those the pickup store's shelf could fill. */
   readonly onlineServed: number;
+  /**
+   * The same, of the orders placed while the centre was up: what the escrow policy
+   * decides. While the centre is down no central storefront takes an order, whatever
+   * its allocation (ADR 0017).
+   */
+  readonly onlineServedCentreUp: number;
   /** Orders the shelf could fill that were not taken, by the pickup store's link at the time. */
   readonly onlineMissed: { readonly centreDown: number; readonly storeCutOff: number; readonly connected: number };
   /** Orders the pickup store's shelf could fill. */
   readonly onlineCouldFill: number;
+  /** Of those, the orders placed while the centre was up. */
+  readonly onlineCouldFillCentreUp: number;
   readonly bytesPerSale: number;
   readonly hubCpuSecondsPer1000: number;
   readonly storedBytesPerSku: number;
@@ -103,6 +111,9 @@ class Day {
   partitionServed = 0;
   ordersCouldFill = 0;
   ordersServed = 0;
+  /** Orders the shelf could fill, placed while the centre was up: how many, and how many taken. */
+  ordersCouldFillCentreUp = 0;
+  ordersServedCentreUp = 0;
   readonly ordersMissed = { centreDown: 0, storeCutOff: 0, connected: 0 };
 
   constructor(
@@ -141,11 +152,14 @@ class Day {
         this.staleness.push(system.staleness(e.at, e.store, e.sku));
         // An order the pickup store's shelf could fill: one the system should take.
         const couldFill = this.free(e.store, e.sku) >= e.quantity;
+        const centreUp = this.net.up(-1, e.at);
         if (couldFill) this.ordersCouldFill++;
+        if (couldFill && centreUp) this.ordersCouldFillCentreUp++;
         const taken = await system.order(e.at, e.store, e.sku, e.quantity);
         if (taken && couldFill) this.ordersServed++;
+        if (taken && couldFill && centreUp) this.ordersServedCentreUp++;
         else if (couldFill) {
-          if (!this.net.up(-1, e.at)) this.ordersMissed.centreDown++;
+          if (!centreUp) this.ordersMissed.centreDown++;
           else if (!this.net.up(e.store, e.at)) this.ordersMissed.storeCutOff++;
           else this.ordersMissed.connected++;
         }
@@ -178,9 +192,11 @@ class Day {
       lost: system.lostUnits(),
       servedInPartition: this.partitionTried === 0 ? 1 : this.partitionServed / this.partitionTried,
       refusedWithStock: this.tried === 0 ? 0 : this.refused / this.tried,
-      onlineServed: this.ordersCouldFill === 0 ? 1 : this.ordersServed / this.ordersCouldFill,
+      onlineServed: ratio(this.ordersServed, this.ordersCouldFill),
+      onlineServedCentreUp: ratio(this.ordersServedCentreUp, this.ordersCouldFillCentreUp),
       onlineMissed: { ...this.ordersMissed },
       onlineCouldFill: this.ordersCouldFill,
+      onlineCouldFillCentreUp: this.ordersCouldFillCentreUp,
       bytesPerSale: sales === 0 ? 0 : system.bytes / sales,
       hubCpuSecondsPer1000: sales === 0 ? 0 : Number(system.hubCpuNs) / 1e9 / (sales / 1000),
       storedBytesPerSku: system.storedBytesPerSku(),
@@ -190,4 +206,9 @@ class Day {
       ...(system instanceof Shelfsync ? { shelfsync: system.detail(sales) } : {}),
     };
   }
+}
+
+/** A share of what could have been served; all of nothing is all. */
+function ratio(served: number, of: number): number {
+  return of <= 0 ? 1 : served / of;
 }
