@@ -219,8 +219,10 @@ export class HubEngine implements HubWriter {
       writes = extra(result.value);
     } catch (error) {
       // The change is in the document already: store it anyway, so memory
-      // never holds a change of the hub that its disk lacks.
-      await this.documents.commit(sku, update);
+      // never holds a change of the hub that its disk lacks, and relay it like any
+      // other, so no store waits for a catch-up to learn of it.
+      const stored = await this.documents.commit(sku, update);
+      this.relay.relay(sku, update, stored);
       throw error;
     }
     const change = await this.documents.commit(sku, update, writes);

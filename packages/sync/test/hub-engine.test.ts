@@ -244,7 +244,7 @@ describe('HubEngine.writeAsHub', () => {
     ]);
   });
 
-  it('when the extra writes cannot be made, the change is stored anyway (memory never ahead of disk) and the error is the caller’s', async () => {
+  it('when the extra writes cannot be made, the change is stored and relayed anyway (memory never ahead of disk, no store behind it) and the error is the caller’s', async () => {
     const { adapter, storage, engine, log, writes } = await withEscrow(new MemoryStorageAdapter());
     const result = engine.writeAsHub(
       MUG,
@@ -257,7 +257,7 @@ describe('HubEngine.writeAsHub', () => {
 
     await expect(result).rejects.toThrow('no record for it');
     expect(storage.failed).toBeNull();
-    expect(log).toEqual(['durable 3']);
+    expect(log).toEqual(['durable 3', 'relay 3 to 3']);
     const reopened = await HubStorage.open(adapter, () => 'other');
     expect(computeStock(await reopened.open(MUG)).accounts[onlineAccount(A)]?.reserved).toBe(1);
     expect(writes.map((w) => [w.lane, w.outcome])).toEqual([['reservation', 'failed']]);
