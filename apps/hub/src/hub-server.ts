@@ -141,7 +141,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       log.info({ reservation: r.id, sku: r.sku, quantity: r.quantity }, 'reservation expired');
     },
     onError: (error, what) => log.error({ err: error }, `${what} failed`),
-    askRelease: config.escrow === 'on',
+    escrow: config.escrow === 'on',
   });
   const idempotency = new IdempotencyKeys(adapter);
   const auth = await openHubAuth(adapter, sync, config, metrics, log);

@@ -168,4 +168,21 @@ describe('the escrow allocator, hub and store in one process', () => {
     expect(chain.storeLinks().find((l) => l.storeId === south.id)?.rejectedUpdates).toBe(0);
     chain.close();
   });
+
+  it('a hub restarted with the escrow off moves no rights after an order it serves', async () => {
+    const chain = await InProcessChain.open({ allocator: { onlineFloor: 10, releaseWaitMs: 0 } });
+    expect((await chain.store('north').receive(KAYAK, 12)).status).toBe(201);
+    await chain.settle();
+    expect(await chain.location(KAYAK, 'north')).toMatchObject({ posRights: 2, onlineRights: 10 });
+
+    // With the allocator on and a floor of 1, this escrow is far above its band: an order would rebalance it.
+    await chain.restartHub({ escrow: 'off', allocator: { onlineFloor: 1 } });
+    const order = await chain.reserve({ sku: KAYAK, quantity: 1, storeId: chain.store('north').id });
+    expect(order).toMatchObject({ ok: true, value: { location: 'north', state: 'held' } });
+    await chain.settle();
+    expect(await chain.location(KAYAK, 'north')).toMatchObject({ posRights: 2, onlineRights: 9 });
+    expect(chain.allocatorEvents.filter((e) => e.type === 'grant')).toEqual([]);
+    expect(chain.errors).toEqual([]);
+    chain.close();
+  });
 });

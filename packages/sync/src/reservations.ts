@@ -56,10 +56,12 @@ export interface ReservationsOptions {
   /** A failure no caller waits for (an expiry, settling a deficit after a close): logged, never the caller's. */
   readonly onError?: (error: unknown, what: string) => void;
   /**
-   * Whether an order the online escrow cannot cover asks a connected store to
-   * release what it lacks (the allocator is on), and waits for it.
+   * Whether the escrow allocator runs (`--escrow on`): an order the online escrow
+   * cannot cover asks a connected store to release what it lacks, and waits for it;
+   * a served order feeds the allocator's demand and may rebalance its location.
+   * Off, neither: rights stay where they are.
    */
-  readonly askRelease?: boolean;
+  readonly escrow?: boolean;
 }
 
 /** What the reservations ask of the escrow allocator: releases for orders, rebalancing after them, reads. */
@@ -122,7 +124,7 @@ export class Reservations {
     recordWrites: (reservation: Reservation) => readonly StorageWrite[] = () => [],
   ): Promise<Result<Reservation>> {
     let result = await this.reserveNow(request, recordWrites);
-    if (!result.ok && result.error.code === ErrorCode.InsufficientStock && this.options.askRelease === true) {
+    if (!result.ok && result.error.code === ErrorCode.InsufficientStock && this.options.escrow === true) {
       // Units on a connected store's shelf, not in its escrow: it is asked to release them, within a bounded wait.
       const placed = await this.escrow.releaseForOrder(request.sku, request.quantity, request.storeId, (storeId) =>
         this.reserveNow({ ...request, storeId }, recordWrites),
@@ -130,7 +132,8 @@ export class Reservations {
       if (placed !== null) result = placed;
     }
     // Served orders are the location's online demand; a rush of refused ones would inflate it past the shelf.
-    const served = result.ok ? StoreIdSchema.safeParse(result.value.location) : undefined;
+    const served =
+      result.ok && this.options.escrow === true ? StoreIdSchema.safeParse(result.value.location) : undefined;
     if (served?.success === true) {
       // After the answer is decided, not before it: the order waits for no rebalance.
       this.escrow

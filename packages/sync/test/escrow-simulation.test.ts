@@ -79,7 +79,7 @@ async function simulate(actions: readonly Action[], linkSeed = 0): Promise<void>
     ttlMs: 15 * MINUTE,
     now: clock,
     newId: () => `r_${String(++ids).padStart(22, '0')}`,
-    askRelease: true,
+    escrow: true,
   });
   const stores = await Promise.all(['s0', 's1', 's2'].map((id) => TestStore.create(id)));
   const up = stores.map(() => true);

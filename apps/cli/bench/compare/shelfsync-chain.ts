@@ -126,7 +126,7 @@ export class ShelfsyncChain {
       ttlMs: 24 * 60 * 60_000,
       now,
       newId: () => `r_${String(++ids).padStart(22, '0')}`,
-      askRelease: true,
+      escrow: true,
       onError: (error, what) => incidents.push(`reservations: ${what}: ${String(error)}`),
     });
     const stores: ChainStore[] = [];

@@ -78,7 +78,7 @@ export class InProcessChain {
   private ids = 0;
   private clientIds = 1;
 
-  private constructor(private readonly options: ChainOptions) {
+  private constructor(private options: ChainOptions) {
     this.clock = options.clock === 'real' ? null : new VirtualClock();
     this.now = this.clock?.now ?? Date.now;
   }
@@ -203,15 +203,19 @@ export class InProcessChain {
       newId: () => `r_${String(++this.ids).padStart(22, '0')}`,
       onExpired: (reservation) => this.expired.push(reservation),
       onError: (error, what) => this.errors.push(`${what}: ${String(error)}`),
-      askRelease: escrow,
+      escrow,
     });
     this.hub = { storage, sync, allocator, reservations };
     for (const store of this.stores.values()) if (store.linked) this.connect(store.id);
   }
 
-  /** Stops and starts the hub from its storage, then waits for the linked stores to be back. */
-  async restartHub(): Promise<void> {
+  /**
+   * Stops and starts the hub from its storage, then waits for the linked stores
+   * to be back; `flags` restart it with other escrow settings, as an operator would.
+   */
+  async restartHub(flags: Pick<ChainOptions, 'escrow' | 'allocator'> = {}): Promise<void> {
     this.stopHub();
+    this.options = { ...this.options, ...flags };
     await this.startHub();
     await this.settle();
   }
