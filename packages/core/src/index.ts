@@ -45,3 +45,4 @@ export {
 } from './validate-update.js';
 export { ledgerSummary, type LedgerSummary } from './summary.js';
 export { heldClientOwners } from './client-owners.js';
+export { encodeShare, filterUpdate, shareStateVector, type ClientSet } from './filtered-update.js';
