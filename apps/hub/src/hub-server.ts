@@ -36,6 +36,7 @@ import {
 import { ledgerSummary } from '@shelfsync/core';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { AllocatorConfigSchema } from '@shelfsync/escrow';
+import { ChainActivity } from '@shelfsync/storefront';
 import { HubAllocator, HubStorage, HubSync, Reservations } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import type { z } from 'zod';
@@ -44,12 +45,11 @@ import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { buildHint, distDir } from '@shelfsync/dashboard/dist-dir';
 import { adminRoutes, credentialRoutes } from './admin.js';
-import { ChainActivity } from './chain-activity.js';
 import type { HubConfig } from './config.js';
 import { openHubAuth } from './hub-auth.js';
 import { limitUnauthenticated, routeUpgrades } from './hub-wire.js';
 import { hubMetrics } from './hub-metrics.js';
-import { storefrontRoutes } from './storefront.js';
+import { storefrontRoutes, summaryRoutes } from './storefront.js';
 import { YjsReadEndpoint } from './yjs-endpoint.js';
 
 /** A running hub. */
@@ -217,7 +217,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   );
   adminRoutes(router, sync, requireApiToken, log, config.faultProxies);
   credentialRoutes(router, auth.credentials, auth.sessions, requireApiToken, log);
-  activity.routes(router);
+  summaryRoutes(router, activity);
   // The hub listens only once its storage is loaded: serving means ready.
   router.get('/readyz', (ctx) => {
     ctx.body = { status: 'ready' };

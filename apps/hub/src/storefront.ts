@@ -11,12 +11,12 @@ import {
   type StoreAvailabilitySchema,
   type Sku,
 } from '@shelfsync/protocol';
+import { CatalogIndex, type ChainActivity } from '@shelfsync/storefront';
 import type { HubChange, HubChangeLog, HubDocuments } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { z } from 'zod';
-import { CatalogIndex } from './catalog-index.js';
 
 /** Live stock: caches may serve a read for a second, then must revalidate (a cheap 304 with the ETag). */
 const CACHE_CONTROL = 'public, max-age=1, stale-while-revalidate=5';
@@ -294,4 +294,12 @@ export function storefrontRoutes(
   return () => {
     for (const end of [...streams]) end();
   };
+}
+
+/** GET /v1/summary: the chain's activity by minute, for the dashboard; never cached. */
+export function summaryRoutes(router: Router<RequestState>, activity: ChainActivity): void {
+  router.get('/v1/summary', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = activity.summary();
+  });
 }

@@ -1,0 +1,3 @@
+export { CatalogIndex, type CatalogSource } from './catalog-index.js';
+export { ChainActivity } from './chain-activity.js';
+export type { WarningLog } from './ports.js';
