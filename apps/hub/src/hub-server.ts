@@ -26,17 +26,15 @@ import {
   ReservationIdSchema,
   ReservationRequestSchema,
   SkuSchema,
-  type SkuLedger,
   httpStatusByCode,
   toProblem,
   type Reservation,
   type StoreLinksSchema,
   type Result,
 } from '@shelfsync/protocol';
-import { ledgerSummary } from '@shelfsync/core';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { AllocatorConfigSchema } from '@shelfsync/escrow';
-import { ChainActivity } from '@shelfsync/storefront';
+import { ChainActivity, StockBodies, StorefrontReads } from '@shelfsync/storefront';
 import { HubAllocator, HubStorage, HubSync, Reservations } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import type { z } from 'zod';
@@ -143,6 +141,10 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     onError: (error, what) => log.error({ err: error }, `${what} failed`),
     askRelease: config.escrow === 'on',
   });
+  // One cache of serialized stock bodies serves the reads and every event stream.
+  const stockBodies = new StockBodies(storage);
+  // A boot tag fresh each start: no ETag matches across a restart (StockTags says why).
+  const storefront = new StorefrontReads(storage, stockBodies, { bootTag: randomBytes(3).toString('hex') });
   const idempotency = new IdempotencyKeys(adapter);
   const auth = await openHubAuth(adapter, sync, config, metrics, log);
   const requireApiToken = (ctx: Context): void => auth.requireApiToken(ctx);
@@ -202,19 +204,18 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   });
   router.get('/v1/skus/:sku/ledger', async (ctx) => {
     requireApiToken(ctx);
-    const sku = parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku');
-    if (storage.changeOf(sku) === undefined) throw problem(ErrorCode.NotFound, `no stock recorded for ${sku}`);
-    ctx.body = { sku, ...ledgerSummary(await storage.open(sku)) } satisfies SkuLedger;
+    ctx.body = await storefront.ledger(parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku'));
   });
-  const closeStorefront = storefrontRoutes(
-    router,
+  const closeStorefront = storefrontRoutes(router, {
+    reads: storefront,
+    bodies: stockBodies,
     storage,
     log,
-    new AddressSlots(
+    eventStreams: new AddressSlots(
       { name: 'event_streams', perAddress: config.maxEventStreamsPerAddress, total: config.maxEventStreams },
       metrics,
     ),
-  );
+  });
   adminRoutes(router, sync, requireApiToken, log, config.faultProxies);
   credentialRoutes(router, auth.credentials, auth.sessions, requireApiToken, log);
   summaryRoutes(router, activity);
