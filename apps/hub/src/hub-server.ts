@@ -34,7 +34,7 @@ import {
 } from '@shelfsync/protocol';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { AllocatorConfigSchema } from '@shelfsync/escrow';
-import { ChainActivity, StockBodies, StorefrontReads } from '@shelfsync/storefront';
+import { ChainActivity, StockBodies, StockEvents, StorefrontReads } from '@shelfsync/storefront';
 import { HubAllocator, HubStorage, HubSync, Reservations } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import type { z } from 'zod';
@@ -145,6 +145,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   const stockBodies = new StockBodies(storage);
   // A boot tag fresh each start: no ETag matches across a restart (StockTags says why).
   const storefront = new StorefrontReads(storage, stockBodies, { bootTag: randomBytes(3).toString('hex') });
+  const stockEvents = new StockEvents(storage, stockBodies, { log });
   const idempotency = new IdempotencyKeys(adapter);
   const auth = await openHubAuth(adapter, sync, config, metrics, log);
   const requireApiToken = (ctx: Context): void => auth.requireApiToken(ctx);
@@ -206,11 +207,9 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     requireApiToken(ctx);
     ctx.body = await storefront.ledger(parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku'));
   });
-  const closeStorefront = storefrontRoutes(router, {
+  storefrontRoutes(router, {
     reads: storefront,
-    bodies: stockBodies,
-    storage,
-    log,
+    events: stockEvents,
     eventStreams: new AddressSlots(
       { name: 'event_streams', perAddress: config.maxEventStreamsPerAddress, total: config.maxEventStreams },
       metrics,
@@ -277,7 +276,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     log.fatal({ err: error }, 'hub storage failed: no more writes, reads or syncing until restart');
     // The sync halts itself (it listens too); the other ways out of the documents close here.
     readers.halt();
-    closeStorefront();
+    stockEvents.closeAll();
   });
   routeUpgrades(server, {
     wss,
@@ -306,7 +305,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     sync,
     storage,
     async close() {
-      closeStorefront();
+      stockEvents.closeAll();
       reservations.stop();
       auth.close();
       clearInterval(evictTimer);

@@ -11,3 +11,28 @@ export type StorefrontStorage = HubChangeLog & Pick<HubDocuments, 'open'>;
 export interface WarningLog {
   warn(fields: Record<string, unknown>, message: string): void;
 }
+
+/**
+ * Timers the change feed runs on: real ones in the hub, a hand-moved one in
+ * tests. Each returns what cancels it.
+ */
+export interface FeedTimers {
+  /** Runs `run` once, `ms` from now. */
+  once(ms: number, run: () => void): () => void;
+  /** Runs `run` every `ms`, without keeping the process alive for it. */
+  every(ms: number, run: () => void): () => void;
+}
+
+/** The process's timers. */
+export const systemTimers: FeedTimers = {
+  once(ms, run) {
+    const timer = setTimeout(run, ms);
+    return () => clearTimeout(timer);
+  },
+  every(ms, run) {
+    const timer = setInterval(run, ms);
+    // A heartbeat alone must not hold the process open at exit.
+    if (typeof timer === 'object' && 'unref' in timer) timer.unref();
+    return () => clearInterval(timer);
+  },
+};

@@ -2,6 +2,7 @@ import { applyOperation, type Operation } from '@shelfsync/core';
 import { SkuSchema, StoreIdSchema, storeAccount, storeWriter, type Sku, type StoreId } from '@shelfsync/protocol';
 import { MemoryStorageAdapter } from '@shelfsync/storage';
 import { HubStorage } from '@shelfsync/sync';
+import type { FeedTimers } from '../../src/index.js';
 
 export const sku = (value: string): Sku => SkuSchema.parse(value);
 export const store = (value: string): StoreId => StoreIdSchema.parse(value);
@@ -40,4 +41,31 @@ export function receive(storage: HubStorage, target: Sku, at: StoreId, quantity:
 /** A store's sale of `quantity` units, committed at the hub. */
 export function sell(storage: HubStorage, target: Sku, at: StoreId, quantity: number): Promise<number> {
   return commit(storage, target, at, { type: 'sell', account: storeAccount(at), quantity });
+}
+
+/** Timers that run only when the test says: `flush()` runs the one-shot timers due, `beat()` the repeating ones. */
+export function manualTimers(): FeedTimers & { flush(): void; beat(): void; readonly armed: number } {
+  const once = new Set<() => void>();
+  const every = new Set<() => void>();
+  return {
+    once(_ms, run) {
+      once.add(run);
+      return () => once.delete(run);
+    },
+    every(_ms, run) {
+      every.add(run);
+      return () => every.delete(run);
+    },
+    flush() {
+      const due = [...once];
+      once.clear();
+      for (const run of due) run();
+    },
+    beat() {
+      for (const run of [...every]) run();
+    },
+    get armed() {
+      return once.size + every.size;
+    },
+  };
 }
