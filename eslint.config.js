@@ -35,7 +35,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['packages/{protocol,core,sync,storage,escrow,checker,point-of-sale}/src/**/*.ts'],
+    files: ['packages/{protocol,core,sync,storage,escrow,checker,point-of-sale,storefront}/src/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

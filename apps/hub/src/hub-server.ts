@@ -26,16 +26,15 @@ import {
   ReservationIdSchema,
   ReservationRequestSchema,
   SkuSchema,
-  type SkuLedger,
   httpStatusByCode,
   toProblem,
   type Reservation,
   type StoreLinksSchema,
   type Result,
 } from '@shelfsync/protocol';
-import { ledgerSummary } from '@shelfsync/core';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { AllocatorConfigSchema } from '@shelfsync/escrow';
+import { ChainActivity, StockBodies, StockEvents, StorefrontReads } from '@shelfsync/storefront';
 import { HubAllocator, HubStorage, HubSync, Reservations } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import type { z } from 'zod';
@@ -44,12 +43,11 @@ import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { buildHint, distDir } from '@shelfsync/dashboard/dist-dir';
 import { adminRoutes, credentialRoutes } from './admin.js';
-import { ChainActivity } from './chain-activity.js';
 import type { HubConfig } from './config.js';
 import { openHubAuth } from './hub-auth.js';
 import { limitUnauthenticated, routeUpgrades } from './hub-wire.js';
 import { hubMetrics } from './hub-metrics.js';
-import { storefrontRoutes } from './storefront.js';
+import { storefrontRoutes, summaryRoutes } from './storefront.js';
 import { YjsReadEndpoint } from './yjs-endpoint.js';
 
 /** A running hub. */
@@ -143,6 +141,11 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     onError: (error, what) => log.error({ err: error }, `${what} failed`),
     escrow: config.escrow === 'on',
   });
+  // One cache of serialized stock bodies serves the reads and every event stream.
+  const stockBodies = new StockBodies(storage);
+  // A boot tag fresh each start: no ETag matches across a restart (StockTags says why).
+  const storefront = new StorefrontReads(storage, stockBodies, { bootTag: randomBytes(3).toString('hex') });
+  const stockEvents = new StockEvents(storage, stockBodies, { log });
   const idempotency = new IdempotencyKeys(adapter);
   const auth = await openHubAuth(adapter, sync, config, metrics, log);
   const requireApiToken = (ctx: Context): void => auth.requireApiToken(ctx);
@@ -202,22 +205,19 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   });
   router.get('/v1/skus/:sku/ledger', async (ctx) => {
     requireApiToken(ctx);
-    const sku = parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku');
-    if (storage.changeOf(sku) === undefined) throw problem(ErrorCode.NotFound, `no stock recorded for ${sku}`);
-    ctx.body = { sku, ...ledgerSummary(await storage.open(sku)) } satisfies SkuLedger;
+    ctx.body = await storefront.ledger(parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku'));
   });
-  const closeStorefront = storefrontRoutes(
-    router,
-    storage,
-    log,
-    new AddressSlots(
+  storefrontRoutes(router, {
+    reads: storefront,
+    events: stockEvents,
+    eventStreams: new AddressSlots(
       { name: 'event_streams', perAddress: config.maxEventStreamsPerAddress, total: config.maxEventStreams },
       metrics,
     ),
-  );
+  });
   adminRoutes(router, sync, requireApiToken, log, config.faultProxies);
   credentialRoutes(router, auth.credentials, auth.sessions, requireApiToken, log);
-  activity.routes(router);
+  summaryRoutes(router, activity);
   // The hub listens only once its storage is loaded: serving means ready.
   router.get('/readyz', (ctx) => {
     ctx.body = { status: 'ready' };
@@ -276,7 +276,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     log.fatal({ err: error }, 'hub storage failed: no more writes, reads or syncing until restart');
     // The sync halts itself (it listens too); the other ways out of the documents close here.
     readers.halt();
-    closeStorefront();
+    stockEvents.closeAll();
   });
   routeUpgrades(server, {
     wss,
@@ -305,7 +305,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     sync,
     storage,
     async close() {
-      closeStorefront();
+      stockEvents.closeAll();
       reservations.stop();
       auth.close();
       clearInterval(evictTimer);

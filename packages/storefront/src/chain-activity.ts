@@ -1,9 +1,8 @@
-import type Router from '@koa/router';
 import { computeStock } from '@shelfsync/core';
-import type { Logger, RequestState } from '@shelfsync/edge';
 import { storeAccount, type ChainSummary, type RefusalCause, type Sku } from '@shelfsync/protocol';
 import type { HubSyncEvent } from '@shelfsync/sync';
 import type * as Y from 'yjs';
+import type { WarningLog } from './ports.js';
 
 /** Minutes of history the summary keeps and answers. */
 const MINUTES = 30;
@@ -53,7 +52,7 @@ export class ChainActivity {
 
   constructor(
     private readonly documents: { open(sku: Sku): Promise<Y.Doc>; changeOf(sku: Sku): unknown },
-    private readonly log: Logger,
+    private readonly log: WarningLog,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -118,6 +117,7 @@ export class ChainActivity {
     counts[known.includes(outcome) ? (outcome as ReservationOutcome) : 'refused']++;
   }
 
+  /** GET /v1/summary: the last 30 minutes, oldest first, and the latest refusals while the chain held the units, newest first. */
   summary(): ChainSummary {
     const current = this.startOf(this.now());
     const minutes: Minute[] = [];
@@ -129,14 +129,6 @@ export class ChainActivity {
       minutes,
       refusedWithChainStock: [...this.refusals],
     };
-  }
-
-  /** Registers GET /v1/summary. */
-  routes(router: Router<RequestState>): void {
-    router.get('/v1/summary', (ctx) => {
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = this.summary();
-    });
   }
 
   /** Keeps the list newest first by the time of the refusal: a late report of an old one goes behind newer ones. */
