@@ -1,5 +1,6 @@
 export { createSkuDoc, initMeta, type SkuDocOptions } from './doc.js';
 export {
+  accountState,
   computeStock,
   deficitAllowance,
   ledgerOf,
@@ -29,6 +30,7 @@ export {
   LedgerEntrySchema,
   META_MAP,
   SCHEMA_VERSION,
+  SCHEMA_VERSION_2,
   TotalSchema,
   isMetaKey,
   metaValueSchemas,
@@ -45,3 +47,4 @@ export {
 } from './validate-update.js';
 export { ledgerSummary, type LedgerSummary } from './summary.js';
 export { heldClientOwners } from './client-owners.js';
+export { schemaVersion, type WriterClients } from './version.js';
