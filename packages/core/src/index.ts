@@ -48,3 +48,4 @@ export {
 export { ledgerSummary, type LedgerSummary } from './summary.js';
 export { heldClientOwners } from './client-owners.js';
 export { schemaVersion, type WriterClients } from './version.js';
+export { migrateToV2, type Migration } from './migrate.js';
