@@ -1,7 +1,7 @@
 import { HUB_WRITER, StoreIdSchema, onlineAccount, storeAccount, storeWriter } from '@shelfsync/protocol';
 import * as Y from 'yjs';
 import { applyOperation, createSkuDoc, validateUpdate } from '../src/index.js';
-import { runGrowthWorkload } from '../test/support/workload.js';
+import { runGrowthWorkload, runWideWorkload } from '../test/support/workload.js';
 
 /** One measured quantity, in the unit it names. */
 export interface BenchRow {
@@ -144,5 +144,37 @@ export function runCoreBench(): BenchRow[] {
     value: `${fmt(Y.encodeStateAsUpdate(rejected).byteLength)} B`,
     note: 'for comparison; see docs/decisions/0006',
   });
+
+  // Schema version 2 (docs/decisions/0021): a SKU held by 500 stores, the hub
+  // writing their online accounts 100,000 times (and the stores 20,000 times),
+  // in both layouts. Version 1 takes minutes here: each hub write rewrites and
+  // re-parses all 500 accounts.
+  for (const version of [1, 2] as const) {
+    const wide = runWideWorkload({ version, accounts: 500, hubWrites: 100_000, storeEvery: 5, seed: 11 });
+    rows.push({
+      name: `schema v${version}: encoded size after 100,000 hub writes over 500 online accounts`,
+      value: `${fmt(wide.docBytes)} B`,
+      note: `${fmt(wide.hubUpdateBytes / wide.hubWrites)} B per hub update; ${fmt(wide.storeWrites)} store writes besides`,
+    });
+  }
+  // Why version 2 gives each online account a client id: its entries alone, under one id or one id each.
+  for (const perAccount of [false, true]) {
+    const doc = new Y.Doc();
+    const hubId = doc.clientID;
+    const state = { p: 0, n: 0, t: {}, reserved: 0, settled: 0 };
+    for (let i = 0; i < 100_000; i++) {
+      const index = (i * 7919) % 500;
+      const account = `online:store-${index}`;
+      doc.clientID = perAccount ? 1_000 + index : hubId;
+      doc.getMap('ledger').set(account, { [account]: { ...state, p: i } });
+    }
+    rows.push({
+      name: `500 online entries, 100,000 writes, ${perAccount ? 'one client id per entry' : 'one hub client id'}`,
+      value: `${fmt(Y.encodeStateAsUpdate(doc).byteLength)} B`,
+      note: perAccount
+        ? 'the version 2 rule: each overwrite merges into its entry’s run'
+        : 'for comparison: every write leaves a struct behind; see docs/decisions/0021',
+    });
+  }
   return rows;
 }

@@ -1,6 +1,7 @@
 import {
   CENTRAL_LOCATION,
   ErrorCode,
+  accountOwner,
   fail,
   ownsAccount,
   parseAccountId,
@@ -11,6 +12,7 @@ import {
 } from '@shelfsync/protocol';
 import type * as Y from 'yjs';
 import { deficitAllowance, parseLedgerEntry, rightsOf } from './ledger.js';
+import { schemaVersion } from './version.js';
 import { isAllowedTransfer } from './operations.js';
 import {
   EMPTY_ACCOUNT,
@@ -50,8 +52,10 @@ export function checkEntry(
     if (!parsed.success) return fail(ErrorCode.UpdateInvalidValue, `ledger entry ${key} does not match the schema`);
     next = parsed.data;
   }
+  const version = schemaVersion(doc);
   for (const [account, state] of Object.entries(next) as [AccountId, AccountState][]) {
-    if (!ownsAccount(writer, account)) {
+    // The entry's key must be where the version keeps the account: a version 2 online entry holds only itself.
+    if (!ownsAccount(writer, account) || accountOwner(account, version) !== key) {
       return fail(ErrorCode.UpdateForeignEntry, `ledger entry ${key} holds account ${account}, which it does not own`);
     }
     for (const to of Object.keys(state.t) as AccountId[]) {

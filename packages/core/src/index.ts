@@ -1,5 +1,6 @@
 export { createSkuDoc, initMeta, type SkuDocOptions } from './doc.js';
 export {
+  accountState,
   computeStock,
   deficitAllowance,
   ledgerOf,
@@ -29,6 +30,7 @@ export {
   LedgerEntrySchema,
   META_MAP,
   SCHEMA_VERSION,
+  SCHEMA_VERSION_2,
   TotalSchema,
   isMetaKey,
   metaValueSchemas,
@@ -46,3 +48,5 @@ export {
 export { ledgerSummary, type LedgerSummary } from './summary.js';
 export { heldClientOwners } from './client-owners.js';
 export { encodeShare, filterUpdate, shareStateVector, type ClientSet } from './filtered-update.js';
+export { schemaVersion, type WriterClients } from './version.js';
+export { migrateToV2, type Migration } from './migrate.js';

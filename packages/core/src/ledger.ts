@@ -1,6 +1,14 @@
-import { CENTRAL_LOCATION, accountOwner, parseAccountId, type AccountId, type WriterKey } from '@shelfsync/protocol';
+import {
+  CENTRAL_LOCATION,
+  accountOwner,
+  parseAccountId,
+  type AccountId,
+  type SchemaVersion,
+  type WriterKey,
+} from '@shelfsync/protocol';
 import type * as Y from 'yjs';
 import { EMPTY_ACCOUNT, LEDGER_MAP, LedgerEntrySchema, type AccountState, type LedgerEntry } from './schema.js';
+import { schemaVersion } from './version.js';
 
 /** Totals of one account and what follows from them. */
 export interface AccountTotals {
@@ -50,7 +58,13 @@ export interface StockView {
   readonly committed: number;
   readonly accounts: Readonly<Record<string, AccountTotals>>;
   readonly locations: Readonly<Record<string, LocationStock>>;
-  /** Ledger keys whose value does not parse; they are left out of every total. */
+  /**
+   * Ledger keys left out of every total: a value that does not parse, a version 2
+   * online entry that is not exactly its own account, or a key the document's
+   * version does not have (in version 1 anything but `store:*` and `hub`). The
+   * `hub` entry of a version 2 document is left out too, but is not listed: it is
+   * a copy kept for stores that read version 1.
+   */
   readonly invalidEntries: readonly string[];
 }
 
@@ -69,18 +83,51 @@ export function parseLedgerEntry(raw: unknown): LedgerEntry | null {
   return parsed;
 }
 
+/**
+ * A raw ledger value read as the entry of `key`; `null` when it does not parse,
+ * or when an `online:` entry holds anything but exactly its own account.
+ */
+function parseEntryAt(key: string, raw: unknown): LedgerEntry | null {
+  const entry = parseLedgerEntry(raw);
+  if (entry === null || !key.startsWith('online:')) return entry;
+  const accounts = Object.keys(entry);
+  return accounts.length === 1 && accounts[0] === key ? entry : null;
+}
+
+/**
+ * Whether a ledger key holds accounts counted in a document of `version`:
+ * `store:*` in both, then `hub` in version 1 or `online:<location>` in version 2.
+ */
+export function isCountedKey(key: string, version: SchemaVersion): boolean {
+  if (key.startsWith('store:')) return true;
+  return version === 1 ? key === 'hub' : parseAccountId(key)?.kind === 'online';
+}
+
 export function ledgerOf(doc: Y.Doc): Y.Map<unknown> {
   return doc.getMap(LEDGER_MAP);
 }
 
 /** The current entry of one writer, or an empty entry when it has none (or an invalid one). */
 export function readEntry(doc: Y.Doc, key: WriterKey): LedgerEntry {
-  return parseLedgerEntry(ledgerOf(doc).get(key)) ?? {};
+  return parseEntryAt(key, ledgerOf(doc).get(key)) ?? {};
 }
 
-/** The state one account's owner has written, or all zeros. */
+/**
+ * The state one account's owner has written, or all zeros. `owner` may name the
+ * account's owner as either version does (`hub` or `online:<location>` for an
+ * online account): the account is read where the document's version keeps it,
+ * so a caller written for version 1 reads a version 2 document right.
+ */
 export function readAccount(doc: Y.Doc, owner: WriterKey, account: AccountId): AccountState {
-  return readEntry(doc, owner)[account] ?? EMPTY_ACCOUNT;
+  if (parseAccountId(account) === null || (owner !== accountOwner(account, 1) && owner !== accountOwner(account, 2))) {
+    return readEntry(doc, owner)[account] ?? EMPTY_ACCOUNT;
+  }
+  return accountState(doc, account);
+}
+
+/** The state of one account, from its owner's entry as the document's version places it, or all zeros. */
+export function accountState(doc: Y.Doc, account: AccountId): AccountState {
+  return readEntry(doc, accountOwner(account, schemaVersion(doc)))[account] ?? EMPTY_ACCOUNT;
 }
 
 interface MutableTotals {
@@ -106,8 +153,11 @@ export function computeStock(doc: Y.Doc): StockView {
     }
     return entry;
   };
+  const version = schemaVersion(doc);
   for (const [key, raw] of ledgerOf(doc).entries()) {
-    const entry = parseLedgerEntry(raw);
+    // Version 2 keeps `hub` for stores that read version 1; its accounts are counted from their own entries.
+    if (version === 2 && key === 'hub') continue;
+    const entry = isCountedKey(key, version) ? parseEntryAt(key, raw) : null;
     if (entry === null) {
       invalidEntries.push(key);
       continue;
@@ -174,13 +224,14 @@ export function computeStock(doc: Y.Doc): StockView {
 export function rightsOf(doc: Y.Doc, account: AccountId, replace?: { key: WriterKey; entry: LedgerEntry }): number {
   const parsed = parseAccountId(account);
   if (parsed === null) return 0;
+  const version = schemaVersion(doc);
   const entryOf = (key: WriterKey): LedgerEntry => (key === replace?.key ? replace.entry : readEntry(doc, key));
-  const own = entryOf(accountOwner(account))[account] ?? EMPTY_ACCOUNT;
+  const own = entryOf(accountOwner(account, version))[account] ?? EMPTY_ACCOUNT;
   let rights = own.p - own.n;
   for (const quantity of Object.values(own.t)) rights -= quantity;
   if (parsed.location !== CENTRAL_LOCATION) {
     const counterpart = `${parsed.kind === 'store' ? 'online' : 'store'}:${parsed.location}` as AccountId;
-    rights += entryOf(accountOwner(counterpart))[counterpart]?.t[account] ?? 0;
+    rights += entryOf(accountOwner(counterpart, version))[counterpart]?.t[account] ?? 0;
   }
   return rights;
 }
@@ -198,10 +249,11 @@ export function deficitAllowance(
 ): number {
   const parsed = parseAccountId(account);
   if (parsed === null || parsed.kind !== 'store') return 0;
+  const version = schemaVersion(doc);
   const entryOf = (key: WriterKey): LedgerEntry => (key === replace?.key ? replace.entry : readEntry(doc, key));
   const online = `online:${parsed.location}` as AccountId;
-  const overridden = entryOf(accountOwner(account))[account]?.o ?? 0;
-  const covered = entryOf(accountOwner(online))[online]?.c ?? 0;
+  const overridden = entryOf(accountOwner(account, version))[account]?.o ?? 0;
+  const covered = entryOf(accountOwner(online, version))[online]?.c ?? 0;
   return overridden - covered;
 }
 

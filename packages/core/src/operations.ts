@@ -6,15 +6,19 @@ import {
   fail,
   ok,
   ownsAccount,
+  ownsKey,
   parseAccountId,
   writerKey,
   type AccountId,
   type Result,
   type Writer,
+  type WriterKey,
 } from '@shelfsync/protocol';
 import type * as Y from 'yjs';
+import { checkClientFor } from './client-owners.js';
 import { computeStock, deficitAllowance, ledgerOf, readEntry, rightsOf } from './ledger.js';
 import { EMPTY_ACCOUNT, type AccountState, type LedgerEntry } from './schema.js';
+import { schemaVersion, transactAs, type WriterClients } from './version.js';
 import { z } from 'zod';
 
 /** Units moved by one operation: a positive integer, at most a billion. */
@@ -92,25 +96,52 @@ export function isAllowedTransfer(from: AccountId, to: AccountId): boolean {
 
 type Change = (state: AccountState) => AccountState;
 
+/** The client id a write goes under and the neutral id put back after it; null: the document's own id. */
+type WriteClient = { readonly client: number; readonly neutral: number } | null;
+
 /**
  * Applies one operation as the given writer, in one Yjs transaction (with
  * `origin` as its origin). Fails with a coded error, changing nothing, when the
  * writer does not own the account, the rights do not cover a decrement, or a
  * total would overflow.
+ *
+ * The entry written is the account's owner's in the document's version: a
+ * store's `store:<id>` (under the document's client id, its replica's), the
+ * hub's `hub` in version 1, or in version 2 the account's own `online:<location>`,
+ * written under `clients.idFor(key)`: `doc.clientID` is set just before the
+ * transaction and `clients.neutral` put back after it. Without `clients` a
+ * version 1 hub write goes under the document's id, as always; a version 2 one
+ * is refused (VALIDATION_FAILED).
  */
 export function applyOperation(
   doc: Y.Doc,
   writer: Writer,
   operation: Operation,
   origin: unknown = null,
+  clients?: WriterClients,
 ): Result<OperationOutcome> {
   const account = operation.type === 'transferRights' ? operation.from : operation.account;
-  if (!ownsAccount(writer, account)) {
+  const version = schemaVersion(doc);
+  const key = accountOwner(account, version);
+  if (!ownsAccount(writer, account) || !ownsKey(writer, key, version)) {
     return fail(ErrorCode.NotOwner, `${writerKey(writer)} may not write account ${account}`, { account });
   }
+  let target: WriteClient = null;
+  if (writer.kind !== 'store' && clients !== undefined) {
+    const client = clients.idFor(key);
+    const taken = checkClientFor(doc, key, client, clients.neutral);
+    if (taken !== null) return taken;
+    target = { client, neutral: clients.neutral };
+  } else if (writer.kind !== 'store' && version === 2) {
+    return fail(ErrorCode.ValidationFailed, `a version 2 document takes ${key} under its own client id: none given`, {
+      account,
+    });
+  }
+  const put = (change: Change, outcome: OperationOutcome): Result<OperationOutcome> =>
+    write(doc, key, target, account, change, origin, outcome);
   const rights = rightsOf(doc, account);
   const increment = (quantity: number, change: Change): Result<OperationOutcome> =>
-    write(doc, writer, account, change, origin, {
+    put(change, {
       type: operation.type,
       account,
       delta: quantity,
@@ -124,7 +155,7 @@ export function applyOperation(
         requested: quantity,
       });
     }
-    return write(doc, writer, account, change, origin, {
+    return put(change, {
       type: operation.type,
       account,
       delta: -quantity,
@@ -156,7 +187,7 @@ export function applyOperation(
     case 'cancelReservation':
     case 'settleReservation': {
       const q = operation.quantity;
-      const state = readEntry(doc, accountOwner(account))[account] ?? EMPTY_ACCOUNT;
+      const state = readEntry(doc, key)[account] ?? EMPTY_ACCOUNT;
       const outstanding = state.reserved - state.settled;
       if (outstanding < q) {
         return fail(
@@ -170,7 +201,7 @@ export function applyOperation(
         );
       }
       if (operation.type === 'settleReservation') {
-        return write(doc, writer, account, (s) => ({ ...s, settled: s.settled + q }), origin, {
+        return put((s) => ({ ...s, settled: s.settled + q }), {
           type: operation.type,
           account,
           delta: 0,
@@ -217,7 +248,7 @@ export function applyOperation(
           { account, rights, requested: q, outstanding, cap: operation.cap },
         );
       }
-      return write(doc, writer, account, (s) => ({ ...s, n: s.n + q, o: (s.o ?? 0) + beyond }), origin, {
+      return put((s) => ({ ...s, n: s.n + q, o: (s.o ?? 0) + beyond }), {
         type: operation.type,
         account,
         delta: -q,
@@ -238,16 +269,12 @@ export function applyOperation(
       // What stays owed after the grant; everything else of `o - c` is settled.
       const settled = deficitAllowance(doc, store) + Math.min(0, storeRights + granted);
       if (granted === 0 && settled <= 0) return ok({ type: operation.type, account, delta: 0, rights, settled: 0 });
-      return write(
-        doc,
-        writer,
-        account,
+      return put(
         (s) => ({
           ...s,
           t: granted === 0 ? s.t : { ...s.t, [store]: (s.t[store] ?? 0) + granted },
           c: (s.c ?? 0) + settled,
         }),
-        origin,
         { type: operation.type, account, delta: granted === 0 ? 0 : -granted, rights: rights - granted, settled },
       );
     }
@@ -270,20 +297,25 @@ export function applyOperation(
 
 function write(
   doc: Y.Doc,
-  writer: Writer,
+  key: WriterKey,
+  target: WriteClient,
   account: AccountId,
   change: Change,
   origin: unknown,
   outcome: OperationOutcome,
 ): Result<OperationOutcome> {
-  const key = writerKey(writer);
   const entry = readEntry(doc, key);
   const next = change(entry[account] ?? EMPTY_ACCOUNT);
   if (!isSafeState(next)) {
     return fail(ErrorCode.CounterOverflow, `a total of ${account} would pass ${Number.MAX_SAFE_INTEGER}`, { account });
   }
-  const nextEntry: LedgerEntry = { ...entry, [account]: next };
-  doc.transact(() => ledgerOf(doc).set(key, nextEntry), origin);
+  // A version 2 online entry is its one account; a store's or the version 1 hub's keeps its others.
+  const nextEntry: LedgerEntry = key.startsWith('online:') ? { [account]: next } : { ...entry, [account]: next };
+  const set = (): void => {
+    ledgerOf(doc).set(key, nextEntry);
+  };
+  if (target === null) doc.transact(set, origin);
+  else transactAs(doc, target.client, target.neutral, set, origin);
   return ok(outcome);
 }
 

@@ -2,12 +2,16 @@ import { AccountIdSchema, SkuSchema, type AccountId } from '@shelfsync/protocol'
 import { z } from 'zod';
 
 /**
- * The document schema, version 1. See docs/crdt.md for the prose version.
+ * The document schema, versions 1 and 2. See docs/crdt.md for the prose version.
  *
  * A SKU document has exactly two top-level shared types, both Y.Map:
  * - `ledger`: one entry per writer (`store:<id>` or `hub`), whose value is a
- *   plain JSON object mapping each account the writer owns to its totals.
- * - `meta`: document metadata, written only by the hub.
+ *   plain JSON object mapping each account the writer owns to its totals. In
+ *   version 2 each online account is a writer of its own (`online:<location>`,
+ *   an entry holding that one account) and `hub` is a frozen copy for stores
+ *   that read version 1.
+ * - `meta`: document metadata, written only by the hub; `meta.schema === 2`
+ *   makes a document version 2 (version 1 documents have no `meta` at all).
  *
  * One key per writer, rewritten whole by every operation, keeps the document
  * bounded: Yjs merges a run of overwritten values of one key by one client into
@@ -15,7 +19,10 @@ import { z } from 'zod';
  */
 export const LEDGER_MAP = 'ledger';
 export const META_MAP = 'meta';
+/** The version documents are written in unless the hub migrates them (migrateToV2). */
 export const SCHEMA_VERSION = 1;
+/** The version with one ledger entry per online account. */
+export const SCHEMA_VERSION_2 = 2;
 
 /** A cumulative, monotonic total: a non-negative safe integer. */
 export const TotalSchema = z.int().min(0);
@@ -52,7 +59,7 @@ export type LedgerEntry = Readonly<Record<AccountId, AccountState>>;
 
 /** Each `meta` key and the schema of its value. */
 export const metaValueSchemas = {
-  schema: z.literal(SCHEMA_VERSION),
+  schema: z.union([z.literal(SCHEMA_VERSION), z.literal(SCHEMA_VERSION_2)]),
   sku: SkuSchema,
   title: z.string().max(200),
 } as const;

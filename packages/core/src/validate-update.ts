@@ -1,8 +1,9 @@
-import { ErrorCode, fail, ok, writerKey, type Result, type Writer, type WriterKey } from '@shelfsync/protocol';
+import { ErrorCode, fail, ok, ownsKey, writerKey, type Result, type Writer, type WriterKey } from '@shelfsync/protocol';
 import * as Y from 'yjs';
 import { checkEntry, checkMeta } from './check-value.js';
 import { LEDGER_MAP, META_MAP } from './schema.js';
 import { decodeStrict, type DecodedUpdate } from './strict-decode.js';
+import { schemaVersion } from './version.js';
 
 /** Updates above this size are refused before they are decoded. */
 export const MAX_UPDATE_BYTES = 1024 * 1024;
@@ -47,8 +48,9 @@ type Rejection = Result<never>;
  *
  * - it decodes with no byte left over, holds no object key `__proto__`, has
  *   no gaps and needs no operation the document lacks;
- * - every struct it adds is a JSON value (or a deleted one) under the writer's
- *   own key of `ledger` (or, for the hub only, of `meta`), under a Yjs client id
+ * - every struct it adds is a JSON value (or a deleted one) under a key of
+ *   `ledger` or `meta` the writer owns in the document's version (a store: its
+ *   own ledger key, in both versions; see ownsKey), under a Yjs client id
  *   no other writer has used in this document or, by `clientOwner`, in any
  *   other, and every item it newly deletes is the writer's own;
  * - the writer's new values form one chain from the value the document holds
@@ -101,6 +103,7 @@ export function validateUpdate(
     return fail(ErrorCode.UpdateMalformed, `update does not decode: ${describe(error)}`);
   }
   const own = writerKey(writer);
+  const version = schemaVersion(doc);
   const store = doc.store;
   const ledgerType: unknown = doc.share.get(LEDGER_MAP);
   const metaType: unknown = doc.share.get(META_MAP);
@@ -112,7 +115,9 @@ export function validateUpdate(
     if (parent === metaType) return { root: META_MAP, key: struct.parentSub };
     return null;
   };
-  const ownerOf = (slot: Slot): WriterKey => (slot.root === META_MAP ? 'hub' : (slot.key as WriterKey));
+  // The writer key a slot belongs to: `meta` for the metadata map (the hub's in version 1, see ownsKey).
+  const keyOf = (slot: Slot): string => (slot.root === META_MAP ? 'meta' : slot.key);
+  const owns = (slot: Slot): boolean => ownsKey(writer, keyOf(slot), version);
 
   // 1. The structs the document lacks: contiguous per client, of allowed kinds,
   //    under client ids this writer already uses (or new ones).
@@ -167,13 +172,13 @@ export function validateUpdate(
       return fail(ErrorCode.UpdateInvalidValue, 'a map value holds exactly one JSON value');
     if (list.length === 0) {
       const reserved = limits.clientOwner?.(client);
-      if (reserved !== undefined && reserved !== own) {
+      if (reserved !== undefined && reserved !== own && !ownsKey(writer, reserved, version)) {
         return fail(ErrorCode.UpdateClientIdTaken, `client id ${client} is reserved to another writer`, { client });
       }
       if (held > 0) {
         const first = store.clients.get(client)?.[0];
         const slot = first === undefined ? null : slotOfHeld(first);
-        if (slot === null || ownerOf(slot) !== own) {
+        if (slot === null || !owns(slot)) {
           return fail(ErrorCode.UpdateClientIdTaken, `client id ${client} belongs to another writer`, { client });
         }
       }
@@ -234,7 +239,7 @@ export function validateUpdate(
     for (const entry of list) {
       const slot = resolve(entry);
       if ('ok' in slot) return slot;
-      if (ownerOf(slot) !== own) {
+      if (!owns(slot)) {
         return fail(ErrorCode.UpdateForeignEntry, `update writes ${slot.root}.${slot.key}, which ${own} does not own`);
       }
       touch(slot).push(entry);
@@ -256,7 +261,7 @@ export function validateUpdate(
           if (struct === undefined || struct.id.clock >= Math.min(end, held)) break;
           if (struct.deleted) continue;
           const slot = slotOfHeld(struct);
-          if (slot === null || ownerOf(slot) !== own) {
+          if (slot === null || !owns(slot)) {
             return fail(ErrorCode.UpdateForeignEntry, `update deletes an entry ${own} does not own`);
           }
           touch(slot);
@@ -293,7 +298,10 @@ export function validateUpdate(
         : last.deleted || !(last.item.content instanceof Y.ContentAny)
           ? undefined
           : last.item.content.arr[0];
-    const rejection = slot.root === META_MAP ? checkMeta(slot.key, value) : checkEntry(doc, writer, own, value, limits);
+    const rejection =
+      slot.root === META_MAP
+        ? checkMeta(slot.key, value)
+        : checkEntry(doc, writer, slot.key as WriterKey, value, limits);
     if (rejection !== null) return rejection;
   }
   return ok({ changed: true, clients });

@@ -4,17 +4,17 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { computeStock } from '../src/index.js';
 
-/** The raw document of docs/crdt.md's worked example, exactly as the page shows it. */
-function workedExample(): { ledger: Record<string, unknown>; meta: Record<string, unknown> } {
+/** The raw document of docs/crdt.md's worked example (`-v2`: in schema version 2), exactly as the page shows it. */
+function workedExample(suffix = ''): { ledger: Record<string, unknown>; meta: Record<string, unknown> } {
   const page = readFileSync(join(import.meta.dirname, '../../../docs/crdt.md'), 'utf8');
-  const block = /```json worked-example\n([\s\S]*?)```/.exec(page)?.[1];
-  if (block === undefined) throw new Error('docs/crdt.md has no worked-example block');
+  const block = new RegExp(`\`\`\`json worked-example${suffix}\n([\\s\\S]*?)\`\`\``).exec(page)?.[1];
+  if (block === undefined) throw new Error(`docs/crdt.md has no worked-example${suffix} block`);
   return JSON.parse(block) as { ledger: Record<string, unknown>; meta: Record<string, unknown> };
 }
 
-describe('docs/crdt.md worked example', () => {
+describe.each(['', '-v2'])('docs/crdt.md worked example%s', (suffix) => {
   it('a plain Yjs client writing the raw JSON gets the numbers the page states', () => {
-    const raw = workedExample();
+    const raw = workedExample(suffix);
     const doc = new Y.Doc();
     for (const [key, value] of Object.entries(raw.ledger)) doc.getMap('ledger').set(key, value);
     for (const [key, value] of Object.entries(raw.meta)) doc.getMap('meta').set(key, value);

@@ -15,10 +15,14 @@ export {
 } from './ids.js';
 export {
   HUB_WRITER,
+  META_WRITER,
   accountOwner,
+  onlineWriter,
   ownsAccount,
+  ownsKey,
   storeWriter,
   writerKey,
+  type SchemaVersion,
   type Writer,
   type WriterKey,
 } from './writer.js';

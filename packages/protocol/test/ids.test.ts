@@ -4,9 +4,12 @@ import {
   CENTRAL_ACCOUNT,
   SkuSchema,
   StoreIdSchema,
+  META_WRITER,
   accountOwner,
   onlineAccount,
+  onlineWriter,
   ownsAccount,
+  ownsKey,
   parseAccountId,
   storeAccount,
   storeWriter,
@@ -53,5 +56,30 @@ describe('ids', () => {
     expect(ownsAccount(storeWriter(s1), onlineAccount(s1))).toBe(false);
     expect(ownsAccount(HUB_WRITER, onlineAccount(s2))).toBe(true);
     expect(ownsAccount(HUB_WRITER, storeAccount(s2))).toBe(false);
+  });
+
+  it('schema version 2: each online account and meta are writers of their own, all the hub’s', () => {
+    const s1 = StoreIdSchema.parse('s1');
+    const s2 = StoreIdSchema.parse('s2');
+    expect(accountOwner(onlineAccount(s1), 2)).toBe('online:s1');
+    expect(accountOwner(CENTRAL_ACCOUNT, 2)).toBe('online:dc');
+    expect(accountOwner(storeAccount(s1), 2)).toBe('store:s1');
+    expect(writerKey(onlineWriter(s1))).toBe('online:s1');
+    expect(writerKey(onlineWriter('dc'))).toBe('online:dc');
+    expect(writerKey(META_WRITER)).toBe('meta');
+    expect(ownsAccount(onlineWriter(s1), onlineAccount(s1))).toBe(true);
+    expect(ownsAccount(onlineWriter(s1), onlineAccount(s2))).toBe(false);
+    expect(ownsAccount(onlineWriter(s1), storeAccount(s1))).toBe(false);
+    expect(ownsAccount(META_WRITER, CENTRAL_ACCOUNT)).toBe(false);
+    const keys = ['store:s1', 'store:s2', 'hub', 'meta', 'online:s1', 'online:dc'];
+    const owned = (writer: Parameters<typeof ownsKey>[0], version: 1 | 2) =>
+      keys.filter((key) => ownsKey(writer, key, version));
+    expect(owned(storeWriter(s1), 1)).toEqual(['store:s1']);
+    expect(owned(storeWriter(s1), 2)).toEqual(['store:s1']);
+    expect(owned(HUB_WRITER, 1)).toEqual(['hub', 'meta']);
+    expect(owned(HUB_WRITER, 2)).toEqual(['meta', 'online:s1', 'online:dc']);
+    expect(owned(onlineWriter(s1), 1)).toEqual([]);
+    expect(owned(onlineWriter(s1), 2)).toEqual(['online:s1']);
+    expect(owned(META_WRITER, 2)).toEqual(['meta']);
   });
 });

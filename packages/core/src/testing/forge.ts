@@ -1,4 +1,4 @@
-import { StoreIdSchema, storeAccount, type Writer } from '@shelfsync/protocol';
+import { StoreIdSchema, storeAccount, writerKey, type Writer } from '@shelfsync/protocol';
 import * as Y from 'yjs';
 import { computeStock, ledgerOf, parseLedgerEntry, readEntry } from '../ledger.js';
 import { LEDGER_MAP, META_MAP, type LedgerEntry } from '../schema.js';
@@ -193,7 +193,7 @@ function setOwnAs(hub: Y.Doc, clientID: number, key: string, entry: LedgerEntry)
  * non-negative and add nothing outside the schema.
  */
 export function assertAcceptedEffect(before: Y.Doc, update: Uint8Array, writer: Writer): void {
-  const key = writer.kind === 'hub' ? 'hub' : `store:${writer.storeId}`;
+  const key = writerKey(writer);
   const after = copyOf(before);
   Y.applyUpdate(after, update);
   if (after.store.pendingStructs !== null || after.store.pendingDs !== null)

@@ -13,3 +13,4 @@ export {
   type ForgeryParties,
 } from './forge.js';
 export { assertSafe } from './invariants.js';
+export { MemoryWriterClients } from './writer-clients.js';
