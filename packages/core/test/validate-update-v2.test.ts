@@ -8,13 +8,13 @@ import {
   type ErrorCode as Code,
   type WriterKey,
 } from '@shelfsync/protocol';
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import * as Y from 'yjs';
+import type * as Y from 'yjs';
 import { applyOperation, applyValidatedUpdate, ledgerOf, schemaVersion, validateUpdate } from '../src/index.js';
-import { assertAcceptedEffect, capture, copyOf, forge, forgeryKinds, type ForgeryKind } from '../src/testing/index.js';
-import { REMOTE, makeHub, makeStores, storeIdOf, syncWithHub } from './support/replica.js';
-import { runs } from './support/runs.js';
+import { capture, copyOf } from '../src/testing/index.js';
+import { expectRejected as rejected } from './support/forgery-verdicts.js';
+import { describeValidationProperties } from './support/validation-properties.js';
+import { makeHub, makeStores, storeIdOf, syncWithHub } from './support/replica.js';
 
 const a = storeIdOf(0);
 const b = storeIdOf(1);
@@ -49,56 +49,12 @@ function world(extraSales = 0) {
   return { storeA, storeB, hub, clients };
 }
 
-// The same refusals as in version 1: the forgeries aim at store entries, `hub` and `meta`, all foreign to a store.
-const expectedCode: Record<ForgeryKind, Code | readonly Code[]> = {
-  foreignKey: ErrorCode.UpdateForeignEntry,
-  hubKey: ErrorCode.UpdateForeignEntry,
-  deleteForeign: ErrorCode.UpdateForeignEntry,
-  deleteHub: ErrorCode.UpdateForeignEntry,
-  decreaseTotal: ErrorCode.UpdateDecreasingTotal,
-  dropAccount: ErrorCode.UpdateDecreasingTotal,
-  overdraw: ErrorCode.UpdateOverdrawn,
-  foreignAccount: ErrorCode.UpdateForeignEntry,
-  transferElsewhere: ErrorCode.UpdateInvalidValue,
-  badValue: ErrorCode.UpdateInvalidValue,
-  newRoot: ErrorCode.UpdateUnexpectedType,
-  text: ErrorCode.UpdateUnexpectedType,
-  nested: ErrorCode.UpdateUnexpectedType,
-  listInLedger: ErrorCode.UpdateUnexpectedType,
-  meta: ErrorCode.UpdateForeignEntry,
-  clientHijack: ErrorCode.UpdateClientIdTaken,
-  fork: ErrorCode.UpdateConcurrentEntry,
-  missingDependency: ErrorCode.UpdateMissingDependency,
-  truncated: [
-    ErrorCode.UpdateMalformed,
-    ErrorCode.UpdateMissingDependency,
-    ErrorCode.UpdateUnexpectedType,
-    ErrorCode.UpdateInvalidValue,
-  ],
-  garbage: [
-    ErrorCode.UpdateMalformed,
-    ErrorCode.UpdateMissingDependency,
-    ErrorCode.UpdateUnexpectedType,
-    ErrorCode.UpdateInvalidValue,
-    ErrorCode.UpdateForeignEntry,
-  ],
-  gcStruct: ErrorCode.UpdateUnexpectedType,
-  trailingBytes: ErrorCode.UpdateMalformed,
-  protoKey: ErrorCode.UpdateInvalidValue,
-};
-
-function expectRejected(
+const expectRejected = (
   doc: Y.Doc,
   update: Uint8Array,
   codes: Code | readonly Code[],
   limits: Parameters<typeof validateUpdate>[3] = {},
-): void {
-  const before = Y.encodeStateAsUpdate(doc);
-  const verdict = applyValidatedUpdate(doc, update, writerA, REMOTE, limits);
-  expect(verdict.ok, `accepted: ${JSON.stringify(verdict)}`).toBe(false);
-  if (!verdict.ok) expect(typeof codes === 'string' ? [codes] : codes).toContain(verdict.error.code);
-  expect(Y.encodeStateAsUpdate(doc)).toEqual(before);
-}
+): void => rejected(doc, update, writerA, codes, limits);
 
 /** The value a key holds, for a forger to build on. */
 function held(doc: Y.Doc, key: string): Record<string, { p: number }> {
@@ -179,70 +135,9 @@ describe('validateUpdate, schema version 2: the hub’s writers', () => {
   });
 });
 
-describe('validateUpdate, schema version 2 (fast-check)', () => {
-  it('every forgery kind against random synced states is rejected and leaves the document byte-for-byte unchanged', () => {
-    fc.assert(
-      fc.property(fc.nat(6), fc.constantFrom(...forgeryKinds), fc.nat(1000), (sales, kind, seed) => {
-        const { hub } = world(sales);
-        expectRejected(hub.doc, forge(hub.doc, kind, seed), expectedCode[kind]);
-      }),
-      { numRuns: runs(500), seed: 20_011 },
-    );
-  });
-
-  it('mutated honest updates are rejected, or accepted only when the result keeps every rule', () => {
-    fc.assert(
-      fc.property(
-        fc.nat(6),
-        fc.array(fc.record({ at: fc.nat(), value: fc.nat(255) }), { minLength: 1, maxLength: 4 }),
-        fc.boolean(),
-        (sales, flips, restart) => {
-          const { storeA, hub } = world(sales);
-          storeA.apply({ type: 'sell', account: posA, quantity: 1 });
-          if (restart) storeA.restart();
-          storeA.apply({ type: 'transferRights', from: posA, to: onlineA, quantity: 1 });
-          const mutated = Y.encodeStateAsUpdate(storeA.doc, Y.encodeStateVector(hub.doc));
-          for (const { at, value } of flips) mutated[at % mutated.length] = value;
-          const before = Y.encodeStateAsUpdate(hub.doc);
-          const verdict = validateUpdate(hub.doc, mutated, writerA);
-          expect(Y.encodeStateAsUpdate(hub.doc)).toEqual(before);
-          if (verdict.ok) assertAcceptedEffect(hub.doc, mutated, writerA);
-        },
-      ),
-      { numRuns: runs(1000), seed: 20_012 },
-    );
-  });
-
-  it('every honest update of a random operation sequence is accepted', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.record({ pick: fc.nat(4), quantity: fc.integer({ min: 1, max: 4 }), restart: fc.boolean() }), {
-          maxLength: 30,
-        }),
-        (steps) => {
-          const { storeA, hub } = world();
-          for (const step of steps) {
-            if (step.restart) storeA.restart();
-            const operations = [
-              { type: 'receive', account: posA, quantity: step.quantity },
-              { type: 'sell', account: posA, quantity: step.quantity },
-              { type: 'count', account: posA, counted: step.quantity * 3 },
-              { type: 'transferRights', from: posA, to: onlineA, quantity: step.quantity },
-              { type: 'return', account: posA, quantity: step.quantity },
-            ] as const;
-            const sent = storeA.sent.length;
-            storeA.apply(operations[step.pick % operations.length] ?? operations[0]);
-            for (const update of storeA.sent.slice(sent)) {
-              expect(applyValidatedUpdate(hub.doc, update, writerA)).toMatchObject({
-                ok: true,
-                value: { changed: true },
-              });
-            }
-          }
-          expect(ledgerOf(hub.doc).get('store:store-0')).toEqual(ledgerOf(storeA.doc).get('store:store-0'));
-        },
-      ),
-      { numRuns: runs(300), seed: 20_013 },
-    );
-  });
+describeValidationProperties('validateUpdate, schema version 2 (fast-check)', world, {
+  forgeries: 500,
+  mutations: 1000,
+  honest: 300,
+  seed: 20_011,
 });

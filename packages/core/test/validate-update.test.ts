@@ -6,13 +6,13 @@ import {
   storeWriter,
   type ErrorCode as Code,
 } from '@shelfsync/protocol';
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { MAX_UPDATE_BYTES, applyValidatedUpdate, initMeta, ledgerOf, validateUpdate } from '../src/index.js';
-import { assertAcceptedEffect, capture, copyOf, forge, forgeryKinds, type ForgeryKind } from '../src/testing/index.js';
-import { REMOTE, makeHub, makeStores, storeIdOf, syncWithHub } from './support/replica.js';
-import { runs } from './support/runs.js';
+import { capture, copyOf, forge, forgeryKinds } from '../src/testing/index.js';
+import { expectedCode, expectRejected as rejected } from './support/forgery-verdicts.js';
+import { describeValidationProperties } from './support/validation-properties.js';
+import { makeHub, makeStores, storeIdOf, syncWithHub } from './support/replica.js';
 
 const a = storeIdOf(0);
 const b = storeIdOf(1);
@@ -37,51 +37,8 @@ function world(extraSales = 0) {
   return { storeA, storeB, hub };
 }
 
-const expectedCode: Record<ForgeryKind, Code | readonly Code[]> = {
-  foreignKey: ErrorCode.UpdateForeignEntry,
-  hubKey: ErrorCode.UpdateForeignEntry,
-  deleteForeign: ErrorCode.UpdateForeignEntry,
-  deleteHub: ErrorCode.UpdateForeignEntry,
-  decreaseTotal: ErrorCode.UpdateDecreasingTotal,
-  dropAccount: ErrorCode.UpdateDecreasingTotal,
-  overdraw: ErrorCode.UpdateOverdrawn,
-  foreignAccount: ErrorCode.UpdateForeignEntry,
-  transferElsewhere: ErrorCode.UpdateInvalidValue,
-  badValue: ErrorCode.UpdateInvalidValue,
-  newRoot: ErrorCode.UpdateUnexpectedType,
-  text: ErrorCode.UpdateUnexpectedType,
-  nested: ErrorCode.UpdateUnexpectedType,
-  listInLedger: ErrorCode.UpdateUnexpectedType,
-  meta: ErrorCode.UpdateForeignEntry,
-  clientHijack: ErrorCode.UpdateClientIdTaken,
-  fork: ErrorCode.UpdateConcurrentEntry,
-  missingDependency: ErrorCode.UpdateMissingDependency,
-  // Cut or random bytes fail wherever decoding first goes wrong.
-  truncated: [
-    ErrorCode.UpdateMalformed,
-    ErrorCode.UpdateMissingDependency,
-    ErrorCode.UpdateUnexpectedType,
-    ErrorCode.UpdateInvalidValue,
-  ],
-  garbage: [
-    ErrorCode.UpdateMalformed,
-    ErrorCode.UpdateMissingDependency,
-    ErrorCode.UpdateUnexpectedType,
-    ErrorCode.UpdateInvalidValue,
-    ErrorCode.UpdateForeignEntry,
-  ],
-  gcStruct: ErrorCode.UpdateUnexpectedType,
-  trailingBytes: ErrorCode.UpdateMalformed,
-  protoKey: ErrorCode.UpdateInvalidValue,
-};
-
-function expectRejected(doc: Y.Doc, update: Uint8Array, codes: Code | readonly Code[]): void {
-  const before = Y.encodeStateAsUpdate(doc);
-  const verdict = applyValidatedUpdate(doc, update, writerA, REMOTE);
-  expect(verdict.ok, `accepted: ${JSON.stringify(verdict)}`).toBe(false);
-  if (!verdict.ok) expect(typeof codes === 'string' ? [codes] : codes).toContain(verdict.error.code);
-  expect(Y.encodeStateAsUpdate(doc)).toEqual(before);
-}
+const expectRejected = (doc: Y.Doc, update: Uint8Array, codes: Code | readonly Code[]): void =>
+  rejected(doc, update, writerA, codes);
 
 describe('validateUpdate: every forgery is rejected and changes nothing', () => {
   for (const kind of forgeryKinds) {
@@ -268,82 +225,8 @@ describe('validateUpdate: honest updates are accepted', () => {
   });
 });
 
-describe('validateUpdate properties (fast-check)', () => {
-  it('random forgeries against random synced states are all rejected and leave the document byte-for-byte unchanged', () => {
-    fc.assert(
-      fc.property(fc.nat(6), fc.constantFrom(...forgeryKinds), fc.nat(1000), (sales, kind, seed) => {
-        const { hub } = world(sales);
-        expectRejected(hub.doc, forge(hub.doc, kind, seed), expectedCode[kind]);
-      }),
-      { numRuns: runs(1500) },
-    );
-  });
-
-  it('mutated honest updates (flipped, cut, spliced or appended bytes) are rejected, or accepted only when the result keeps every rule', () => {
-    fc.assert(
-      fc.property(
-        fc.nat(6),
-        fc.array(fc.record({ at: fc.nat(), value: fc.nat(255) }), { minLength: 1, maxLength: 4 }),
-        fc.option(fc.nat(), { nil: undefined }),
-        fc.boolean(),
-        fc.uint8Array({ maxLength: 4 }),
-        (sales, flips, cut, restart, tail) => {
-          const { storeA, hub } = world(sales);
-          storeA.apply({ type: 'sell', account: storeAccount(a), quantity: 1 });
-          // A restart puts two client ids into the update, and cross-client origins.
-          if (restart) storeA.restart();
-          storeA.apply({ type: 'transferRights', from: storeAccount(a), to: onlineAccount(a), quantity: 1 });
-          const honest = Y.encodeStateAsUpdate(storeA.doc, Y.encodeStateVector(hub.doc));
-          let mutated = honest.slice();
-          for (const { at, value } of flips) mutated[at % mutated.length] = value;
-          if (cut !== undefined) mutated = mutated.slice(0, cut % (mutated.length + 1));
-          mutated = Uint8Array.from([...mutated, ...tail]);
-          const before = Y.encodeStateAsUpdate(hub.doc);
-          const verdict = validateUpdate(hub.doc, mutated, writerA);
-          expect(Y.encodeStateAsUpdate(hub.doc)).toEqual(before);
-          if (verdict.ok) assertAcceptedEffect(hub.doc, mutated, writerA);
-          // The honest update itself with bytes after its end: never its valid prefix.
-          if (tail.length > 0) {
-            expect(validateUpdate(hub.doc, Uint8Array.from([...honest, ...tail]), writerA)).toMatchObject({
-              ok: false,
-              error: { code: ErrorCode.UpdateMalformed },
-            });
-          }
-        },
-      ),
-      { numRuns: runs(3000) },
-    );
-  });
-
-  it('every honest update of a random operation sequence is accepted', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.record({ pick: fc.nat(4), quantity: fc.integer({ min: 1, max: 4 }), restart: fc.boolean() }), {
-          maxLength: 30,
-        }),
-        (steps) => {
-          const { storeA, hub } = world();
-          for (const step of steps) {
-            if (step.restart) storeA.restart();
-            const own = storeAccount(a);
-            const operations = [
-              { type: 'receive', account: own, quantity: step.quantity },
-              { type: 'sell', account: own, quantity: step.quantity },
-              { type: 'count', account: own, counted: step.quantity * 3 },
-              { type: 'transferRights', from: own, to: onlineAccount(a), quantity: step.quantity },
-              { type: 'return', account: own, quantity: step.quantity },
-            ] as const;
-            const sent = storeA.sent.length;
-            storeA.apply(operations[step.pick % operations.length] ?? operations[0]);
-            for (const update of storeA.sent.slice(sent)) {
-              const verdict = applyValidatedUpdate(hub.doc, update, writerA);
-              expect(verdict).toMatchObject({ ok: true, value: { changed: true } });
-            }
-          }
-          expect(ledgerOf(hub.doc).get('store:store-0')).toEqual(ledgerOf(storeA.doc).get('store:store-0'));
-        },
-      ),
-      { numRuns: runs(500) },
-    );
-  });
+describeValidationProperties('validateUpdate properties (fast-check)', world, {
+  forgeries: 1500,
+  mutations: 3000,
+  honest: 500,
 });
