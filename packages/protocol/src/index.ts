@@ -22,6 +22,7 @@ export {
   ownsKey,
   storeWriter,
   writerKey,
+  WriterKeySchema,
   type SchemaVersion,
   type Writer,
   type WriterKey,

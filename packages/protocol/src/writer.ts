@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { parseAccountId, type AccountId, type CENTRAL_LOCATION, type StoreId } from './ids.js';
 
 /**
@@ -25,6 +26,17 @@ export type Writer =
  * and `meta` (the metadata map).
  */
 export type WriterKey = `store:${string}` | 'hub' | `online:${string}` | 'meta';
+
+/**
+ * A writer key as stored (the hub's client-id registry): `hub`, `meta`, or an
+ * account id (`store:<storeId>`, `online:<location>`), which is its own writer's key.
+ */
+export const WriterKeySchema = z
+  .string()
+  .refine((value) => value === 'hub' || value === 'meta' || parseAccountId(value) !== null, {
+    message: 'writer: "hub", "meta", "store:<storeId>", "online:<storeId>" or "online:dc"',
+  })
+  .transform((value) => value as WriterKey);
 
 export const HUB_WRITER: Writer = { kind: 'hub' };
 

@@ -1,9 +1,8 @@
-import type { WriterKey } from '@shelfsync/protocol';
+import { WriterKeySchema, type WriterKey } from '@shelfsync/protocol';
 import { RecordStore, type StorageAdapter, type StorageWrite } from '@shelfsync/storage';
 import { z } from 'zod';
 
 const PREFIX = ['hub', 'client'];
-const WriterKeySchema = z.union([z.literal('hub'), z.templateLiteral(['store:', z.string()])]);
 const ReservationSchema = z.strictObject({ writer: WriterKeySchema });
 
 /** Client ids one writer may hold: one per replica it ever had (a lost data directory starts a new replica). */

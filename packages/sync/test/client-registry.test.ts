@@ -1,9 +1,18 @@
 import { applyOperation } from '@shelfsync/core';
 import { capture, copyOf } from '@shelfsync/core/testing';
-import { ErrorCode, HUB_WRITER, onlineAccount, storeAccount, storeWriter, type StoreId } from '@shelfsync/protocol';
+import {
+  ErrorCode,
+  HUB_WRITER,
+  onlineAccount,
+  storeAccount,
+  storeWriter,
+  type StoreId,
+  type WriterKey,
+} from '@shelfsync/protocol';
 import { MemoryStorageAdapter } from '@shelfsync/storage';
 import { describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
+import { ClientRegistry } from '../src/client-registry.js';
 import { MAX_CLIENTS_PER_WRITER, SyncMessageType, encodeDocFrame } from '../src/index.js';
 import { TestHub, TestStore, sku } from '../src/testing/index.js';
 
@@ -150,5 +159,30 @@ describe("client ids are reserved across documents, from the hub's durable regis
       type: 'rejected',
       code: ErrorCode.UpdateClientIdTaken,
     });
+  });
+
+  it("the hub's version 2 writers (online accounts, meta) survive a restart like the others; a row naming no writer is skipped", async () => {
+    const adapter = new MemoryStorageAdapter();
+    const registry = await ClientRegistry.load(adapter);
+    await registry.adopt(
+      new Map<number, WriterKey>([
+        [701, 'online:north'],
+        [702, 'online:dc'],
+        [703, 'meta'],
+        [704, 'store:north'],
+      ]),
+    );
+    await adapter.writeBatch([
+      { key: ['hub', 'client', '705'], data: new TextEncoder().encode(JSON.stringify({ writer: 'online:' })) },
+    ]);
+
+    const reloaded = await ClientRegistry.load(adapter);
+    expect([701, 702, 703, 704, 705].map((client) => reloaded.owner(client))).toEqual([
+      'online:north',
+      'online:dc',
+      'meta',
+      'store:north',
+      undefined,
+    ]);
   });
 });
