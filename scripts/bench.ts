@@ -1,7 +1,7 @@
 /**
  * Runs a benchmark suite and writes its table into docs/benchmarks.md, between
  * that suite's markers, with the command and the machine that produced it.
- * Usage: pnpm bench <suite>   (suites: core, sync, storage, escrow, api, compare, policy, fuzz)
+ * Usage: pnpm bench <suite>   (suites: core, sync, storage, escrow, api, compare, policy, fuzz, wire)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -18,6 +18,7 @@ import { runApiBench } from '../apps/cli/bench/api-bench.js';
 import { comparisonChart, comparisonTable, runComparison } from '../apps/cli/bench/compare-bench.js';
 import { runPolicySweep } from '../apps/cli/bench/compare/policy-sweep.js';
 import { runFuzzSoak } from '../apps/cli/bench/fuzz-bench.js';
+import { runWireBench } from '../apps/cli/bench/wire-bench.js';
 
 /** A suite answers rows for the standard table, or a table of its own. */
 type SuiteResult = BenchRow[] | { readonly markdown: string };
@@ -53,6 +54,8 @@ const suites: Record<string, () => SuiteResult | Promise<SuiteResult>> = {
     await runPropagationBench({ stores: 20, salesPerSecond: 5, seconds: 10 }),
     await runPropagationBench({ stores: 5, salesPerSecond: 50, seconds: 10 }),
   ],
+  // Bytes per sale on every store link as the number of stores holding the SKU grows.
+  wire: () => runWireBench(),
 };
 
 const name = process.argv[2] ?? 'core';

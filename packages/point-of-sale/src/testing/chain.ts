@@ -20,7 +20,7 @@ import {
 } from '@shelfsync/sync';
 import * as Y from 'yjs';
 import { ChainStore, type StoreOptions } from './chain-store.js';
-import { Links, VirtualClock } from './links.js';
+import { Links, VirtualClock, wireSince, type WireSnapshot } from './links.js';
 
 /**
  * The chain's settings, named after the hub's flags; each defaults to what a
@@ -134,7 +134,7 @@ export class InProcessChain {
     store.linked = true;
     const hub = this.hub;
     if (hub === null) return;
-    const [storeSide, hubSide] = this.links.pair(store.options.latencyMs ?? this.options.latencyMs ?? 0);
+    const [storeSide, hubSide] = this.links.pair(store.options.latencyMs ?? this.options.latencyMs ?? 0, store.id);
     // A cut link is closed at once (LinkCut): the store keeps trying, and is connected again on `restore`.
     if (hub.sync.connect(store.id, hubSide) === null) return;
     store.attach(storeSide);
@@ -227,6 +227,16 @@ export class InProcessChain {
   /** Waits until no frame is in flight on any link and whatever the last ones started is done. */
   settle(timeoutMs?: number): Promise<void> {
     return this.links.settle(timeoutMs);
+  }
+
+  /**
+   * Bytes and frames on each store's link, by store id, `up` to the hub and
+   * `down` from it, over all its connections: since the chain opened, or since
+   * the snapshot `since` (an earlier answer of `wire`).
+   */
+  wire(since?: WireSnapshot): WireSnapshot {
+    const now = this.links.traffic();
+    return since === undefined ? now : wireSince(now, since);
   }
 
   /**

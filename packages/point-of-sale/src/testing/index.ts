@@ -5,4 +5,12 @@
  */
 export { InProcessChain, type ChainOptions } from './chain.js';
 export { ChainStore, type StoreOptions, type StoreRecord, type StoreStock } from './chain-store.js';
-export { Links, VirtualClock } from './links.js';
+export {
+  Links,
+  VirtualClock,
+  addWire,
+  wireSince,
+  type LinkTraffic,
+  type WireCount,
+  type WireSnapshot,
+} from './links.js';

@@ -1,26 +1,92 @@
 import { createTransportPair, type Transport } from '@shelfsync/sync';
 
+/** Frames sent one way on a link, and their bytes (each frame's length as handed to the transport). */
+export interface WireCount {
+  readonly bytes: number;
+  readonly frames: number;
+}
+
+/** One link's traffic: `up` from the store to the hub, `down` from the hub to the store. */
+export interface LinkTraffic {
+  readonly up: WireCount;
+  readonly down: WireCount;
+}
+
+/** Every link's traffic by its label (a store's id in the chain), since the links were made. */
+export type WireSnapshot = ReadonlyMap<string, LinkTraffic>;
+
+const none: WireCount = { bytes: 0, frames: 0 };
+
+/** A count the links add to as frames are sent. */
+interface Counter {
+  bytes: number;
+  frames: number;
+}
+
+/** Sums counts: the total of several links or directions. */
+export function addWire(...counts: readonly WireCount[]): WireCount {
+  return counts.reduce((sum, c) => ({ bytes: sum.bytes + c.bytes, frames: sum.frames + c.frames }), none);
+}
+
+/**
+ * The traffic between two snapshots of the same links, per label: what was
+ * sent after `before` was taken (a label new since then counts from zero).
+ */
+export function wireSince(after: WireSnapshot, before: WireSnapshot): WireSnapshot {
+  const minus = (a: WireCount, b: WireCount | undefined): WireCount => ({
+    bytes: a.bytes - (b?.bytes ?? 0),
+    frames: a.frames - (b?.frames ?? 0),
+  });
+  const since = new Map<string, LinkTraffic>();
+  for (const [label, traffic] of after) {
+    const was = before.get(label);
+    since.set(label, { up: minus(traffic.up, was?.up), down: minus(traffic.down, was?.down) });
+  }
+  return since;
+}
+
 /**
  * The chain's store links, as one meter: every frame sent on them and not yet
  * delivered, and every frame delivered. The chain is quiet once no frame is in
- * flight and a turn of the event loop delivers none.
+ * flight and a turn of the event loop delivers none. It also counts the bytes
+ * each link carries each way (`traffic`), as a socket's bytes sent would.
  */
 export class Links {
   /** Frames delivered since the chain started (never reset). */
   delivered = 0;
   /** Per live link, frames sent and not yet delivered; a closed link drops out (its frames never arrive). */
   private readonly pending = new Map<object, number>();
+  /** Bytes and frames sent per label and direction; a label's reconnections add to the same counts. */
+  private readonly sent = new Map<string, { up: Counter; down: Counter }>();
+  private unnamed = 0;
 
   /**
-   * A store's link to the hub: two connected in-memory transports. With
-   * `latencyMs`, every frame and the close wait that long (real time) each way,
-   * in the order they were sent, as over a WAN.
+   * A store's link to the hub: two connected in-memory transports, the store's
+   * side first. With `latencyMs`, every frame and the close wait that long (real
+   * time) each way, in the order they were sent, as over a WAN. Its traffic is
+   * counted under `label` (the chain passes the store's id).
    */
-  pair(latencyMs = 0): [Transport, Transport] {
+  pair(latencyMs = 0, label = `link-${++this.unnamed}`): [Transport, Transport] {
     const [storeSide, hubSide] = createTransportPair();
     const link = {};
     this.pending.set(link, 0);
-    return [this.end(storeSide, link, latencyMs), this.end(hubSide, link, latencyMs)];
+    let counts = this.sent.get(label);
+    if (counts === undefined) {
+      counts = { up: { bytes: 0, frames: 0 }, down: { bytes: 0, frames: 0 } };
+      this.sent.set(label, counts);
+    }
+    return [this.end(storeSide, link, latencyMs, counts.up), this.end(hubSide, link, latencyMs, counts.down)];
+  }
+
+  /**
+   * What each link carried so far, by label: a copy, so two snapshots taken
+   * around a workload give its traffic (`wireSince`). A frame counts when it
+   * is sent, whether or not it arrives (its link may close first).
+   */
+  traffic(): WireSnapshot {
+    const copy = new Map<string, LinkTraffic>();
+    for (const [label, { up, down }] of this.sent) copy.set(label, { up: { ...up }, down: { ...down } });
+    return copy;
   }
 
   /** Frames sent on live links and not yet delivered. */
@@ -50,7 +116,7 @@ export class Links {
     }
   }
 
-  private end(inner: Transport, link: object, latencyMs: number): Transport {
+  private end(inner: Transport, link: object, latencyMs: number, counted: Counter): Transport {
     const pending = this.pending;
     const bump = (by: number): void => {
       const count = pending.get(link);
@@ -64,6 +130,8 @@ export class Links {
     };
     return {
       send: (frame) => {
+        counted.bytes += frame.byteLength;
+        counted.frames++;
         bump(1);
         delayedBytes += frame.byteLength;
         const copy = frame.slice();
