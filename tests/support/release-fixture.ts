@@ -53,6 +53,9 @@ export function fixtureCluster(options: FixtureClusterOptions): ProcessCluster {
       // Idle documents leave memory and are loaded again from disk within a run.
       '--evict-idle-ms',
       '1000',
+      // Waiting for the cluster to settle reads the storefront many times a second.
+      '--rate-limit',
+      '0',
     ],
   });
 }
@@ -130,6 +133,20 @@ export async function postJson(
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+/**
+ * A read that must answer 200 (or 404, where `missing` allows): anything else (a
+ * refusal, a problem) throws, so it is never taken for what the cluster holds.
+ */
+async function read(
+  base: string,
+  path: string,
+  options: { headers?: Record<string, string>; missing?: boolean } = {},
+): Promise<JsonAnswer> {
+  const answer = await getJson(base, path, options.headers);
+  if (answer.status === 200 || (options.missing === true && answer.status === 404)) return answer;
+  throw new Error(`GET ${base}${path} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+}
+
 /** A call with the hub's API token (reservations, ledgers, admin). */
 export const withApiToken = (headers: Record<string, string> = {}): Record<string, string> => ({
   ...auth,
@@ -185,39 +202,39 @@ export async function snapshot(cluster: ProcessCluster, reservations: Record<str
   const hub = cluster.hub?.url ?? '';
   const hubViews: Snapshot['hub'] = {};
   for (const sku of SKUS) {
-    const stock = await getJson(hub, `/v1/skus/${sku}`);
+    const stock = await read(hub, `/v1/skus/${sku}`);
     const stores: Record<string, unknown> = {};
     for (const id of STORE_IDS) {
-      const read = await getJson(hub, `/v1/stores/${id}/skus/${sku}`);
-      stores[id] = without(read.body, HUB_VOLATILE);
+      const there = await read(hub, `/v1/stores/${id}/skus/${sku}`);
+      stores[id] = without(there.body, HUB_VOLATILE);
     }
-    const ledger = await getJson(hub, `/v1/skus/${sku}/ledger`, withApiToken());
+    const ledger = await read(hub, `/v1/skus/${sku}/ledger`, { headers: withApiToken() });
     hubViews[sku] = {
       stock: without(stock.body, HUB_VOLATILE),
       stores,
       ledger: without(ledger.body, LEDGER_VOLATILE),
     };
   }
-  const items = (await getJson(hub, '/v1/skus?limit=200')).body.items as Record<string, unknown>[];
+  const items = (await read(hub, '/v1/skus?limit=200')).body.items as Record<string, unknown>[];
   const catalog = items.map((item) => without(item, HUB_VOLATILE));
   const storeViews: Snapshot['stores'] = {};
   for (const id of STORE_IDS) {
     const base = cluster.store(id);
     const views: Record<string, { stock: unknown; ledger: unknown } | null> = {};
     for (const sku of SKUS) {
-      const stock = await getJson(base, `/v1/skus/${sku}`);
+      const stock = await read(base, `/v1/skus/${sku}`, { missing: true });
       if (stock.status === 404) {
         views[sku] = null;
         continue;
       }
-      const ledger = await getJson(base, `/v1/skus/${sku}/ledger`);
+      const ledger = await read(base, `/v1/skus/${sku}/ledger`);
       views[sku] = { stock: without(stock.body, STORE_VOLATILE), ledger: without(ledger.body, LEDGER_VOLATILE) };
     }
     storeViews[id] = views;
   }
   const reservationViews: Record<string, unknown> = {};
   for (const [name, id] of Object.entries(reservations)) {
-    reservationViews[name] = (await getJson(hub, `/v1/reservations/${id}`, withApiToken())).body;
+    reservationViews[name] = (await read(hub, `/v1/reservations/${id}`, { headers: withApiToken() })).body;
   }
   return { hub: hubViews, catalog, stores: storeViews, reservations: reservationViews };
 }
@@ -236,7 +253,7 @@ interface LocationRead {
 export async function atRest(cluster: ProcessCluster): Promise<true | string> {
   const hub = cluster.hub?.url ?? '';
   for (const id of STORE_IDS) {
-    const status = (await getJson(cluster.store(id), '/v1/status')).body as {
+    const status = (await read(cluster.store(id), '/v1/status')).body as {
       hub: { connected: boolean; caughtUp: boolean };
       pendingSync: number;
       ready: boolean;
@@ -246,9 +263,9 @@ export async function atRest(cluster: ProcessCluster): Promise<true | string> {
     }
   }
   for (const sku of SKUS) {
-    const stock = (await getJson(hub, `/v1/skus/${sku}`)).body as { available: number; locations?: LocationRead[] };
+    const stock = (await read(hub, `/v1/skus/${sku}`)).body as { available: number; locations?: LocationRead[] };
     for (const id of STORE_IDS) {
-      const local = await getJson(cluster.store(id), `/v1/skus/${sku}`);
+      const local = await read(cluster.store(id), `/v1/skus/${sku}`, { missing: true });
       if (local.status === 404) continue;
       const mine = local.body as { rights: number; onShelf: number; available: number };
       // A store holds every SKU it has heard of; the hub lists only the locations that hold some of it.
