@@ -22,6 +22,9 @@ import * as Y from 'yjs';
 /** A set of Yjs client ids: the share of a document a replica holds. */
 export type ClientSet = ReadonlySet<number>;
 
+/** Which Yjs client ids to keep, when the set is better said than listed (every id but some). */
+export type ClientFilter = Pick<ClientSet, 'has'>;
+
 /** A run of one client's structs written as one block of an update: `structs[from..]`, the first one cut by `offset`. */
 interface StructBlock {
   readonly client: number;
@@ -44,7 +47,7 @@ const EMPTY_STATE_VECTOR = new Uint8Array([0]);
  * too (a value's map key when it has an origin); the resulting document is the
  * same. Throws when the bytes do not decode.
  */
-export function filterUpdate(update: Uint8Array, clients: ClientSet): Uint8Array {
+export function filterUpdate(update: Uint8Array, clients: ClientFilter): Uint8Array {
   const { structs, ds } = Y.decodeUpdate(update);
   const blocks: StructBlock[] = [];
   // Yjs decodes the blocks one after the other: a block is a run of structs of one client.
@@ -139,7 +142,7 @@ function encodeUpdate(blocks: readonly StructBlock[], deletes: DeleteRanges): Ui
 }
 
 /** The delete ranges of `clients` only; a client without ranges is left out, as Yjs' reader leaves it out. */
-function keepClients(ranges: DeleteRanges, clients: ClientSet): DeleteRanges {
+function keepClients(ranges: DeleteRanges, clients: ClientFilter): DeleteRanges {
   const kept = new Map<number, readonly { clock: number; len: number }[]>();
   for (const [client, list] of ranges) if (clients.has(client) && list.length > 0) kept.set(client, list);
   return kept;

@@ -9,9 +9,9 @@ import {
   type WriterKey,
 } from '@shelfsync/protocol';
 import * as Y from 'yjs';
-import { ledgerOf, parseLedgerEntry } from './ledger.js';
-import { META_MAP, SCHEMA_VERSION_2, type LedgerEntry } from './schema.js';
-import { schemaVersion, type WriterClients } from './version.js';
+import { ledgerOf, parseLedgerEntry, readEntry } from './ledger.js';
+import { META_MAP, SCHEMA_VERSION_2, type AccountState, type LedgerEntry } from './schema.js';
+import { schemaVersion, transactAs, type WriterClients } from './version.js';
 
 /** What a migration wrote: the online accounts that became entries of their own. */
 export interface Migration {
@@ -84,4 +84,36 @@ export function migrateToV2(doc: Y.Doc, sku: Sku, clients: WriterClients, origin
     doc.clientID = clients.neutral;
   }
   return ok({ accounts });
+}
+
+/**
+ * Brings the `hub` entry of a version 2 document up to its online accounts, as
+ * version 1 keeps them (one entry holding every online account), written under
+ * `clients.idFor('hub')`, the id that always wrote it. Stores that read only
+ * version 1 read their grants there while the hub still serves them (ADR 0021);
+ * version 2 readers skip it. Writes nothing, and returns false, for a version 1
+ * document or a copy already current.
+ */
+export function mirrorVersion1(doc: Y.Doc, clients: WriterClients, origin: unknown = null): boolean {
+  if (schemaVersion(doc) !== 2) return false;
+  const ledger = ledgerOf(doc);
+  const mirror: Record<AccountId, AccountState> = {};
+  for (const key of [...ledger.keys()].sort()) {
+    if (parseAccountId(key)?.kind !== 'online') continue;
+    const state = readEntry(doc, key as `online:${string}`)[key as AccountId];
+    if (state !== undefined) mirror[key as AccountId] = state;
+  }
+  if (canonical(parseLedgerEntry(ledger.get('hub')) ?? {}) === canonical(mirror)) return false;
+  transactAs(doc, clients.idFor('hub'), clients.neutral, () => ledger.set('hub', mirror), origin);
+  return true;
+}
+
+/** JSON with keys sorted at every level: two entries holding the same totals compare equal. */
+function canonical(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  const record = value as Record<string, unknown>;
+  return `{${Object.keys(record)
+    .sort()
+    .map((key) => `${JSON.stringify(key)}:${canonical(record[key])}`)
+    .join(',')}}`;
 }

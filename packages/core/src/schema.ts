@@ -8,8 +8,8 @@ import { z } from 'zod';
  * - `ledger`: one entry per writer (`store:<id>` or `hub`), whose value is a
  *   plain JSON object mapping each account the writer owns to its totals. In
  *   version 2 each online account is a writer of its own (`online:<location>`,
- *   an entry holding that one account) and `hub` is a frozen copy for stores
- *   that read version 1.
+ *   an entry holding that one account) and `hub` is a copy for stores that
+ *   read only version 1, kept current while one is connected.
  * - `meta`: document metadata, written only by the hub; `meta.schema === 2`
  *   makes a document version 2 (version 1 documents have no `meta` at all).
  *

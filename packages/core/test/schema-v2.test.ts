@@ -16,11 +16,13 @@ import {
   applyOperation,
   computeStock,
   createSkuDoc,
+  filterUpdate,
   heldClientOwners,
   initMeta,
   ledgerOf,
   metaValueSchemas,
   migrateToV2,
+  mirrorVersion1,
   readAccount,
   rightsOf,
   schemaVersion,
@@ -229,6 +231,40 @@ describe('schema version 2: writing', () => {
     expect(Object.keys(ledgerOf(hub.doc).toJSON())).toEqual(['hub']);
     expect(writerOf(hub.doc, 'ledger', 'hub')).toBe(clients.idFor('hub'));
     expect(hub.doc.clientID).toBe(clients.neutral);
+  });
+});
+
+describe('mirrorVersion1: the hub entry for stores that read only version 1', () => {
+  it('copies every online entry into hub under the version 1 id, and a version 1 reader reads the same rights', () => {
+    const { hub, clients } = chain();
+    expect(hub.apply({ type: 'transferRights', from: onlineA, to: posA, quantity: 1 }).ok).toBe(true);
+    expect(mirrorVersion1(hub.doc, clients)).toBe(true);
+    expect(hub.doc.clientID).toBe(clients.neutral);
+    expect(ledgerOf(hub.doc).get('hub')).toEqual({ [onlineA]: readAccount(hub.doc, keyA, onlineA) });
+    expect(writerOf(hub.doc, 'ledger', 'hub')).toBe(clients.idFor('hub'));
+    // What a version 1 replica holds: everything but version 2's ids.
+    const v2Ids = new Set([clients.idFor('meta'), clients.idFor(keyA)]);
+    const old = createSkuDoc();
+    const update = Y.encodeStateAsUpdate(hub.doc);
+    Y.applyUpdate(old, filterUpdate(update, { has: (client) => !v2Ids.has(client) }));
+    expect(schemaVersion(old)).toBe(1);
+    expect(old.store.pendingStructs).toBeNull();
+    for (const account of [posA, onlineA]) expect(rightsOf(old, account)).toBe(rightsOf(hub.doc, account));
+    expect(computeStock(old).value).toBe(computeStock(hub.doc).value);
+  });
+
+  it('writes nothing when hub is current, or in a version 1 document', () => {
+    const { hub, clients } = chain();
+    // No online entry yet: an absent hub entry is current.
+    expect(mirrorVersion1(hub.doc, clients)).toBe(false);
+    expect(hub.apply({ type: 'transferRights', from: onlineA, to: posA, quantity: 1 }).ok).toBe(true);
+    expect(mirrorVersion1(hub.doc, clients)).toBe(true);
+    const state = Y.encodeStateVector(hub.doc);
+    expect(mirrorVersion1(hub.doc, clients)).toBe(false);
+    expect(Y.encodeStateVector(hub.doc)).toEqual(state);
+    const v1 = makeHub(1);
+    expect(mirrorVersion1(v1.doc, clients)).toBe(false);
+    expect(v1.doc.store.clients.size).toBe(0);
   });
 });
 

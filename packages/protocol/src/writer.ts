@@ -98,8 +98,9 @@ export function ownsAccount(writer: Writer, account: AccountId): boolean {
  * Whether `writer` may write the entry `key` (a ledger key, or `meta` for the
  * metadata map) of a document of `version`. Version 1: a store its own key, the
  * hub `hub` and `meta`. Version 2: a store its own key, the hub every
- * `online:<location>` and `meta`, an online or meta writer its own key; nobody
- * writes `hub`, kept as it was at the migration for stores that read version 1.
+ * `online:<location>` and `meta`, an online or meta writer its own key; no
+ * operation writes `hub`: the hub keeps it as a copy for stores that read only
+ * version 1 (`mirrorVersion1`).
  */
 export function ownsKey(writer: Writer, key: string, version: SchemaVersion): boolean {
   switch (writer.kind) {

@@ -1,9 +1,11 @@
 import { WriterKeySchema, type WriterKey } from '@shelfsync/protocol';
 import { RecordStore, type StorageAdapter, type StorageWrite } from '@shelfsync/storage';
 import { z } from 'zod';
+import { freshClientId } from './persisted-docs.js';
 
 const PREFIX = ['hub', 'client'];
-const ReservationSchema = z.strictObject({ writer: WriterKeySchema });
+/** `own`: the hub writes under this id (its id for `writer`, a key of its own), not a store. */
+const ReservationSchema = z.strictObject({ writer: WriterKeySchema, own: z.literal(true).optional() });
 
 /** Client ids one writer may hold: one per replica it ever had (a lost data directory starts a new replica). */
 export const MAX_CLIENTS_PER_WRITER = 64;
@@ -31,6 +33,8 @@ export class ClientRegistry {
   private readonly counts = new Map<WriterKey, number>();
   /** Ids whose record is on disk; the others are reserved in memory, their record riding with each commit until one lands. */
   private readonly durable = new Set<number>();
+  /** The id the hub writes each of its version 2 keys (`online:<location>`, `meta`) under. */
+  private readonly own = new Map<WriterKey, number>();
 
   private constructor(
     private readonly adapter: StorageAdapter,
@@ -45,6 +49,9 @@ export class ClientRegistry {
       if (!Number.isInteger(client) || !record.success) continue;
       registry.set(client, record.data.writer);
       registry.durable.add(client);
+      // One own id per key: a second could only come from damaged data, and the first stays the one written under.
+      if (record.data.own === true && !registry.own.has(record.data.writer))
+        registry.own.set(record.data.writer, client);
     }
     return registry;
   }
@@ -68,6 +75,40 @@ export class ClientRegistry {
     await this.records.put(this.key(client), { writer: 'hub' });
     this.set(client, 'hub');
     this.durable.add(client);
+  }
+
+  /**
+   * The id the hub writes its key `key` under, drawn with `draw` (until it gives
+   * an id nobody holds) the first time and reserved at once in memory; its record
+   * rides with every commit until one lands (`pendingOwn`). Once drawn, the same
+   * id for as long as the registry lasts: an id writes one key for its whole life.
+   */
+  ownId(key: WriterKey, draw: () => number): number {
+    const known = this.own.get(key);
+    if (known !== undefined) return known;
+    const client = freshClientId(draw, (taken) => this.owners.has(taken));
+    this.set(client, key);
+    this.own.set(key, client);
+    return client;
+  }
+
+  /** The id the hub writes `key` under, if it has drawn one. */
+  ownIdOf(key: WriterKey): number | undefined {
+    return this.own.get(key);
+  }
+
+  /** Every id the hub writes its own version 2 keys under. */
+  ownIds(): ReadonlyMap<WriterKey, number> {
+    return this.own;
+  }
+
+  /** The records of own ids not on disk yet: to commit with the next update (the same record twice is harmless). */
+  pendingOwn(): StorageWrite[] {
+    const writes: StorageWrite[] = [];
+    for (const [writer, client] of this.own) {
+      if (!this.durable.has(client)) writes.push(this.records.putWrite(this.key(client), { writer, own: true }));
+    }
+    return writes;
   }
 
   /**

@@ -5,9 +5,18 @@ import { z } from 'zod';
  * The sync protocol version this code speaks; sent in the handshake. 2 added
  * top-ups and releases, 3 the override cap, 4 the store's clock on a top-up and
  * the store's rights at the hub in its answer, 5 the store's report of a refused
- * sale (`refused`) and the hub's clock on a release.
+ * sale (`refused`) and the hub's clock on a release, 6 a store that reads SKU
+ * documents of schema version 2 (ADR 0021).
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
+
+/**
+ * The first protocol whose stores read schema version 2. An older store is sent
+ * every document as version 1 has it: without the ids of version 2's entries,
+ * with the `hub` entry kept current while it is connected, and hub clocks only
+ * of the id that writes `hub` (docs/protocol.md, "Versions").
+ */
+export const SCHEMA_2_PROTOCOL = 6;
 
 /**
  * The oldest protocol this code still speaks: a hub takes stores from
@@ -189,9 +198,11 @@ export type Refused = z.infer<typeof RefusedSchema>;
  * error there), and a message it does not know is not sent (null).
  */
 export function forProtocol(message: ControlMessage, version: number): ControlMessage | null {
-  if (version >= 5) return message;
-  // Version 4 had no refusal reports and no hub clock on a release.
-  if (message.type === 'refused') return null;
+  if (version >= SCHEMA_2_PROTOCOL) return message;
+  // A release's hub clock may name a version 2 id, which an older store never holds: it judges at once, as version 4 did.
   if (message.type === 'release') return { type: 'release', sku: message.sku, target: message.target };
+  if (version >= 5) return message;
+  // Version 4 had no refusal reports.
+  if (message.type === 'refused') return null;
   return message;
 }

@@ -67,7 +67,7 @@ export class HubAllocator {
    * hub's engine), `stores` to ask a connected store to release.
    */
   constructor(
-    private readonly documents: Pick<HubDocuments, 'open' | 'onCommit'>,
+    private readonly documents: Pick<HubDocuments, 'open' | 'onCommit' | 'writerClients'>,
     private readonly writer: HubWriter,
     private readonly stores: Pick<HubSync, 'send'>,
     private readonly config: AllocatorConfig,
@@ -271,7 +271,7 @@ export class HubAllocator {
     const now = this.now();
     const asked = demand?.releaseAsked;
     if (asked != null && asked.target === target && now - asked.at < RELEASE_REPEAT_MS) return false;
-    const mark = hubMark(await this.documents.open(sku));
+    const mark = hubMark(await this.documents.open(sku), this.documents.writerClients, storeId);
     if (!this.stores.send(storeId, { type: 'release', sku, target, ...mark })) return false;
     if (demand !== undefined) demand.releaseAsked = { target, at: now };
     this.onEvent({ type: 'release-asked', storeId, sku, target });

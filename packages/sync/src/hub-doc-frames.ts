@@ -1,4 +1,5 @@
 import { SkuSchema, type ErrorCode as Code, type Sku } from '@shelfsync/protocol';
+import { encodeShare, type ClientSet } from '@shelfsync/core';
 import * as Y from 'yjs';
 import type { ErrorMessage } from './control.js';
 import type { DocFrame } from './frames.js';
@@ -7,7 +8,8 @@ import type { HubDocuments } from './hub-sync.js';
 /**
  * The step 2 answering a store's step 1 of `sku`: what the hub's document holds
  * beyond the store's `stateVector`, encoded while none of the hub's own writes of
- * the SKU is in flight (`readDurable`). Null for a malformed state vector;
+ * the SKU is in flight (`readDurable`), restricted to the ids of `share` when
+ * the store holds only part of the document. Null for a malformed state vector;
  * rejects once the hub's storage has failed.
  */
 export function step2For(
@@ -15,10 +17,11 @@ export function step2For(
   sku: Sku,
   doc: Y.Doc,
   stateVector: Uint8Array,
+  share?: ClientSet,
 ): Promise<Uint8Array | null> {
   return documents.readDurable(sku, () => {
     try {
-      return Y.encodeStateAsUpdate(doc, stateVector);
+      return share === undefined ? Y.encodeStateAsUpdate(doc, stateVector) : encodeShare(doc, share, stateVector);
     } catch {
       return null;
     }

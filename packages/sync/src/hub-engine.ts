@@ -1,4 +1,13 @@
-import { applyOperation, validateUpdate, type Operation, type OperationOutcome } from '@shelfsync/core';
+import {
+  applyOperation,
+  migrateToV2,
+  mirrorVersion1,
+  schemaVersion,
+  validateUpdate,
+  type Operation,
+  type OperationOutcome,
+  type WriterClients,
+} from '@shelfsync/core';
 import {
   ErrorCode,
   HUB_WRITER,
@@ -58,6 +67,11 @@ export interface Relay {
    * durable, in the order the hub's commits resolve; must not throw.
    */
   relay(sku: Sku, update: Uint8Array, change: number, except?: StoreConnection): void;
+  /**
+   * Whether a store that reads only schema version 1 is connected: the hub then
+   * keeps the `hub` entry of the documents it writes current for it (ADR 0021).
+   */
+  servesVersion1(): boolean;
 }
 
 /** Hears that a store's update of `sku` is committed and relayed (the allocator learns its sales). Must not throw. */
@@ -100,7 +114,10 @@ export interface HubEngineOptions {
 
 const DEFAULT_OPTIONS: HubEngineOptions = { maxDeficit: 0, now: () => Date.now(), onHubWrite: () => {} };
 
-type EngineDocuments = Pick<HubDocuments, 'open' | 'commit' | 'hubWrite' | 'clientOwner' | 'reserveClients'>;
+type EngineDocuments = Pick<
+  HubDocuments,
+  'open' | 'commit' | 'hubWrite' | 'clientOwner' | 'reserveClients' | 'writerClients'
+>;
 
 /**
  * The one place the hub changes a SKU document. A store's update and the hub's
@@ -193,7 +210,14 @@ export class HubEngine implements HubWriter {
     return () => this.listeners.delete(listener);
   }
 
-  /** In the SKU's hub write order: decide, apply as the hub, commit with `extra`, relay. */
+  /**
+   * In the SKU's hub write order: decide, apply as the hub, commit with `extra`,
+   * relay. The first hub write of a version 1 document migrates it to version 2
+   * in the same commit (`migrateToV2`; a document it refuses stays version 1 and
+   * is written as such), and while a store that reads only version 1 is
+   * connected, the `hub` entry is brought up to date with it (`mirrorVersion1`).
+   * An operation the document refuses writes nothing, the migration included.
+   */
   private async applyAsHub(
     sku: Sku,
     decide: (doc: Y.Doc) => Operation | null,
@@ -202,30 +226,35 @@ export class HubEngine implements HubWriter {
     const doc = await this.documents.open(sku);
     const op = decide(doc);
     if (op === null) return { result: null, change: null };
-    let update: Uint8Array | null = null;
+    const clients = this.documents.writerClients;
+    const updates: Uint8Array[] = [];
     const capture = (u: Uint8Array, origin: unknown): void => {
-      if (origin === this) update = u;
+      if (origin === this) updates.push(u);
     };
     doc.on('update', capture);
     let result: Result<OperationOutcome>;
     try {
-      result = applyOperation(doc, HUB_WRITER, op, this);
+      if (schemaVersion(doc) === 1 && wouldApply(doc, op, clients)) migrateToV2(doc, sku, clients, this);
+      result = applyOperation(doc, HUB_WRITER, op, this, clients);
+      if (this.relay.servesVersion1()) mirrorVersion1(doc, clients, this);
     } finally {
       doc.off('update', capture);
     }
-    if (!result.ok || update === null) return { result, change: null };
-    let writes: readonly StorageWrite[];
+    const [first] = updates;
+    if (first === undefined) return { result, change: null };
+    const update = updates.length === 1 ? first : Y.mergeUpdates(updates);
+    let writes: readonly StorageWrite[] = [];
     try {
-      writes = extra(result.value);
+      if (result.ok) writes = extra(result.value);
     } catch (error) {
       // The change is in the document already: store it anyway, so memory
       // never holds a change of the hub that its disk lacks, and relay it like any
       // other, so no store waits for a catch-up to learn of it.
-      const stored = await this.documents.commit(sku, update);
+      const stored = await this.documents.commit(sku, update, clients.pendingRecords());
       this.relay.relay(sku, update, stored);
       throw error;
     }
-    const change = await this.documents.commit(sku, update, writes);
+    const change = await this.documents.commit(sku, update, [...writes, ...clients.pendingRecords()]);
     this.relay.relay(sku, update, change);
     return { result, change };
   }
@@ -266,5 +295,21 @@ export class HubEngine implements HubWriter {
       doc.off('update', capture);
     }
     return { type: 'applied', applied: applied ?? payload, reservations };
+  }
+}
+
+/**
+ * Whether the hub's operation would apply to the version 1 document `doc`: tried
+ * on a copy, once per SKU (before its migration), so that a refused operation
+ * leaves the document as it was. Rights read the same in both versions.
+ */
+function wouldApply(doc: Y.Doc, op: Operation, clients: WriterClients): boolean {
+  const copy = new Y.Doc({ gc: false });
+  try {
+    Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc));
+    return applyOperation(copy, HUB_WRITER, op, null, { idFor: () => clients.idFor('hub'), neutral: clients.neutral })
+      .ok;
+  } finally {
+    copy.destroy();
   }
 }

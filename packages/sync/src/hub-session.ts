@@ -8,7 +8,14 @@ import {
   type TableCloseCode,
 } from '@shelfsync/protocol';
 import * as Y from 'yjs';
-import { PROTOCOL_VERSION, forProtocol, type ControlMessage, type Hello, type TopUp } from './control.js';
+import {
+  PROTOCOL_VERSION,
+  SCHEMA_2_PROTOCOL,
+  forProtocol,
+  type ControlMessage,
+  type Hello,
+  type TopUp,
+} from './control.js';
 import {
   FrameError,
   SyncMessageType,
@@ -18,6 +25,7 @@ import {
   type DocFrame,
 } from './frames.js';
 import { Step1Allowance, speaks, unsupportedProtocol, welcomeFor } from './hub-handshake.js';
+import { version1Share } from './hub-clients.js';
 import { refusalOf, step2For } from './hub-doc-frames.js';
 import type { HubEngine } from './hub-engine.js';
 import type { AllocatorHooks, HubDocuments, HubSync, HubSyncOptions } from './hub-sync.js';
@@ -102,6 +110,11 @@ export class HubSession {
 
   get isLive(): boolean {
     return this.state === 'live';
+  }
+
+  /** Whether the store reads schema version 2 (its protocol; assumed until its hello says otherwise). */
+  get readsVersion2(): boolean {
+    return this.protocol >= SCHEMA_2_PROTOCOL;
   }
 
   get bufferedAmount(): number {
@@ -240,7 +253,7 @@ export class HubSession {
   private handleTopUp(request: TopUp): void {
     const live = (): boolean => this.isLive;
     this.topUps
-      .answer(request, live, (result) => this.send(result))
+      .answer(request, live, (result) => this.send(result), !this.readsVersion2)
       .catch((error: unknown) => {
         this.options.onEvent({ type: 'protocol-error', storeId: this.storeId, detail: `top-up: ${String(error)}` });
       });
@@ -299,7 +312,8 @@ export class HubSession {
     if (this.state === 'closed') return;
     let diff: Uint8Array | null;
     try {
-      diff = await step2For(this.documents, sku, doc, frame.payload);
+      const share = this.readsVersion2 ? undefined : version1Share(doc, this.documents.writerClients);
+      diff = await step2For(this.documents, sku, doc, frame.payload, share);
     } catch {
       return; // the storage failed: the hub halts, and this session with it
     }

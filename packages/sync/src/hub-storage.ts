@@ -4,12 +4,14 @@ import { heldClientOwners } from '@shelfsync/core';
 import type * as Y from 'yjs';
 import { z } from 'zod';
 import { ClientRegistry } from './client-registry.js';
+import { RegistryWriterClients, type HubWriterClients } from './hub-clients.js';
 import type { CommitListener, HubChange, HubChangeLog } from './hub-change-log.js';
 import type { HubDocuments } from './hub-sync.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import {
   ClientIdSchema,
   PersistedDocs,
+  freshClientId,
   randomClientId,
   type PinnedDoc,
   type ResidencyOptions,
@@ -23,6 +25,8 @@ const HubMetaSchema = z.strictObject({
   cursor: z.int().min(0),
   // Absent in data written before client ids were kept; one is added on open.
   clientId: ClientIdSchema.optional(),
+  // Absent before schema version 2; one is added on open.
+  neutralClientId: ClientIdSchema.optional(),
 });
 const ChangeSchema = z.strictObject({ seq: z.int().min(1), at: z.int().min(0) });
 /** A committed change, with the SKU and the update it made. */
@@ -51,16 +55,23 @@ export class HubStorage implements HubChangeLog, HubDocuments {
   private notified = 0;
   private readonly finished = new Map<number, Committed | null>();
 
+  /** The ids the hub writes under, and the neutral one its documents rest on. */
+  readonly writerClients: HubWriterClients;
+
   private constructor(
     adapter: StorageAdapter,
     readonly epoch: string,
     private readonly clientId: number,
+    private readonly neutralClientId: number,
     private readonly clients: ClientRegistry,
     private readonly now: () => number,
     residency: ResidencyOptions,
+    newClientId: () => number,
   ) {
-    this.docs = new PersistedDocs(adapter, { now, ...residency, clientId });
+    // Documents rest on the neutral id: a remote update never carries its structs, so Yjs never moves it.
+    this.docs = new PersistedDocs(adapter, { now, ...residency, clientId: neutralClientId });
     this.records = new RecordStore(adapter);
+    this.writerClients = new RegistryWriterClients(clients, clientId, neutralClientId, newClientId);
   }
 
   /** Opens the hub's storage, creating a new epoch for an empty one. */
@@ -79,11 +90,26 @@ export class HubStorage implements HubChangeLog, HubDocuments {
     while (clientId === undefined || (stored?.clientId === undefined && clients.owner(clientId) !== undefined)) {
       clientId = newClientId();
     }
-    const meta = { epoch: stored?.epoch ?? newEpoch(), cursor: stored?.cursor ?? 0, clientId };
-    if (stored?.clientId === undefined) await records.put(['hub', 'meta'], meta);
-    // Before any store's update is judged: no store may ever write under the hub's id.
+    // Drawn once, like the hub's id: not one a store or another of the hub's keys holds.
+    const neutralClientId =
+      stored?.neutralClientId ??
+      freshClientId(newClientId, (client) => client === clientId || clients.owner(client) !== undefined);
+    const meta = { epoch: stored?.epoch ?? newEpoch(), cursor: stored?.cursor ?? 0, clientId, neutralClientId };
+    if (stored?.clientId === undefined || stored.neutralClientId === undefined)
+      await records.put(['hub', 'meta'], meta);
+    // Before any store's update is judged: no store may ever write under the hub's ids.
     await clients.reserveHub(clientId);
-    const storage = new HubStorage(adapter, meta.epoch, meta.clientId, clients, now, residency);
+    await clients.reserveHub(neutralClientId);
+    const storage = new HubStorage(
+      adapter,
+      meta.epoch,
+      meta.clientId,
+      meta.neutralClientId,
+      clients,
+      now,
+      residency,
+      newClientId,
+    );
     const entries: [Sku, HubChange][] = [];
     for (const chunk of await adapter.loadRange(['hub', 'change'])) {
       const sku = SkuSchema.safeParse(chunk.key[2]);
@@ -162,7 +188,7 @@ export class HubStorage implements HubChangeLog, HubDocuments {
     return this.clients.reserve(writer, clients);
   }
 
-  /** The Yjs client id every document of this hub writes with. */
+  /** The Yjs client id this hub writes version 1 documents' `hub` entry with. */
   get hubClientId(): number {
     return this.clientId;
   }
@@ -257,7 +283,12 @@ export class HubStorage implements HubChangeLog, HubDocuments {
   }
 
   async flush(): Promise<void> {
-    await this.records.put(['hub', 'meta'], { epoch: this.epoch, cursor: this.current, clientId: this.clientId });
+    await this.records.put(['hub', 'meta'], {
+      epoch: this.epoch,
+      cursor: this.current,
+      clientId: this.clientId,
+      neutralClientId: this.neutralClientId,
+    });
     await this.adapter.flush();
   }
 

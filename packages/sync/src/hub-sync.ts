@@ -13,6 +13,7 @@ import type { RateBudget } from './budget.js';
 import type { ControlMessage } from './control.js';
 import { SyncMessageType, encodeDocFrame } from './frames.js';
 import type { HubChangeLog } from './hub-change-log.js';
+import { version1Update, type HubWriterClients } from './hub-clients.js';
 import { HubEngine, type HubWriteRecord, type Relay, type StoreConnection } from './hub-engine.js';
 import { HubSession, type HubSessionContext } from './hub-session.js';
 import type { Transport } from './transport.js';
@@ -52,6 +53,8 @@ export interface HubDocuments extends HubChangeLog {
    * instead (more than one new id, or more ids than one writer may hold).
    */
   reserveClients(writer: WriterKey, clients: readonly number[]): StorageWrite[] | string;
+  /** The client ids the hub writes under (one per key in schema version 2) and the neutral one documents rest on. */
+  readonly writerClients: HubWriterClients;
 }
 
 /** Something the hub's sync did, for logs and metrics. */
@@ -200,9 +203,11 @@ export class HubSync implements Relay {
   private allocator: AllocatorHooks | null = null;
   private stopAllocatorHearing: () => void = () => {};
   private readonly sessions: HubSessionContext;
+  private readonly writerClients: HubWriterClients;
 
   constructor(documents: HubDocuments, options: Partial<HubSyncOptions> = {}) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
+    this.writerClients = documents.writerClients;
     const { maxDeficit, now, onHubWrite } = this.options;
     this.engine = new HubEngine(documents, this, { maxDeficit, now, onHubWrite });
     this.sessions = {
@@ -239,11 +244,26 @@ export class HubSync implements Relay {
 
   /**
    * The engine's relay: sends an update the hub has committed, with its change
-   * number, to every live session except `except` (whatever SKUs its store holds).
+   * number, to every live session except `except` (whatever SKUs its store holds);
+   * a store that reads only schema version 1 gets it without version 2's ids.
    */
   relay(sku: Sku, update: Uint8Array, change: number, except?: StoreConnection): void {
     const frame = encodeDocFrame(sku, change, SyncMessageType.Update, update);
-    for (const session of this.live.values()) if (session !== except) session.sendFrame(frame);
+    let version1: Uint8Array | null = null;
+    for (const session of this.live.values()) {
+      if (session === except) continue;
+      if (session.readsVersion2) session.sendFrame(frame);
+      else {
+        // Sent even when nothing is left of the update: the store's cursor learns the change number from it.
+        version1 ??= encodeDocFrame(sku, change, SyncMessageType.Update, version1Update(update, this.writerClients));
+        session.sendFrame(version1);
+      }
+    }
+  }
+
+  servesVersion1(): boolean {
+    for (const session of this.live.values()) if (!session.readsVersion2) return true;
+    return false;
   }
 
   /**

@@ -4,6 +4,7 @@ import { TokenBucket, type RateBudget } from './budget.js';
 import { untilCommitted } from './commit-wait.js';
 import type { TopUp, TopUpResult } from './control.js';
 import type { AllocatorHooks, HubDocuments, TopUpAnswer } from './hub-sync.js';
+import { hubMark } from './location-shelf.js';
 
 /**
  * How long a top-up waits for the store changes it names to be applied here. A
@@ -30,7 +31,7 @@ export class SessionTopUps {
   private readonly tokens: TokenBucket;
 
   constructor(
-    private readonly documents: Pick<HubDocuments, 'open' | 'onCommit'>,
+    private readonly documents: Pick<HubDocuments, 'open' | 'onCommit' | 'writerClients'>,
     private readonly storeId: StoreId,
     /** The allocator attached now, read when each top-up is decided. */
     private readonly allocator: () => AllocatorHooks | null,
@@ -51,14 +52,19 @@ export class SessionTopUps {
    * clock for the SKU after it (the grant's changes included), which the store
    * waits to hold. No answer if the session is no longer `live` by then.
    */
-  async answer(request: TopUp, live: () => boolean, send: (result: TopUpResult) => void): Promise<void> {
+  async answer(
+    request: TopUp,
+    live: () => boolean,
+    send: (result: TopUpResult) => void,
+    version1Reader = false,
+  ): Promise<void> {
     await this.holding(request.sku, request.client, request.clock);
     if (!live()) return;
     const allocator = this.allocator();
     const answer =
       allocator === null ? NO_ALLOCATOR : await allocator.topUp(this.storeId, request.sku, request.quantity);
     const doc = await this.documents.open(request.sku);
-    const hub = { client: doc.clientID, clock: Y.getState(doc.store, doc.clientID) };
+    const hub = hubMark(doc, this.documents.writerClients, this.storeId, version1Reader);
     send({ type: 'topup-result', ref: request.ref, sku: request.sku, ...answer, ...hub });
   }
 

@@ -18,7 +18,7 @@ export class OrderReleases {
   private readonly awaiting = new Map<string, number>();
 
   constructor(
-    private readonly documents: Pick<HubDocuments, 'open' | 'onCommit'>,
+    private readonly documents: Pick<HubDocuments, 'open' | 'onCommit' | 'writerClients'>,
     private readonly sync: Pick<HubSync, 'send'>,
     private readonly releaseWaitMs: number,
     private readonly onEvent: (event: AllocatorEvent) => void,
@@ -66,7 +66,12 @@ export class OrderReleases {
           if (lacking === null) outgrown.abort();
           else if (shelf.posRights - lacking !== asked) {
             asked = shelf.posRights - lacking;
-            reached = this.sync.send(id, { type: 'release', sku, target: asked, ...hubMark(current) });
+            reached = this.sync.send(id, {
+              type: 'release',
+              sku,
+              target: asked,
+              ...hubMark(current, this.documents.writerClients, id),
+            });
           }
           return true;
         };

@@ -15,6 +15,17 @@ export function randomClientId(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
 }
 
+/**
+ * An id `draw` gives that `taken` does not refuse. After a refused draw it walks
+ * on from it (a full-period step over all 2^32 ids) instead of drawing again, so
+ * that a fixed draw, as deterministic runs use, still ends, and still repeats.
+ */
+export function freshClientId(draw: () => number, taken: (client: number) => boolean): number {
+  let client = draw();
+  while (taken(client)) client = (Math.imul(client, 2_654_435_761) + 1) >>> 0;
+  return client;
+}
+
 /** How a process keeps SKU documents in memory. */
 export interface ResidencyOptions {
   /**

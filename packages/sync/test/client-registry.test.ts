@@ -70,12 +70,20 @@ describe("client ids are reserved across documents, from the hub's durable regis
     expect(verdict).toMatchObject({ type: 'rejected', code: ErrorCode.UpdateClientIdTaken });
     expect((await hub.stock(TEA)).value).toBe(0);
 
-    // The hub writes TEA under its own id, as before: Yjs had no reason to move it.
+    // The document rests on the neutral id, and the hub writes TEA's version 1 entry under its own id, as before.
     const doc = await hub.storage.open(TEA);
+    const clients = hub.storage.writerClients;
+    expect(doc.clientID).toBe(clients.neutral);
     const update = capture(doc, (d) =>
-      applyOperation(d, HUB_WRITER, { type: 'receive', account: onlineAccount('A' as StoreId), quantity: 3 }),
+      applyOperation(
+        d,
+        HUB_WRITER,
+        { type: 'receive', account: onlineAccount('A' as StoreId), quantity: 3 },
+        null,
+        clients,
+      ),
     );
-    expect(doc.clientID).toBe(hubId);
+    expect(doc.clientID).toBe(clients.neutral);
     expect(Y.decodeUpdate(update).structs.map((s) => s.id.client)).toEqual([hubId]);
 
     // The store's own id goes through, and is now reserved to it.

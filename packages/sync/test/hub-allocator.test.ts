@@ -28,6 +28,7 @@ describe('hub allocator sweep', () => {
       skuCount: () => hub.storage.skuCount(),
       clientOwner: (client) => hub.storage.clientOwner(client),
       reserveClients: (writer, clients) => hub.storage.reserveClients(writer, clients),
+      writerClients: hub.storage.writerClients,
     };
     const allocator = new HubAllocator(counting, hub.engine, hub.sync, AllocatorConfigSchema.parse({}), () => 1_000);
     const skus = ['A', 'B', 'C', 'D', 'E'].map(sku);

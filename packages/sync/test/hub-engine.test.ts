@@ -30,6 +30,10 @@ class RecordingRelay implements Relay {
 
   constructor(private readonly log: string[]) {}
 
+  servesVersion1(): boolean {
+    return false;
+  }
+
   relay(target: Sku, _update: Uint8Array, change: number, except?: StoreConnection): void {
     const to = [this.a, this.b, this.a2].filter((c) => c !== except);
     for (const connection of to) {

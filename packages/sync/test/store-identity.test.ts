@@ -94,7 +94,11 @@ describe('store replica identity', () => {
     );
     expect(first.epoch).toBe('old');
     expect(first.cursor()).toBe(3);
-    expect((await first.open(MUG)).clientID).toBe(77);
+    expect(first.hubClientId).toBe(77);
+    // Documents rest on the neutral id, drawn from the same source and kept too.
+    const neutral = first.writerClients.neutral;
+    expect(neutral).not.toBe(77);
+    expect((await first.open(MUG)).clientID).toBe(neutral);
     const second = await HubStorage.open(
       adapter,
       () => 'new',
@@ -102,7 +106,8 @@ describe('store replica identity', () => {
       {},
       () => 99,
     );
-    expect((await second.open(TEA)).clientID).toBe(77);
+    expect(second.hubClientId).toBe(77);
+    expect((await second.open(TEA)).clientID).toBe(neutral);
   });
 });
 
