@@ -8,14 +8,14 @@ import { waitUntil } from './support/release-fixture.js';
 
 /**
  * A rolling upgrade with real processes: today's hub (it writes SKU documents in
- * schema version 2, sync protocol 6) with two stores still on the previous
- * release (commit 9419755: protocol 5, reads only schema version 1; its code
- * checked out from git history and run as it shipped, tests/support/old-release.ts)
- * and two on today's code. All four sell at once, more than their shelves hold and
- * beyond what their tills hold (so the hub tops them up from the online escrow),
- * while the storefront takes orders for pickup (confirmed, cancelled, left held);
- * then one old store is upgraded in place (stopped, today's code started on its
- * data directory) and selling goes on beside the other old one.
+ * schema version 2, sync protocol 6) with stores still on earlier code, checked
+ * out from git history and run as it shipped (tests/support/old-release.ts): two
+ * on the previous release (9419755, protocol 5) and one on 32c52bb, whose core
+ * reads only schema version 1; and two stores on today's code. All five sell at
+ * once, more than their shelves hold and beyond what their tills hold (so the hub
+ * tops them up from the online escrow), while the storefront takes orders for
+ * pickup (confirmed, cancelled, left held); then one old store is upgraded in
+ * place (stopped, today's code started on its data directory) and selling goes on.
  *
  * What it proves, from the hub's ledger and every store's own API: no SKU is
  * oversold anywhere and every unit is where the operations put it (the Jepsen
@@ -23,17 +23,29 @@ import { waitUntil } from './support/release-fixture.js';
  * each store reads its stock and rights as the hub reads them for it, the old
  * stores too (the hub keeps the version 1 `hub` entry current while one is
  * connected), so an old store never holds more rights than the hub gave it; a
- * sale beyond an old store's till is topped up as at a new one; old stores hold
- * only version 1's share of each document (no struct of version 2's writers);
- * every process stays up. Skipped, saying why, where git history lacks the release.
+ * sale beyond an old store's till is topped up as at a new one; stores on
+ * protocol 5 hold only version 1's share of each document (no struct of version
+ * 2's writers); every process stays up. Skipped, saying why, where git history
+ * lacks the releases.
  */
 
+/** The previous release: protocol 5, its hub wrote only version 1 (its core could already read version 2). */
 const RELEASE = '9419755';
+/**
+ * The last commit whose core reads only schema version 1 (protocol 5 too): a
+ * version 2 entry reaching it would be counted beside `hub`, twice. Its store
+ * shows what a store that cannot read version 2 makes of the hub's version 1 view.
+ */
+const V1_ONLY_RELEASE = '32c52bb';
 const OLD = ['old-a', 'old-b'] as const;
+const V1_ONLY = 'old-v1';
 const NEW = ['new-a', 'new-b'] as const;
-const STORES = [...OLD, ...NEW];
-/** The old store upgraded halfway; `old-b` stays on the release, so the hub serves version 1 throughout. */
+/** Every store that starts on earlier code. */
+const EARLIER = [...OLD, V1_ONLY];
+const STORES = [...EARLIER, ...NEW];
+/** The old store upgraded halfway; the others stay on their releases, so the hub serves version 1 throughout. */
 const UPGRADED = 'old-a';
+const STAYING = ['old-b', V1_ONLY];
 /** Sold at random at every store and ordered online. */
 const TRAFFIC_SKUS = ['MUG-1', 'LAMP-1'] as const;
 /**
@@ -44,7 +56,7 @@ const TOP_UP_SKUS = ['TEA-1', 'TEA-2'] as const;
 /** A top-up waits for the hub up to this long: generous, so a slow machine does not turn one into a refusal. */
 const STORE_FLAGS = ['--top-up-wait-ms', '5000'];
 
-const missing = missingHistory(RELEASE);
+const missing = missingHistory(RELEASE) ?? missingHistory(V1_ONLY_RELEASE);
 if (missing !== undefined) console.warn(`rolling-upgrade test skipped: ${missing}`);
 
 interface LocationStock {
@@ -201,7 +213,7 @@ class Clients {
   }
 }
 
-describe.skipIf(missing !== undefined)(`rolling upgrade: release ${RELEASE}'s stores beside today's`, () => {
+describe.skipIf(missing !== undefined)(`rolling upgrade: ${EARLIER.join(', ')} on earlier code`, () => {
   const cluster = new Cluster({
     // An online floor of 3: each till holds all but 3 units of a fresh shelf, so a sale beyond it needs a top-up.
     hubFlags: ['--escrow-online-floor', '3', '--reservation-ttl-ms', '600000', '--rate-limit', '0'],
@@ -209,28 +221,33 @@ describe.skipIf(missing !== undefined)(`rolling upgrade: release ${RELEASE}'s st
   const clients = new Clients(cluster);
   const hub = (): string => cluster.hub?.url ?? '';
   const auth = (): Record<string, string> => ({ authorization: `Bearer ${cluster.apiToken}` });
-  let preparing: Promise<OldRelease> | undefined;
+  let preparing: Promise<OldRelease>[] = [];
   /** Sales that went through only by a top-up, by store. */
   const toppedUp = new Map<string, number>();
 
   beforeAll(async () => {
-    // The release's checkout and install run while the hub starts, its stores while today's start.
-    preparing = OldRelease.prepare(RELEASE);
-    preparing.catch(() => {}); // awaited below, where a failure fails the suite
+    // The releases' checkouts and installs run while the hub starts, their stores while today's start.
+    preparing = [RELEASE, V1_ONLY_RELEASE].map((commit) => OldRelease.prepare(commit));
+    for (const p of preparing) p.catch(() => {}); // awaited below, where a failure fails the suite
     await cluster.startHub();
-    await Promise.all([
+    const started = async (at: number, ids: readonly string[]): Promise<void> => {
+      const release = await preparing[at];
+      if (release === undefined) throw new Error(`no release ${at}`);
+      console.info(`release ${release.commit} checked out and installed in ${release.setupMs} ms`);
+      await Promise.all(ids.map((id) => release.startStore(cluster, id, STORE_FLAGS)));
+    };
+    // Every start ends before a failure is thrown, so afterAll stops every store that came up.
+    const starts = await Promise.allSettled([
       ...NEW.map((id) => cluster.startStore(id, { flags: STORE_FLAGS })),
-      (async () => {
-        const release = await preparing;
-        console.info(`release ${RELEASE} checked out and installed in ${release.setupMs} ms`);
-        await Promise.all(OLD.map((id) => release.startStore(cluster, id, STORE_FLAGS)));
-      })(),
+      started(0, OLD),
+      started(1, [V1_ONLY]),
     ]);
+    for (const start of starts) if (start.status === 'rejected') throw start.reason;
   }, 120_000);
 
   afterAll(async () => {
     await cluster.stop();
-    (await preparing?.catch(() => undefined))?.remove();
+    for (const p of preparing) (await p.catch(() => undefined))?.remove();
   }, 30_000);
 
   const stockAt = async (sku: string): Promise<SkuStock> => {
@@ -428,35 +445,38 @@ describe.skipIf(missing !== undefined)(`rolling upgrade: release ${RELEASE}'s st
     await sellBeyondTills('TEA-1');
     await settle('after the top-ups');
     // The old stores count it so (old-a's counters go with its process at the upgrade).
-    for (const id of OLD) expect(await toppedUpSales(id), id).toBe(1);
+    for (const id of EARLIER) expect(await toppedUpSales(id), id).toBe(1);
     // Only TEA-1 has had a hub write (the grants), which migrated it to version 2.
     const all = await ledgers();
-    for (const id of OLD) expectVersion1Share(all, id, ['TEA-1']);
+    for (const id of EARLIER) expectVersion1Share(all, id, ['TEA-1']);
     for (const id of NEW) expectWholeDocuments(all, id);
   });
 
-  it('all four sell at once, beyond their shelves, while the storefront takes, confirms and cancels orders', async () => {
+  it('every store sells at once, beyond its shelf, while the storefront takes, confirms and cancels orders', async () => {
     await traffic('round-1', 1, 10, 12);
     await settle('after the first round');
     const all = await ledgers();
-    for (const id of OLD) expectVersion1Share(all, id, ['TEA-1']);
+    for (const id of EARLIER) expectVersion1Share(all, id, ['TEA-1']);
     for (const id of NEW) expectWholeDocuments(all, id);
   });
 
-  it('an old store upgraded in place syncs and sells beside the other, which the hub still serves', async () => {
+  it('an old store upgraded in place syncs and sells beside the others, which the hub still serves', async () => {
     await cluster.stores.get(UPGRADED)?.stop();
     cluster.stores.delete(UPGRADED);
     await cluster.startStore(UPGRADED, { flags: STORE_FLAGS });
     await receiveEverywhere(TRAFFIC_SKUS, 10, 'restock');
     await receiveEverywhere(['TEA-2'], 12, 'upgraded');
     await settle('after the upgrade');
-    // TEA-2's first hub write, and so its migration, comes with old-b connected: old-b reads its grant in `hub`.
+    // TEA-2's first hub write, and so its migration, comes with stores on protocol 5 connected: they read its grants in `hub`.
     await sellBeyondTills('TEA-2');
     await traffic('round-2', 2, 14, 12);
     await settle('after the second round');
     const all = await ledgers();
-    expectVersion1Share(all, 'old-b', TOP_UP_SKUS);
+    for (const id of STAYING) expectVersion1Share(all, id, TOP_UP_SKUS);
     for (const id of NEW) expectWholeDocuments(all, id);
+    // Not the upgraded store's: it catches up by cursor, so a document it held clean keeps version 1's
+    // share until a relay leaves it a gap to ask for (docs/protocol.md, "Gaps heal themselves").
+    // Its totals must match all the same (settle), read from `hub` meanwhile.
   });
 
   it('nothing is oversold, every unit is accounted for, and each store reads as the hub reads it', async () => {
@@ -521,11 +541,13 @@ describe.skipIf(missing !== undefined)(`rolling upgrade: release ${RELEASE}'s st
     const states = new Set([...clients.orders.values()].map((o) => o.state));
     expect([...states].sort()).toEqual(['cancelled', 'confirmed', 'held']);
 
-    // Every sale beyond a till went through, twice per store; the last old store counts its own, the hub its grants.
+    // Every sale beyond a till went through, twice per store; the stores left on earlier code count theirs, the hub its grants.
     for (const id of STORES) expect(toppedUp.get(id), id).toBe(2);
-    expect(await toppedUpSales('old-b')).toBeGreaterThanOrEqual(2);
+    for (const id of STAYING) expect(await toppedUpSales(id), id).toBeGreaterThanOrEqual(2);
     const hubMetrics = await (await fetch(`${hub()}/metrics`)).text();
-    expect(metricSum(hubMetrics, 'shelfsync_escrow_grants_total', { reason: 'topup' })).toBeGreaterThanOrEqual(8);
+    expect(metricSum(hubMetrics, 'shelfsync_escrow_grants_total', { reason: 'topup' })).toBeGreaterThanOrEqual(
+      2 * STORES.length,
+    );
 
     // Every process is still up, and each store connected and caught up.
     expect(isRunning(cluster.hub)).toBe(true);
@@ -536,6 +558,6 @@ describe.skipIf(missing !== undefined)(`rolling upgrade: release ${RELEASE}'s st
 
 if (missing !== undefined) {
   describe('rolling upgrade', () => {
-    it.skip(`needs release ${RELEASE} from git history: ${missing}`, () => {});
+    it.skip(`needs releases ${RELEASE} and ${V1_ONLY_RELEASE} from git history: ${missing}`, () => {});
   });
 }
