@@ -11,6 +11,7 @@ import {
   HELLO_DIRTY_BYTES,
   MAX_HELLO_DIRTY,
   MAX_SKU_LIST,
+  SCHEMA_2_PROTOCOL,
   forProtocol,
   type ControlMessage,
   type Hello,
@@ -98,9 +99,11 @@ export class StoreSession {
   /** The cursor is saved lazily while live; on close whatever it gained is kept. */
   private saveCursorOnClose(): void {
     if (this.caughtUp && this.welcome !== null && this.cursor.unsaved > 0) {
-      this.documents.saveCursor(this.welcome.epoch, this.cursor.save()).catch((error: unknown) => {
-        this.options.onEvent({ type: 'protocol-error', detail: `saving the cursor failed: ${String(error)}` });
-      });
+      this.documents
+        .saveCursor(this.welcome.epoch, this.cursor.save(), this.options.protocol)
+        .catch((error: unknown) => {
+          this.options.onEvent({ type: 'protocol-error', detail: `saving the cursor failed: ${String(error)}` });
+        });
     }
   }
 
@@ -114,8 +117,9 @@ export class StoreSession {
 
   start(): void {
     this.queue = this.queue.then(async () => {
-      const [{ epoch, cursor }, dirty] = await Promise.all([this.documents.loadCursor(), this.documents.dirty()]);
+      const [saved, dirty] = await Promise.all([this.documents.loadCursor(), this.documents.dirty()]);
       if (this.state === 'closed') return;
+      const { epoch, cursor } = cursorToResume(saved, this.options.protocol);
       this.transport.send(
         encodeControlFrame({
           type: 'hello',
@@ -336,7 +340,7 @@ export class StoreSession {
     // Saved every CURSOR_SAVE_EVERY changes, not each one: a cursor that lags
     // after a crash only means a slightly larger catch-up.
     if (this.cursor.unsaved >= CURSOR_SAVE_EVERY)
-      await this.documents.saveCursor(this.welcome.epoch, this.cursor.save());
+      await this.documents.saveCursor(this.welcome.epoch, this.cursor.save(), this.options.protocol);
   }
 
   private async checkCaughtUp(): Promise<void> {
@@ -344,7 +348,7 @@ export class StoreSession {
     if (this.caughtUp || welcome === null || this.state !== 'live') return;
     if (this.awaitingStep2.size > 0 || this.catchingUp.size > 0 || this.sent.catchUpPending) return;
     this.caughtUp = true;
-    await this.documents.saveCursor(welcome.epoch, this.cursor.save());
+    await this.documents.saveCursor(welcome.epoch, this.cursor.save(), this.options.protocol);
     this.owner.recordSynced(this.cursor.current);
     this.options.onEvent({ type: 'caught-up', cursor: this.cursor.current, skus: welcome.changed.length });
     this.owner.sendReports();
@@ -368,4 +372,21 @@ function hubMark(message: {
   return message.client === undefined || message.clock === undefined
     ? undefined
     : { client: message.client, clock: message.clock };
+}
+
+/**
+ * Where a store resumes its catch-up. A cursor kept under a protocol older than
+ * SCHEMA_2_PROTOCOL (or before the protocol was kept) counts for nothing once the
+ * store reads schema version 2: the hub sent it only version 1's share of each
+ * document, and a catch-up from that cursor would never send it the rest. It
+ * starts over, as from another epoch: every SKU once, each step 2 bringing what
+ * its document lacks.
+ */
+export function cursorToResume(
+  saved: { epoch: string | null; cursor: number; protocol?: number | undefined },
+  protocol: number,
+): { epoch: string | null; cursor: number } {
+  const sharedOnlyVersion1 = saved.protocol === undefined || saved.protocol < SCHEMA_2_PROTOCOL;
+  if (protocol >= SCHEMA_2_PROTOCOL && sharedOnlyVersion1) return { epoch: null, cursor: 0 };
+  return { epoch: saved.epoch, cursor: saved.cursor };
 }

@@ -8,7 +8,12 @@ import type { StoreDocuments } from './store-sync.js';
 
 /** Key prefix of the dirty marks: one empty record per SKU with local changes the hub may lack. */
 const DIRTY = 'dirty';
-const CursorSchema = z.strictObject({ epoch: z.string().nullable(), cursor: z.int().min(0) });
+const CursorSchema = z.strictObject({
+  epoch: z.string().nullable(),
+  cursor: z.int().min(0),
+  // Absent in data written before it was kept.
+  protocol: z.int().min(0).optional(),
+});
 /** Who this replica is: its Yjs client id, and whether it has finished its first sync with the hub. */
 const IdentitySchema = z.strictObject({ clientId: ClientIdSchema, firstSyncDone: z.boolean() });
 const IDENTITY_KEY = ['store', 'identity'];
@@ -135,11 +140,11 @@ export class StoreStorage implements StoreDocuments {
     return this.adapter.writeBatch(clean.map((sku) => ({ key: [DIRTY, sku], remove: true as const })));
   }
 
-  async loadCursor(): Promise<{ epoch: string | null; cursor: number }> {
+  async loadCursor(): Promise<{ epoch: string | null; cursor: number; protocol?: number | undefined }> {
     return (await this.records.get(['sync', 'cursor'], CursorSchema)) ?? { epoch: null, cursor: 0 };
   }
 
-  saveCursor(epoch: string, cursor: number): Promise<void> {
-    return this.records.put(['sync', 'cursor'], { epoch, cursor });
+  saveCursor(epoch: string, cursor: number, protocol: number): Promise<void> {
+    return this.records.put(['sync', 'cursor'], { epoch, cursor, protocol });
   }
 }

@@ -23,9 +23,12 @@ export interface StoreDocuments {
    * that a local change recorded after the call is never cleaned by it.
    */
   markClean(skus: readonly Sku[]): Promise<void>;
-  /** The hub change cursor this store last caught up to. */
-  loadCursor(): Promise<{ epoch: string | null; cursor: number }>;
-  saveCursor(epoch: string, cursor: number): Promise<void>;
+  /**
+   * The hub change cursor this store last caught up to, and the sync protocol it
+   * was caught up under (absent in data written before it was kept).
+   */
+  loadCursor(): Promise<{ epoch: string | null; cursor: number; protocol?: number | undefined }>;
+  saveCursor(epoch: string, cursor: number, protocol: number): Promise<void>;
 }
 
 /** A change the hub refused, as its `error` frame says: a code and a sentence (frames carry no details). */

@@ -172,6 +172,36 @@ describe('a store that reads only schema version 1 (protocol 5)', () => {
     expect(schemaVersion(doc)).toBe(1);
   });
 
+  it('upgraded in place to protocol 6, it catches up every SKU once and then holds the whole document', async () => {
+    const hub = await TestHub.create();
+    const adapter = new MemoryStorageAdapter();
+    const old = await TestStore.create('A', adapter, 5);
+    old.connect(hub);
+    await until(() => old.caughtUpCount() === 1);
+    await old.apply(MUG, receive(A, 10));
+    await old.apply(MUG, release(A, 6));
+    await until(async () => rightsOf(await hub.storage.open(MUG), onlineAccount(A)) === 6);
+    await hubWrites(hub, MUG, grant(A, 2));
+    await until(async () => rightsOf(await old.storage.open(MUG), storeAccount(A)) === 6);
+    // Its cursor, saved as it goes, is current: a catch-up from it alone would never send version 2's part.
+    old.disconnect();
+    await until(async () => (await old.storage.loadCursor()).cursor === hub.storage.cursor());
+
+    const upgraded = await TestStore.create('A', adapter);
+    upgraded.connect(hub);
+    await until(() => upgraded.caughtUpCount() === 1);
+    const doc = await upgraded.storage.open(MUG);
+    const hubDoc = await hub.storage.open(MUG);
+    expect(schemaVersion(doc)).toBe(2);
+    expect(Y.encodeStateVector(doc)).toEqual(Y.encodeStateVector(hubDoc));
+    expect(await upgraded.storage.loadCursor()).toMatchObject({ protocol: 6, cursor: hub.storage.cursor() });
+
+    // A hub write it was not part of reaches it as to any version 2 store.
+    await hubWrites(hub, MUG, grant(A, 1));
+    await until(() => rightsOf(doc, storeAccount(A)) === rightsOf(hubDoc, storeAccount(A)));
+    expect(Y.encodeStateVector(doc)).toEqual(Y.encodeStateVector(hubDoc));
+  });
+
   it('once no such store is connected, the hub stops rewriting the hub entry', async () => {
     const hub = await TestHub.create();
     await heldBy(hub, MUG, 2);
