@@ -4,7 +4,7 @@ import * as Y from 'yjs';
 import { checkHistory, type FinalSku, type HistoryEvent, type Refusal } from '../packages/checker/src/index.js';
 import { Cluster, get, post, type JsonResponse } from './support/cluster.js';
 import { OldRelease, missingHistory } from './support/old-release.js';
-import { waitUntil } from './support/release-fixture.js';
+import { waitUntil, type LocationStock } from './support/release-fixture.js';
 
 /**
  * A rolling upgrade with real processes: today's hub (it writes SKU documents in
@@ -58,15 +58,6 @@ const STORE_FLAGS = ['--top-up-wait-ms', '5000'];
 
 const missing = missingHistory(RELEASE) ?? missingHistory(V1_ONLY_RELEASE);
 if (missing !== undefined) console.warn(`rolling-upgrade test skipped: ${missing}`);
-
-interface LocationStock {
-  location: string;
-  onShelf: number;
-  posRights: number;
-  onlineRights: number;
-  reserved: number;
-  deficit: number;
-}
 
 interface SkuStock {
   available: number;

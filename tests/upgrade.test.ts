@@ -13,6 +13,7 @@ import {
   startAll,
   waitUntil,
   withApiToken,
+  type LocationStock,
   type Snapshot,
 } from './support/release-fixture.js';
 
@@ -24,18 +25,9 @@ interface Fixture {
   readonly afterExpiry: Snapshot;
 }
 
-interface Location {
-  location: string;
-  onShelf: number;
-  posRights: number;
-  onlineRights: number;
-  reserved: number;
-  deficit: number;
-}
-
 interface Stock {
   available: number;
-  locations: Location[];
+  locations: LocationStock[];
 }
 
 interface Reservation {

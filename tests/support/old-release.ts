@@ -1,5 +1,5 @@
-import type { ChildCommand, ProcessCluster } from '@shelfsync/cli';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { startCommand, type ChildCommand, type ProcessCluster } from '@shelfsync/cli';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,9 +49,6 @@ function installEnv(): NodeJS.ProcessEnv {
     Object.entries(process.env).filter(([name]) => !/^(npm|pnpm)_/i.test(name) || keep.test(name)),
   );
 }
-
-/** Variables that carry secrets themselves: children get files instead (as the cluster's own starts). */
-const SECRET_VARIABLES = ['SHELFSYNC_SECRET', 'SHELFSYNC_API_TOKEN', 'SHELFSYNC_TOKEN', 'SHELFSYNC_MANAGER_TOKEN'];
 
 export class OldRelease {
   private constructor(
@@ -133,44 +130,12 @@ async function run(command: string, args: readonly string[], cwd: string, env: N
   }
 }
 
-/**
- * `shelfsync <args>` of the tree at `root`, under that tree's own tsx, resolved
- * once it prints its "listening on" line (as the cluster's `startCommand` does).
- */
-function startCli(root: string, args: readonly string[], timeoutMs = 30_000): Promise<ChildCommand> {
-  const env: NodeJS.ProcessEnv = { ...process.env, SHELFSYNC_LOG_LEVEL: 'warn' };
-  for (const name of SECRET_VARIABLES) delete env[name];
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'apps', 'cli', 'src', 'main.ts'), ...args], {
+/** `shelfsync <args>` of the tree at `root`, under that tree's own tsx, resolved once it prints its "listening on" line. */
+function startCli(root: string, args: readonly string[]): Promise<ChildCommand> {
+  return startCommand(args, {
+    entry: join(root, 'apps', 'cli', 'src', 'main.ts'),
+    nodeArgs: ['--import', 'tsx'],
     cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env,
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`release store ${args.join(' ')} did not start within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      output += chunk;
-      const match = /^(.*listening on (http:\/\/\S+).*)\n/m.exec(output);
-      if (match?.[1] === undefined || match[2] === undefined) return;
-      clearTimeout(timer);
-      resolve({
-        child,
-        url: match[2],
-        line: match[1],
-        stop: async () => {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-          await exited;
-        },
-      });
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`release store ${args.join(' ')} exited with ${String(code)} before listening`));
-    });
+    env: { SHELFSYNC_LOG_LEVEL: 'warn' },
   });
 }

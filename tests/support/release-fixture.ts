@@ -313,3 +313,13 @@ export async function settle(
   if (settled === null) throw new Error('unreachable: settled without a read');
   return settled;
 }
+
+/** One location of the hub's storefront stock read (`GET /v1/stock/:sku`), as the upgrade tests compare it. */
+export interface LocationStock {
+  location: string;
+  onShelf: number;
+  posRights: number;
+  onlineRights: number;
+  reserved: number;
+  deficit: number;
+}

@@ -24,6 +24,10 @@ export interface StartOptions {
   /** Node flags that let it run TypeScript; default: this process's own (the CLI runs under tsx). */
   readonly nodeArgs?: readonly string[];
   readonly timeoutMs?: number;
+  /** The CLI to run; default this tree's (another release's, in upgrade tests). */
+  readonly entry?: string;
+  /** Its working directory (where `nodeArgs` such as `--import tsx` resolve); default this process's. */
+  readonly cwd?: string;
 }
 
 /**
@@ -31,11 +35,12 @@ export interface StartOptions {
  * "listening on <url>" line.
  */
 export function startCommand(args: readonly string[], options: StartOptions = {}): Promise<ChildCommand> {
-  const { env = {}, nodeArgs = process.execArgv, timeoutMs = 30_000 } = options;
+  const { env = {}, nodeArgs = process.execArgv, timeoutMs = 30_000, entry = CLI_ENTRY, cwd } = options;
   const inherited = { ...process.env };
   // A secret in the environment is readable by any process of the same user: none is passed down unasked.
   for (const name of SECRET_VARIABLES) delete inherited[name];
-  const child = spawn(process.execPath, [...nodeArgs, CLI_ENTRY, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, entry, ...args], {
+    ...(cwd === undefined ? {} : { cwd }),
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...inherited, ...env },
   });
