@@ -236,7 +236,7 @@ export class HubEngine implements HubWriter {
     try {
       if (schemaVersion(doc) === 1 && wouldApply(doc, op, clients)) migrateToV2(doc, sku, clients, this);
       result = applyOperation(doc, HUB_WRITER, op, this, clients);
-      if (this.relay.servesVersion1()) mirrorVersion1(doc, clients, this);
+      if (result.ok && this.relay.servesVersion1()) mirrorVersion1(doc, clients, this);
     } finally {
       doc.off('update', capture);
     }
