@@ -1,5 +1,6 @@
 import { isRunning, metricSum } from '@shelfsync/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '@shelfsync/protocol';
 import * as Y from 'yjs';
 import { checkHistory, type FinalSku, type HistoryEvent, type Refusal } from '../packages/checker/src/index.js';
 import { Cluster, get, post, type JsonResponse } from './support/cluster.js';
@@ -73,18 +74,6 @@ interface StoreSku {
 
 interface Ledger extends FinalSku {
   stateVector: string;
-}
-
-/** A small seeded generator (mulberry32): the same plan of operations on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The problem's code and details, as the checker reads a refusal. */
@@ -367,7 +356,7 @@ describe.skipIf(missing !== undefined)(`rolling upgrade: ${EARLIER.join(', ')} o
    * named store or anywhere), confirming a third, cancelling a third.
    */
   const traffic = async (round: string, seed: number, salesPerStore: number, orders: number): Promise<void> => {
-    const random = seeded(seed);
+    const random = seededRandom(seed);
     const pick = <T>(from: readonly T[]): T => from[Math.floor(random() * from.length)] as T;
     const plans = STORES.map((id) =>
       Array.from({ length: salesPerStore }, (_, i) => ({
