@@ -1,7 +1,7 @@
 import { applyOperation, createSkuDoc, type Operation } from '@shelfsync/core';
 import { storeWriter, type StoreId } from '@shelfsync/protocol';
 import {
-  PROTOCOL_VERSION,
+  STORE_PROTOCOL,
   SyncMessageType,
   decodeFrame,
   encodeControlFrame,
@@ -38,7 +38,7 @@ export class RawStoreClient {
     });
     const client = new RawStoreClient(storeId, socket);
     client.sendRaw(
-      encodeControlFrame({ type: 'hello', protocol: PROTOCOL_VERSION, storeId, epoch: null, cursor: 0, dirty: [] }),
+      encodeControlFrame({ type: 'hello', protocol: STORE_PROTOCOL, storeId, epoch: null, cursor: 0, dirty: [] }),
     );
     await client.waitFor((f) => f.kind === 'control' && f.message.type === 'welcome');
     return client;

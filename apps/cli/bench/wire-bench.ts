@@ -1,5 +1,6 @@
 import { InProcessChain, addWire, type WireCount, type WireSnapshot } from '@shelfsync/point-of-sale/testing';
 import { SkuSchema } from '@shelfsync/protocol';
+import { SHARE_PROTOCOL } from '@shelfsync/sync';
 
 export interface BenchRow {
   readonly name: string;
@@ -17,6 +18,8 @@ const STOCK = 1_000;
 const SALE_GAP_MS = 5_000;
 /** The hub's rebalancing timer (`--escrow-rebalance-ms`, default 60 s), run on the virtual clock. */
 const SWEEP_EVERY_MS = 60_000;
+/** The hub's cursor timer (`HubSyncOptions.cursorEveryMs`, default 60 s): a cost per store and minute, not per sale. */
+const CURSOR_EVERY_MS = 60_000;
 /** The second scenario spreads the same sales over this many stores. */
 const SPREAD_SELLERS = 10;
 
@@ -48,8 +51,8 @@ async function done(chain: InProcessChain, what: string, answer: Promise<{ statu
  * the hub's entry holds every store's online account, as after a day of
  * operation), then the delivery it sells from, of which the escrow keeps its floor.
  */
-async function openChain(ids: readonly string[]): Promise<InProcessChain> {
-  const chain = await InProcessChain.open({ stores: ids, connect: false });
+async function openChain(ids: readonly string[], protocol: number): Promise<InProcessChain> {
+  const chain = await InProcessChain.open({ stores: ids, connect: false, protocol });
   try {
     // One store on line at a time, so nothing here is relayed to every store (N²
     // applies of an N-entry document: minutes at 500 stores, none of it measured).
@@ -152,6 +155,22 @@ function row(name: string, run: Scenario, what: string): BenchRow {
   };
 }
 
+/**
+ * The cursor message the hub's timer sends each store whose cursor moved (every
+ * store, after the sales above): a cost per store and minute, whatever the
+ * number of sales, so it is not counted per sale.
+ */
+async function cursorRow(chain: InProcessChain, ids: readonly string[]): Promise<BenchRow> {
+  const before = chain.wire();
+  await chain.flushCursors();
+  const down = sum(chain.wire(before), ids, 'down');
+  return {
+    name: `wire: ${ids.length} stores, the cursor timer`,
+    value: `${bytes(down.bytes / ids.length)} per store`,
+    note: `${frames(down.frames / ids.length)} per store each ${CURSOR_EVERY_MS / 1000} s while changes are committed anywhere: ${(((down.bytes / ids.length) * 86_400_000) / CURSOR_EVERY_MS / 1024).toFixed(1)} KB per store a day at most`,
+  };
+}
+
 /** One chain size, and the sales each of its runs makes. */
 export interface WireSize {
   readonly stores: number;
@@ -160,15 +179,11 @@ export interface WireSize {
   readonly fewer?: string;
 }
 
-/** 200 sales, but 100 at 500 stores: each sale is applied by 500 replicas in this one process. */
+/** 200 sales at each size. */
 const SIZES: readonly WireSize[] = [
   { stores: 10, sales: 200 },
   { stores: 100, sales: 200 },
-  {
-    stores: 500,
-    sales: 100,
-    fewer: 'not 200: 499 replicas apply each sale, all in this one process',
-  },
+  { stores: 500, sales: 200 },
 ];
 
 /**
@@ -178,12 +193,15 @@ const SIZES: readonly WireSize[] = [
  * spread over ten stores, then one sale that empties the seller's till, which
  * the allocator refills from the escrow (a hub write).
  */
-export async function runWireBench(sizes: readonly WireSize[] = SIZES): Promise<BenchRow[]> {
+export async function runWireBench(
+  sizes: readonly WireSize[] = SIZES,
+  protocol: number = SHARE_PROTOCOL,
+): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   for (const { stores: n, sales, fewer } of sizes) {
     const ids = storeIds(n);
     const opened = performance.now();
-    const chain = await openChain(ids);
+    const chain = await openChain(ids, protocol);
     const setup = `setup ${((performance.now() - opened) / 1000).toFixed(1)} s`;
     const count = `${sales} sales of 1 unit${fewer === undefined ? '' : ` (${fewer})`}`;
     try {
@@ -199,7 +217,7 @@ export async function runWireBench(sizes: readonly WireSize[] = SIZES): Promise<
         row(
           `wire: ${n} stores hold the SKU, ${spread.length} sell`,
           many,
-          `${count} round the sellers; a seller's down includes the others' sales relayed`,
+          `${count} round the sellers${protocol >= SHARE_PROTOCOL ? '' : "; a seller's down includes the others' sales relayed"}`,
         ),
       );
 
@@ -216,6 +234,7 @@ export async function runWireBench(sizes: readonly WireSize[] = SIZES): Promise<
           `1 sale of ${rights} units, the till's rights`,
         ),
       );
+      if (protocol >= SHARE_PROTOCOL) rows.push(await cursorRow(chain, ids));
     } finally {
       chain.close();
     }

@@ -64,6 +64,18 @@ export function filterUpdate(update: Uint8Array, clients: ClientFilter): Uint8Ar
 }
 
 /**
+ * Every client id an update touches: those of its structs and of its delete
+ * ranges. A replica whose share holds none of them has nothing to take from it.
+ * Throws when the bytes do not decode.
+ */
+export function updateClients(update: Uint8Array): Set<number> {
+  const { structs, ds } = Y.decodeUpdate(update);
+  const clients = new Set<number>(ds.clients.keys());
+  for (const struct of structs) clients.add(struct.id.client);
+  return clients;
+}
+
+/**
  * What a replica holding the share `clients` of `doc` lacks, given its state
  * vector (everything when omitted): `Y.encodeStateAsUpdate(doc, remote)`
  * restricted to those clients, delete set included, and byte for byte equal to

@@ -47,6 +47,13 @@ export {
 } from './validate-update.js';
 export { ledgerSummary, type LedgerSummary } from './summary.js';
 export { heldClientOwners } from './client-owners.js';
-export { encodeShare, filterUpdate, shareStateVector, type ClientFilter, type ClientSet } from './filtered-update.js';
+export {
+  encodeShare,
+  filterUpdate,
+  shareStateVector,
+  updateClients,
+  type ClientFilter,
+  type ClientSet,
+} from './filtered-update.js';
 export { schemaVersion, type WriterClients } from './version.js';
 export { migrateToV2, mirrorVersion1, type Migration } from './migrate.js';

@@ -29,8 +29,8 @@ function parseJson(data: Uint8Array): unknown {
  */
 export class ClientRegistry {
   private readonly owners = new Map<number, WriterKey>();
-  /** How many ids each writer holds. */
-  private readonly counts = new Map<WriterKey, number>();
+  /** The ids each writer holds, in the order they were reserved. */
+  private readonly byWriter = new Map<WriterKey, number[]>();
   /** Ids whose record is on disk; the others are reserved in memory, their record riding with each commit until one lands. */
   private readonly durable = new Set<number>();
   /** The id the hub writes each of its version 2 keys (`online:<location>`, `meta`) under. */
@@ -59,6 +59,11 @@ export class ClientRegistry {
   /** Whether any id is recorded yet (a hub's data from before the registry has none). */
   get empty(): boolean {
     return this.owners.size === 0;
+  }
+
+  /** Every id reserved to `writer` (a store: one per replica it ever had). */
+  idsOf(writer: WriterKey): readonly number[] {
+    return this.byWriter.get(writer) ?? [];
   }
 
   /** The writer `client` is reserved to, or undefined. */
@@ -140,7 +145,7 @@ export class ClientRegistry {
   reserve(writer: WriterKey, clients: readonly number[]): StorageWrite[] | string {
     const fresh = clients.filter((client) => !this.owners.has(client));
     if (fresh.length > 1) return `an update may bring one new client id, this one brings ${fresh.length}`;
-    if (fresh.length === 1 && (this.counts.get(writer) ?? 0) >= MAX_CLIENTS_PER_WRITER) {
+    if (fresh.length === 1 && this.idsOf(writer).length >= MAX_CLIENTS_PER_WRITER) {
       return `${writer} already writes under ${MAX_CLIENTS_PER_WRITER} client ids, one per replica it ever had`;
     }
     const writes: StorageWrite[] = [];
@@ -164,7 +169,9 @@ export class ClientRegistry {
 
   private set(client: number, writer: WriterKey): void {
     this.owners.set(client, writer);
-    this.counts.set(writer, (this.counts.get(writer) ?? 0) + 1);
+    const ids = this.byWriter.get(writer);
+    if (ids === undefined) this.byWriter.set(writer, [client]);
+    else ids.push(client);
   }
 
   private key(client: number): string[] {

@@ -6,9 +6,11 @@ import { z } from 'zod';
  * top-ups and releases, 3 the override cap, 4 the store's clock on a top-up and
  * the store's rights at the hub in its answer, 5 the store's report of a refused
  * sale (`refused`) and the hub's clock on a release, 6 a store that reads SKU
- * documents of schema version 2 (ADR 0021).
+ * documents of schema version 2 (ADR 0021), 7 a store that holds only its share
+ * of each document and learns the hub's change cursor from `cursor` messages
+ * (ADR 0022).
  */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 /**
  * The first protocol whose stores read schema version 2. An older store is sent
@@ -17,6 +19,23 @@ export const PROTOCOL_VERSION = 6;
  * of the id that writes `hub` (docs/protocol.md, "Versions").
  */
 export const SCHEMA_2_PROTOCOL = 6;
+
+/**
+ * The first protocol whose stores hold only their share of each document: their
+ * own entries, their location's online account and `meta` (ADR 0022). Such a
+ * store is sent only the updates and step 2s of its share, and `cursor`
+ * messages for the changes it is not sent. An older store gets every update.
+ */
+export const SHARE_PROTOCOL = 7;
+
+/**
+ * The protocol a store speaks unless told otherwise. Holding only its share
+ * (SHARE_PROTOCOL) leaves a store without the other locations' entries, from
+ * which its console and refusal reports read chain-wide availability today; it
+ * becomes the default once those figures come from the hub's availability
+ * summary (ADR 0022).
+ */
+export const STORE_PROTOCOL = SCHEMA_2_PROTOCOL;
 
 /**
  * The oldest protocol this code still speaks: a hub takes stores from
@@ -86,6 +105,8 @@ export const AckSchema = z.strictObject({
   type: z.literal('ack'),
   ref: z.int().min(1),
   change: z.int().min(1).optional(),
+  /** Protocol 7: what a `cursor` message would say, when it moved since the store was last told. */
+  cursor: Cursor.optional(),
 });
 
 /** Either way: a coded error, about one frame (`ref`, `sku`) or the session. */
@@ -172,6 +193,19 @@ export const RefusedSchema = z.strictObject({
   chainAvailable: Units.optional(),
 });
 
+/**
+ * Hub -> store (protocol 7): every change up to `cursor` that the store's share
+ * holds has been sent to it before this message, so the store's cursor may move
+ * up to it over the changes it was not sent. A store that sells hears it in its
+ * acknowledgements (`ack.cursor`); an idle one in this message, every minute or
+ * so, and only when it moved: a store that resumes from an older cursor only
+ * exchanges a few more SKUs.
+ */
+export const CursorMessageSchema = z.strictObject({
+  type: z.literal('cursor'),
+  cursor: Cursor,
+});
+
 export const ControlMessageSchema = z.discriminatedUnion('type', [
   HelloSchema,
   WelcomeSchema,
@@ -181,6 +215,7 @@ export const ControlMessageSchema = z.discriminatedUnion('type', [
   TopUpResultSchema,
   ReleaseSchema,
   RefusedSchema,
+  CursorMessageSchema,
 ]);
 export type ControlMessage = z.infer<typeof ControlMessageSchema>;
 export type Hello = z.infer<typeof HelloSchema>;
@@ -191,6 +226,7 @@ export type TopUp = z.infer<typeof TopUpSchema>;
 export type TopUpResult = z.infer<typeof TopUpResultSchema>;
 export type Release = z.infer<typeof ReleaseSchema>;
 export type Refused = z.infer<typeof RefusedSchema>;
+export type CursorMessage = z.infer<typeof CursorMessageSchema>;
 
 /**
  * A message as a peer speaking `version` must see it: what that version lacks is
@@ -198,6 +234,13 @@ export type Refused = z.infer<typeof RefusedSchema>;
  * error there), and a message it does not know is not sent (null).
  */
 export function forProtocol(message: ControlMessage, version: number): ControlMessage | null {
+  if (version >= SHARE_PROTOCOL) return message;
+  // Older stores are sent every change: their cursor moves without it.
+  if (message.type === 'cursor') return null;
+  if (message.type === 'ack' && message.cursor !== undefined) {
+    const { cursor: _cursor, ...ack } = message;
+    return ack;
+  }
   if (version >= SCHEMA_2_PROTOCOL) return message;
   // A release's hub clock may name a version 2 id, which an older store never holds: it judges at once, as version 4 did.
   if (message.type === 'release') return { type: 'release', sku: message.sku, target: message.target };

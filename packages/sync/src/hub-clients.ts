@@ -1,5 +1,5 @@
 import { filterUpdate, type ClientSet, type WriterClients } from '@shelfsync/core';
-import type { WriterKey } from '@shelfsync/protocol';
+import type { SchemaVersion, StoreId, WriterKey } from '@shelfsync/protocol';
 import type { StorageWrite } from '@shelfsync/storage';
 import type * as Y from 'yjs';
 import type { ClientRegistry } from './client-registry.js';
@@ -23,6 +23,15 @@ export interface HubWriterClients extends WriterClients {
   versionTwoOnly(client: number): boolean;
   /** The registry records of ids drawn and not on disk yet: committed with the update that uses them. */
   pendingRecords(): StorageWrite[];
+  /** The writer `client` is reserved to in the hub's registry, or undefined. */
+  owner(client: number): WriterKey | undefined;
+  /**
+   * The ids of a document of `version` that store `storeId` holds when it holds
+   * only its share (ADR 0022): every id its replicas ever wrote under, its
+   * location's online account's id, `meta`'s id, and in version 1 the `hub`
+   * entry's id (where its grants are). Nothing else decides its rights.
+   */
+  storeShare(storeId: StoreId, version: SchemaVersion): Set<number>;
 }
 
 export class RegistryWriterClients implements HubWriterClients {
@@ -51,6 +60,20 @@ export class RegistryWriterClients implements HubWriterClients {
 
   pendingRecords(): StorageWrite[] {
     return this.registry.pendingOwn();
+  }
+
+  owner(client: number): WriterKey | undefined {
+    return this.registry.owner(client);
+  }
+
+  storeShare(storeId: StoreId, version: SchemaVersion): Set<number> {
+    const share = new Set(this.registry.idsOf(`store:${storeId}`));
+    for (const key of [`online:${storeId}`, 'meta'] as const) {
+      const client = this.registry.ownIdOf(key);
+      if (client !== undefined) share.add(client);
+    }
+    if (version === 1) share.add(this.versionOneId);
+    return share;
   }
 }
 

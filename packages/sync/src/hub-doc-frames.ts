@@ -1,7 +1,8 @@
-import { SkuSchema, type ErrorCode as Code, type Sku } from '@shelfsync/protocol';
-import { encodeShare, type ClientSet } from '@shelfsync/core';
+import { SkuSchema, type ErrorCode as Code, type Sku, type StoreId } from '@shelfsync/protocol';
+import { encodeShare, schemaVersion, type ClientSet } from '@shelfsync/core';
 import * as Y from 'yjs';
-import type { ErrorMessage } from './control.js';
+import { SCHEMA_2_PROTOCOL, SHARE_PROTOCOL, type ErrorMessage } from './control.js';
+import { version1Share, type HubWriterClients } from './hub-clients.js';
 import type { DocFrame } from './frames.js';
 import type { HubDocuments } from './hub-sync.js';
 
@@ -38,4 +39,44 @@ export function refusalOf(frame: DocFrame, code: Code, detail: string): ErrorMes
     ...(sku.success ? { sku: sku.data } : {}),
     ...(frame.ref > 0 ? { ref: frame.ref } : {}),
   };
+}
+
+const EMPTY_STATE_VECTOR = new Uint8Array([0]);
+/** An update with no struct and no deletion: two empty counts. */
+const EMPTY_UPDATE_BYTES = 2;
+
+/**
+ * The ids of `doc` a store speaking `protocol` holds: its share (protocol 7 on),
+ * version 1's ids (before 6), or undefined for the whole document.
+ */
+export function storeShareOf(
+  clients: HubWriterClients,
+  storeId: StoreId,
+  doc: Y.Doc,
+  protocol: number,
+): ClientSet | undefined {
+  if (protocol >= SHARE_PROTOCOL) return clients.storeShare(storeId, schemaVersion(doc));
+  return protocol >= SCHEMA_2_PROTOCOL ? undefined : version1Share(doc, clients);
+}
+
+/**
+ * What a store that has just begun to hold `sku` lacks of its share, beyond
+ * its own entries: `meta` and its online account, which relays of earlier
+ * changes never brought it. Without `meta` it would read the document as
+ * version 1 and miss its grants, and nothing later would show it a gap: a first
+ * grant starts a new entry. Encoded while none of the hub's own writes of the
+ * SKU is in flight (`readDurable`); null when there is nothing to send. Rejects
+ * once the hub's storage has failed.
+ */
+export async function restOfShare(
+  documents: Pick<HubDocuments, 'open' | 'readDurable' | 'writerClients'>,
+  storeId: StoreId,
+  sku: Sku,
+): Promise<Uint8Array | null> {
+  const doc = await documents.open(sku);
+  const clients = documents.writerClients;
+  const rest = clients.storeShare(storeId, schemaVersion(doc));
+  for (const client of rest) if (clients.owner(client) === `store:${storeId}`) rest.delete(client);
+  const update = await step2For(documents, sku, doc, EMPTY_STATE_VECTOR, rest);
+  return update === null || update.byteLength <= EMPTY_UPDATE_BYTES ? null : update;
 }

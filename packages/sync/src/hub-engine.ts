@@ -53,9 +53,8 @@ export interface StoreConnection {
 }
 
 /**
- * Where the hub's committed updates go. `HubSync` is the relay today: every live
- * session gets every update. Interest-scoped replication puts a per-store
- * interest index here instead; the engine does not change.
+ * Where the hub's committed updates go: `HubSync`, which sends each store what its
+ * protocol holds (`HubRelay`: a store holding only its share gets only that).
  */
 export interface Relay {
   /**
@@ -63,10 +62,11 @@ export interface Relay {
    * that should hold it, except on `except`: the connection the update came from,
    * which is answered with an acknowledgement instead. Another connection of the
    * same store (it reconnected meanwhile) still gets it: the store learns the
-   * change number from it, or its cursor stops below it. Called once the update is
+   * change number from it, or its cursor stops below it. `doc` is the hub's
+   * document with the update applied (who holds the SKU). Called once the update is
    * durable, in the order the hub's commits resolve; must not throw.
    */
-  relay(sku: Sku, update: Uint8Array, change: number, except?: StoreConnection): void;
+  relay(sku: Sku, update: Uint8Array, change: number, doc: Y.Doc, except?: StoreConnection): void;
   /**
    * Whether a store that reads only schema version 1 is connected: the hub then
    * keeps the `hub` entry of the documents it writes current for it (ADR 0021).
@@ -165,7 +165,7 @@ export class HubEngine implements HubWriter {
     const change = await this.documents.commit(sku, update.applied, update.reservations);
     // Acknowledged, relayed, then heard, in one tick: the sender's ack goes out before any relay of the change.
     durable(change);
-    this.relay.relay(sku, update.applied, change, from);
+    this.relay.relay(sku, update.applied, change, doc, from);
     for (const listener of this.listeners) {
       try {
         listener(from.storeId, sku);
@@ -251,11 +251,11 @@ export class HubEngine implements HubWriter {
       // never holds a change of the hub that its disk lacks, and relay it like any
       // other, so no store waits for a catch-up to learn of it.
       const stored = await this.documents.commit(sku, update, clients.pendingRecords());
-      this.relay.relay(sku, update, stored);
+      this.relay.relay(sku, update, stored, doc);
       throw error;
     }
     const change = await this.documents.commit(sku, update, [...writes, ...clients.pendingRecords()]);
-    this.relay.relay(sku, update, change);
+    this.relay.relay(sku, update, change, doc);
     return { result, change };
   }
 

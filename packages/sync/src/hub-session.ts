@@ -7,10 +7,12 @@ import {
   type StoreId,
   type TableCloseCode,
 } from '@shelfsync/protocol';
+import { ledgerOf } from '@shelfsync/core';
 import * as Y from 'yjs';
 import {
   PROTOCOL_VERSION,
   SCHEMA_2_PROTOCOL,
+  SHARE_PROTOCOL,
   forProtocol,
   type ControlMessage,
   type Hello,
@@ -25,8 +27,7 @@ import {
   type DocFrame,
 } from './frames.js';
 import { Step1Allowance, speaks, unsupportedProtocol, welcomeFor } from './hub-handshake.js';
-import { version1Share } from './hub-clients.js';
-import { refusalOf, step2For } from './hub-doc-frames.js';
+import { refusalOf, restOfShare, step2For, storeShareOf } from './hub-doc-frames.js';
 import type { HubEngine } from './hub-engine.js';
 import type { AllocatorHooks, HubDocuments, HubSync, HubSyncOptions } from './hub-sync.js';
 import { RefusalReports } from './hub-refusal-reports.js';
@@ -115,6 +116,11 @@ export class HubSession {
   /** Whether the store reads schema version 2 (its protocol; assumed until its hello says otherwise). */
   get readsVersion2(): boolean {
     return this.protocol >= SCHEMA_2_PROTOCOL;
+  }
+
+  /** Whether the store holds only its share of each document (ADR 0022), and is sent only that. */
+  get readsShares(): boolean {
+    return this.protocol >= SHARE_PROTOCOL;
   }
 
   get bufferedAmount(): number {
@@ -296,6 +302,8 @@ export class HubSession {
     }
     // Accepted or not, the store has sent what it had for this SKU: it is no longer pending.
     this.hub.received(this.storeId, sku.data);
+    // Only this session adds the store's entry, and it handles one frame at a time.
+    const firstEntry = this.readsShares && !ledgerOf(await this.documents.open(sku.data)).has(`store:${this.storeId}`);
     // A failed commit rejects: nothing is acknowledged, and the queue's catch closes the session.
     const outcome = await this.engine.acceptStoreUpdate(this, sku.data, frame.payload, (change) => {
       // Durable, not yet relayed: the store hears its change number before any other store does.
@@ -304,6 +312,7 @@ export class HubSession {
     });
     if (outcome.type === 'refused') this.reject(frame, outcome.code, outcome.detail);
     else if (outcome.type === 'held') this.ack(frame.ref);
+    else if (firstEntry) await this.sendRestOfShare(sku.data);
   }
 
   /** A step 1: what the hub holds beyond the store's state vector (a step 2), then the hub's own step 1. */
@@ -312,7 +321,7 @@ export class HubSession {
     if (this.state === 'closed') return;
     let diff: Uint8Array | null;
     try {
-      const share = this.readsVersion2 ? undefined : version1Share(doc, this.documents.writerClients);
+      const share = storeShareOf(this.documents.writerClients, this.storeId, doc, this.protocol);
       diff = await step2For(this.documents, sku, doc, frame.payload, share);
     } catch {
       return; // the storage failed: the hub halts, and this session with it
@@ -328,8 +337,29 @@ export class HubSession {
     this.ack(frame.ref);
   }
 
+  /**
+   * The store has just begun to hold `sku` at the hub, holding only its share:
+   * it is sent the rest of it (`restOfShare`), as an update of no change number.
+   */
+  private async sendRestOfShare(sku: Sku): Promise<void> {
+    let rest: Uint8Array | null;
+    try {
+      rest = await restOfShare(this.documents, this.storeId, sku);
+    } catch {
+      return; // the storage failed: the hub halts, and this session with it
+    }
+    if (rest !== null && this.isLive) this.sendFrame(encodeDocFrame(sku, 0, SyncMessageType.Update, rest));
+  }
+
   private ack(ref: number, change?: number): void {
-    if (ref > 0) this.send(change === undefined ? { type: 'ack', ref } : { type: 'ack', ref, change });
+    if (ref <= 0) return;
+    const cursor = this.hub.cursorFor(this);
+    this.send({
+      type: 'ack',
+      ref,
+      ...(change === undefined ? {} : { change }),
+      ...(cursor === undefined ? {} : { cursor }),
+    });
   }
 
   private reject(frame: DocFrame, code: Code, detail: string): void {

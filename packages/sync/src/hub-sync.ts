@@ -5,57 +5,17 @@ import {
   type Sku,
   type StoreId,
   type TableCloseCode,
-  type WriterKey,
 } from '@shelfsync/protocol';
-import type { StorageWrite } from '@shelfsync/storage';
 import type * as Y from 'yjs';
 import type { RateBudget } from './budget.js';
 import type { ControlMessage } from './control.js';
-import { SyncMessageType, encodeDocFrame } from './frames.js';
-import type { HubChangeLog } from './hub-change-log.js';
-import { version1Update, type HubWriterClients } from './hub-clients.js';
+import type { HubDocuments } from './hub-documents.js';
 import { HubEngine, type HubWriteRecord, type Relay, type StoreConnection } from './hub-engine.js';
+import { HubRelay } from './hub-relay.js';
 import { HubSession, type HubSessionContext } from './hub-session.js';
 import type { Transport } from './transport.js';
 
-/**
- * What the hub's sync needs from the hub's storage: its change log (which a
- * server database may keep; see `HubChangeLog`), and the SKU documents with
- * the hub's own writes to them.
- */
-export interface HubDocuments extends HubChangeLog {
-  /** The SKU's document, loaded on first use (an empty one for a new SKU). */
-  open(sku: Sku): Promise<Y.Doc>;
-  /**
-   * Runs one of the hub's own writes of `sku` (decide, apply, commit) after every
-   * earlier one of that SKU is done and durable, and before any later one starts.
-   */
-  hubWrite<T>(sku: Sku, write: () => Promise<T>): Promise<T>;
-  /**
-   * Runs `read` on the SKU's document while none of the hub's own writes of it is
-   * in flight (they queue behind it), so what it encodes holds no change of the
-   * hub's client id that a crash could take back: the hub would reuse those clock
-   * numbers for other changes after a restart, and peers holding the lost ones
-   * would diverge for good. Rejects once the storage has failed. Store changes in
-   * flight may ride along: they are durable at their store.
-   */
-  readDurable<T>(sku: Sku, read: () => T): Promise<T>;
-  /**
-   * The writer a Yjs client id is reserved to in every document, from the hub's
-   * durable registry (the hub's own id from the start), or undefined.
-   */
-  clientOwner(client: number): WriterKey | undefined;
-  /**
-   * Reserves `clients` to `writer` now, so no other writer's update under one of
-   * them is accepted from this moment, and returns the storage writes that record
-   * them: pass them to the `commit` of the update that uses them. Idempotent for
-   * ids already reserved to `writer`. A string says why the update is refused
-   * instead (more than one new id, or more ids than one writer may hold).
-   */
-  reserveClients(writer: WriterKey, clients: readonly number[]): StorageWrite[] | string;
-  /** The client ids the hub writes under (one per key in schema version 2) and the neutral one documents rest on. */
-  readonly writerClients: HubWriterClients;
-}
+export type { HubDocuments } from './hub-documents.js';
 
 /** Something the hub's sync did, for logs and metrics. */
 export type HubSyncEvent =
@@ -119,6 +79,13 @@ export interface HubSyncOptions {
   readonly onEvent: (event: HubSyncEvent) => void;
   /** Each of the hub's own writes once done, with its lane (`HubEngine.writeAsHub`), for metrics and traces. */
   readonly onHubWrite: (write: HubWriteRecord) => void;
+  /**
+   * How often a store that holds only its share is told the change cursor it may
+   * move to over changes it was not sent (`cursor`), unless an acknowledgement
+   * told it: a store that reconnects exchanges the SKUs changed since its cursor,
+   * so this bounds the extra, at a few bytes per store per period.
+   */
+  readonly cursorEveryMs: number;
   readonly now: () => number;
 }
 
@@ -136,6 +103,7 @@ const DEFAULT_OPTIONS: HubSyncOptions = {
   reportBudget: { burst: 200, perSecond: 20 },
   onEvent: () => {},
   onHubWrite: () => {},
+  cursorEveryMs: 60_000,
   now: () => Date.now(),
 };
 
@@ -203,11 +171,11 @@ export class HubSync implements Relay {
   private allocator: AllocatorHooks | null = null;
   private stopAllocatorHearing: () => void = () => {};
   private readonly sessions: HubSessionContext;
-  private readonly writerClients: HubWriterClients;
+  private readonly relayer: HubRelay;
 
   constructor(documents: HubDocuments, options: Partial<HubSyncOptions> = {}) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
-    this.writerClients = documents.writerClients;
+    this.relayer = new HubRelay(this.live, documents.writerClients, documents.cursor());
     const { maxDeficit, now, onHubWrite } = this.options;
     this.engine = new HubEngine(documents, this, { maxDeficit, now, onHubWrite });
     this.sessions = {
@@ -237,33 +205,29 @@ export class HubSync implements Relay {
     this.live.get(storeId)?.close(CloseCode.Replaced);
     const session = new HubSession(this.sessions, storeId, transport);
     this.live.set(storeId, session);
+    this.relayer.startCursorTimer(this.options.cursorEveryMs);
     this.touch(storeId);
     this.options.onEvent({ type: 'connected', storeId });
     return session;
   }
 
-  /**
-   * The engine's relay: sends an update the hub has committed, with its change
-   * number, to every live session except `except` (whatever SKUs its store holds);
-   * a store that reads only schema version 1 gets it without version 2's ids.
-   */
-  relay(sku: Sku, update: Uint8Array, change: number, except?: StoreConnection): void {
-    const frame = encodeDocFrame(sku, change, SyncMessageType.Update, update);
-    let version1: Uint8Array | null = null;
-    for (const session of this.live.values()) {
-      if (session === except) continue;
-      if (session.readsVersion2) session.sendFrame(frame);
-      else {
-        // Sent even when nothing is left of the update: the store's cursor learns the change number from it.
-        version1 ??= encodeDocFrame(sku, change, SyncMessageType.Update, version1Update(update, this.writerClients));
-        session.sendFrame(version1);
-      }
-    }
+  /** The engine's relay: each live session but `except` gets the update as its store's protocol has it (`HubRelay`). */
+  relay(sku: Sku, update: Uint8Array, change: number, doc: Y.Doc, except?: StoreConnection): void {
+    this.relayer.relay(sku, update, change, doc, except instanceof HubSession ? except : undefined);
+  }
+
+  /** Tells each store that holds only its share how far its cursor may move now (also every `cursorEveryMs`). */
+  flushCursors(): void {
+    this.relayer.flushCursors();
+  }
+
+  /** @internal The cursor to tell `session` in its next acknowledgement, if it moved since it was last told. */
+  cursorFor(session: HubSession): number | undefined {
+    return this.relayer.cursorFor(session);
   }
 
   servesVersion1(): boolean {
-    for (const session of this.live.values()) if (!session.readsVersion2) return true;
-    return false;
+    return this.relayer.servesVersion1();
   }
 
   /**
@@ -326,6 +290,7 @@ export class HubSync implements Relay {
   halt(reason: string): void {
     if (this.haltedBecause !== null) return;
     this.haltedBecause = reason;
+    this.relayer.stopCursorTimer();
     for (const session of [...this.live.values()]) session.close(CloseCode.InternalError);
     this.options.onEvent({ type: 'halted', reason });
   }
@@ -362,6 +327,7 @@ export class HubSync implements Relay {
 
   /** Closes every session (hub shutdown). */
   close(): void {
+    this.relayer.stopCursorTimer();
     for (const session of [...this.live.values()]) session.close(CloseCode.GoingAway);
   }
 

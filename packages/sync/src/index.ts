@@ -10,6 +10,10 @@ export {
   MAX_SKU_LIST,
   MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
+  SCHEMA_2_PROTOCOL,
+  SHARE_PROTOCOL,
+  STORE_PROTOCOL,
+  CursorMessageSchema,
   RefusedSchema,
   forProtocol,
   WelcomeSchema,
@@ -64,7 +68,7 @@ export {
   type StoreSyncOptions,
   type StoreSyncStatus,
 } from './store-sync.js';
-export { helloDirty } from './store-session.js';
+export { helloDirty } from './store-hello.js';
 export { RESYNC_INTERVAL_MS } from './resync-pacer.js';
 export { createTransportPair, type Transport, type TransportPairOptions } from './transport.js';
 export { HubStorage } from './hub-storage.js';

@@ -84,6 +84,18 @@ export class ChangeCursor {
     return this.value !== before;
   }
 
+  /**
+   * Every change up to `change` is held (the hub's `cursor` message: it sent all
+   * of them this store's share holds); true when the cursor moved.
+   */
+  advanceTo(change: number): boolean {
+    if (change <= this.value) return false;
+    this.value = change;
+    for (const seen of this.above) if (seen <= change) this.above.delete(seen);
+    while (this.above.delete(this.value + 1)) this.value++;
+    return true;
+  }
+
   /** The cursor is being saved: returns it. */
   save(): number {
     this.saved = this.value;

@@ -7,49 +7,14 @@ import {
   type TableCloseCode,
 } from '@shelfsync/protocol';
 import * as Y from 'yjs';
-import {
-  HELLO_DIRTY_BYTES,
-  MAX_HELLO_DIRTY,
-  MAX_SKU_LIST,
-  SCHEMA_2_PROTOCOL,
-  forProtocol,
-  type ControlMessage,
-  type Hello,
-  type Welcome,
-} from './control.js';
-import {
-  FrameError,
-  SyncMessageType,
-  decodeFrame,
-  encodeControlFrame,
-  encodeDocFrame,
-  type DocFrame,
-} from './frames.js';
+import { forProtocol, type ControlMessage, type Welcome } from './control.js';
+import { SyncMessageType, encodeControlFrame, encodeDocFrame, type DocFrame } from './frames.js';
 import type { Transport } from './transport.js';
 import { ResyncPacer } from './resync-pacer.js';
-import { ChangeCursor, SentChanges } from './sent-changes.js';
+import { SentChanges } from './sent-changes.js';
+import { SessionCursor } from './store-cursor.js';
+import { cursorToResume, decodeHubFrame, helloDirty, hubMark } from './store-hello.js';
 import type { StoreDocuments, StoreSync, StoreSyncOptions } from './store-sync.js';
-
-/**
- * The hello's dirty list, within its bounds: the first SKUs that fit, and the
- * count of all of them when that is not every one (the hub budgets the catch-up
- * on it; every dirty SKU is still synced, from the store's own dirty set).
- */
-export function helloDirty(dirty: readonly Sku[]): Pick<Hello, 'dirty' | 'dirtyTotal'> {
-  const listed: Sku[] = [];
-  let bytes = 0;
-  for (const sku of dirty) {
-    // As JSON: the quotes and the comma (SKUs need no escaping).
-    bytes += sku.length + 3;
-    if (listed.length === MAX_HELLO_DIRTY || bytes > HELLO_DIRTY_BYTES) break;
-    listed.push(sku);
-  }
-  if (listed.length === dirty.length) return { dirty: listed };
-  return { dirty: listed, dirtyTotal: Math.min(dirty.length, MAX_SKU_LIST) };
-}
-
-/** How many changes the cursor may move before it is saved again. */
-const CURSOR_SAVE_EVERY = 64;
 
 /** One connection of a store to its hub: the handshake, the catch-up, live updates, acknowledgements and the cursor. */
 export class StoreSession {
@@ -66,8 +31,8 @@ export class StoreSession {
   private startingCatchUp = false;
   /** Frames carrying local changes, until the hub acknowledges them. */
   private readonly sent = new SentChanges();
-  /** The hub change number up to which this store holds every change, and the ones seen above it. */
-  private cursor = new ChangeCursor();
+  /** The hub change number up to which this store holds every change. */
+  private readonly cursor: SessionCursor;
   /** Resyncs of SKUs the hub found out of step, paced per SKU. */
   private readonly resyncs: ResyncPacer;
   private caughtUp = false;
@@ -79,6 +44,7 @@ export class StoreSession {
     private readonly transport: Transport,
   ) {
     this.resyncs = new ResyncPacer(options.now);
+    this.cursor = new SessionCursor(documents, options.protocol, (cursor) => owner.recordSynced(cursor));
     transport.onMessage((bytes) => {
       this.queue = this.queue
         .then(() => this.handle(bytes))
@@ -98,13 +64,9 @@ export class StoreSession {
 
   /** The cursor is saved lazily while live; on close whatever it gained is kept. */
   private saveCursorOnClose(): void {
-    if (this.caughtUp && this.welcome !== null && this.cursor.unsaved > 0) {
-      this.documents
-        .saveCursor(this.welcome.epoch, this.cursor.save(), this.options.protocol)
-        .catch((error: unknown) => {
-          this.options.onEvent({ type: 'protocol-error', detail: `saving the cursor failed: ${String(error)}` });
-        });
-    }
+    this.cursor.closing((error: unknown) => {
+      this.options.onEvent({ type: 'protocol-error', detail: `saving the cursor failed: ${String(error)}` });
+    });
   }
 
   get isLive(): boolean {
@@ -175,7 +137,8 @@ export class StoreSession {
         return;
       case 'ack':
         await this.handleAck(message.ref);
-        if (message.change !== undefined) await this.noteChange(message.change);
+        if (message.change !== undefined) await this.cursor.note(message.change);
+        if (message.cursor !== undefined) await this.cursor.advanceTo(message.cursor);
         return;
       case 'error':
         if (message.sku !== undefined) {
@@ -194,6 +157,9 @@ export class StoreSession {
         return;
       case 'release':
         this.options.onRelease(message.sku, message.target, hubMark(message));
+        return;
+      case 'cursor':
+        await this.cursor.advanceTo(message.cursor);
         return;
       case 'hello':
       case 'topup':
@@ -244,7 +210,7 @@ export class StoreSession {
     }
     this.welcome = welcome;
     this.owner.hubOverrideCap = welcome.overrideCap;
-    this.cursor = new ChangeCursor(welcome.cursor);
+    this.cursor.welcomed(welcome.cursor);
     this.state = 'live';
     // Until every SKU's catch-up has started, local changes wait in `unsent`: sent
     // now, one could reach the hub before the older changes of its SKU that only
@@ -299,13 +265,13 @@ export class StoreSession {
       // relaying it, and answers the step 1 from its document after that. Applied
       // alone it would show a partial document (a grant without the release it
       // rests on: negative rights in this store's view of another's account).
-      if (frame.ref > 0) await this.noteChange(frame.ref);
+      if (frame.ref > 0) await this.cursor.note(frame.ref);
       return;
     }
     const doc = await this.documents.applyRemote(sku, frame.payload);
     if (this.state !== 'live') return;
     if (frame.type === SyncMessageType.Step2) this.awaitingStep2.delete(sku);
-    else if (frame.ref > 0) await this.noteChange(frame.ref);
+    else if (frame.ref > 0) await this.cursor.note(frame.ref);
     if (doc.store.pendingStructs !== null || doc.store.pendingDs !== null) {
       // A relayed update builds on something this store never received: ask for the gap.
       this.askForDifference(sku, doc);
@@ -328,65 +294,13 @@ export class StoreSession {
     await this.checkCaughtUp();
   }
 
-  /**
-   * Every change after the welcome reaches this store exactly once: relayed
-   * with its number, or, for its own, in the acknowledgement. The cursor moves
-   * over the numbers seen without a gap, and is saved once caught up, so the
-   * next reconnect exchanges only what changed after it.
-   */
-  private async noteChange(change: number): Promise<void> {
-    if (!this.cursor.note(change) || !this.caughtUp || this.welcome === null) return;
-    this.owner.recordSynced(this.cursor.current);
-    // Saved every CURSOR_SAVE_EVERY changes, not each one: a cursor that lags
-    // after a crash only means a slightly larger catch-up.
-    if (this.cursor.unsaved >= CURSOR_SAVE_EVERY)
-      await this.documents.saveCursor(this.welcome.epoch, this.cursor.save(), this.options.protocol);
-  }
-
   private async checkCaughtUp(): Promise<void> {
     const welcome = this.welcome;
     if (this.caughtUp || welcome === null || this.state !== 'live') return;
     if (this.awaitingStep2.size > 0 || this.catchingUp.size > 0 || this.sent.catchUpPending) return;
     this.caughtUp = true;
-    await this.documents.saveCursor(welcome.epoch, this.cursor.save(), this.options.protocol);
-    this.owner.recordSynced(this.cursor.current);
+    await this.cursor.caughtUp(welcome.epoch);
     this.options.onEvent({ type: 'caught-up', cursor: this.cursor.current, skus: welcome.changed.length });
     this.owner.sendReports();
   }
-}
-
-/** A frame from the hub, or why it does not decode. */
-function decodeHubFrame(bytes: Uint8Array): ReturnType<typeof decodeFrame> | string {
-  try {
-    return decodeFrame(bytes);
-  } catch (error) {
-    return error instanceof FrameError ? error.message : String(error);
-  }
-}
-
-/** The hub changes a release was decided on, when it names them. */
-function hubMark(message: {
-  client?: number | undefined;
-  clock?: number | undefined;
-}): { client: number; clock: number } | undefined {
-  return message.client === undefined || message.clock === undefined
-    ? undefined
-    : { client: message.client, clock: message.clock };
-}
-
-/**
- * Where a store resumes its catch-up. A cursor kept under a protocol older than
- * SCHEMA_2_PROTOCOL (or before the protocol was kept) counts for nothing once the
- * store reads schema version 2: the hub sent it only version 1's share of each
- * document, and a catch-up from that cursor would never send it the rest. It
- * starts over, as from another epoch: every SKU once, each step 2 bringing what
- * its document lacks.
- */
-export function cursorToResume(
-  saved: { epoch: string | null; cursor: number; protocol?: number | undefined },
-  protocol: number,
-): { epoch: string | null; cursor: number } {
-  const sharedOnlyVersion1 = saved.protocol === undefined || saved.protocol < SCHEMA_2_PROTOCOL;
-  if (protocol >= SCHEMA_2_PROTOCOL && sharedOnlyVersion1) return { epoch: null, cursor: 0 };
-  return { epoch: saved.epoch, cursor: saved.cursor };
 }

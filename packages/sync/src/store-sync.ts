@@ -1,6 +1,6 @@
 import { CloseCode, type ErrorCode, type Sku, type StoreId } from '@shelfsync/protocol';
 import * as Y from 'yjs';
-import { PROTOCOL_VERSION, type TopUpResult } from './control.js';
+import { STORE_PROTOCOL, type TopUpResult } from './control.js';
 import type { Transport } from './transport.js';
 import { TokenBucket, type RateBudget } from './budget.js';
 import { StoreRefusalReports, type RefusalReport } from './store-refusal-reports.js';
@@ -58,7 +58,7 @@ export interface StoreSyncOptions {
   readonly onAcked: (seconds: number) => void;
   /**
    * The protocol version this store speaks, within MIN_PROTOCOL_VERSION..PROTOCOL_VERSION
-   * (default the newest): an older one keeps a store's traffic as a store of that
+   * (default STORE_PROTOCOL; SHARE_PROTOCOL holds only the store's share): an older one keeps a store's traffic as a store of that
    * version sends it, for a hub that has not been upgraded yet, and for tests.
    */
   readonly protocol: number;
@@ -116,7 +116,7 @@ export class StoreSync {
       now: () => Date.now(),
       onRelease: () => {},
       onAcked: () => {},
-      protocol: PROTOCOL_VERSION,
+      protocol: STORE_PROTOCOL,
       ...options,
     };
     this.topUpBudget = new TokenBucket(STORE_TOP_UP_BUDGET, this.options.now);

@@ -34,7 +34,7 @@ class RecordingRelay implements Relay {
     return false;
   }
 
-  relay(target: Sku, _update: Uint8Array, change: number, except?: StoreConnection): void {
+  relay(target: Sku, _update: Uint8Array, change: number, _doc: Y.Doc, except?: StoreConnection): void {
     const to = [this.a, this.b, this.a2].filter((c) => c !== except);
     for (const connection of to) {
       const list = this.delivered.get(connection) ?? [];

@@ -1,7 +1,14 @@
 import { computeStock, type StockView } from '@shelfsync/core';
 import { StoreIdSchema, type RefusalCause, type Sku, type StoreId } from '@shelfsync/protocol';
 import { MemoryStorageAdapter } from '@shelfsync/storage';
-import { StoreStorage, StoreSync, type StoreSyncEvent, type Transport } from '@shelfsync/sync';
+import {
+  SHARE_PROTOCOL,
+  STORE_PROTOCOL,
+  StoreStorage,
+  StoreSync,
+  type StoreSyncEvent,
+  type Transport,
+} from '@shelfsync/sync';
 import { PointOfSale, type PosAnswer, type StockFigures } from '../point-of-sale.js';
 import { ReplicaHealth } from '../replica-health.js';
 import { posRequests, type PosRequest } from '../requests.js';
@@ -20,6 +27,8 @@ export interface StoreOptions {
   readonly adapter?: MemoryStorageAdapter;
   /** Delay of every frame each way on this store's link, in real milliseconds (the chain's by default). */
   readonly latencyMs?: number;
+  /** The sync protocol the store speaks (the chain's, or the store's default; 7 holds only its share). */
+  readonly protocol?: number;
 }
 
 /** A store's figures of a SKU, as its `GET /v1/skus/:sku` answers them. */
@@ -84,6 +93,11 @@ export class ChainStore {
     const store = new ChainStore(options, options.adapter ?? new MemoryStorageAdapter(), now, newClientId);
     await store.wire();
     return store;
+  }
+
+  /** Whether the store holds only its share of each document (protocol 7 and later). */
+  get holdsShare(): boolean {
+    return (this.options.protocol ?? STORE_PROTOCOL) >= SHARE_PROTOCOL;
   }
 
   /** Reopens the store from what its storage holds, as a restarted store process does; the link is the chain's. */
@@ -172,6 +186,7 @@ export class ChainStore {
         if (event.type === 'caught-up') health.caughtUp();
       },
       onRelease: (sku, target, hub) => void pos.release(sku, target, hub),
+      ...(options.protocol === undefined ? {} : { protocol: options.protocol }),
     });
     const pos = new PointOfSale({
       storeId: this.id,

@@ -1,4 +1,4 @@
-import { computeStock, type LocationStock, type StockView } from '@shelfsync/core';
+import { computeStock, schemaVersion, type LocationStock, type StockView } from '@shelfsync/core';
 import { AllocatorConfigSchema, type AllocatorConfig } from '@shelfsync/escrow';
 import {
   StoreIdSchema,
@@ -43,6 +43,8 @@ export interface ChainOptions {
   readonly clock?: 'virtual' | 'real';
   /** Link every store and wait for its first sync (default true). */
   readonly connect?: boolean;
+  /** The sync protocol every store speaks unless its own options say (default: the store's). */
+  readonly protocol?: number;
 }
 
 /** The hub's services, as the hub app wires them. */
@@ -94,7 +96,9 @@ export class InProcessChain {
 
   /** Opens a store (a new one, or one whose `adapter` holds a replica) and, unless told not to, links it and waits for its first sync. */
   async addStore(options: StoreOptions, connect = true): Promise<ChainStore> {
-    const store = await ChainStore.open(options, this.now, () => ++this.clientIds);
+    const { protocol } = this.options;
+    const withProtocol = protocol === undefined || options.protocol !== undefined ? options : { ...options, protocol };
+    const store = await ChainStore.open(withProtocol, this.now, () => ++this.clientIds);
     if (this.stores.has(store.id)) throw new Error(`store ${store.id} is already in the chain`);
     this.stores.set(store.id, store);
     if (connect) {
@@ -240,19 +244,26 @@ export class InProcessChain {
   }
 
   /**
-   * Settles, then checks that every connected store holds exactly the hub's
-   * document of each SKU given (equal Yjs state vectors); throws naming the
-   * first that does not.
+   * Settles, then checks that every connected store holds exactly what it
+   * should of the hub's document of each SKU given: all of it, or its share
+   * when it holds only that (equal Yjs state vectors over those ids); throws
+   * naming the first that does not.
    */
   async converged(skus: readonly Sku[]): Promise<void> {
     await this.settle();
     const hub = this.running;
     for (const sku of skus) {
-      const at = Y.encodeStateVector(await hub.storage.open(sku));
+      const hubDoc = await hub.storage.open(sku);
+      const at = Y.decodeStateVector(Y.encodeStateVector(hubDoc));
       for (const store of this.stores.values()) {
         if (!store.sync.status().connected) continue;
-        const there = Y.encodeStateVector(await store.storage.open(sku));
-        if (at.length !== there.length || at.some((byte, i) => there[i] !== byte)) {
+        const share = store.holdsShare
+          ? hub.storage.writerClients.storeShare(store.id, schemaVersion(hubDoc))
+          : new Set(at.keys());
+        const there = Y.decodeStateVector(Y.encodeStateVector(await store.storage.open(sku)));
+        const same = [...share].every((client) => (at.get(client) ?? 0) === (there.get(client) ?? 0));
+        const extra = !store.holdsShare && [...there.keys()].some((client) => !share.has(client));
+        if (!same || extra) {
           throw new Error(`${store.id} has not converged with the hub on ${sku}`);
         }
       }
@@ -303,6 +314,12 @@ export class InProcessChain {
   /** One rebalancing round of the allocator, as the hub's timer runs it. */
   async sweep(): Promise<void> {
     await this.running.allocator.sweep();
+    await this.settle();
+  }
+
+  /** Tells each store that holds only its share how far its cursor may move, as the hub's timer does. */
+  async flushCursors(): Promise<void> {
+    this.running.sync.flushCursors();
     await this.settle();
   }
 

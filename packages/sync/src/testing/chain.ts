@@ -5,7 +5,7 @@ import * as Y from 'yjs';
 import {
   HubStorage,
   HubSync,
-  PROTOCOL_VERSION,
+  STORE_PROTOCOL,
   StoreStorage,
   StoreSync,
   createTransportPair,
@@ -23,9 +23,8 @@ import {
 
 export const sku = (value: string): Sku => SkuSchema.parse(value);
 
-/** A transport that records every frame it sends, decoded. */
-export function recording(transport: Transport): Transport & { readonly sent: Frame[] } {
-  const sent: Frame[] = [];
+/** A transport that records every frame it sends, decoded (into `sent` when given). */
+export function recording(transport: Transport, sent: Frame[] = []): Transport & { readonly sent: Frame[] } {
   return {
     sent,
     send(frame) {
@@ -76,6 +75,8 @@ export class TestStore {
   readonly sync: StoreSync;
   /** The store-side transport of the current connection, recording what the store sends. */
   link: (Transport & { readonly sent: Frame[] }) | null = null;
+  /** Every frame the hub sent this store, over all its connections, decoded. */
+  readonly received: Frame[] = [];
   session: HubSession | null = null;
 
   private constructor(
@@ -109,7 +110,7 @@ export class TestStore {
   static async create(
     id: string,
     adapter = new MemoryStorageAdapter(),
-    protocol = PROTOCOL_VERSION,
+    protocol = STORE_PROTOCOL,
     now?: () => number,
   ): Promise<TestStore> {
     return new TestStore(StoreIdSchema.parse(id), adapter, await StoreStorage.open(adapter), protocol, now);
@@ -159,7 +160,8 @@ export class TestStore {
   connect(hub: TestHub, options: TransportPairOptions = {}): HubSession | null {
     const [storeSide, hubSide] = createTransportPair(options);
     this.link = recording(storeSide);
-    this.session = hub.sync.connect(this.id, hubSide);
+    const inbound = recording(hubSide, this.received);
+    this.session = hub.sync.connect(this.id, inbound);
     this.sync.attach(this.link);
     return this.session;
   }

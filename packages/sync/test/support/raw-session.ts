@@ -2,6 +2,7 @@ import type { Sku, StoreId } from '@shelfsync/protocol';
 import { expect, vi } from 'vitest';
 import {
   PROTOCOL_VERSION,
+  STORE_PROTOCOL,
   createTransportPair,
   decodeFrame,
   encodeControlFrame,
@@ -56,7 +57,7 @@ export async function rawSession(hub: TestHub, storeId: StoreId, hello: { dirty?
 export const emptyWelcome = (): Uint8Array =>
   encodeControlFrame({
     type: 'welcome',
-    protocol: PROTOCOL_VERSION,
+    protocol: STORE_PROTOCOL,
     epoch: 'e',
     cursor: 0,
     changed: [],
