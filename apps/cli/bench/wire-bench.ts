@@ -18,6 +18,8 @@ const STOCK = 1_000;
 const SALE_GAP_MS = 5_000;
 /** The hub's rebalancing timer (`--escrow-rebalance-ms`, default 60 s), run on the virtual clock. */
 const SWEEP_EVERY_MS = 60_000;
+/** The hub's availability summary timer (`HubSyncOptions.summaryEveryMs`, default 5 s), run on the virtual clock. */
+const SUMMARY_EVERY_MS = 5_000;
 /** The hub's cursor timer (`HubSyncOptions.cursorEveryMs`, default 60 s): a cost per store and minute, not per sale. */
 const CURSOR_EVERY_MS = 60_000;
 /** The second scenario spreads the same sales over this many stores. */
@@ -36,6 +38,11 @@ interface Scenario {
 }
 
 const storeIds = (n: number): string[] => Array.from({ length: n }, (_, i) => `store-${String(i).padStart(3, '0')}`);
+
+/** A store's POS rights, read from its replica (not its read route, which would follow the SKU's availability). */
+async function rightsAt(chain: InProcessChain, id: string): Promise<number> {
+  return (await chain.store(id).view(SKU)).accounts[`store:${id}`]?.rights ?? 0;
+}
 
 /** Runs a POS request at a store and waits for all it causes to land; throws if it is refused. */
 async function done(chain: InProcessChain, what: string, answer: Promise<{ status: number }>): Promise<void> {
@@ -61,7 +68,7 @@ async function openChain(ids: readonly string[], protocol: number): Promise<InPr
       chain.connect(id);
       await chain.settle();
       await done(chain, `${id} could not receive`, store.receive(SKU, FIRST_DELIVERY));
-      await done(chain, `${id} could not sell its till`, store.sell(SKU, (await store.stock(SKU)).rights));
+      await done(chain, `${id} could not sell its till`, store.sell(SKU, await rightsAt(chain, id)));
       await done(chain, `${id} could not receive again`, store.receive(SKU, STOCK));
       chain.disconnect(id);
     }
@@ -72,6 +79,10 @@ async function openChain(ids: readonly string[], protocol: number): Promise<InPr
     await chain.converged([SKU]);
     // The hub's timer would have run a round by now.
     await chain.sweep();
+    // One store's console shows the SKU: it follows the SKU's availability (protocol 7).
+    const watcher = ids[ids.length - 1];
+    if (watcher !== undefined) await chain.store(watcher).stock(SKU);
+    await chain.flushAvailability();
     return chain;
   } catch (error) {
     chain.close();
@@ -112,6 +123,7 @@ async function metered(
 /** `sales` single units, one after another, round the sellers; the clock moves and the hub's timer runs between them. */
 async function sellInTurn(chain: InProcessChain, sellers: readonly string[], sales: number): Promise<void> {
   let sinceSweep = 0;
+  let sinceSummary = 0;
   for (let i = 0; i < sales; i++) {
     const seller = sellers[i % sellers.length] ?? '';
     const answer = await chain.store(seller).sell(SKU, 1);
@@ -119,6 +131,11 @@ async function sellInTurn(chain: InProcessChain, sellers: readonly string[], sal
     // Settles too: the sale's ack, its relays and anything the allocator did land before the next.
     await chain.advance(SALE_GAP_MS);
     sinceSweep += SALE_GAP_MS;
+    sinceSummary += SALE_GAP_MS;
+    if (sinceSummary >= SUMMARY_EVERY_MS) {
+      sinceSummary = 0;
+      await chain.flushAvailability();
+    }
     if (sinceSweep >= SWEEP_EVERY_MS) {
       sinceSweep = 0;
       await chain.sweep();
@@ -222,10 +239,12 @@ export async function runWireBench(
       );
 
       // The seller's whole till in one sale: the allocator refills it from the escrow, a hub write.
-      const rights = (await chain.store(seller).stock(SKU)).rights;
+      const rights = await rightsAt(chain, seller);
       const drain = await metered(chain, ids, [seller], 1, async () => {
         const answer = await chain.store(seller).sell(SKU, rights);
         if (answer.status !== 201) throw new Error(`the draining sale was refused: ${answer.status}`);
+        // The watching console's next summary.
+        await chain.flushAvailability();
       });
       rows.push(
         row(

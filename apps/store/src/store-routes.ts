@@ -81,10 +81,16 @@ export function storeRoutes(services: StoreRouteServices): Router<RequestState> 
     const sku = heldSku(ctx);
     const doc = await storage.open(sku);
     const status = sync.status();
+    // Holding only its share, the store counts the rest of the chain from the hub's summary: it follows what it shows.
+    sync.follow([sku]);
+    const elsewhere = sync.chainElsewhere(sku);
     ctx.body = {
       sku,
       storeId: config.id,
-      ...pos.figures(doc),
+      ...pos.figures(doc, sku),
+      ...(sync.holdsShare
+        ? { availableAsOf: elsewhere === undefined ? null : new Date(elsewhere.at).toISOString() }
+        : {}),
       hubConnected: status.connected,
       lastSyncedAt: status.lastSyncedAt === null ? null : new Date(status.lastSyncedAt).toISOString(),
       pendingSync: storage.isDirty(sku),

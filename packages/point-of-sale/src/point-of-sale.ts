@@ -1,4 +1,11 @@
-import { applyOperation, computeStock, deficitAllowance, type Operation, type OperationOutcome } from '@shelfsync/core';
+import {
+  applyOperation,
+  computeStock,
+  deficitAllowance,
+  type Operation,
+  type OperationOutcome,
+  type StockView,
+} from '@shelfsync/core';
 import {
   ErrorCode,
   ShelfsyncFailure,
@@ -142,7 +149,7 @@ export class PointOfSale {
       const hubReachable = sync.status().connected;
       this.options.observer?.overridden?.({ sku, quantity, overridden, hubReachable });
     }
-    if (isSale) this.observeSale(doc, operation.quantity, result, askedHub, overridden);
+    if (isSale) this.observeSale(doc, request.sku, operation.quantity, result, askedHub, overridden);
     const timing = topUpMs === undefined ? {} : { topUpMs };
     if (!result.ok) {
       const body = this.refusal(doc, request, result.error, { askedHub, topUp, commitsUnits });
@@ -203,7 +210,7 @@ export class PointOfSale {
       operation: request.name,
       sku: request.sku,
       quantity: request.quantity,
-      ...this.figures(doc),
+      ...this.figures(doc, request.sku),
       ...(request.operation.type === 'count' ? { delta: outcome.delta } : {}),
       ...((outcome.overridden ?? 0) > 0 ? { overridden: outcome.overridden } : {}),
     };
@@ -216,19 +223,32 @@ export class PointOfSale {
   }
 
   /** The store's own figures of a SKU: its POS rights, its shelf, the chain's available units, a deficit it owes. */
-  figures(doc: Y.Doc): StockFigures {
+  figures(doc: Y.Doc, sku: Sku): StockFigures {
     const view = computeStock(doc);
     const deficit = deficitAllowance(doc, this.own);
     return {
       rights: view.accounts[this.own]?.rights ?? 0,
       onShelf: view.locations[this.options.storeId]?.onShelf ?? 0,
-      available: view.value,
+      available: this.chainAvailable(view, sku) ?? locationRights(view, this.options.storeId),
       ...(deficit > 0 ? { deficit } : {}),
     };
   }
 
+  /**
+   * The chain's uncommitted units of `sku` as this store knows them: its whole
+   * replica's, or, holding only its share, its location's plus the hub's last
+   * figure for every other location (undefined until one came).
+   */
+  chainAvailable(view: StockView, sku: Sku): number | undefined {
+    const { sync, storeId } = this.options;
+    if (!sync.holdsShare) return view.value;
+    const elsewhere = sync.chainElsewhere(sku);
+    return elsewhere === undefined ? undefined : locationRights(view, storeId) + elsewhere.units;
+  }
+
   private observeSale(
     doc: Y.Doc,
+    sku: Sku,
     quantity: number,
     result: Result<unknown>,
     askedHub: boolean,
@@ -237,7 +257,11 @@ export class PointOfSale {
     const observer = this.options.observer;
     observer?.sale?.(saleOutcome(result, askedHub, overridden));
     // The price of bounded reservation: a sale refused while units were left somewhere in the chain.
-    if (!result.ok && computeStock(doc).value >= quantity) observer?.refusedWithChainStock?.();
+    if (!result.ok) {
+      const view = computeStock(doc);
+      const chain = this.chainAvailable(view, sku) ?? locationRights(view, this.options.storeId);
+      if (chain >= quantity) observer?.refusedWithChainStock?.();
+    }
   }
 
   /** A refusal as an answer: the till's message, its cause, and the report to the hub. */
@@ -251,17 +275,18 @@ export class PointOfSale {
     const requested = error.code === ErrorCode.InsufficientRights ? error.details.requested : request.quantity;
     const cause =
       commitsUnits && error.code === ErrorCode.InsufficientRights
-        ? refusalCause({ requested, onShelf: this.figures(doc).onShelf, asked: askedHub, topUp })
+        ? refusalCause({ requested, onShelf: this.figures(doc, request.sku).onShelf, asked: askedHub, topUp })
         : undefined;
     const isSale = request.operation.type === 'sell' || request.operation.type === 'shipOut';
     if (cause !== undefined && isSale) {
       this.options.observer?.refused?.(cause);
       // Told to the hub too (best effort), whose chain view otherwise misses refusals made while cut off.
+      const chainAvailable = this.chainAvailable(computeStock(doc), request.sku);
       sync.reportRefusal({
         sku: request.sku,
         quantity: request.quantity,
         cause,
-        chainAvailable: computeStock(doc).value,
+        ...(chainAvailable === undefined ? {} : { chainAvailable }),
       });
     }
     const hubReachable = sync.status().connected;
@@ -322,4 +347,10 @@ export class PointOfSale {
 /** A refusal for want of rights: the one a top-up or the override may turn around. */
 function lacksRights(result: Result<unknown>): boolean {
   return !result.ok && result.error.code === ErrorCode.InsufficientRights;
+}
+
+/** A location's rights: what its POS and its online escrow may still commit. */
+function locationRights(view: StockView, location: string): number {
+  const here = view.locations[location];
+  return here === undefined ? 0 : here.posRights + here.onlineRights;
 }

@@ -198,6 +198,12 @@ export const StoreSkuSchema = z.strictObject({
   onShelf: Units,
   /** Chain-wide, as last known here. */
   available: Units,
+  /**
+   * A store that holds only its share of each document (sync protocol 7) counts the
+   * other locations from the hub's availability summary: when that figure came,
+   * or null before one came (`available` is then this location's units only).
+   */
+  availableAsOf: Timestamp.nullable().optional(),
   /** Units this store owes under the manager override, not yet settled by the hub; present only while it owes any. */
   deficit: z.int().min(1).optional(),
   hubConnected: z.boolean(),

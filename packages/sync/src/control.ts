@@ -206,6 +206,35 @@ export const CursorMessageSchema = z.strictObject({
   cursor: Cursor,
 });
 
+/** SKUs one `available` message lists at most; a flush with more sends several. */
+export const MAX_AVAILABLE_LIST = 5_000;
+
+/** SKUs a store may follow on one connection; past it the hub answers a follow once. */
+export const MAX_FOLLOWED = 10_000;
+
+/**
+ * Hub -> store (protocol 7): the availability summary. For each SKU, the units
+ * uncommitted at every other location than the store's (the chain's value less
+ * its location's rights, which the store counts itself from its share), for the
+ * SKUs it follows that changed since the last summary, and those it just asked
+ * for. Coalesced: one message per store every few seconds, none when nothing it
+ * follows changed.
+ */
+export const AvailableSchema = z.strictObject({
+  type: z.literal('available'),
+  skus: z.array(z.tuple([SkuSchema, z.int().min(-1_000_000_000_000).max(1_000_000_000_000)])).max(MAX_AVAILABLE_LIST),
+});
+
+/**
+ * Store -> hub (protocol 7): tell me the availability of `skus` at the next
+ * summary, and whenever they change for as long as this connection lasts (the
+ * store's console shows them).
+ */
+export const FollowSchema = z.strictObject({
+  type: z.literal('follow'),
+  skus: z.array(SkuSchema).max(MAX_AVAILABLE_LIST),
+});
+
 export const ControlMessageSchema = z.discriminatedUnion('type', [
   HelloSchema,
   WelcomeSchema,
@@ -216,6 +245,8 @@ export const ControlMessageSchema = z.discriminatedUnion('type', [
   ReleaseSchema,
   RefusedSchema,
   CursorMessageSchema,
+  AvailableSchema,
+  FollowSchema,
 ]);
 export type ControlMessage = z.infer<typeof ControlMessageSchema>;
 export type Hello = z.infer<typeof HelloSchema>;
@@ -227,6 +258,7 @@ export type TopUpResult = z.infer<typeof TopUpResultSchema>;
 export type Release = z.infer<typeof ReleaseSchema>;
 export type Refused = z.infer<typeof RefusedSchema>;
 export type CursorMessage = z.infer<typeof CursorMessageSchema>;
+export type Available = z.infer<typeof AvailableSchema>;
 
 /**
  * A message as a peer speaking `version` must see it: what that version lacks is
@@ -236,7 +268,7 @@ export type CursorMessage = z.infer<typeof CursorMessageSchema>;
 export function forProtocol(message: ControlMessage, version: number): ControlMessage | null {
   if (version >= SHARE_PROTOCOL) return message;
   // Older stores are sent every change: their cursor moves without it.
-  if (message.type === 'cursor') return null;
+  if (message.type === 'cursor' || message.type === 'available' || message.type === 'follow') return null;
   if (message.type === 'ack' && message.cursor !== undefined) {
     const { cursor: _cursor, ...ack } = message;
     return ack;

@@ -209,6 +209,10 @@ export class HubSession {
         this.refusals.receive(frame.message);
         return;
       }
+      if (frame.message.type === 'follow' && this.readsShares) {
+        this.hub.follow(this, frame.message.skus);
+        return;
+      }
       this.protocolError(`unexpected ${frame.message.type} from a store`);
       return;
     }

@@ -11,6 +11,7 @@ import type { RateBudget } from './budget.js';
 import type { ControlMessage } from './control.js';
 import type { HubDocuments } from './hub-documents.js';
 import { HubEngine, type HubWriteRecord, type Relay, type StoreConnection } from './hub-engine.js';
+import { HubAvailability } from './hub-availability.js';
 import { HubRelay } from './hub-relay.js';
 import { HubSession, type HubSessionContext } from './hub-session.js';
 import type { Transport } from './transport.js';
@@ -86,6 +87,8 @@ export interface HubSyncOptions {
    * so this bounds the extra, at a few bytes per store per period.
    */
   readonly cursorEveryMs: number;
+  /** How often stores that hold only their share are sent the availability of the SKUs that changed for them. */
+  readonly summaryEveryMs: number;
   readonly now: () => number;
 }
 
@@ -104,6 +107,7 @@ const DEFAULT_OPTIONS: HubSyncOptions = {
   onEvent: () => {},
   onHubWrite: () => {},
   cursorEveryMs: 60_000,
+  summaryEveryMs: 5_000,
   now: () => Date.now(),
 };
 
@@ -172,10 +176,13 @@ export class HubSync implements Relay {
   private stopAllocatorHearing: () => void = () => {};
   private readonly sessions: HubSessionContext;
   private readonly relayer: HubRelay;
+  private readonly availability: HubAvailability;
 
   constructor(documents: HubDocuments, options: Partial<HubSyncOptions> = {}) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
     this.relayer = new HubRelay(this.live, documents.writerClients, documents.cursor());
+    // A summary fails only when a document cannot be read: the storage failed, and the hub halts for it.
+    this.availability = new HubAvailability(documents, () => {});
     const { maxDeficit, now, onHubWrite } = this.options;
     this.engine = new HubEngine(documents, this, { maxDeficit, now, onHubWrite });
     this.sessions = {
@@ -206,6 +213,7 @@ export class HubSync implements Relay {
     const session = new HubSession(this.sessions, storeId, transport);
     this.live.set(storeId, session);
     this.relayer.startCursorTimer(this.options.cursorEveryMs);
+    this.availability.start(this.options.summaryEveryMs);
     this.touch(storeId);
     this.options.onEvent({ type: 'connected', storeId });
     return session;
@@ -214,6 +222,17 @@ export class HubSync implements Relay {
   /** The engine's relay: each live session but `except` gets the update as its store's protocol has it (`HubRelay`). */
   relay(sku: Sku, update: Uint8Array, change: number, doc: Y.Doc, except?: StoreConnection): void {
     this.relayer.relay(sku, update, change, doc, except instanceof HubSession ? except : undefined);
+    this.availability.changed(sku);
+  }
+
+  /** Sends the availability summary now (also every `summaryEveryMs`); resolves once it is sent. */
+  flushAvailability(): Promise<void> {
+    return this.availability.flush();
+  }
+
+  /** @internal The store follows `skus` (its `follow` message). */
+  follow(session: HubSession, skus: readonly Sku[]): void {
+    this.availability.follow(session, skus);
   }
 
   /** Tells each store that holds only its share how far its cursor may move now (also every `cursorEveryMs`). */
@@ -291,6 +310,7 @@ export class HubSync implements Relay {
     if (this.haltedBecause !== null) return;
     this.haltedBecause = reason;
     this.relayer.stopCursorTimer();
+    this.availability.stop();
     for (const session of [...this.live.values()]) session.close(CloseCode.InternalError);
     this.options.onEvent({ type: 'halted', reason });
   }
@@ -328,6 +348,7 @@ export class HubSync implements Relay {
   /** Closes every session (hub shutdown). */
   close(): void {
     this.relayer.stopCursorTimer();
+    this.availability.stop();
     for (const session of [...this.live.values()]) session.close(CloseCode.GoingAway);
   }
 
@@ -362,5 +383,6 @@ export class HubSync implements Relay {
   /** @internal */
   detach(session: HubSession): void {
     if (this.live.get(session.storeId) === session) this.live.delete(session.storeId);
+    this.availability.forget(session);
   }
 }

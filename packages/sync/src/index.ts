@@ -14,6 +14,9 @@ export {
   SHARE_PROTOCOL,
   STORE_PROTOCOL,
   CursorMessageSchema,
+  AvailableSchema,
+  FollowSchema,
+  MAX_FOLLOWED,
   RefusedSchema,
   forProtocol,
   WelcomeSchema,
@@ -79,3 +82,4 @@ export { Reservations, type ReservationEscrow, type ReservationsOptions } from '
 export { holding, refusalCause, releaseSurplus, withTopUp, type Attempt, type TopUpOutcome } from './top-up.js';
 export type { RefusalCause } from '@shelfsync/protocol';
 export { MAX_CLIENTS_PER_WRITER } from './client-registry.js';
+export type { ElsewhereFigure } from './store-chain-figures.js';

@@ -161,9 +161,13 @@ export class StoreSession {
       case 'cursor':
         await this.cursor.advanceTo(message.cursor);
         return;
+      case 'available':
+        this.owner.availabilityReceived(message);
+        return;
       case 'hello':
       case 'topup':
       case 'refused':
+      case 'follow':
         this.options.onEvent({ type: 'protocol-error', detail: `unexpected ${message.type} from the hub` });
         this.close(CloseCode.BadRequest);
         return;

@@ -1,9 +1,10 @@
 import { CloseCode, type ErrorCode, type Sku, type StoreId } from '@shelfsync/protocol';
 import * as Y from 'yjs';
-import { STORE_PROTOCOL, type TopUpResult } from './control.js';
+import { SHARE_PROTOCOL, STORE_PROTOCOL, type Available, type TopUpResult } from './control.js';
 import type { Transport } from './transport.js';
 import { TokenBucket, type RateBudget } from './budget.js';
 import { StoreRefusalReports, type RefusalReport } from './store-refusal-reports.js';
+import { ChainFigures, type ElsewhereFigure } from './store-chain-figures.js';
 import { StoreSession } from './store-session.js';
 
 /** Top-ups a store asks for at most: half the hub's per-session budget's rate, a quarter of its burst. */
@@ -105,6 +106,7 @@ export class StoreSync {
   private readonly topUpsInFlight = new Map<Sku, Promise<TopUpResult | null>>();
   private readonly topUpBudget: TokenBucket;
   private readonly refusals: StoreRefusalReports;
+  private readonly figures: ChainFigures;
 
   constructor(
     readonly storeId: StoreId,
@@ -120,6 +122,7 @@ export class StoreSync {
       ...options,
     };
     this.topUpBudget = new TokenBucket(STORE_TOP_UP_BUDGET, this.options.now);
+    this.figures = new ChainFigures(this.options.now);
     this.refusals = new StoreRefusalReports(
       this.options.now,
       () => {
@@ -240,9 +243,42 @@ export class StoreSync {
     return this.refusals.queued;
   }
 
-  /** @internal Caught up: refusals made while apart can go (the hub now holds this store's sales). */
+  /**
+   * @internal Caught up: refusals made while apart can go (the hub now holds this
+   * store's sales), and followed SKUs are asked for again.
+   */
   sendReports(): void {
     this.refusals.flush();
+    if (this.holdsShare) for (const message of this.figures.resume()) this.session?.sendControl(message);
+  }
+
+  /** Whether this store holds only its share of each document (protocol 7 and later, ADR 0022). */
+  get holdsShare(): boolean {
+    return this.options.protocol >= SHARE_PROTOCOL;
+  }
+
+  /**
+   * The hub's last figure of the units of `sku` at every other location (a store
+   * that holds only its share cannot count them), or undefined before one came.
+   */
+  chainElsewhere(sku: Sku): ElsewhereFigure | undefined {
+    return this.figures.of(sku);
+  }
+
+  /**
+   * Asks the hub to keep this store told of `skus`' availability elsewhere (its
+   * console shows them): at once if connected, and on every later connection.
+   * Nothing for a store that holds whole documents.
+   */
+  follow(skus: readonly Sku[]): void {
+    if (!this.holdsShare) return;
+    const messages = this.figures.follow(skus);
+    if (this.session?.isCaughtUp === true) for (const message of messages) this.session.sendControl(message);
+  }
+
+  /** @internal The hub's availability summary. */
+  availabilityReceived(message: Available): void {
+    this.figures.received(message);
   }
 
   /**

@@ -97,7 +97,7 @@ function showSku(sku: StoreSku | null): void {
     setText(byId('fig-rights'), units(sku.rights));
     setText(byId('fig-shelf'), units(sku.onShelf));
     setText(byId('fig-chain'), units(sku.available));
-    setText(byId('fig-chain-note'), sku.hubConnected ? '(live)' : '(as last known)');
+    setText(byId('fig-chain-note'), chainNote(sku));
     setText(
       byId('fig-sync'),
       `${sku.pendingSync ? 'changes waiting for the hub' : 'all changes at the hub'}; last synced ${
@@ -107,6 +107,14 @@ function showSku(sku: StoreSku | null): void {
     hubConnected = sku.hubConnected;
   }
   showLink();
+}
+
+/** How current the chain-wide figure is: a store holding its share knows the rest of the chain from the hub's summary. */
+function chainNote(sku: StoreSku): string {
+  if (sku.availableAsOf === null) return '(this location only: the chain figure has not come yet)';
+  if (sku.availableAsOf !== undefined)
+    return `(the rest of the chain as told ${ago(Date.parse(sku.availableAsOf), Date.now())})`;
+  return sku.hubConnected ? '(live)' : '(as last known)';
 }
 
 async function loadSku(sku: string): Promise<void> {

@@ -108,6 +108,8 @@ export const StoreSkuSchema = z.looseObject({
   rights: Units,
   onShelf: Units,
   available: Units,
+  /** Stores holding only their share: when the hub's figure for the rest of the chain came (null: not yet). */
+  availableAsOf: z.optional(z.nullable(Time)),
   hubConnected: z.boolean(),
   lastSyncedAt: z.nullable(Time),
   pendingSync: z.boolean(),

@@ -137,8 +137,10 @@ export class ChainStore {
   /** The store's figures of a SKU, as its read route answers them. */
   async stock(sku: Sku): Promise<StoreStock> {
     const doc = await this.storage.open(sku);
+    // As the read route does: holding only its share, the store follows what it shows.
+    this.sync.follow([sku]);
     return {
-      ...this.pos.figures(doc),
+      ...this.pos.figures(doc, sku),
       pendingSync: this.storage.isDirty(sku),
       hubConnected: this.sync.status().connected,
     };

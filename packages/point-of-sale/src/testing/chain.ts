@@ -317,6 +317,14 @@ export class InProcessChain {
     await this.settle();
   }
 
+  /** Sends the availability summary to the stores that hold only their share, as the hub's timer does. */
+  async flushAvailability(): Promise<void> {
+    // What stores sent first (their follows) is in before the summary is made.
+    await this.settle();
+    await this.running.sync.flushAvailability();
+    await this.settle();
+  }
+
   /** Tells each store that holds only its share how far its cursor may move, as the hub's timer does. */
   async flushCursors(): Promise<void> {
     this.running.sync.flushCursors();

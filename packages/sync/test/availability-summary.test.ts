@@ -1,0 +1,107 @@
+import { computeStock, type Operation } from '@shelfsync/core';
+import { onlineAccount, storeAccount, type StoreId } from '@shelfsync/protocol';
+import { MemoryStorageAdapter } from '@shelfsync/storage';
+import { describe, expect, it, vi } from 'vitest';
+import { SHARE_PROTOCOL, type Frame } from '../src/index.js';
+import { TestHub, TestStore, sku } from '../src/testing/index.js';
+
+const MUG = sku('MUG-1');
+const TEA = sku('TEA-1');
+const until = (condition: () => boolean | Promise<boolean>): Promise<void> =>
+  vi.waitFor(async () => expect(await condition()).toBe(true), { timeout: 5000, interval: 2 });
+
+const receive = (id: StoreId, quantity: number): Operation => ({
+  type: 'receive',
+  account: storeAccount(id),
+  quantity,
+});
+const sell = (id: StoreId, quantity: number): Operation => ({ type: 'sell', account: storeAccount(id), quantity });
+const release = (id: StoreId, quantity: number): Operation => ({
+  type: 'transferRights',
+  from: storeAccount(id),
+  to: onlineAccount(id),
+  quantity,
+});
+
+async function connected(hub: TestHub, id: string, protocol = SHARE_PROTOCOL): Promise<TestStore> {
+  const store = await TestStore.create(id, new MemoryStorageAdapter(), protocol);
+  store.connect(hub);
+  await until(() => store.caughtUpCount() === 1);
+  return store;
+}
+
+async function settled(hub: TestHub, stores: readonly TestStore[]): Promise<void> {
+  await until(async () => {
+    for (const store of stores) if ((await store.storage.dirty()).length > 0) return false;
+    return hub.sync.storeLinks().every((link) => link.pendingUpdates === 0);
+  });
+}
+
+type Available = Extract<Extract<Frame, { kind: 'control' }>['message'], { type: 'available' }>;
+const summaries = (store: TestStore, from = 0): Available[] =>
+  store.received
+    .slice(from)
+    .flatMap((frame) => (frame.kind === 'control' && frame.message.type === 'available' ? [frame.message] : []));
+
+describe('the availability summary (protocol 7)', () => {
+  it('tells a follower the units at every other location, coalesced; a holder that follows nothing gets none', async () => {
+    const hub = await TestHub.create();
+    const stores = [await connected(hub, 'A'), await connected(hub, 'B'), await connected(hub, 'C')];
+    const [a, b, c] = stores as [TestStore, TestStore, TestStore];
+    await a.apply(MUG, receive(a.id, 10));
+    await a.apply(MUG, release(a.id, 3));
+    await b.apply(MUG, receive(b.id, 7));
+    await c.apply(MUG, receive(c.id, 1));
+    await c.apply(TEA, receive(c.id, 4));
+    await settled(hub, stores);
+    b.sync.follow([MUG, TEA]);
+    await until(async () => {
+      await hub.sync.flushAvailability();
+      return summaries(b).length === 1;
+    });
+    // A's 10 units and C's 1 are elsewhere for B; TEA is all C's.
+    expect(summaries(b)).toEqual([
+      {
+        type: 'available',
+        skus: [
+          ['MUG-1', 11],
+          ['TEA-1', 4],
+        ],
+      },
+    ]);
+    expect(b.sync.chainElsewhere(MUG)?.units).toBe(11);
+
+    // Many sales, one flush: one message, one figure per SKU, only what changed.
+    for (let i = 0; i < 5; i++) await a.apply(MUG, sell(a.id, 1));
+    await settled(hub, stores);
+    const mark = b.received.length;
+    await hub.sync.flushAvailability();
+    await until(() => summaries(b, mark).length === 1);
+    expect(summaries(b, mark)).toEqual([{ type: 'available', skus: [['MUG-1', 6]] }]);
+    expect((b.sync.chainElsewhere(MUG)?.units ?? NaN) + computeStock(await b.storage.open(MUG)).value).toBe(
+      computeStock(await hub.storage.open(MUG)).value,
+    );
+    // Nothing changed: nothing is sent. C holds MUG but follows nothing: it never got a figure.
+    const quiet = b.received.length;
+    await hub.sync.flushAvailability();
+    expect(summaries(b, quiet)).toEqual([]);
+    expect(summaries(c)).toEqual([]);
+  });
+
+  it('answers a follow of a SKU the store does not hold, then keeps it told; a whole replica gets none', async () => {
+    const hub = await TestHub.create();
+    const [a, d, whole] = [await connected(hub, 'A'), await connected(hub, 'D'), await connected(hub, 'W', 6)];
+    await a.apply(MUG, receive(a.id, 6));
+    await settled(hub, [a, d, whole]);
+    d.sync.follow([MUG]);
+    await until(async () => {
+      await hub.sync.flushAvailability();
+      return d.sync.chainElsewhere(MUG)?.units === 6;
+    });
+    await a.apply(MUG, sell(a.id, 2));
+    await settled(hub, [a, d]);
+    await hub.sync.flushAvailability();
+    await until(() => d.sync.chainElsewhere(MUG)?.units === 4);
+    expect(summaries(whole)).toEqual([]);
+  });
+});
