@@ -98,7 +98,8 @@ export function storeRoutes(services: StoreRouteServices): Router<RequestState> 
   });
   router.get('/v1/skus/:sku/ledger', async (ctx) => {
     const sku = heldSku(ctx);
-    ctx.body = { sku, ...ledgerSummary(await storage.open(sku)) } satisfies SkuLedger;
+    const share = sync.holdsShare ? { share: config.id } : {};
+    ctx.body = { sku, ...ledgerSummary(await storage.open(sku)), ...share } satisfies SkuLedger;
   });
 
   router.get('/v1/status', (ctx) => {

@@ -57,6 +57,42 @@ export interface FinalSku {
    * value by their sum. Absent: nothing owed.
    */
   readonly owed?: Readonly<Record<string, number>>;
+  /**
+   * The replica holds only the share of this location (a store on sync protocol
+   * 7): only the location's accounts are compared with the other replicas'.
+   */
+  readonly share?: string;
+}
+
+/** What of a replica's view is comparable with another's: all of it, or a share's accounts only. */
+function comparable(final: FinalSku | undefined, share: string | undefined): unknown {
+  if (final === undefined || share === undefined) return final;
+  const pick = (record: Readonly<Record<string, number>> | undefined): Record<string, number> =>
+    Object.fromEntries(
+      Object.entries(record ?? {}).filter(([account]) => account === `store:${share}` || account === `online:${share}`),
+    );
+  return { rights: pick(final.rights), owed: pick(final.owed) };
+}
+
+/**
+ * Whether replica `other` agrees with `reference` (a whole replica, the hub's)
+ * on one SKU: the same totals, rights and state vector, or, for a replica that
+ * holds `share`'s share (`other.share`, or given for a SKU it does not hold at
+ * all), the same rights and debts of that location's accounts.
+ */
+export function replicaAgrees(
+  reference: FinalSku | undefined,
+  other: FinalSku | undefined,
+  share: string | undefined = other?.share,
+): boolean {
+  const mine = other ?? (share === undefined ? undefined : { added: 0, committed: 0, value: 0, rights: {} });
+  return JSON.stringify(comparable(mine, share)) === JSON.stringify(comparable(reference, share));
+}
+
+/** The location whose share a replica holds, when it holds only that (any of its SKUs says so). */
+export function shareOf(replica: Readonly<Record<string, FinalSku>> | undefined): string | undefined {
+  for (const final of Object.values(replica ?? {})) if (final.share !== undefined) return final.share;
+  return undefined;
 }
 
 export interface Violation {
@@ -110,7 +146,8 @@ function effect(event: HistoryEvent): { added: number; committed: number } {
  * - **no oversell**: nothing is committed beyond what was added: value >= 0, no account below zero
  *   (but for recorded manager-override deficits, `owed`: the bounded oversell the override allows);
  * - **conservation**: added = committed + value, and the rights of all accounts sum to value;
- * - **convergence**: every replica derives the same totals;
+ * - **convergence**: every replica derives the same totals (a replica holding one location's share: the
+ *   same rights of that location's accounts);
  * - **own-stock refusal**: no sale or ship-out refused for rights while the hub answered that the
  *   store's own location held the units (`availableAtLocation >= quantity`): the escrow must move
  *   them to the till, so such a refusal is a defect however the store labelled its cause.
@@ -213,7 +250,7 @@ export function checkHistory(
     const final = reference?.[sku];
     for (const name of names.slice(1)) {
       const other = replicas[name]?.[sku];
-      if (JSON.stringify(other) !== JSON.stringify(final)) {
+      if (!replicaAgrees(final, other, shareOf(replicas[name]))) {
         violations.push({
           check: 'convergence',
           sku,

@@ -1,6 +1,8 @@
 export {
   REFUSAL_CAUSES,
   checkHistory,
+  replicaAgrees,
+  shareOf,
   type CheckOptions,
   type FinalSku,
   type HistoryEvent,

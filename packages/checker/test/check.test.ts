@@ -30,6 +30,20 @@ describe('history checker', () => {
     expect(verdict).toMatchObject({ ok: true, operations: { ok: 2, fail: 0, unknown: 0 } });
   });
 
+  it("compares a replica holding one location's share on that location's accounts only", () => {
+    const hub = final(10, 3, { 'store:a': 4, 'online:a': 3 });
+    // The share's totals are its own; its accounts agree with the hub's.
+    const share: FinalSku = { added: 8, committed: 1, value: 7, rights: { 'store:a': 4, 'online:a': 3 }, share: 'a' };
+    expect(checkHistory(history, { hub: { S: hub }, a: { S: share } }).violations).toEqual([]);
+    const behind: FinalSku = { ...share, rights: { 'store:a': 5, 'online:a': 2 } };
+    expect(checks(checkHistory(history, { hub: { S: hub }, a: { S: behind } }))).toEqual(['convergence']);
+    // A store that holds nothing of a SKU agrees while the chain holds nothing of its location there.
+    const convergence = (hubView: Record<string, FinalSku>): boolean =>
+      checks(checkHistory(history, { hub: hubView, a: { S: share } })).includes('convergence');
+    expect(convergence({ S: hub, T: final(4, 0, { 'store:b': 4 }) })).toBe(false);
+    expect(convergence({ S: hub, T: final(4, 0, { 'store:a': 4 }) })).toBe(true);
+  });
+
   it('flags a lost acknowledged sale, and one applied twice', () => {
     expect(checks(checkHistory(history, { hub: { S: final(10, 0) } }))).toEqual(['exactly-once']);
     expect(checks(checkHistory([...history, ev('s', 'sell', 3, 'ok')], { hub: { S: final(10, 6) } }))).toEqual([

@@ -42,6 +42,9 @@ describe('the in-process chain harness', () => {
     expect(chain.hubRunning).toBe(true);
     await chain.converged([MUG]);
     expect((await chain.hubStock(MUG)).value).toBe(3);
+    // South holds its share: the chain's figure comes from the hub's summary once its console asks.
+    await chain.store('south').stock(MUG);
+    await chain.flushAvailability();
     expect(await chain.store('south').stock(MUG)).toMatchObject({ available: 3, hubConnected: true });
     chain.close();
   });

@@ -36,6 +36,9 @@ describe('store replicas and the hub, in one process', () => {
     await chain.startHub();
     await chain.converged([MUG, TEA, LAMP]);
     expect((await chain.hubStock(LAMP)).value).toBe(7);
+    // Each store holds its share: the rest of the chain comes from the hub's summary once its console asks.
+    await Promise.all([north.stock(LAMP), south.stock(LAMP)]);
+    await chain.flushAvailability();
     expect(await north.stock(LAMP)).toMatchObject({ available: 7, rights: 1 });
     expect(await south.stock(LAMP)).toMatchObject({ available: 7, rights: 6 });
     // Nothing from before the outage was lost or doubled.

@@ -227,6 +227,12 @@ export const SkuLedgerSchema = z.strictObject({
   stateVector: z.string(),
   /** Store accounts owing units under the manager override, by account: they may be below zero by this much. */
   owed: z.record(z.string(), z.int().min(1)),
+  /**
+   * A store that holds only its share of the document (sync protocol 7): its
+   * location. Only that location's accounts are its to show; the totals, the
+   * other accounts and the state vector are of its share, not the chain's.
+   */
+  share: StoreIdSchema.optional(),
 });
 export type SkuLedger = z.infer<typeof SkuLedgerSchema>;
 

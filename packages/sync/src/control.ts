@@ -29,11 +29,9 @@ export const SCHEMA_2_PROTOCOL = 6;
 export const SHARE_PROTOCOL = 7;
 
 /**
- * The protocol a store speaks unless told otherwise. Holding only its share
- * (SHARE_PROTOCOL) leaves a store without the other locations' entries, from
- * which its console and refusal reports read chain-wide availability today; it
- * becomes the default once those figures come from the hub's availability
- * summary (ADR 0022).
+ * The protocol a store speaks unless told otherwise: 6, a whole replica, until
+ * the suites that run real processes check share replicas (SHARE_PROTOCOL, ADR
+ * 0022); then 7.
  */
 export const STORE_PROTOCOL = SCHEMA_2_PROTOCOL;
 

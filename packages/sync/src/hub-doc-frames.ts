@@ -9,20 +9,24 @@ import type { HubDocuments } from './hub-sync.js';
 /**
  * The step 2 answering a store's step 1 of `sku`: what the hub's document holds
  * beyond the store's `stateVector`, encoded while none of the hub's own writes of
- * the SKU is in flight (`readDurable`), restricted to the ids of `share` when
- * the store holds only part of the document. Null for a malformed state vector;
- * rejects once the hub's storage has failed.
+ * the SKU is in flight (`readDurable`), restricted to the ids `share` gives when
+ * the store holds only part of the document. `share` is asked at encoding time:
+ * a hub write queued before it may draw an id the share must hold (the first
+ * write of `meta` or of an online account), and its relay went past a store
+ * waiting for this answer. Null for a malformed state vector; rejects once the
+ * hub's storage has failed.
  */
 export function step2For(
   documents: Pick<HubDocuments, 'readDurable'>,
   sku: Sku,
   doc: Y.Doc,
   stateVector: Uint8Array,
-  share?: ClientSet,
+  share: () => ClientSet | undefined = () => undefined,
 ): Promise<Uint8Array | null> {
   return documents.readDurable(sku, () => {
     try {
-      return share === undefined ? Y.encodeStateAsUpdate(doc, stateVector) : encodeShare(doc, share, stateVector);
+      const clients = share();
+      return clients === undefined ? Y.encodeStateAsUpdate(doc, stateVector) : encodeShare(doc, clients, stateVector);
     } catch {
       return null;
     }
@@ -75,8 +79,11 @@ export async function restOfShare(
 ): Promise<Uint8Array | null> {
   const doc = await documents.open(sku);
   const clients = documents.writerClients;
-  const rest = clients.storeShare(storeId, schemaVersion(doc));
-  for (const client of rest) if (clients.owner(client) === `store:${storeId}`) rest.delete(client);
+  const rest = (): ClientSet => {
+    const share = clients.storeShare(storeId, schemaVersion(doc));
+    for (const client of share) if (clients.owner(client) === `store:${storeId}`) share.delete(client);
+    return share;
+  };
   const update = await step2For(documents, sku, doc, EMPTY_STATE_VECTOR, rest);
   return update === null || update.byteLength <= EMPTY_UPDATE_BYTES ? null : update;
 }

@@ -312,11 +312,16 @@ export class HubSession {
     const outcome = await this.engine.acceptStoreUpdate(this, sku.data, frame.payload, (change) => {
       // Durable, not yet relayed: the store hears its change number before any other store does.
       this.options.onEvent({ type: 'accepted', storeId: this.storeId, sku: sku.data, bytes: frame.payload.byteLength });
-      this.ack(frame.ref, change);
+      if (!firstEntry) this.ack(frame.ref, change);
     });
     if (outcome.type === 'refused') this.reject(frame, outcome.code, outcome.detail);
     else if (outcome.type === 'held') this.ack(frame.ref);
-    else if (firstEntry) await this.sendRestOfShare(sku.data);
+    else if (firstEntry) {
+      // The rest of its share goes before the acknowledgement: lost with the connection, the
+      // change stays dirty at the store, and its next catch-up exchanges the SKU whatever its cursor.
+      await this.sendRestOfShare(sku.data);
+      this.ack(frame.ref, outcome.change);
+    }
   }
 
   /** A step 1: what the hub holds beyond the store's state vector (a step 2), then the hub's own step 1. */
@@ -325,7 +330,7 @@ export class HubSession {
     if (this.state === 'closed') return;
     let diff: Uint8Array | null;
     try {
-      const share = storeShareOf(this.documents.writerClients, this.storeId, doc, this.protocol);
+      const share = () => storeShareOf(this.documents.writerClients, this.storeId, doc, this.protocol);
       diff = await step2For(this.documents, sku, doc, frame.payload, share);
     } catch {
       return; // the storage failed: the hub halts, and this session with it

@@ -143,7 +143,8 @@ describe('a store that reads only schema version 1 (protocol 5)', () => {
   it('is sent the version 1 view, with the hub entry kept current while it is connected', async () => {
     const hub = await TestHub.create();
     const old = await connected(hub, 'A', 5);
-    const current = await connected(hub, 'B');
+    // A whole replica of version 2 (protocol 6), beside it.
+    const current = await connected(hub, 'B', 6);
     await old.apply(MUG, receive(A, 10));
     await old.apply(MUG, release(A, 6));
     await until(async () => rightsOf(await hub.storage.open(MUG), onlineAccount(A)) === 6);
@@ -187,7 +188,7 @@ describe('a store that reads only schema version 1 (protocol 5)', () => {
     old.disconnect();
     await until(async () => (await old.storage.loadCursor()).cursor === hub.storage.cursor());
 
-    const upgraded = await TestStore.create('A', adapter);
+    const upgraded = await TestStore.create('A', adapter, 6);
     upgraded.connect(hub);
     await until(() => upgraded.caughtUpCount() === 1);
     const doc = await upgraded.storage.open(MUG);

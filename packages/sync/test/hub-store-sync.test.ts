@@ -2,10 +2,12 @@ import { ErrorCode, CloseCode, HUB_WRITER, onlineAccount, storeAccount, type Sto
 import { applyOperation, computeStock } from '@shelfsync/core';
 import type { Sku } from '@shelfsync/protocol';
 import { forge } from '@shelfsync/core/testing';
+import { MemoryStorageAdapter } from '@shelfsync/storage';
 import { describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
 import {
   PROTOCOL_VERSION,
+  SCHEMA_2_PROTOCOL,
   SyncMessageType,
   createTransportPair,
   encodeControlFrame,
@@ -23,11 +25,19 @@ const until = (condition: () => boolean | Promise<boolean>): Promise<void> =>
 const receive = (id: StoreId, quantity: number) => ({ type: 'receive' as const, account: storeAccount(id), quantity });
 const sell = (id: StoreId, quantity: number) => ({ type: 'sell' as const, account: storeAccount(id), quantity });
 
+/**
+ * A store holding whole documents (protocol 6), which gets every store's changes
+ * relayed: what this file exercises. Stores holding their share (the default,
+ * protocol 7) are tested in share-relay.test.ts and availability-summary.test.ts.
+ */
+const wholeReplica = (id: string, adapter = new MemoryStorageAdapter()): Promise<TestStore> =>
+  TestStore.create(id, adapter, SCHEMA_2_PROTOCOL);
+
 /** A hub and two stores, connected and caught up. */
 async function chainOfTwo(ids: [string, string] = ['A', 'B'], options: Parameters<typeof TestHub.create>[0] = {}) {
   const hub = await TestHub.create(options);
-  const a = await TestStore.create(ids[0]);
-  const b = await TestStore.create(ids[1]);
+  const a = await wholeReplica(ids[0]);
+  const b = await wholeReplica(ids[1]);
   a.connect(hub);
   b.connect(hub);
   await until(() => a.caughtUpCount() === 1 && b.caughtUpCount() === 1);
@@ -106,7 +116,7 @@ describe('sync over one connection per store', () => {
 
   it('a store that reconnects with nothing changed on either side exchanges no SKU', async () => {
     const hub = await TestHub.create();
-    const a = await TestStore.create('A');
+    const a = await wholeReplica('A');
     a.connect(hub);
     await until(() => a.caughtUpCount() === 1);
     for (let i = 0; i < 50; i++) await a.apply(sku(`SKU-${i}`), receive(a.id, 1));
@@ -119,8 +129,8 @@ describe('sync over one connection per store', () => {
 
   it('relayed updates that build on something the store lacks are filled in with a step 1', async () => {
     const hub = await TestHub.create();
-    const a = await TestStore.create('A');
-    const b = await TestStore.create('B');
+    const a = await wholeReplica('A');
+    const b = await wholeReplica('B');
     a.connect(hub);
     await until(() => a.caughtUpCount() === 1);
     await a.apply(MUG, receive(a.id, 3));
@@ -137,8 +147,8 @@ describe('a connection that ends with changes still queued at the hub', () => {
   it('the hub applies, stores and relays what the store sent before the close', async () => {
     const adapter = new GatedAdapter();
     const hub = await TestHub.create({}, adapter);
-    const a = await TestStore.create('A');
-    const b = await TestStore.create('B');
+    const a = await wholeReplica('A');
+    const b = await wholeReplica('B');
     a.connect(hub);
     b.connect(hub);
     await until(() => a.caughtUpCount() === 1 && b.caughtUpCount() === 1);
@@ -200,7 +210,7 @@ describe('a session the hub ends', () => {
   it('takes nothing more from its queue: a cut link drops queued changes, which come again on reconnection', async () => {
     const adapter = new GatedAdapter();
     const hub = await TestHub.create({}, adapter);
-    const a = await TestStore.create('A');
+    const a = await wholeReplica('A');
     a.connect(hub);
     await until(() => a.caughtUpCount() === 1);
     adapter.hold();
@@ -228,7 +238,7 @@ describe('nothing leaves the hub before it is durable', () => {
   async function hubWithRights() {
     const adapter = new GatedAdapter();
     const hub = await TestHub.create({}, adapter);
-    const a = await TestStore.create('A');
+    const a = await wholeReplica('A');
     a.connect(hub);
     await until(() => a.caughtUpCount() === 1);
     await a.apply(MUG, receive(a.id, 10));
@@ -246,7 +256,7 @@ describe('nothing leaves the hub before it is durable', () => {
     adapter.hold();
     const { committed } = hubReserves(hub, MUG, 'A', 1);
     await adapter.waiting;
-    const b = await TestStore.create('B');
+    const b = await wholeReplica('B');
     b.connect(hub);
     await until(
       () => b.link?.sent.some((f) => f.kind === 'doc' && f.sku === MUG && f.type === SyncMessageType.Step1) ?? false,
@@ -383,8 +393,8 @@ describe('the hub refuses what a store may not do', () => {
 
   it('a store that reads too slowly is dropped instead of buffered without bound, and catches up later', async () => {
     const hub = await TestHub.create({ maxBufferedBytes: 64 * 1024 });
-    const a = await TestStore.create('A');
-    const b = await TestStore.create('B');
+    const a = await wholeReplica('A');
+    const b = await wholeReplica('B');
     const [storeSide, hubSide] = createTransportPair();
     // b's link pretends to be backed up.
     const stuck: Transport = {
@@ -408,7 +418,7 @@ describe('the hub refuses what a store may not do', () => {
 
   it('a newer connection of the same store replaces the older one', async () => {
     const hub = await TestHub.create();
-    const a = await TestStore.create('A');
+    const a = await wholeReplica('A');
     a.connect(hub);
     await until(() => a.caughtUpCount() === 1);
     const older = a.events.length;
@@ -446,7 +456,7 @@ describe('the hub refuses what a store may not do', () => {
   it('a reconnecting store’s offline changes count as pending at the hub until they arrive', async () => {
     let now = 1_000;
     const hub = await TestHub.create({ now: () => now });
-    const a = await TestStore.create('A');
+    const a = await wholeReplica('A');
     a.connect(hub);
     await until(() => a.caughtUpCount() === 1);
     a.disconnect();

@@ -1,6 +1,7 @@
 import { computeStock } from '@shelfsync/core';
 import type { AllocatorConfig } from '@shelfsync/escrow';
 import type { SaleOutcome } from '@shelfsync/point-of-sale';
+import { shareMismatch } from '@shelfsync/sync/testing';
 import * as Y from 'yjs';
 import { CpuProfile, hubCpuMicros, type CpuSplit } from './hub-cpu.js';
 import { ShelfsyncChain, skuName } from './shelfsync-chain.js';
@@ -240,10 +241,11 @@ export class Shelfsync implements ChainSystem {
       const e = this.tally(sku);
       this.lost += Math.abs(view.added - e.added) + Math.abs(view.committed - e.committed);
       hubDocBytes += Y.encodeStateAsUpdate(doc).byteLength;
-      const vector = Y.encodeStateVector(doc);
       for (const store of chain.stores) {
-        const held = Y.encodeStateVector(await store.storage.open(skuName(sku)));
-        if (Buffer.compare(held, vector) !== 0) {
+        // Each store holds its share of the hub's document (or all of it, on an older protocol).
+        const replica = { id: store.id, holdsShare: store.sync.holdsShare };
+        const held = await store.storage.open(skuName(sku));
+        if (shareMismatch(doc, held, replica, chain.hubStorage.writerClients) !== null) {
           skusApart++;
           break;
         }

@@ -1,4 +1,4 @@
-import type { FinalSku } from '@shelfsync/checker';
+import { replicaAgrees, shareOf, type FinalSku } from '@shelfsync/checker';
 import type { StoreId } from '@shelfsync/protocol';
 import type { SimClient } from './sim-client.js';
 import { waitFor } from './wait.js';
@@ -19,7 +19,7 @@ export async function readReplicas(
     for (const sku of skus) {
       const res = await client.get(`${base}/v1/skus/${sku}/ledger`, auth);
       if (res.status !== 200) continue;
-      const { added, committed, value, rights, stateVector, owed } = res.body as unknown as FinalSku;
+      const { added, committed, value, rights, stateVector, owed, share } = res.body as unknown as FinalSku;
       out[sku] = {
         added,
         committed,
@@ -27,6 +27,7 @@ export async function readReplicas(
         rights,
         ...(stateVector === undefined ? {} : { stateVector }),
         ...(owed === undefined ? {} : { owed }),
+        ...(share === undefined ? {} : { share }),
       };
     }
     return out;
@@ -47,11 +48,20 @@ export async function awaitConvergence(
   let replicas = await read();
   const converged = await waitFor('convergence', timeoutMs, async () => {
     replicas = await read();
-    const views = Object.values(replicas).map((r) => JSON.stringify(r));
-    return views.every((v) => v === views[0]);
+    return agree(replicas);
   }).then(
     () => true,
     () => false,
   );
   return { replicas, converged };
+}
+
+/** Whether every replica agrees with the first (the hub's) on every SKU either holds (`replicaAgrees`). */
+function agree(replicas: Replicas): boolean {
+  const [reference = {}, ...others] = Object.values(replicas);
+  return others.every((other) =>
+    [...new Set([...Object.keys(reference), ...Object.keys(other)])].every((sku) =>
+      replicaAgrees(reference[sku], other[sku], shareOf(other)),
+    ),
+  );
 }

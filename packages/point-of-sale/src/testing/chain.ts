@@ -1,4 +1,4 @@
-import { computeStock, schemaVersion, type LocationStock, type StockView } from '@shelfsync/core';
+import { computeStock, type LocationStock, type StockView } from '@shelfsync/core';
 import { AllocatorConfigSchema, type AllocatorConfig } from '@shelfsync/escrow';
 import {
   StoreIdSchema,
@@ -18,7 +18,7 @@ import {
   type HubSyncEvent,
   type StoreLinkStatus,
 } from '@shelfsync/sync';
-import * as Y from 'yjs';
+import { shareMismatch } from '@shelfsync/sync/testing';
 import { ChainStore, type StoreOptions } from './chain-store.js';
 import { Links, VirtualClock, wireSince, type WireSnapshot } from './links.js';
 
@@ -254,18 +254,10 @@ export class InProcessChain {
     const hub = this.running;
     for (const sku of skus) {
       const hubDoc = await hub.storage.open(sku);
-      const at = Y.decodeStateVector(Y.encodeStateVector(hubDoc));
       for (const store of this.stores.values()) {
         if (!store.sync.status().connected) continue;
-        const share = store.holdsShare
-          ? hub.storage.writerClients.storeShare(store.id, schemaVersion(hubDoc))
-          : new Set(at.keys());
-        const there = Y.decodeStateVector(Y.encodeStateVector(await store.storage.open(sku)));
-        const same = [...share].every((client) => (at.get(client) ?? 0) === (there.get(client) ?? 0));
-        const extra = !store.holdsShare && [...there.keys()].some((client) => !share.has(client));
-        if (!same || extra) {
-          throw new Error(`${store.id} has not converged with the hub on ${sku}`);
-        }
+        const why = shareMismatch(hubDoc, await store.storage.open(sku), store, hub.storage.writerClients);
+        if (why !== null) throw new Error(`${store.id} has not converged with the hub on ${sku}: ${why}`);
       }
     }
   }

@@ -97,6 +97,11 @@ export class TestStore {
     });
   }
 
+  /** Whether the store holds only its share of each document (protocol 7 and later). */
+  get holdsShare(): boolean {
+    return this.sync.holdsShare;
+  }
+
   /** The hub asked for a release: judged on this store's latest state, as the store node does. */
   async release(target: Sku, down: number, hub?: { client: number; clock: number }): Promise<void> {
     const doc = await this.storage.open(target);

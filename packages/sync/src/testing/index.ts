@@ -3,3 +3,4 @@
  * storage, linked by in-memory transports, running the real sync code.
  */
 export { TestHub, TestStore, recording, sku } from './chain.js';
+export { shareMismatch } from './share.js';
