@@ -3,9 +3,10 @@ import { ledgerSummary, reservableRights, rightsOf } from '@shelfsync/core';
 import { assertSafe } from '@shelfsync/core/testing';
 import { AllocatorConfigSchema } from '@shelfsync/escrow';
 import { ErrorCode, onlineAccount, seededRandom, storeAccount } from '@shelfsync/protocol';
+import { MemoryStorageAdapter } from '@shelfsync/storage';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { HubAllocator, Reservations, withTopUp } from '../src/index.js';
+import { HubAllocator, Reservations, SHARE_PROTOCOL, withTopUp } from '../src/index.js';
 import { TestHub, TestStore, shareMismatch, sku } from '../src/testing/index.js';
 
 const SKU = sku('SIM-1');
@@ -80,7 +81,10 @@ async function simulate(actions: readonly Action[], linkSeed = 0): Promise<void>
     newId: () => `r_${String(++ids).padStart(22, '0')}`,
     escrow: true,
   });
-  const stores = await Promise.all(['s0', 's1', 's2'].map((id) => TestStore.create(id)));
+  // Stores that hold only their share (protocol 7), each relayed only what decides its rights.
+  const stores = await Promise.all(
+    ['s0', 's1', 's2'].map((id) => TestStore.create(id, new MemoryStorageAdapter(), SHARE_PROTOCOL)),
+  );
   const up = stores.map(() => true);
   for (const s of stores) s.connect(hub, link);
   await vi.waitFor(() => expect(stores.every((s) => s.caughtUpCount() >= 1)).toBe(true), { interval: 1 });
