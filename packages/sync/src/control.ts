@@ -224,8 +224,8 @@ export const AvailableSchema = z.strictObject({
 });
 
 /**
- * Store -> hub (protocol 7): tell me the availability of `skus` at the next
- * summary, and whenever they change for as long as this connection lasts (the
+ * Store -> hub (protocol 7): tell me the availability of `skus` now, and
+ * whenever they change for as long as this connection lasts (the
  * store's console shows them).
  */
 export const FollowSchema = z.strictObject({

@@ -22,9 +22,9 @@ export interface AvailabilitySource {
  * location's, which the store counts itself, so its own sales show at once).
  *
  * Only to stores that follow the SKU (`follow`: its console shows it), for as
- * long as their connection lasts: the answer at the next flush, then the SKU's
- * figure whenever it changed, coalesced, every `everyMs` in one `available`
- * message per store. Not to every store holding the SKU: that would cost every
+ * long as their connection lasts: the answer at once (a console waits on it),
+ * then the SKU's figure whenever it changed, coalesced, every `everyMs` in one
+ * `available` message per store. Not to every store holding the SKU: that would cost every
  * holder a figure per sale, and bring back the per-sale cost that grows with
  * the chain (ADR 0022); a store needs the figure for display only.
  */
@@ -36,6 +36,8 @@ export class HubAvailability {
   private readonly followedBy = new Map<RelayTarget, Set<Sku>>();
   private timer: ReturnType<typeof setInterval> | null = null;
   private flushing: Promise<void> | null = null;
+  /** An answer to follows is due on the next turn of the event loop. */
+  private answering = false;
 
   constructor(
     private readonly source: AvailabilitySource,
@@ -65,6 +67,17 @@ export class HubAvailability {
       if (followers === undefined) this.followers.set(sku, (followers = new Set()));
       followers.add(session);
     }
+    this.answerSoon();
+  }
+
+  /** Flushes on the next turn, once for all the follows that arrive until then. */
+  private answerSoon(): void {
+    if (this.answering) return;
+    this.answering = true;
+    setTimeout(() => {
+      this.answering = false;
+      void this.flush();
+    }, 0);
   }
 
   /** The session ended: it follows nothing any more. */
@@ -91,13 +104,22 @@ export class HubAvailability {
     this.timer = null;
   }
 
-  /** Sends every store what changed for it since the last flush; one flush at a time. */
+  /**
+   * Sends every store what changed for it since the last flush, and answers the
+   * follows that came meanwhile; one flush at a time, and one more right after
+   * it while follows came during it.
+   */
   flush(): Promise<void> {
-    this.flushing ??= this.send()
-      .catch((error: unknown) => this.failed(error))
-      .finally(() => {
+    this.flushing ??= (async () => {
+      try {
+        do await this.send();
+        while (this.asked.size > 0);
+      } catch (error) {
+        this.failed(error);
+      } finally {
         this.flushing = null;
-      });
+      }
+    })();
     return this.flushing;
   }
 

@@ -88,6 +88,17 @@ describe('the availability summary (protocol 7)', () => {
     expect(summaries(c)).toEqual([]);
   });
 
+  it('answers a follow at once, without waiting for the next summary', async () => {
+    // A summary period no test waits out: only the follow's own answer can bring the figure.
+    const hub = await TestHub.create({ summaryEveryMs: 3_600_000 });
+    const [a, b] = [await connected(hub, 'A'), await connected(hub, 'B')];
+    await a.apply(MUG, receive(a.id, 8));
+    await settled(hub, [a, b]);
+    b.sync.follow([MUG]);
+    await until(() => b.sync.chainElsewhere(MUG)?.units === 8);
+    hub.sync.close();
+  });
+
   it('answers a follow of a SKU the store does not hold, then keeps it told; a whole replica gets none', async () => {
     const hub = await TestHub.create();
     const [a, d, whole] = [await connected(hub, 'A'), await connected(hub, 'D'), await connected(hub, 'W', 6)];
