@@ -3,7 +3,7 @@ import { encodeShare, schemaVersion, type ClientSet } from '@shelfsync/core';
 import * as Y from 'yjs';
 import { SCHEMA_2_PROTOCOL, SHARE_PROTOCOL, type ErrorMessage } from './control.js';
 import { version1Share, type HubWriterClients } from './hub-clients.js';
-import type { DocFrame } from './frames.js';
+import { SyncMessageType, decodeFrame, encodeDocFrame, type DocFrame } from './frames.js';
 import type { HubDocuments } from './hub-sync.js';
 
 /**
@@ -31,6 +31,16 @@ export function step2For(
       return null;
     }
   });
+}
+
+/** A frame that carries a store's changes (a DOC update or step 2), or null for anything else or what does not decode. */
+export function changeFrameOf(bytes: Uint8Array): DocFrame | null {
+  try {
+    const frame = decodeFrame(bytes);
+    return frame.kind === 'doc' && frame.type !== SyncMessageType.Step1 ? frame : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The error refusing a store's DOC frame: its code and why, with the SKU (when it is one) and the frame's reference. */
@@ -64,13 +74,42 @@ export function storeShareOf(
 }
 
 /**
+ * The frames answering a store's step 1 of `sku` (its `stateVector`): the step 2
+ * of what it lacks of what it holds (`storeShareOf`), then the hub's own step 1.
+ * `malformed` for a state vector that does not decode; null once the hub's
+ * storage has failed (the hub halts, and every session with it).
+ */
+export async function step1Answer(
+  documents: Pick<HubDocuments, 'open' | 'readDurable' | 'writerClients'>,
+  storeId: StoreId,
+  protocol: number,
+  sku: Sku,
+  stateVector: Uint8Array,
+): Promise<Uint8Array[] | 'malformed' | null> {
+  const doc = await documents.open(sku);
+  let diff: Uint8Array | null;
+  try {
+    diff = await step2For(documents, sku, doc, stateVector, () =>
+      storeShareOf(documents.writerClients, storeId, doc, protocol),
+    );
+  } catch {
+    return null;
+  }
+  if (diff === null) return 'malformed';
+  return [
+    encodeDocFrame(sku, 0, SyncMessageType.Step2, diff),
+    encodeDocFrame(sku, 0, SyncMessageType.Step1, Y.encodeStateVector(doc)),
+  ];
+}
+
+/**
  * What a store that has just begun to hold `sku` lacks of its share, beyond
- * its own entries: `meta` and its online account, which relays of earlier
- * changes never brought it. Without `meta` it would read the document as
- * version 1 and miss its grants, and nothing later would show it a gap: a first
- * grant starts a new entry. Encoded while none of the hub's own writes of the
- * SKU is in flight (`readDurable`); null when there is nothing to send. Rejects
- * once the hub's storage has failed.
+ * its own entries, as an update frame of no change number: `meta` and its
+ * online account, which relays of earlier changes never brought it. Without
+ * `meta` it would read the document as version 1 and miss its grants, and
+ * nothing later would show it a gap: a first grant starts a new entry. Encoded
+ * while none of the hub's own writes of the SKU is in flight (`readDurable`);
+ * null when there is nothing to send, or once the hub's storage has failed.
  */
 export async function restOfShare(
   documents: Pick<HubDocuments, 'open' | 'readDurable' | 'writerClients'>,
@@ -84,6 +123,12 @@ export async function restOfShare(
     for (const client of share) if (clients.owner(client) === `store:${storeId}`) share.delete(client);
     return share;
   };
-  const update = await step2For(documents, sku, doc, EMPTY_STATE_VECTOR, rest);
-  return update === null || update.byteLength <= EMPTY_UPDATE_BYTES ? null : update;
+  let update: Uint8Array | null;
+  try {
+    update = await step2For(documents, sku, doc, EMPTY_STATE_VECTOR, rest);
+  } catch {
+    return null;
+  }
+  if (update === null || update.byteLength <= EMPTY_UPDATE_BYTES) return null;
+  return encodeDocFrame(sku, 0, SyncMessageType.Update, update);
 }

@@ -14,6 +14,15 @@ export function speaks(version: number): boolean {
   return version >= MIN_PROTOCOL_VERSION && version <= PROTOCOL_VERSION;
 }
 
+/** What a session past its step 1 or top-up budget is told before it is closed with RequestBudgetExceeded. */
+export function overBudgetError(budget: 'step1' | 'topup'): ErrorMessage {
+  return {
+    type: 'error',
+    code: ErrorCode.RateLimited,
+    detail: `${budget === 'step1' ? 'step 1' : 'top-up'} requests above this session's budget`,
+  };
+}
+
 /** What a store whose protocol the hub does not speak is told before it is closed, so its log says why. */
 export function unsupportedProtocol(version: number): ErrorMessage {
   return {

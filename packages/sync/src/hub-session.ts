@@ -8,7 +8,6 @@ import {
   type TableCloseCode,
 } from '@shelfsync/protocol';
 import { ledgerOf } from '@shelfsync/core';
-import * as Y from 'yjs';
 import {
   PROTOCOL_VERSION,
   SCHEMA_2_PROTOCOL,
@@ -18,16 +17,9 @@ import {
   type Hello,
   type TopUp,
 } from './control.js';
-import {
-  FrameError,
-  SyncMessageType,
-  decodeFrame,
-  encodeControlFrame,
-  encodeDocFrame,
-  type DocFrame,
-} from './frames.js';
-import { Step1Allowance, speaks, unsupportedProtocol, welcomeFor } from './hub-handshake.js';
-import { refusalOf, restOfShare, step2For, storeShareOf } from './hub-doc-frames.js';
+import { FrameError, SyncMessageType, decodeFrame, encodeControlFrame, type DocFrame } from './frames.js';
+import { Step1Allowance, overBudgetError, speaks, unsupportedProtocol, welcomeFor } from './hub-handshake.js';
+import { changeFrameOf, refusalOf, restOfShare, step1Answer } from './hub-doc-frames.js';
 import type { HubEngine } from './hub-engine.js';
 import type { AllocatorHooks, HubDocuments, HubSync, HubSyncOptions } from './hub-sync.js';
 import { RefusalReports } from './hub-refusal-reports.js';
@@ -225,11 +217,7 @@ export class HubSession {
 
   private overBudget(budget: 'step1' | 'topup'): void {
     this.options.onEvent({ type: 'budget-exceeded', storeId: this.storeId, budget });
-    this.send({
-      type: 'error',
-      code: ErrorCode.RateLimited,
-      detail: `${budget === 'step1' ? 'step 1' : 'top-up'} requests above this session's budget`,
-    });
+    this.send(overBudgetError(budget));
     this.close(CloseCode.RequestBudgetExceeded);
   }
 
@@ -244,13 +232,8 @@ export class HubSession {
    */
   private async handleAfterClose(bytes: Uint8Array): Promise<void> {
     if (!this.wasLive || this.closedByHub || this.hub.halted !== null) return;
-    let frame;
-    try {
-      frame = decodeFrame(bytes);
-    } catch {
-      return;
-    }
-    if (frame.kind === 'doc' && frame.type !== SyncMessageType.Step1) await this.handleDoc(frame);
+    const frame = changeFrameOf(bytes);
+    if (frame !== null) await this.handleDoc(frame);
   }
 
   /**
@@ -319,45 +302,21 @@ export class HubSession {
     else if (firstEntry) {
       // The rest of its share goes before the acknowledgement: lost with the connection, the
       // change stays dirty at the store, and its next catch-up exchanges the SKU whatever its cursor.
-      await this.sendRestOfShare(sku.data);
+      const rest = await restOfShare(this.documents, this.storeId, sku.data);
+      if (rest !== null && this.isLive) this.sendFrame(rest);
       this.ack(frame.ref, outcome.change);
     }
   }
 
   /** A step 1: what the hub holds beyond the store's state vector (a step 2), then the hub's own step 1. */
   private async answerStep1(sku: Sku, frame: DocFrame): Promise<void> {
-    const doc = await this.documents.open(sku);
-    if (this.state === 'closed') return;
-    let diff: Uint8Array | null;
-    try {
-      const share = () => storeShareOf(this.documents.writerClients, this.storeId, doc, this.protocol);
-      diff = await step2For(this.documents, sku, doc, frame.payload, share);
-    } catch {
-      return; // the storage failed: the hub halts, and this session with it
-    }
-    if (diff === null) {
+    const answer = await step1Answer(this.documents, this.storeId, this.protocol, sku, frame.payload);
+    if (answer === 'malformed')
       this.reject(frame, ErrorCode.ValidationFailed, 'step 1 carries a malformed state vector');
-      return;
-    }
-    // Closed meanwhile? (Read through the getter: TypeScript keeps its narrowing across the await.)
-    if (!this.isLive) return;
-    this.sendFrame(encodeDocFrame(sku, 0, SyncMessageType.Step2, diff));
-    this.sendFrame(encodeDocFrame(sku, 0, SyncMessageType.Step1, Y.encodeStateVector(doc)));
+    // Closed meanwhile, or the storage failed (the hub halts, and this session with it)?
+    if (!Array.isArray(answer) || !this.isLive) return;
+    for (const reply of answer) this.sendFrame(reply);
     this.ack(frame.ref);
-  }
-
-  /**
-   * The store has just begun to hold `sku` at the hub, holding only its share:
-   * it is sent the rest of it (`restOfShare`), as an update of no change number.
-   */
-  private async sendRestOfShare(sku: Sku): Promise<void> {
-    let rest: Uint8Array | null;
-    try {
-      rest = await restOfShare(this.documents, this.storeId, sku);
-    } catch {
-      return; // the storage failed: the hub halts, and this session with it
-    }
-    if (rest !== null && this.isLive) this.sendFrame(encodeDocFrame(sku, 0, SyncMessageType.Update, rest));
   }
 
   private ack(ref: number, change?: number): void {
