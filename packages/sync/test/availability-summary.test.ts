@@ -1,42 +1,14 @@
-import { computeStock, type Operation } from '@shelfsync/core';
-import { onlineAccount, storeAccount, type StoreId } from '@shelfsync/protocol';
-import { MemoryStorageAdapter } from '@shelfsync/storage';
-import { describe, expect, it, vi } from 'vitest';
+import { computeStock } from '@shelfsync/core';
+import { describe, expect, it } from 'vitest';
 import { SHARE_PROTOCOL, type Frame } from '../src/index.js';
-import { TestHub, TestStore, sku } from '../src/testing/index.js';
+import { TestHub, type TestStore, sku } from '../src/testing/index.js';
+import { connected as connectedAt, receive, release, sell, settled, until } from './support/chain-ops.js';
+
+const connected = (hub: TestHub, id: string, protocol = SHARE_PROTOCOL): Promise<TestStore> =>
+  connectedAt(hub, id, protocol);
 
 const MUG = sku('MUG-1');
 const TEA = sku('TEA-1');
-const until = (condition: () => boolean | Promise<boolean>): Promise<void> =>
-  vi.waitFor(async () => expect(await condition()).toBe(true), { timeout: 5000, interval: 2 });
-
-const receive = (id: StoreId, quantity: number): Operation => ({
-  type: 'receive',
-  account: storeAccount(id),
-  quantity,
-});
-const sell = (id: StoreId, quantity: number): Operation => ({ type: 'sell', account: storeAccount(id), quantity });
-const release = (id: StoreId, quantity: number): Operation => ({
-  type: 'transferRights',
-  from: storeAccount(id),
-  to: onlineAccount(id),
-  quantity,
-});
-
-async function connected(hub: TestHub, id: string, protocol = SHARE_PROTOCOL): Promise<TestStore> {
-  const store = await TestStore.create(id, new MemoryStorageAdapter(), protocol);
-  store.connect(hub);
-  await until(() => store.caughtUpCount() === 1);
-  return store;
-}
-
-async function settled(hub: TestHub, stores: readonly TestStore[]): Promise<void> {
-  await until(async () => {
-    for (const store of stores) if ((await store.storage.dirty()).length > 0) return false;
-    return hub.sync.storeLinks().every((link) => link.pendingUpdates === 0);
-  });
-}
-
 type Available = Extract<Extract<Frame, { kind: 'control' }>['message'], { type: 'available' }>;
 const summaries = (store: TestStore, from = 0): Available[] =>
   store.received

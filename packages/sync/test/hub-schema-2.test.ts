@@ -1,41 +1,15 @@
-import { applyOperation, ledgerOf, rightsOf, schemaVersion, type Operation } from '@shelfsync/core';
+import { applyOperation, ledgerOf, rightsOf, schemaVersion } from '@shelfsync/core';
 import { capture, copyOf } from '@shelfsync/core/testing';
 import { ErrorCode, onlineAccount, storeAccount, storeWriter, type Sku, type StoreId } from '@shelfsync/protocol';
 import { MemoryStorageAdapter } from '@shelfsync/storage';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { SyncMessageType, encodeDocFrame } from '../src/index.js';
 import { TestHub, TestStore, sku } from '../src/testing/index.js';
+import { connected, grant, hubWrites, receive, release, until } from './support/chain-ops.js';
 
 const MUG = sku('MUG-1');
 const A = 'A' as StoreId;
-const until = (condition: () => boolean | Promise<boolean>): Promise<void> =>
-  vi.waitFor(async () => expect(await condition()).toBe(true), { timeout: 5000, interval: 2 });
-
-const receive = (id: StoreId, quantity: number): Operation => ({
-  type: 'receive',
-  account: storeAccount(id),
-  quantity,
-});
-const release = (id: StoreId, quantity: number): Operation => ({
-  type: 'transferRights',
-  from: storeAccount(id),
-  to: onlineAccount(id),
-  quantity,
-});
-const grant = (id: StoreId, quantity: number): Operation => ({
-  type: 'transferRights',
-  from: onlineAccount(id),
-  to: storeAccount(id),
-  quantity,
-});
-
-/** The hub's own write, as the allocator makes it; resolves with the change it committed. */
-async function hubWrites(hub: TestHub, target: Sku, op: Operation): Promise<void> {
-  const result = await hub.engine.writeAsHub(target, 'grant', () => op);
-  expect(result?.ok).toBe(true);
-}
-
 /** A document with `holders` stores' entries, each having released 5 units to its online escrow. */
 async function heldBy(hub: TestHub, target: Sku, holders: number): Promise<StoreId[]> {
   const doc = await hub.storage.open(target);
@@ -51,13 +25,6 @@ async function heldBy(hub: TestHub, target: Sku, holders: number): Promise<Store
     expect(outcome.type).toBe('committed');
   }
   return ids;
-}
-
-async function connected(hub: TestHub, id: string, protocol?: number): Promise<TestStore> {
-  const store = await TestStore.create(id, new MemoryStorageAdapter(), protocol);
-  store.connect(hub);
-  await until(() => store.caughtUpCount() === 1);
-  return store;
 }
 
 describe('the hub writes schema version 2', () => {

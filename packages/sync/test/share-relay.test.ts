@@ -1,55 +1,25 @@
-import { encodeShare, ledgerOf, rightsOf, schemaVersion, type Operation } from '@shelfsync/core';
+import { encodeShare, ledgerOf, rightsOf, schemaVersion } from '@shelfsync/core';
 import { onlineAccount, storeAccount, type Sku, type StoreId } from '@shelfsync/protocol';
-import { MemoryStorageAdapter } from '@shelfsync/storage';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { SHARE_PROTOCOL, SyncMessageType, type Frame } from '../src/index.js';
-import { TestHub, TestStore, sku } from '../src/testing/index.js';
+import { TestHub, type TestStore, sku } from '../src/testing/index.js';
+import {
+  connected as connectedAt,
+  grant,
+  hubWrites,
+  receive,
+  release,
+  sell,
+  settled,
+  until,
+} from './support/chain-ops.js';
+
+const connected = (hub: TestHub, id: string, protocol = SHARE_PROTOCOL): Promise<TestStore> =>
+  connectedAt(hub, id, protocol);
 
 const MUG = sku('MUG-1');
 const TEA = sku('TEA-1');
-const until = (condition: () => boolean | Promise<boolean>): Promise<void> =>
-  vi.waitFor(async () => expect(await condition()).toBe(true), { timeout: 5000, interval: 2 });
-
-const receive = (id: StoreId, quantity: number): Operation => ({
-  type: 'receive',
-  account: storeAccount(id),
-  quantity,
-});
-const sell = (id: StoreId, quantity: number): Operation => ({ type: 'sell', account: storeAccount(id), quantity });
-const release = (id: StoreId, quantity: number): Operation => ({
-  type: 'transferRights',
-  from: storeAccount(id),
-  to: onlineAccount(id),
-  quantity,
-});
-const grant = (id: StoreId, quantity: number): Operation => ({
-  type: 'transferRights',
-  from: onlineAccount(id),
-  to: storeAccount(id),
-  quantity,
-});
-
-async function hubWrites(hub: TestHub, target: Sku, op: Operation): Promise<void> {
-  const result = await hub.engine.writeAsHub(target, 'grant', () => op);
-  expect(result?.ok).toBe(true);
-}
-
-async function connected(hub: TestHub, id: string, protocol = SHARE_PROTOCOL): Promise<TestStore> {
-  const store = await TestStore.create(id, new MemoryStorageAdapter(), protocol);
-  store.connect(hub);
-  await until(() => store.caughtUpCount() === 1);
-  return store;
-}
-
-/** Every store at rest: nothing waiting to be sent or acknowledged. */
-async function settled(hub: TestHub, stores: readonly TestStore[]): Promise<void> {
-  await until(async () => {
-    for (const store of stores) if ((await store.storage.dirty()).length > 0) return false;
-    return hub.sync.storeLinks().every((link) => link.pendingUpdates === 0);
-  });
-}
-
 /** The doc frames of `sku` a store was sent since `from`. */
 function docFrames(store: TestStore, target: Sku, from = 0): Extract<Frame, { kind: 'doc' }>[] {
   return store.received
