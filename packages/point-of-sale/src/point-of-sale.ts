@@ -229,7 +229,7 @@ export class PointOfSale {
     return {
       rights: view.accounts[this.own]?.rights ?? 0,
       onShelf: view.locations[this.options.storeId]?.onShelf ?? 0,
-      available: this.chainAvailable(view, sku) ?? locationRights(view, this.options.storeId),
+      available: this.shownAvailable(view, sku),
       ...(deficit > 0 ? { deficit } : {}),
     };
   }
@@ -246,6 +246,11 @@ export class PointOfSale {
     return elsewhere === undefined ? undefined : locationRights(view, storeId) + elsewhere.units;
   }
 
+  /** The chain's units as the store shows them: `chainAvailable`, or its location's alone before the hub's figure came. */
+  private shownAvailable(view: StockView, sku: Sku): number {
+    return this.chainAvailable(view, sku) ?? locationRights(view, this.options.storeId);
+  }
+
   private observeSale(
     doc: Y.Doc,
     sku: Sku,
@@ -258,9 +263,7 @@ export class PointOfSale {
     observer?.sale?.(saleOutcome(result, askedHub, overridden));
     // The price of bounded reservation: a sale refused while units were left somewhere in the chain.
     if (!result.ok) {
-      const view = computeStock(doc);
-      const chain = this.chainAvailable(view, sku) ?? locationRights(view, this.options.storeId);
-      if (chain >= quantity) observer?.refusedWithChainStock?.();
+      if (this.shownAvailable(computeStock(doc), sku) >= quantity) observer?.refusedWithChainStock?.();
     }
   }
 

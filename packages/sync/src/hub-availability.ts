@@ -30,7 +30,7 @@ export interface AvailabilitySource {
  */
 export class HubAvailability {
   private changedSkus = new Set<Sku>();
-  /** SKUs each session asked for with `follow`, answered at the next flush whether they changed or not. */
+  /** SKUs each session asked for with `follow`, answered at the next flush (on the next turn) whether they changed or not. */
   private asked = new Map<RelayTarget, Set<Sku>>();
   private readonly followers = new Map<Sku, Set<RelayTarget>>();
   private readonly followedBy = new Map<RelayTarget, Set<Sku>>();
@@ -39,20 +39,17 @@ export class HubAvailability {
   /** An answer to follows is due on the next turn of the event loop. */
   private answering = false;
 
-  constructor(
-    private readonly source: AvailabilitySource,
-    private readonly failed: (error: unknown) => void,
-  ) {}
+  constructor(private readonly source: AvailabilitySource) {}
 
-  /** A change of `sku` was committed and relayed. */
+  /** A change of `sku` was committed and relayed: kept for the next flush if anyone follows the SKU. */
   changed(sku: Sku): void {
-    this.changedSkus.add(sku);
+    if (this.followers.has(sku)) this.changedSkus.add(sku);
   }
 
   /**
    * `session` follows `skus` for as long as it lasts, up to MAX_FOLLOWED SKUs
-   * (further ones are answered once, not followed): each is answered at the next
-   * flush, then whenever it changes.
+   * (further ones are answered once, not followed): each is answered on the next
+   * turn, then whenever it changes.
    */
   follow(session: RelayTarget, skus: readonly Sku[]): void {
     let followed = this.followedBy.get(session);
@@ -114,8 +111,8 @@ export class HubAvailability {
       try {
         do await this.send();
         while (this.asked.size > 0);
-      } catch (error) {
-        this.failed(error);
+      } catch {
+        // Only a document that cannot be read fails a flush: the storage failed, and the hub halts for it.
       } finally {
         this.flushing = null;
       }
@@ -128,7 +125,7 @@ export class HubAvailability {
     const asked = this.asked;
     this.changedSkus = new Set();
     this.asked = new Map();
-    // By session, then SKU: a store that holds a SKU and asked for it is told once.
+    // By session, then SKU: a store that follows a SKU that changed, and asked for it again, is told once.
     const batches = new Map<RelayTarget, Map<Sku, number>>();
     const add = (session: RelayTarget, [sku, units]: Figure): void => {
       if (!session.readsShares || !session.isLive) return;

@@ -181,8 +181,7 @@ export class HubSync implements Relay {
   constructor(documents: HubDocuments, options: Partial<HubSyncOptions> = {}) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
     this.relayer = new HubRelay(this.live, documents.writerClients, documents.cursor());
-    // A summary fails only when a document cannot be read: the storage failed, and the hub halts for it.
-    this.availability = new HubAvailability(documents, () => {});
+    this.availability = new HubAvailability(documents);
     const { maxDeficit, now, onHubWrite } = this.options;
     this.engine = new HubEngine(documents, this, { maxDeficit, now, onHubWrite });
     this.sessions = {
