@@ -55,6 +55,8 @@ describe('the comparison (pnpm bench compare)', () => {
     for (const kind of ['handshake', 'catch-up', 'store update', 'relay', 'ack', 'framing'] as const) {
       expect(wire?.[kind], kind).toBeGreaterThan(0);
     }
+    // Every frame is one the meter knows (an unknown control message would count as an error).
+    expect(wire?.error ?? 0).toBe(0);
     const total = Object.values(wire ?? {}).reduce((a, b) => a + b, 0);
     expect(s.bytesPerSale).toBeCloseTo(total / s.sales, 6);
     expect(s.storedBytesPerSku).toBeGreaterThan(0);

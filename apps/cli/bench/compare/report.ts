@@ -35,11 +35,13 @@ export function comparisonTable(run: ComparisonRun, o: CompareOptions = defaultC
 }
 
 const FRAME_LABELS: Record<FrameClass, string> = {
-  relay: 'relayed updates (hub to every other live store)',
+  relay: 'relayed updates (hub to the stores whose share they change)',
   'store update': "stores' own updates (store to hub)",
   'catch-up': 'catch-up on reconnect (step 1 and step 2, both ways)',
   ack: 'acknowledgements (hub to store)',
   release: 'release requests (hub to store)',
+  summary: 'availability summaries and follows',
+  cursor: 'cursor messages (hub to store)',
   handshake: 'handshakes (hello, welcome)',
   'top-up': 'top-up requests and answers',
   report: 'refusal reports (store to hub)',
@@ -69,7 +71,7 @@ function shelfsyncDetail(result: SystemResult, d: ShelfsyncDetail, o: CompareOpt
       ),
     `| all | ${fmt(perSale(total), 1)} | 100.0% |`,
     '',
-    `The hub relayed ${fmt(storeUpdates)} store updates (${fmt(storeUpdateFrameBytes / Math.max(1, storeUpdates))} B a frame) and made ${fmt(hubWrites)} writes of its own (${fmt(perSale(hubWrites), 2)} per sale: a reservation and its settlement for each of ${fmt(d.ordersTaken)} orders, ${fmt(rebalanced)} grants at a rebalance, ${fmt(toppedUp)} for a top-up; ${fmt(hubWriteFrameBytes / Math.max(1, hubWrites))} B a frame), each sent to every live store whatever SKUs it holds; it asked ${fmt(d.allocatorEvents['release-asked'] ?? 0)} releases. ` +
+    `The hub relayed ${fmt(storeUpdates)} store updates (${fmt(storeUpdateFrameBytes / Math.max(1, storeUpdates))} B a frame) and made ${fmt(hubWrites)} writes of its own (${fmt(perSale(hubWrites), 2)} per sale: a reservation and its settlement for each of ${fmt(d.ordersTaken)} orders, ${fmt(rebalanced)} grants at a rebalance, ${fmt(toppedUp)} for a top-up; ${fmt(hubWriteFrameBytes / Math.max(1, hubWrites))} B a whole frame); a store on protocol 7 is sent a relay only when it changes that store's share (a store's update reaches no other store, a hub write the store whose online account it changes), stores on protocol 6 every one; it asked ${fmt(d.allocatorEvents['release-asked'] ?? 0)} releases. ` +
       `Hub CPU is the chain's measured CPU time (${fmt(d.chainCpuSecondsPer1000, 2)} s per 1,000 sales for the hub, ${o.stores} stores and the bench in one process) times the hub's share of its profile samples (${pct(hub / samples)} hub, ${pct(store / samples)} stores, ${pct(shared / samples)} shared code split between the two in proportion, ${pct(bench / samples)} bench). ` +
       `Stored: the hub's documents as held (snapshot and update log) ${fmt(result.storedBytesPerSku)} B per SKU, ${fmt(d.hubDocBytesPerSku)} B once compacted; a store ${fmt(d.storeStoredBytesPerSku)} B. ` +
       `The event loop sat idle ${fmt(d.loopIdleMs)} ms of the day${d.loopIdleMs < 1 ? ': no wait on a real timer decided anything' : ', waiting on real timers (a top-up or release wait running out)'}.`,

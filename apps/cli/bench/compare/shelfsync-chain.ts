@@ -27,8 +27,8 @@ class CountingHubSync extends HubSync {
     super(...args);
   }
   override relay(...args: Parameters<HubSync['relay']>): void {
-    const [sku, update, change, except] = args;
-    // The frame each live store gets, as the hub encodes it.
+    const [sku, update, change, , except] = args;
+    // The whole frame; each store whose share the update changes gets its share of it.
     const bytes = encodeDocFrame(sku, change, SyncMessageType.Update, update).byteLength;
     if (except === undefined) {
       this.relayed.hubWrites++;

@@ -22,9 +22,9 @@ export interface ShelfsyncDetail {
   readonly wireBytes: Readonly<Record<FrameClass, number>>;
   readonly wireFrames: number;
   /**
-   * What the hub relayed to every live store: its own writes (grants, reservations,
-   * settlements) and the store updates it accepted (to every other live store), with
-   * the bytes of one copy of each frame.
+   * What the hub relayed: its own writes (grants, reservations, settlements) and
+   * the store updates it accepted, with the bytes of each whole frame (a store on
+   * protocol 7 is sent only its share of it, and only if the update changes that).
    */
   readonly relayed: {
     readonly hubWrites: number;

@@ -14,6 +14,8 @@ export const FRAME_CLASSES = [
   'ack',
   'top-up',
   'release',
+  'summary',
+  'cursor',
   'report',
   'error',
   'framing',
@@ -47,6 +49,11 @@ export function classify(frame: Uint8Array, direction: Direction): Exclude<Frame
       return 'top-up';
     case 'release':
       return 'release';
+    case 'available':
+    case 'follow':
+      return 'summary';
+    case 'cursor':
+      return 'cursor';
     case 'refused':
       return 'report';
     default:
