@@ -68,7 +68,14 @@ describe('admin: cutting and restoring a store link at the hub', () => {
     expect(restored.body).toMatchObject({ storeId: 'north', state: 'restored' });
     await eventually(async () => (await get(hub(), '/v1/skus/MUG-1')).body, { available: 6 }, 20_000);
     await eventually(() => link('north'), { connected: true, cut: false, pendingUpdates: 0, syncLagMs: 0 });
-    await eventually(async () => (await get(cluster.store('south'), '/v1/skus/MUG-1')).body, { available: 6 });
+    // south carries no MUG-1 and holds none of its document: its console reads the chain's units from the hub's summary.
+    await eventually(async () => (await get(cluster.store('south'), '/v1/skus/MUG-1')).body, {
+      rights: 0,
+      onShelf: 0,
+      available: 6,
+      availableAsOf: expect.any(String) as unknown,
+    });
+    expect((await get(cluster.store('south'), '/v1/skus/MUG-1/ledger')).status).toBe(404);
   });
 
   it('the chain summary counts POS sales by minute from the merged documents', async () => {

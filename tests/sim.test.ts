@@ -1,3 +1,4 @@
+import { replicaAgrees, type FinalSku } from '../packages/checker/src/index.js';
 import { CLI_ENTRY } from '@shelfsync/cli';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,7 +49,7 @@ interface Report {
   };
   converged: boolean;
   verdict: { ok: boolean; violations: { check: string }[]; refusals: Record<string, number> };
-  replicas: Record<string, Record<string, { added: number; committed: number; value: number; stateVector: string }>>;
+  replicas: Record<string, Record<string, FinalSku>>;
   history: { id: string; phase: string }[];
 }
 
@@ -110,10 +111,16 @@ describe('shelfsync sim (real processes behind fault proxies)', () => {
     // Each kill -9 lands in a burst of requests: those left unanswered were retried under their keys, exactly once.
     expect(r.operations.retried).toBeGreaterThan(0);
     expect(r.operations.byKind.reserve?.ok).toBeGreaterThan(0);
-    // Every replica derives the same stock from the same operations.
-    const [hub, ...stores] = Object.values(r.replicas);
+    // Each store holds its share and agrees with the hub on its location's accounts, SKU by SKU.
+    const { hub = {}, ...stores } = r.replicas;
     expect(Object.keys(r.replicas)).toEqual(['hub', 'store-1', 'store-2', 'store-3']);
-    for (const store of stores) expect(store).toEqual(hub);
+    for (const [id, skus] of Object.entries(stores)) {
+      expect(Object.keys(skus).sort(), id).toEqual(Object.keys(hub).sort());
+      for (const [sku, final] of Object.entries(skus)) {
+        expect(final.share, `${sku} at ${id}`).toBe(id);
+        expect(replicaAgrees(hub[sku], final), `${sku} at ${id}`).toBe(true);
+      }
+    }
     // A history, Jepsen style: an invoke and an end per operation.
     const invokes = r.history.filter((e) => e.phase === 'invoke').length;
     expect(invokes).toBe(r.operations.invoked);

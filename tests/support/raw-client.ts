@@ -1,7 +1,7 @@
 import { applyOperation, createSkuDoc, type Operation } from '@shelfsync/core';
 import { storeWriter, type StoreId } from '@shelfsync/protocol';
 import {
-  STORE_PROTOCOL,
+  SCHEMA_2_PROTOCOL,
   SyncMessageType,
   decodeFrame,
   encodeControlFrame,
@@ -14,7 +14,8 @@ import * as Y from 'yjs';
 
 /**
  * A store speaking the sync protocol by hand over a real socket, so a test can
- * send what an honest store never would.
+ * send what an honest store never would. It speaks protocol 6 (a whole
+ * replica): `fetchDoc` reads the hub's whole document.
  */
 export class RawStoreClient {
   readonly received: Frame[] = [];
@@ -38,7 +39,7 @@ export class RawStoreClient {
     });
     const client = new RawStoreClient(storeId, socket);
     client.sendRaw(
-      encodeControlFrame({ type: 'hello', protocol: STORE_PROTOCOL, storeId, epoch: null, cursor: 0, dirty: [] }),
+      encodeControlFrame({ type: 'hello', protocol: SCHEMA_2_PROTOCOL, storeId, epoch: null, cursor: 0, dirty: [] }),
     );
     await client.waitFor((f) => f.kind === 'control' && f.message.type === 'welcome');
     return client;

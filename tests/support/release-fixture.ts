@@ -180,7 +180,7 @@ export interface Snapshot {
   readonly hub: Record<string, { stock: unknown; stores: Record<string, unknown>; ledger: unknown }>;
   /** The hub's catalog walk: every SKU with its available units. */
   readonly catalog: unknown[];
-  /** Per store, per SKU: the store API's stock and ledger (null where the store holds nothing of it). */
+  /** Per store, per SKU: the store API's stock and its location's ledger accounts (null where the store holds nothing of it). */
   readonly stores: Record<string, Record<string, { stock: unknown; ledger: unknown } | null>>;
   /** Per name: the reservation as the hub answers it. */
   readonly reservations: Record<string, unknown>;
@@ -193,9 +193,25 @@ function without(body: Record<string, unknown>, keys: readonly string[]): Record
 
 /** Fields that move with time or with the process, not with the stock. */
 const HUB_VOLATILE = ['updatedAt', 'change'];
-const STORE_VOLATILE = ['hubConnected', 'lastSyncedAt', 'pendingSync'];
+const STORE_VOLATILE = ['hubConnected', 'lastSyncedAt', 'pendingSync', 'availableAsOf'];
 /** A Yjs state vector names client ids and clocks: a schema migration may add writers. */
 const LEDGER_VOLATILE = ['stateVector'];
+
+/**
+ * What a store's ledger is the authority on: its own location's accounts (rights,
+ * and units owed under the override). A store holding only its share (protocol 7)
+ * counts the rest from a part of the document; one that moved to 7 from a whole
+ * replica still holds the others' entries as they were when it moved.
+ */
+export function locationLedger(ledger: Record<string, unknown>, location: string): Record<string, unknown> {
+  const own = (accounts: unknown): Record<string, unknown> =>
+    Object.fromEntries(
+      Object.entries((accounts ?? {}) as Record<string, unknown>).filter(
+        ([account]) => account === `store:${location}` || account === `online:${location}`,
+      ),
+    );
+  return { sku: ledger.sku, rights: own(ledger.rights), owed: own(ledger.owed) };
+}
 
 /** Reads the whole cluster. `reservations` names the reservations to read (name -> id). */
 export async function snapshot(cluster: ProcessCluster, reservations: Record<string, string>): Promise<Snapshot> {
@@ -228,7 +244,7 @@ export async function snapshot(cluster: ProcessCluster, reservations: Record<str
         continue;
       }
       const ledger = await read(base, `/v1/skus/${sku}/ledger`);
-      views[sku] = { stock: without(stock.body, STORE_VOLATILE), ledger: without(ledger.body, LEDGER_VOLATILE) };
+      views[sku] = { stock: without(stock.body, STORE_VOLATILE), ledger: locationLedger(ledger.body, id) };
     }
     storeViews[id] = views;
   }

@@ -78,22 +78,35 @@ export function storeRoutes(services: StoreRouteServices): Router<RequestState> 
     return sku;
   };
   router.get('/v1/skus/:sku', async (ctx) => {
-    const sku = heldSku(ctx);
-    const doc = await storage.open(sku);
-    const status = sync.status();
-    // Holding only its share, the store counts the rest of the chain from the hub's summary: it follows what it shows.
+    const sku = parseOrThrow(SkuSchema, ctx.params.sku, 'path.sku');
+    health.assertHealthy();
+    // Holding only its share, the store counts the rest of the chain from the hub's summary: it follows what it shows,
+    // a SKU it does not carry too (the chain may hold it elsewhere).
     sync.follow([sku]);
     const elsewhere = sync.chainElsewhere(sku);
+    const held = storage.has(sku);
+    if (!held && (!sync.holdsShare || elsewhere === undefined)) {
+      throw problem(
+        ErrorCode.NotFound,
+        sync.holdsShare
+          ? `this store holds nothing for ${sku}; its units elsewhere are asked of the hub, ask again shortly`
+          : `this store holds nothing for ${sku}`,
+      );
+    }
+    const figures = held
+      ? pos.figures(await storage.open(sku), sku)
+      : { rights: 0, onShelf: 0, available: elsewhere?.units ?? 0 };
+    const status = sync.status();
     ctx.body = {
       sku,
       storeId: config.id,
-      ...pos.figures(doc, sku),
+      ...figures,
       ...(sync.holdsShare
         ? { availableAsOf: elsewhere === undefined ? null : new Date(elsewhere.at).toISOString() }
         : {}),
       hubConnected: status.connected,
       lastSyncedAt: status.lastSyncedAt === null ? null : new Date(status.lastSyncedAt).toISOString(),
-      pendingSync: storage.isDirty(sku),
+      pendingSync: held && storage.isDirty(sku),
     } satisfies z.infer<typeof StoreSkuSchema>;
   });
   router.get('/v1/skus/:sku/ledger', async (ctx) => {

@@ -355,7 +355,8 @@ export const storeOperations: readonly ApiOperation[] = [
   {
     method: 'get',
     path: '/v1/skus/{sku}',
-    summary: "This store's rights and shelf, and chain-wide stock as last known here.",
+    summary:
+      "This store's rights and shelf, and chain-wide stock as last known here; a SKU the store does not carry reads 404 until the hub's figure of it came, then rights and shelf 0.",
     pathParams: sku,
     responses: { 200: StoreSkuSchema },
     problems: [400, 404, 503],

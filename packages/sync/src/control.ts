@@ -29,11 +29,11 @@ export const SCHEMA_2_PROTOCOL = 6;
 export const SHARE_PROTOCOL = 7;
 
 /**
- * The protocol a store speaks unless told otherwise: 6, a whole replica, until
- * the suites that run real processes check share replicas (SHARE_PROTOCOL, ADR
- * 0022); then 7.
+ * The protocol a store speaks unless told otherwise: 7, its share of each
+ * document (ADR 0022). A store can still be pinned to 6 (a whole replica) or
+ * older, and the hub serves each the view it speaks.
  */
-export const STORE_PROTOCOL = SCHEMA_2_PROTOCOL;
+export const STORE_PROTOCOL = SHARE_PROTOCOL;
 
 /**
  * The oldest protocol this code still speaks: a hub takes stores from
