@@ -1,5 +1,5 @@
-import { applyOperation, createSkuDoc, validateUpdate } from '@shelfsync/core';
-import { SkuSchema, StoreIdSchema, storeAccount, storeWriter, type Sku } from '@shelfsync/protocol';
+import { applyOperation, createSkuDoc, validateUpdate, type Operation } from '@shelfsync/core';
+import { SkuSchema, StoreIdSchema, onlineAccount, storeAccount, storeWriter, type Sku } from '@shelfsync/protocol';
 import { MemoryStorageAdapter } from '@shelfsync/storage';
 import * as Y from 'yjs';
 import {
@@ -64,27 +64,27 @@ async function makeStore(id: string): Promise<Node> {
   };
 }
 
-async function sell(
-  node: Node,
-  storeId: string,
-  sku: Sku,
-  operation: 'receive' | 'sell',
-  quantity: number,
-): Promise<void> {
-  const id = StoreIdSchema.parse(storeId);
+/** The store applies `operation` to its replica of `sku` and hands the update to its sync, as its point of sale does. */
+async function perform(node: Node, storeId: string, sku: Sku, operation: Operation): Promise<void> {
   const doc = await node.storage.open(sku);
   const updates: Uint8Array[] = [];
   const collect = (u: Uint8Array, origin: unknown): void => {
     if (origin === 'bench') updates.push(u);
   };
   doc.on('update', collect);
-  applyOperation(doc, storeWriter(id), { type: operation, account: storeAccount(id), quantity }, 'bench');
+  applyOperation(doc, storeWriter(StoreIdSchema.parse(storeId)), operation, 'bench');
   doc.off('update', collect);
   for (const u of updates) {
     await node.storage.recordLocal(sku, u);
     node.sync.localUpdate(sku, u);
   }
 }
+
+const receive = (storeId: string, quantity: number): Operation => ({
+  type: 'receive',
+  account: storeAccount(StoreIdSchema.parse(storeId)),
+  quantity,
+});
 
 function connect(hub: HubSync, node: Node, storeId: string) {
   const [storeSide, hubSide] = createTransportPair();
@@ -96,33 +96,72 @@ function connect(hub: HubSync, node: Node, storeId: string) {
   return { up, down, caughtUp };
 }
 
-/** Catch-up of a store holding `catalog` SKU documents after `changed` of them changed at the hub while it was away. */
-async function catchUp(catalog: number, changed: number): Promise<BenchRow> {
+/** Who changed the SKUs while the store was away. */
+type ChangedBy = 'hub' | 'other store';
+
+/**
+ * Catch-up of a store holding `catalog` SKU documents after `changed` of them
+ * changed at the hub while it was away: by the hub granting its till rights
+ * from its location's online escrow (its share: it must receive each), or by
+ * another store's receipts (not its share: a store on protocol 7 receives none).
+ */
+async function catchUp(catalog: number, changed: number, by: ChangedBy = 'hub'): Promise<BenchRow> {
   const hubStorage = await HubStorage.open(new MemoryStorageAdapter(), () => 'bench');
   const hub = new HubSync(hubStorage);
   const store = await makeStore('s1');
   const other = await makeStore('s2');
   const skus = Array.from({ length: catalog }, (_, i) => SkuSchema.parse(`SKU-${String(i).padStart(5, '0')}`));
+  const s1 = StoreIdSchema.parse('s1');
 
   const first = connect(hub, store, 's1');
   await first.caughtUp;
-  for (const sku of skus) await sell(store, 's1', sku, 'receive', 10);
+  for (const sku of skus.slice(changed)) await perform(store, 's1', sku, receive('s1', 10));
+  // The SKUs the hub will change: received, and some of it released to the online escrow the hub grants from.
+  for (const sku of skus.slice(0, changed)) {
+    await perform(store, 's1', sku, receive('s1', 10));
+    if (by === 'hub') {
+      await perform(store, 's1', sku, {
+        type: 'transferRights',
+        from: storeAccount(s1),
+        to: onlineAccount(s1),
+        quantity: 2,
+      });
+    }
+  }
   // Wait until the hub holds the whole catalog and the store is clean.
-  while (hubStorage.cursor() < catalog || (await store.storage.dirty()).length > 0)
+  const written = by === 'hub' ? catalog + changed : catalog;
+  while (hubStorage.cursor() < written || (await store.storage.dirty()).length > 0)
     await new Promise((r) => setImmediate(r));
   store.sync.detach();
 
-  const o = connect(hub, other, 's2');
-  await o.caughtUp;
-  for (const sku of skus.slice(0, changed)) await sell(other, 's2', sku, 'receive', 1);
-  while (hubStorage.cursor() < catalog + changed) await new Promise((r) => setImmediate(r));
+  if (by === 'hub') {
+    for (const sku of skus.slice(0, changed)) {
+      await hub.engine.writeAsHub(sku, 'grant', () => ({
+        type: 'transferRights',
+        from: onlineAccount(s1),
+        to: storeAccount(s1),
+        quantity: 1,
+      }));
+    }
+  } else {
+    const o = connect(hub, other, 's2');
+    await o.caughtUp;
+    for (const sku of skus.slice(0, changed)) await perform(other, 's2', sku, receive('s2', 1));
+  }
+  while (hubStorage.cursor() < written + changed) await new Promise((r) => setImmediate(r));
 
   const start = performance.now();
   const again = connect(hub, store, 's1');
   await again.caughtUp;
   const ms = performance.now() - start;
+  const what =
+    changed === 0
+      ? '0 changed'
+      : by === 'hub'
+        ? `${fmt(changed)} granted to it`
+        : `${fmt(changed)} changed by another store`;
   return {
-    name: `catch-up: ${fmt(catalog)} SKUs, ${fmt(changed)} changed while offline`,
+    name: `catch-up: ${fmt(catalog)} SKUs, ${what} while offline`,
     value: `${ms.toFixed(1)} ms`,
     note: `${fmt(again.up.bytes + again.down.bytes)} B in ${fmt(again.up.frames + again.down.frames)} frames (store sent ${fmt(again.up.bytes)} B)`,
   };
@@ -198,7 +237,8 @@ async function mergeThroughput(count: number): Promise<BenchRow[]> {
 export async function runSyncBench(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   rows.push(...(await mergeThroughput(20_000)));
-  rows.push(await catchUp(10_000, 1_000));
+  rows.push(await catchUp(10_000, 1_000, 'hub'));
+  rows.push(await catchUp(10_000, 1_000, 'other store'));
   rows.push(await catchUp(10_000, 0));
   rows.push(await catchUp(1_000, 0));
   return rows;
