@@ -34,15 +34,19 @@ export function unsupportedProtocol(version: number): ErrorMessage {
 
 /**
  * The welcome to a store that said `hello`: the SKUs changed after its cursor
- * (every SKU when it comes from another epoch) and the hub's head. Read in one
- * tick with the session already live, so every later commit is relayed to it.
+ * (every SKU when it comes from another epoch), of those only the ones whose
+ * share of the store changed when `share` says (a store holding its share,
+ * ADR 0022), and the hub's head. Read in one tick with the session already
+ * live, so every later commit is relayed to it.
  */
 export function welcomeFor(
   log: Pick<HubChangeLog, 'epoch' | 'cursor' | 'changedSince' | 'allSkus'>,
   hello: Hello,
   overrideCap: number,
+  share?: (cursor: number, skus: readonly Sku[]) => Sku[],
 ): Welcome {
-  const changed = hello.epoch === log.epoch ? log.changedSince(hello.cursor) : log.allSkus();
+  const since = hello.epoch === log.epoch ? log.changedSince(hello.cursor) : null;
+  const changed = since === null ? log.allSkus() : share === undefined ? since : share(hello.cursor, since);
   return { type: 'welcome', protocol: hello.protocol, epoch: log.epoch, cursor: log.cursor(), changed, overrideCap };
 }
 

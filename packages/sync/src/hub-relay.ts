@@ -4,6 +4,7 @@ import type * as Y from 'yjs';
 import type { ControlMessage } from './control.js';
 import { SyncMessageType, encodeDocFrame } from './frames.js';
 import { version1Update, type HubWriterClients } from './hub-clients.js';
+import { ShareChanges } from './hub-share-changes.js';
 import { ChangeCursor } from './sent-changes.js';
 
 /** What the relay needs of a store's live session. */
@@ -16,6 +17,14 @@ export interface RelayTarget {
   readonly readsShares: boolean;
   sendFrame(frame: Uint8Array): void;
   send(message: ControlMessage): void;
+}
+
+/** Whose share an update touches, as `HubRelay` reads it from its ids. */
+interface Touched {
+  readonly clients: ReadonlySet<number>;
+  readonly version: ReturnType<typeof schemaVersion>;
+  readonly locations: ReadonlySet<string>;
+  readonly everyHolder: boolean;
 }
 
 /**
@@ -34,6 +43,8 @@ export class HubRelay {
   private readonly relayed: ChangeCursor;
   /** The cursor each share-holding session was last told. */
   private readonly told = new WeakMap<RelayTarget, number>();
+  /** Whose share each SKU's changes touched: what a share store's welcome lists. */
+  private readonly shareChanges: ShareChanges;
   private cursorTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(
@@ -42,10 +53,13 @@ export class HubRelay {
     head: number,
   ) {
     this.relayed = new ChangeCursor(head);
+    this.shareChanges = new ShareChanges(head);
   }
 
   /** Relays `update` of `sku`, committed as `change`, to every live session but `except`; `doc` is the hub's document after it. */
   relay(sku: Sku, update: Uint8Array, change: number, doc: Y.Doc, except?: RelayTarget): void {
+    const touched = this.touchedBy(update, doc);
+    this.shareChanges.note(sku, change, touched.locations, touched.everyHolder);
     let version1: Uint8Array | null = null;
     let full: Uint8Array | null = null;
     let shares = false;
@@ -60,7 +74,7 @@ export class HubRelay {
         session.sendFrame(version1);
       }
     }
-    if (shares) this.relayShares(sku, update, change, doc, except);
+    if (shares) this.relayShares(sku, update, change, touched, except);
     // Only now: a cursor message must never name a change not yet sent to whoever holds it.
     this.relayed.note(change);
   }
@@ -111,18 +125,23 @@ export class HubRelay {
     return cursor;
   }
 
+  /** Of the SKUs a welcome would list, those a share-holding store at `cursor` must exchange. */
+  shareChanged(storeId: StoreId, cursor: number, skus: readonly Sku[]): Sku[] {
+    return this.shareChanges.changedFor(storeId, cursor, skus);
+  }
+
   /**
-   * The stores whose share `update` touches, each sent only its share of it. The
-   * registry says whose each id is: a store's or an online account's reaches that
-   * location's store; `meta`, or version 1's `hub` entry in a version 1 document,
-   * reaches every location the document names.
+   * Whose share `update` touches. The registry says whose each id is: a store's
+   * or an online account's is that location's; `meta`, or version 1's `hub`
+   * entry in a version 1 document, is every holder's (every location the
+   * document names).
    */
-  private relayShares(sku: Sku, update: Uint8Array, change: number, doc: Y.Doc, except?: RelayTarget): void {
-    const touched = updateClients(update);
+  private touchedBy(update: Uint8Array, doc: Y.Doc): Touched {
+    const clients = updateClients(update);
     const version = schemaVersion(doc);
     const locations = new Set<string>();
     let everyHolder = false;
-    for (const client of touched) {
+    for (const client of clients) {
       const owner = this.clients.owner(client);
       const account = owner === undefined ? null : parseAccountId(owner);
       if (account !== null) locations.add(account.location);
@@ -135,14 +154,20 @@ export class HubRelay {
         if (account !== null) locations.add(account.location);
       }
     }
+    return { clients, version, locations, everyHolder };
+  }
+
+  /** The stores whose share `update` touches, each sent only its share of it. */
+  private relayShares(sku: Sku, update: Uint8Array, change: number, touched: Touched, except?: RelayTarget): void {
+    const { clients, version, locations } = touched;
     for (const location of locations) {
       const session = this.live.get(location as StoreId);
       if (session === undefined || session === except || !session.readsShares) continue;
       const share = this.clients.storeShare(session.storeId, version);
       let kept = 0;
-      for (const client of touched) if (share.has(client)) kept++;
+      for (const client of clients) if (share.has(client)) kept++;
       if (kept === 0) continue;
-      const payload = kept === touched.size ? update : filterUpdate(update, share);
+      const payload = kept === clients.size ? update : filterUpdate(update, share);
       session.sendFrame(encodeDocFrame(sku, change, SyncMessageType.Update, payload));
     }
   }

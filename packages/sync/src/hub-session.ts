@@ -269,7 +269,7 @@ export class HubSession {
     this.state = 'live';
     this.wasLive = true;
     this.hub.handshaken(this.storeId, hello.dirty);
-    const welcome = welcomeFor(this.documents, hello, this.options.maxDeficit);
+    const welcome = welcomeFor(this.documents, hello, this.options.maxDeficit, this.hub.shareChanged(this));
     // The store sends a step 1 for each SKU of changed ∪ dirty: those are free.
     this.step1s.welcomed(welcome.changed, hello);
     this.send(welcome);

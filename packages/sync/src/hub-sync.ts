@@ -224,6 +224,12 @@ export class HubSync implements Relay {
     this.availability.changed(sku);
   }
 
+  /** @internal For a session whose store holds its share: which of a welcome's SKUs changed that share. */
+  shareChanged(session: HubSession): ((cursor: number, skus: readonly Sku[]) => Sku[]) | undefined {
+    if (!session.readsShares) return undefined;
+    return (cursor, skus) => this.relayer.shareChanged(session.storeId, cursor, skus);
+  }
+
   /** Sends the availability summary now (also every `summaryEveryMs`); resolves once it is sent. */
   flushAvailability(): Promise<void> {
     return this.availability.flush();

@@ -106,6 +106,41 @@ describe('interest-scoped relays (protocol 7)', () => {
     expect(b.events.filter((e) => e.type === 'caught-up').at(-1)).toMatchObject({ cursor: head, skus: 0 });
   });
 
+  it('welcomes a store back with only the SKUs whose share changed while it was away, not every SKU that changed', async () => {
+    const hub = await TestHub.create();
+    const [a, b] = [await connected(hub, 'A'), await connected(hub, 'B')];
+    for (const store of [a, b]) {
+      for (const target of [MUG, TEA]) {
+        await store.apply(target, receive(store.id, 10));
+        await store.apply(target, release(store.id, 4));
+      }
+    }
+    await settled(hub, [a, b]);
+    await hubWrites(hub, TEA, grant(a.id, 1));
+    await until(() => holdsItsShare(hub, a, TEA));
+    // A's cursor reaches the head (from an ack or the cursor timer) before it goes away.
+    const head = hub.storage.cursor();
+    hub.sync.flushCursors();
+    await until(() => a.sync.status().cursor === head);
+    a.disconnect();
+    await until(async () => (await a.storage.loadCursor()).cursor === head);
+
+    // Away: B sells MUG and TEA (not A's share); the hub grants A rights in TEA (A's share).
+    await b.apply(MUG, sell(b.id, 2));
+    await b.apply(TEA, sell(b.id, 1));
+    await settled(hub, [b]);
+    await hubWrites(hub, TEA, grant(a.id, 2));
+    expect(hub.storage.changedSince((await a.storage.loadCursor()).cursor)).toEqual(expect.arrayContaining([MUG, TEA]));
+
+    const from = a.received.length;
+    a.connect(hub);
+    await until(() => a.caughtUpCount() === 2);
+    const welcome = a.received.slice(from).find((f) => f.kind === 'control' && f.message.type === 'welcome');
+    expect(welcome).toMatchObject({ message: { changed: [TEA] } });
+    for (const target of [MUG, TEA]) expect(await holdsItsShare(hub, a, target)).toBe(true);
+    expect(rightsOf(await a.storage.open(TEA), storeAccount(a.id))).toBe(9);
+  });
+
   it('sends a store that begins to hold a SKU the rest of its share, so it reads version 2 and its first grant', async () => {
     const hub = await TestHub.create();
     const a = await connected(hub, 'A');
