@@ -4,6 +4,7 @@ import { seededRandom } from '@shelfsync/protocol';
 import * as Y from 'yjs';
 import {
   checkHistory,
+  finalSkuOf,
   replicaAgrees,
   type FinalSku,
   type HistoryEvent,
@@ -77,10 +78,6 @@ interface StoreSku {
   rights: number;
   onShelf: number;
   available: number;
-}
-
-interface Ledger extends FinalSku {
-  stateVector: string;
 }
 
 /** The problem's code and details, as the checker reads a refusal. */
@@ -252,31 +249,22 @@ describe.skipIf(missing !== undefined)(`rolling upgrade: ${EARLIER.join(', ')} o
   };
 
   /** Every replica's ledger of every SKU received: the hub's under `hub`. */
-  const ledgers = async (): Promise<Record<string, Record<string, Ledger>>> => {
-    const read = async (base: string, headers: Record<string, string>): Promise<Record<string, Ledger>> => {
-      const out: Record<string, Ledger> = {};
+  const ledgers = async (): Promise<Record<string, Record<string, FinalSku>>> => {
+    const read = async (base: string, headers: Record<string, string>): Promise<Record<string, FinalSku>> => {
+      const out: Record<string, FinalSku> = {};
       for (const sku of clients.skus()) {
         const answer = await get(base, `/v1/skus/${sku}/ledger`, headers);
         if (answer.status !== 200) throw new Error(`GET ${base}/v1/skus/${sku}/ledger answered ${answer.status}`);
-        const { added, committed, value, rights, owed, stateVector, share } = answer.body as unknown as Ledger;
-        out[sku] = {
-          added,
-          committed,
-          value,
-          rights,
-          ...(owed === undefined ? {} : { owed }),
-          stateVector,
-          ...(share === undefined ? {} : { share }),
-        };
+        out[sku] = finalSkuOf(answer.body as unknown as FinalSku);
       }
       return out;
     };
-    const all: Record<string, Record<string, Ledger>> = { hub: await read(hub(), auth()) };
+    const all: Record<string, Record<string, FinalSku>> = { hub: await read(hub(), auth()) };
     for (const id of STORES) all[id] = await read(cluster.store(id), {});
     return all;
   };
   /** The ledgers without state vectors: an old store's lacks version 2's writers by design. */
-  const totals = (all: Record<string, Record<string, Ledger>>): Record<string, Record<string, FinalSku>> =>
+  const totals = (all: Record<string, Record<string, FinalSku>>): Record<string, Record<string, FinalSku>> =>
     Object.fromEntries(
       Object.entries(all).map(([name, skus]) => [
         name,
@@ -405,7 +393,7 @@ describe.skipIf(missing !== undefined)(`rolling upgrade: ${EARLIER.join(', ')} o
   };
 
   /** A replica's state vector of a SKU, decoded: client id -> clock. */
-  const vector = (all: Record<string, Record<string, Ledger>>, name: string, sku: string): Map<number, number> =>
+  const vector = (all: Record<string, Record<string, FinalSku>>, name: string, sku: string): Map<number, number> =>
     Y.decodeStateVector(Buffer.from(all[name]?.[sku]?.stateVector ?? '', 'base64'));
 
   /**
@@ -414,7 +402,7 @@ describe.skipIf(missing !== undefined)(`rolling upgrade: ${EARLIER.join(', ')} o
    * writers than the hub in each SKU the hub has written (and so migrated).
    */
   const expectVersion1Share = (
-    all: Record<string, Record<string, Ledger>>,
+    all: Record<string, Record<string, FinalSku>>,
     id: string,
     migrated: readonly string[],
   ): void => {
@@ -430,7 +418,7 @@ describe.skipIf(missing !== undefined)(`rolling upgrade: ${EARLIER.join(', ')} o
    * ledger, holds every writer it has as far as the hub does, fewer writers than
    * the hub (not the other stores'), and its location's accounts as the hub has them.
    */
-  const expectShare = (all: Record<string, Record<string, Ledger>>, id: string): void => {
+  const expectShare = (all: Record<string, Record<string, FinalSku>>, id: string): void => {
     for (const sku of clients.skus()) {
       const ledger = all[id]?.[sku];
       expect(ledger?.share, `${sku} at ${id}`).toBe(id);

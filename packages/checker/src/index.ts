@@ -12,3 +12,4 @@ export {
   type Verdict,
   type Violation,
 } from './check.js';
+export { finalSkuOf } from './final-sku.js';

@@ -1,4 +1,4 @@
-import { replicaAgrees, shareOf, type FinalSku } from '@shelfsync/checker';
+import { finalSkuOf, replicaAgrees, shareOf, type FinalSku } from '@shelfsync/checker';
 import type { StoreId } from '@shelfsync/protocol';
 import type { SimClient } from './sim-client.js';
 import { waitFor } from './wait.js';
@@ -19,16 +19,7 @@ export async function readReplicas(
     for (const sku of skus) {
       const res = await client.get(`${base}/v1/skus/${sku}/ledger`, auth);
       if (res.status !== 200) continue;
-      const { added, committed, value, rights, stateVector, owed, share } = res.body as unknown as FinalSku;
-      out[sku] = {
-        added,
-        committed,
-        value,
-        rights,
-        ...(stateVector === undefined ? {} : { stateVector }),
-        ...(owed === undefined ? {} : { owed }),
-        ...(share === undefined ? {} : { share }),
-      };
+      out[sku] = finalSkuOf(res.body as unknown as FinalSku);
     }
     return out;
   };
