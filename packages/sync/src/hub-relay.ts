@@ -27,6 +27,11 @@ interface Touched {
   readonly everyHolder: boolean;
 }
 
+/** What a store's own update touches, without decoding it: its location's share. */
+function ownShare(storeId: StoreId): Touched {
+  return { clients: new Set(), version: 2, locations: new Set([storeId]), everyHolder: false };
+}
+
 /**
  * Sends each update the hub commits to the stores that should hold it, as
  * each one's protocol has it (ADR 0022):
@@ -58,7 +63,8 @@ export class HubRelay {
 
   /** Relays `update` of `sku`, committed as `change`, to every live session but `except`; `doc` is the hub's document after it. */
   relay(sku: Sku, update: Uint8Array, change: number, doc: Y.Doc, except?: RelayTarget): void {
-    const touched = this.touchedBy(update, doc);
+    // A store's update carries only its own ids (the hub refuses any other): it touches its own location's share.
+    const touched = except === undefined ? this.touchedBy(update, doc) : ownShare(except.storeId);
     this.shareChanges.note(sku, change, touched.locations, touched.everyHolder);
     let version1: Uint8Array | null = null;
     let full: Uint8Array | null = null;
