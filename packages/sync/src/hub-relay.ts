@@ -27,11 +27,6 @@ interface Touched {
   readonly everyHolder: boolean;
 }
 
-/** What a store's own update touches, without decoding it: its location's share. */
-function ownShare(storeId: StoreId): Touched {
-  return { clients: new Set(), version: 2, locations: new Set([storeId]), everyHolder: false };
-}
-
 /**
  * Sends each update the hub commits to the stores that should hold it, as
  * each one's protocol has it (ADR 0022):
@@ -63,9 +58,6 @@ export class HubRelay {
 
   /** Relays `update` of `sku`, committed as `change`, to every live session but `except`; `doc` is the hub's document after it. */
   relay(sku: Sku, update: Uint8Array, change: number, doc: Y.Doc, except?: RelayTarget): void {
-    // A store's update carries only its own ids (the hub refuses any other): it touches its own location's share.
-    const touched = except === undefined ? this.touchedBy(update, doc) : ownShare(except.storeId);
-    this.shareChanges.note(sku, change, touched.locations, touched.everyHolder);
     let version1: Uint8Array | null = null;
     let full: Uint8Array | null = null;
     let shares = false;
@@ -80,7 +72,11 @@ export class HubRelay {
         session.sendFrame(version1);
       }
     }
-    if (shares) this.relayShares(sku, update, change, touched, except);
+    if (except === undefined) {
+      const touched = this.touchedBy(update, doc);
+      this.shareChanges.note(sku, change, touched.locations, touched.everyHolder);
+      if (shares) this.relayShares(sku, update, change, touched);
+    } else this.relayOwn(sku, update, change, except);
     // Only now: a cursor message must never name a change not yet sent to whoever holds it.
     this.relayed.note(change);
   }
@@ -163,12 +159,26 @@ export class HubRelay {
     return { clients, version, locations, everyHolder };
   }
 
-  /** The stores whose share `update` touches, each sent only its share of it. */
-  private relayShares(sku: Sku, update: Uint8Array, change: number, touched: Touched, except?: RelayTarget): void {
+  /**
+   * A store's update, not decoded: it carries only that store's ids (the hub
+   * refuses any other), so it is in that store's share alone. Only a newer
+   * session of the same store (a replica that replaced the sender) is sent it,
+   * whole.
+   */
+  private relayOwn(sku: Sku, update: Uint8Array, change: number, from: RelayTarget): void {
+    this.shareChanges.note(sku, change, new Set([from.storeId]), false);
+    const own = this.live.get(from.storeId);
+    if (own !== undefined && own !== from && own.readsShares) {
+      own.sendFrame(encodeDocFrame(sku, change, SyncMessageType.Update, update));
+    }
+  }
+
+  /** The stores whose share a hub write touches, each sent only its share of it. */
+  private relayShares(sku: Sku, update: Uint8Array, change: number, touched: Touched): void {
     const { clients, version, locations } = touched;
     for (const location of locations) {
       const session = this.live.get(location as StoreId);
-      if (session === undefined || session === except || !session.readsShares) continue;
+      if (session === undefined || !session.readsShares) continue;
       const share = this.clients.storeShare(session.storeId, version);
       let kept = 0;
       for (const client of clients) if (share.has(client)) kept++;
