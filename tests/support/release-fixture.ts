@@ -1,4 +1,5 @@
 import { ProcessCluster } from '@shelfsync/cli';
+import { locationView, type FinalSku } from '../../packages/checker/src/index.js';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -204,13 +205,7 @@ const LEDGER_VOLATILE = ['stateVector'];
  * replica still holds the others' entries as they were when it moved.
  */
 export function locationLedger(ledger: Record<string, unknown>, location: string): Record<string, unknown> {
-  const own = (accounts: unknown): Record<string, unknown> =>
-    Object.fromEntries(
-      Object.entries((accounts ?? {}) as Record<string, unknown>).filter(
-        ([account]) => account === `store:${location}` || account === `online:${location}`,
-      ),
-    );
-  return { sku: ledger.sku, rights: own(ledger.rights), owed: own(ledger.owed) };
+  return { sku: ledger.sku, ...locationView(ledger as unknown as FinalSku, location) };
 }
 
 /** Reads the whole cluster. `reservations` names the reservations to read (name -> id). */

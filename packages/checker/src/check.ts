@@ -1,3 +1,4 @@
+import { locationView } from './final-sku.js';
 /**
  * A Jepsen-style checker for a run of the chain: a history of every operation
  * a client attempted (invoke, then ok, fail or unknown: the answer never came),
@@ -67,11 +68,7 @@ export interface FinalSku {
 /** What of a replica's view is comparable with another's: all of it, or a share's accounts only. */
 function comparable(final: FinalSku | undefined, share: string | undefined): unknown {
   if (final === undefined || share === undefined) return final;
-  const pick = (record: Readonly<Record<string, number>> | undefined): Record<string, number> =>
-    Object.fromEntries(
-      Object.entries(record ?? {}).filter(([account]) => account === `store:${share}` || account === `online:${share}`),
-    );
-  return { rights: pick(final.rights), owed: pick(final.owed) };
+  return locationView(final, share);
 }
 
 /**

@@ -17,3 +17,17 @@ export function finalSkuOf(ledger: FinalSku): FinalSku {
     ...(share === undefined ? {} : { share }),
   };
 }
+
+/** What a replica's view says of one location's accounts: their rights and debts. */
+export function locationView(
+  final: Pick<FinalSku, 'rights' | 'owed'>,
+  location: string,
+): { rights: Record<string, number>; owed: Record<string, number> } {
+  const pick = (record: Readonly<Record<string, number>> | undefined): Record<string, number> =>
+    Object.fromEntries(
+      Object.entries(record ?? {}).filter(
+        ([account]) => account === `store:${location}` || account === `online:${location}`,
+      ),
+    );
+  return { rights: pick(final.rights), owed: pick(final.owed) };
+}

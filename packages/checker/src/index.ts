@@ -12,4 +12,4 @@ export {
   type Verdict,
   type Violation,
 } from './check.js';
-export { finalSkuOf } from './final-sku.js';
+export { finalSkuOf, locationView } from './final-sku.js';
