@@ -132,6 +132,8 @@ export async function startStore(
       link.stop();
       await closeServer(server);
       wireErrors.limiter.stop();
+      // Cleared dirty marks wait for a write to carry them; stop with them stored.
+      await storage.flushCleanMarks().catch((error: unknown) => log.warn({ err: error }, 'dirty marks not cleared'));
       await adapter.close();
       log.info('store stopped');
     },

@@ -112,14 +112,22 @@ export class PersistedDocs {
 
   /**
    * Stores an update already applied to the SKU's open document, in one atomic
-   * batch with `extra` writes, and compacts the SKU when due.
+   * batch with `extra` writes, and compacts the SKU when due. `lateExtra` is
+   * called as the batch is issued, for writes that must reflect the state of
+   * that moment rather than of the call.
    */
-  async append(sku: Sku, update: Uint8Array, extra: readonly StorageWrite[] = []): Promise<void> {
+  async append(
+    sku: Sku,
+    update: Uint8Array,
+    extra: readonly StorageWrite[] = [],
+    lateExtra?: () => readonly StorageWrite[],
+  ): Promise<void> {
     // Counted before the first await, so the document cannot be evicted with this update unstored.
     const entry = this.touch(sku);
     entry.writing++;
     try {
-      await this.adapter.writeBatch([...extra, await this.docStore.prepareAppend(sku, update)]);
+      const record = await this.docStore.prepareAppend(sku, update);
+      await this.adapter.writeBatch([...(lateExtra?.() ?? []), ...extra, record]);
       // Not while another update of this SKU is being written: the compacted
       // document would hold it, on disk before (and even if not) its own batch.
       if (entry.writing === 1 && this.docStore.needsCompaction(sku)) {

@@ -8,6 +8,8 @@ import type { StoreDocuments } from './store-sync.js';
 
 /** Key prefix of the dirty marks: one empty record per SKU with local changes the hub may lack. */
 const DIRTY = 'dirty';
+/** How many cleared dirty marks may wait for a write to carry their removal before they get one of their own. */
+const CLEAN_MARKS_BATCH = 64;
 const CursorSchema = z.strictObject({
   epoch: z.string().nullable(),
   cursor: z.int().min(0),
@@ -32,6 +34,13 @@ export class StoreStorage implements StoreDocuments {
   private readonly known = new Set<Sku>();
   /** Local changes being written: their SKUs may not be cleaned until the sync has seen them. */
   private readonly writing = new Map<Sku, number>();
+  /**
+   * SKUs cleaned in memory whose dirty mark is still stored. The removal rides
+   * on the next write, or gets one of its own once CLEAN_MARKS_BATCH gather: a
+   * write and an fsync per acknowledgement would double what a sale costs, and a
+   * mark left behind by a crash only costs the SKU one needless exchange.
+   */
+  private readonly cleanPending = new Set<Sku>();
 
   private constructor(
     private readonly adapter: StorageAdapter,
@@ -106,7 +115,7 @@ export class StoreStorage implements StoreDocuments {
     try {
       const mark: StorageWrite[] = this.dirtySet.has(sku) ? [] : [{ key: [DIRTY, sku], data: new Uint8Array(0) }];
       this.dirtySet.add(sku);
-      await this.docs.append(sku, update, [...mark, ...extra]);
+      await this.docs.append(sku, update, [...mark, ...extra], this.takeCleanMarks);
     } finally {
       const left = (this.writing.get(sku) ?? 1) - 1;
       if (left === 0) this.writing.delete(sku);
@@ -118,7 +127,7 @@ export class StoreStorage implements StoreDocuments {
     const doc = await this.docs.open(sku);
     YCodec.applyUpdate(doc, update, REMOTE_ORIGIN);
     this.known.add(sku);
-    await this.docs.append(sku, update);
+    await this.docs.append(sku, update, [], this.takeCleanMarks);
     return doc;
   }
 
@@ -135,10 +144,29 @@ export class StoreStorage implements StoreDocuments {
   }
 
   markClean(skus: readonly Sku[]): Promise<void> {
-    const clean = skus.filter((sku) => !this.writing.has(sku) && this.dirtySet.delete(sku));
-    if (clean.length === 0) return Promise.resolve();
-    return this.adapter.writeBatch(clean.map((sku) => ({ key: [DIRTY, sku], remove: true as const })));
+    for (const sku of skus) if (!this.writing.has(sku) && this.dirtySet.delete(sku)) this.cleanPending.add(sku);
+    if (this.cleanPending.size < CLEAN_MARKS_BATCH) return Promise.resolve();
+    return this.adapter.writeBatch(this.takeCleanMarks());
   }
+
+  /** Stores every cleared dirty mark's removal now, as a clean shutdown does. */
+  async flushCleanMarks(): Promise<void> {
+    const writes = this.takeCleanMarks();
+    if (writes.length > 0) await this.adapter.writeBatch(writes);
+  }
+
+  /**
+   * The removals of the marks cleaned since the last write, taken as a write is
+   * issued. Adapter calls take effect in call order, so a removal issued now
+   * cannot undo a mark issued later; and a SKU dirty again by now (its mark
+   * issued earlier, or about to be) is skipped.
+   */
+  private readonly takeCleanMarks = (): StorageWrite[] => {
+    const writes: StorageWrite[] = [];
+    for (const sku of this.cleanPending) if (!this.dirtySet.has(sku)) writes.push({ key: [DIRTY, sku], remove: true });
+    this.cleanPending.clear();
+    return writes;
+  };
 
   async loadCursor(): Promise<{ epoch: string | null; cursor: number; protocol?: number | undefined }> {
     return (await this.records.get(['sync', 'cursor'], CursorSchema)) ?? { epoch: null, cursor: 0 };

@@ -20,8 +20,10 @@ export interface StoreDocuments {
   dirty(): Promise<Sku[]>;
   /**
    * The hub holds every local change of these SKUs made before this call.
-   * Implementations must issue their storage write before their first await, so
-   * that a local change recorded after the call is never cleaned by it.
+   * Implementations must never let it clean a local change recorded after the
+   * call: issue the storage write before the first await, or (as StoreStorage
+   * does) defer it and skip the SKUs dirty again by then. A dirty mark that
+   * outlives its clean only costs one needless exchange after a restart.
    */
   markClean(skus: readonly Sku[]): Promise<void>;
   /**
