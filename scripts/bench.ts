@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runMachineFloorBench } from '../apps/cli/bench/machine-floor-bench.js';
 import { runPropagationBench } from '../apps/cli/bench/propagation-bench.js';
 import { runCoreBench, type BenchRow } from '../packages/core/bench/core-bench.js';
 import { runSyncBench } from '../packages/sync/bench/sync-bench.js';
@@ -53,6 +54,8 @@ const suites: Record<string, () => SuiteResult | Promise<SuiteResult>> = {
     await runPropagationBench({ stores: 20, salesPerSecond: 50, seconds: 10 }),
     await runPropagationBench({ stores: 20, salesPerSecond: 5, seconds: 10 }),
     await runPropagationBench({ stores: 5, salesPerSecond: 50, seconds: 10 }),
+    // What the machine charges for the transport alone at the first row's load.
+    await runMachineFloorBench({ clients: 20, messagesPerSecond: 50, seconds: 10 }),
   ],
   // Bytes per sale on every store link as the number of stores holding the SKU grows.
   wire: () => runWireBench(),

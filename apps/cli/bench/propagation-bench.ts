@@ -1,7 +1,7 @@
 import { computeStock } from '@shelfsync/core';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { WebSocket } from 'ws';
 import { ProcessCluster } from '../src/index.js';
+import { cpuMs } from './process-cpu.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -47,18 +48,6 @@ function watch(port: number, sku: string, onValue: (value: number, at: number) =
     socket.once('error', reject);
   });
 }
-
-/** CPU time (user and system, ms) a process has used so far, from /proc; NaN where /proc is not there. */
-function cpuMs(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(')')[1]?.trim().split(' ') ?? [];
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return NaN;
-  }
-}
-/** Linux's USER_HZ, what /proc counts CPU time in. */
-const CLOCK_TICKS = 100;
 
 const percentile = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
