@@ -56,14 +56,29 @@ const servers = new Set<ServerProcess>();
 const dirs = new Set<string>();
 let exitHookInstalled = false;
 
-/** A test runner that exits without teardown must still leave no server or directory behind. */
+function killAllSync(): void {
+  for (const server of servers) if (server.alive) killTreeSync(server.pid);
+  servers.clear();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs.clear();
+}
+
+/**
+ * A test process that ends without teardown must still leave no server or
+ * directory behind. vitest ends its workers with SIGTERM, which skips 'exit'
+ * handlers, so the usual ending signals clean up too, then end the process as
+ * they would have had nobody listened (unless someone else handles them).
+ */
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const server of servers) if (server.alive) killTreeSync(server.pid);
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  });
+  process.on('exit', killAllSync);
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAllSync();
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  }
 }
 
 /** Runs initdb into a fresh temporary directory, starts the server and creates the database. */
