@@ -9,6 +9,7 @@ const ioModules = [
   'koa',
   '@koa/router',
   'sql.js',
+  'pg',
   'fs',
   'node:fs',
   'fs/promises',

@@ -35,8 +35,8 @@ export class StorageWriteError extends Error {
 
 /**
  * Where a process keeps its bytes. Implementations: `MemoryStorageAdapter`
- * (tests) and the sql.js adapter (`@shelfsync/storage-sqljs`); each passes
- * `runStorageAdapterTests`. Calls may overlap; each one's effect is as if they
+ * (tests), the sql.js adapter (`@shelfsync/storage-sqljs`) and the PostgreSQL
+ * adapter (`@shelfsync/storage-pg`); each passes `runStorageAdapterTests`. Calls may overlap; each one's effect is as if they
  * ran one at a time in call order.
  */
 export interface StorageAdapter {

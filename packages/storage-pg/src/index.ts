@@ -1,0 +1,12 @@
+export { decodeKey, encodeKey, prefixRange, SEPARATOR } from './key-codec.js';
+export {
+  migrate,
+  MIGRATION_LOCK_KEY,
+  type MigrateOptions,
+  type Migration,
+  type MigrationReport,
+} from './migrations.js';
+export { assertIdentifier, assertNamespace } from './names.js';
+export { PgStorageAdapter, type PgStorageOptions } from './pg-storage-adapter.js';
+export { STORAGE_TABLE, storageMigrations } from './schema.js';
+export { inTransaction, TransactionError } from './transaction.js';

@@ -1,0 +1,250 @@
+import {
+  assertKey,
+  StorageWriteError,
+  type StorageAdapter,
+  type StorageChunk,
+  type StorageKey,
+  type StorageWrite,
+} from '@shelfsync/storage';
+import pg from 'pg';
+import { decodeKey, encodeKey, prefixRange } from './key-codec.js';
+import { migrate, type MigrationReport } from './migrations.js';
+import { assertNamespace } from './names.js';
+import { bytesColumn, type Row } from './rows.js';
+import { STORAGE_TABLE, storageMigrations } from './schema.js';
+import { inTransaction, TransactionError } from './transaction.js';
+
+export interface PgStorageOptions {
+  /** Separates this adapter's keys from other adapters' on the same database. */
+  readonly namespace: string;
+  /** Connections of the pool opened from a connection string; default 4. */
+  readonly maxConnections?: number;
+  /**
+   * Told about errors of idle pooled connections (a server restart ends them).
+   * They are handled either way: the pool drops the connection and opens a new
+   * one for the next call.
+   */
+  readonly onConnectionError?: (error: Error) => void;
+}
+
+/** Rows per INSERT: well under PostgreSQL's 65,535 parameters per statement. */
+const ROWS_PER_INSERT = 1000;
+
+/** One batch reduced to its effect: the last write to a key wins. */
+interface Effect {
+  readonly upserts: { key: Buffer; value: Buffer }[];
+  readonly deletes: Buffer[];
+}
+
+/**
+ * A StorageAdapter on PostgreSQL. Keys live in one shared table under this
+ * adapter's namespace (schema.ts, created and migrated on open). Calls run one
+ * at a time in call order; each write is a transaction and resolves once its
+ * COMMIT is acknowledged, which with PostgreSQL's default synchronous_commit
+ * means it is on disk: flush only waits for earlier calls.
+ */
+export class PgStorageAdapter implements StorageAdapter {
+  private closed = false;
+  private closing: Promise<void> | null = null;
+  /** The last call's completion, never rejected: the next call starts after it. */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly ownsPool: boolean,
+    private readonly namespace: string,
+    private readonly onPoolError: (error: Error) => void,
+    /** What opening migrated. */
+    readonly migration: MigrationReport,
+  ) {}
+
+  /**
+   * Opens an adapter on `database`: a pool the caller keeps (and ends after
+   * closing the adapter), or a connection string for a pool the adapter owns.
+   */
+  static async open(database: pg.Pool | string, options: PgStorageOptions): Promise<PgStorageAdapter> {
+    assertNamespace(options.namespace);
+    const ownsPool = typeof database === 'string';
+    const pool =
+      typeof database === 'string'
+        ? new pg.Pool({
+            connectionString: database,
+            max: options.maxConnections ?? 4,
+            // A server that accepts no connection must fail a call, not hang it.
+            connectionTimeoutMillis: 10_000,
+          })
+        : database;
+    // An idle connection that the server ends emits 'error' on the pool: with no
+    // listener, Node would end the process. The pool has already dropped it.
+    const onPoolError = (error: Error): void => options.onConnectionError?.(error);
+    pool.on('error', onPoolError);
+    try {
+      const migration = await migrate(pool, storageMigrations);
+      return new PgStorageAdapter(pool, ownsPool, options.namespace, onPoolError, migration);
+    } catch (error) {
+      pool.removeListener('error', onPoolError);
+      if (ownsPool) await pool.end();
+      throw error;
+    }
+  }
+
+  load(key: StorageKey): Promise<Uint8Array | undefined> {
+    return this.read(
+      () => [encodeKey(key)],
+      async ([encoded]) => {
+        const { rows } = await this.pool.query<Row>(
+          `SELECT value FROM ${STORAGE_TABLE} WHERE namespace = $1 AND key = $2`,
+          [this.namespace, encoded],
+        );
+        const [row] = rows;
+        return row === undefined ? undefined : bytesColumn(row, 'value');
+      },
+    );
+  }
+
+  save(key: StorageKey, data: Uint8Array): Promise<void> {
+    return this.writeBatch([{ key, data }]);
+  }
+
+  remove(key: StorageKey): Promise<void> {
+    return this.writeBatch([{ key, remove: true }]);
+  }
+
+  loadRange(prefix: StorageKey): Promise<StorageChunk[]> {
+    return this.read(
+      () => prefixRange(prefix),
+      async (range) =>
+        (await this.range('key, value', range)).map((row) => ({
+          key: decodeKey(bytesColumn(row, 'key')),
+          data: bytesColumn(row, 'value'),
+        })),
+    );
+  }
+
+  keys(prefix: StorageKey): Promise<StorageKey[]> {
+    return this.read(
+      () => prefixRange(prefix),
+      async (range) => (await this.range('key', range)).map((row) => decodeKey(bytesColumn(row, 'key'))),
+    );
+  }
+
+  removeRange(prefix: StorageKey): Promise<void> {
+    return this.write(
+      () => prefixRange(prefix),
+      async (client, { low, high }) => {
+        await client.query(`DELETE FROM ${STORAGE_TABLE} WHERE namespace = $1 AND key >= $2 AND key < $3`, [
+          this.namespace,
+          low,
+          high,
+        ]);
+      },
+    );
+  }
+
+  writeBatch(writes: readonly StorageWrite[]): Promise<void> {
+    return this.write(
+      () => effectOf(writes),
+      async (client, { upserts, deletes }) => {
+        if (deletes.length > 0) {
+          await client.query(`DELETE FROM ${STORAGE_TABLE} WHERE namespace = $1 AND key = ANY($2::bytea[])`, [
+            this.namespace,
+            deletes,
+          ]);
+        }
+        for (let start = 0; start < upserts.length; start += ROWS_PER_INSERT) {
+          const rows = upserts.slice(start, start + ROWS_PER_INSERT);
+          // Keys and values go as binary parameters: no escaping, no hex doubling.
+          const values = rows.map((_, i) => `($1, $${2 * i + 2}, $${2 * i + 3})`).join(', ');
+          await client.query(
+            `INSERT INTO ${STORAGE_TABLE} (namespace, key, value) VALUES ${values}
+             ON CONFLICT (namespace, key) DO UPDATE SET value = EXCLUDED.value`,
+            [this.namespace, ...rows.flatMap(({ key, value }) => [key, value])],
+          );
+        }
+      },
+      (effect) => effect.upserts.length + effect.deletes.length === 0,
+    );
+  }
+
+  /** Every write resolves once committed: a flush only waits for the calls before it. */
+  flush(): Promise<void> {
+    return this.enqueue(() => Promise.resolve());
+  }
+
+  /** Waits for the calls made before it; concurrent and repeated calls share one shutdown. */
+  close(): Promise<void> {
+    this.closed = true;
+    this.closing ??= this.tail.then(async () => {
+      this.pool.removeListener('error', this.onPoolError);
+      if (this.ownsPool) await this.pool.end();
+    });
+    return this.closing;
+  }
+
+  private range(columns: string, { low, high }: { low: Buffer; high: Buffer }): Promise<Row[]> {
+    return this.pool
+      .query<Row>(
+        `SELECT ${columns} FROM ${STORAGE_TABLE} WHERE namespace = $1 AND key >= $2 AND key < $3 ORDER BY key`,
+        [this.namespace, low, high],
+      )
+      .then((result) => result.rows);
+  }
+
+  /** `prepare` runs at call time (validation, copies of the caller's bytes); `body` in call order. */
+  private read<P, T>(prepare: () => P, body: (prepared: P) => Promise<T>): Promise<T> {
+    return this.prepared(prepare, (prepared) => this.enqueue(() => body(prepared)));
+  }
+
+  /** A write in one transaction; a failure says whether it may have been applied. */
+  private write<P>(
+    prepare: () => P,
+    body: (client: pg.PoolClient, prepared: P) => Promise<void>,
+    isEmpty: (prepared: P) => boolean = () => false,
+  ): Promise<void> {
+    return this.prepared(prepare, (prepared) =>
+      this.enqueue(async () => {
+        if (isEmpty(prepared)) return;
+        try {
+          await inTransaction(this.pool, (client) => body(client, prepared));
+        } catch (error) {
+          if (!(error instanceof TransactionError)) throw error;
+          throw new StorageWriteError(error.message, error.committed, { cause: error });
+        }
+      }),
+    );
+  }
+
+  private prepared<P, T>(prepare: () => P, then: (prepared: P) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('storage adapter is closed'));
+    let prepared: P;
+    try {
+      prepared = prepare();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    return then(prepared);
+  }
+
+  private enqueue<T>(body: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('storage adapter is closed'));
+    const run = this.tail.then(body);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** Validates and copies a batch at call time, reduced to what it leaves behind. */
+function effectOf(writes: readonly StorageWrite[]): Effect {
+  for (const write of writes) assertKey(write.key);
+  const last = new Map<string, { key: Buffer; value: Buffer | null }>();
+  for (const write of writes) {
+    const key = encodeKey(write.key);
+    last.set(key.toString('latin1'), { key, value: 'remove' in write ? null : Buffer.from(write.data) });
+  }
+  const effect: Effect = { upserts: [], deletes: [] };
+  for (const { key, value } of last.values()) {
+    if (value === null) effect.deletes.push(key);
+    else effect.upserts.push({ key, value });
+  }
+  return effect;
+}
