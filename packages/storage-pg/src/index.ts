@@ -8,5 +8,6 @@ export {
 } from './migrations.js';
 export { assertIdentifier, assertNamespace } from './names.js';
 export { PgStorageAdapter, type PgStorageOptions } from './pg-storage-adapter.js';
-export { STORAGE_TABLE, storageMigrations } from './schema.js';
+export { STORAGE_TABLE, storageMigrations, WRITER_FENCE_TABLE } from './schema.js';
 export { inTransaction, TransactionError } from './transaction.js';
+export { FencedOut, WriterFence, WriterFenceHeld } from './writer-fence.js';

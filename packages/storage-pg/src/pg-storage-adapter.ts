@@ -13,6 +13,7 @@ import { assertNamespace } from './names.js';
 import { bytesColumn, type Row } from './rows.js';
 import { STORAGE_TABLE, storageMigrations } from './schema.js';
 import { inTransaction, TransactionError } from './transaction.js';
+import { WriterFence } from './writer-fence.js';
 
 export interface PgStorageOptions {
   /** Separates this adapter's keys from other adapters' on the same database. */
@@ -25,6 +26,15 @@ export interface PgStorageOptions {
    * one for the next call.
    */
   readonly onConnectionError?: (error: Error) => void;
+  /**
+   * Writes as this exclusive writer (`WriterFence`): open fails with
+   * WriterFenceHeld while another process holds it, and every write checks in
+   * its transaction that no process took over since. Takes one pooled
+   * connection for as long as the adapter is open.
+   */
+  readonly exclusiveWriter?: string;
+  /** Told when the exclusive writer's lock connection fails: another process may then take over. */
+  readonly onWriterLockLost?: (error: Error) => void;
 }
 
 /** Rows per INSERT: well under PostgreSQL's 65,535 parameters per statement. */
@@ -56,6 +66,8 @@ export class PgStorageAdapter implements StorageAdapter {
     private readonly onPoolError: (error: Error) => void,
     /** What opening migrated. */
     readonly migration: MigrationReport,
+    /** The exclusive writer this adapter holds, if it was opened as one. */
+    readonly fence: WriterFence | null,
   ) {}
 
   /**
@@ -80,7 +92,11 @@ export class PgStorageAdapter implements StorageAdapter {
     pool.on('error', onPoolError);
     try {
       const migration = await migrate(pool, storageMigrations);
-      return new PgStorageAdapter(pool, ownsPool, options.namespace, onPoolError, migration);
+      const fence =
+        options.exclusiveWriter === undefined
+          ? null
+          : await WriterFence.acquire(pool, options.exclusiveWriter, options.onWriterLockLost);
+      return new PgStorageAdapter(pool, ownsPool, options.namespace, onPoolError, migration, fence);
     } catch (error) {
       pool.removeListener('error', onPoolError);
       if (ownsPool) await pool.end();
@@ -175,6 +191,7 @@ export class PgStorageAdapter implements StorageAdapter {
   close(): Promise<void> {
     this.closed = true;
     this.closing ??= this.tail.then(async () => {
+      this.fence?.release();
       this.pool.removeListener('error', this.onPoolError);
       if (this.ownsPool) await this.pool.end();
     });
@@ -205,7 +222,10 @@ export class PgStorageAdapter implements StorageAdapter {
       this.enqueue(async () => {
         if (isEmpty(prepared)) return;
         try {
-          await inTransaction(this.pool, (client) => body(client, prepared));
+          await inTransaction(this.pool, async (client) => {
+            await this.fence?.check(client);
+            await body(client, prepared);
+          });
         } catch (error) {
           if (!(error instanceof TransactionError)) throw error;
           throw new StorageWriteError(error.message, error.committed, { cause: error });

@@ -2,6 +2,8 @@ import type { Migration } from './migrations.js';
 
 /** The table every PgStorageAdapter of a database shares, one namespace per adapter. */
 export const STORAGE_TABLE = 'storage_entries';
+/** Each exclusive writer's epoch: raised by every writer that takes over (writer-fence.ts). */
+export const WRITER_FENCE_TABLE = 'writer_fences';
 
 /**
  * The storage schema, oldest first. A migration, once released, is never
@@ -19,6 +21,14 @@ export const storageMigrations: readonly Migration[] = [
       key bytea NOT NULL CHECK (octet_length(key) > 0),
       value bytea NOT NULL,
       PRIMARY KEY (namespace, key)
+    )`,
+  },
+  {
+    version: 2,
+    name: 'writer fences',
+    sql: `CREATE TABLE ${WRITER_FENCE_TABLE} (
+      name text COLLATE "C" PRIMARY KEY,
+      epoch bigint NOT NULL CHECK (epoch > 0)
     )`,
   },
 ];

@@ -11,7 +11,7 @@ import { runStorageAdapterTests } from '@shelfsync/storage/testing';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PgStorageAdapter, STORAGE_TABLE } from '../src/index.js';
+import { PgStorageAdapter, STORAGE_TABLE, storageMigrations } from '../src/index.js';
 import { skipPgTests, startPostgresServer, type PostgresServer } from '../src/testing/postgres-server.js';
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
@@ -63,8 +63,10 @@ describe.skipIf(skipPgTests())('PgStorageAdapter', () => {
     const url = await server.createDatabase('first_open');
     const first = await PgStorageAdapter.open(url, { namespace: 'a' });
     const second = await PgStorageAdapter.open(url, { namespace: 'b' });
-    expect(first.migration).toEqual({ applied: [1], version: 1 });
-    expect(second.migration).toEqual({ applied: [], version: 1 });
+    const versions = storageMigrations.map((migration) => migration.version);
+    const newest = versions.at(-1);
+    expect(first.migration).toEqual({ applied: versions, version: newest });
+    expect(second.migration).toEqual({ applied: [], version: newest });
     await Promise.all([first.close(), second.close()]);
   });
 
