@@ -7,6 +7,12 @@ export const hubFlags = {
   port: { flag: 'port', env: 'SHELFSYNC_PORT', description: 'port to listen on (0: any free port)' },
   host: { flag: 'host', env: 'SHELFSYNC_HOST', description: 'address to bind (default 127.0.0.1)' },
   dataDir: { flag: 'data', env: 'SHELFSYNC_DATA', description: 'data directory' },
+  database: {
+    flag: 'database',
+    env: 'SHELFSYNC_DATABASE',
+    description:
+      'PostgreSQL URL, postgres://USER@HOST:PORT/DB: every durable record goes there instead of <data>/hub.sqlite (one hub per database until the cluster)',
+  },
   secretFile: {
     flag: 'secret-file',
     env: 'SHELFSYNC_SECRET_FILE',

@@ -21,6 +21,11 @@ export const HubConfigSchema = z.strictObject({
   port: z.coerce.number().int().min(0).max(65535),
   host: z.string().min(1).default('127.0.0.1'),
   dataDir: z.string().min(1),
+  /**
+   * A PostgreSQL URL (postgres://USER@HOST:PORT/DB): the hub keeps every durable
+   * record there instead of `<data>/hub.sqlite`, schema created and migrated on start.
+   */
+  database: z.url({ protocol: /^postgres(ql)?$/, error: 'a PostgreSQL URL: postgres://USER@HOST:PORT/DB' }).optional(),
   /** The store-token key given at start; more keys are added over the admin API (the hub's durable key set). */
   secret: z.string().min(MIN_SECRET_LENGTH, `the secret needs at least ${MIN_SECRET_LENGTH} characters`),
   /** Bearer tokens for reservation and admin calls, any of them valid (storefront reads are public). */

@@ -32,19 +32,18 @@ import {
   type StoreLinksSchema,
   type Result,
 } from '@shelfsync/protocol';
-import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { AllocatorConfigSchema } from '@shelfsync/escrow';
 import { ChainActivity, StockBodies, StockEvents, StorefrontReads } from '@shelfsync/storefront';
 import { HubAllocator, HubStorage, HubSync, Reservations } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { buildHint, distDir } from '@shelfsync/dashboard/dist-dir';
 import { adminRoutes, credentialRoutes } from './admin.js';
 import type { HubConfig } from './config.js';
 import { openHubAuth } from './hub-auth.js';
+import { openHubRecords } from './hub-records.js';
 import { limitUnauthenticated, routeUpgrades } from './hub-wire.js';
 import { hubMetrics } from './hub-metrics.js';
 import { storefrontRoutes, summaryRoutes } from './storefront.js';
@@ -70,11 +69,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   // What any one peer (an address, a store) can make the hub log is bounded.
   const peerLog = new PeerLogLimiter(log);
   const errors = new ConnectionErrors(log, metrics, peerLog);
-  const adapter = await SqlJsStorageAdapter.open({
-    path: join(config.dataDir, 'hub.sqlite'),
-    onFsync: metrics.fsyncObserver(),
-  });
-  log.info({ ...adapter.recovery, file: join(config.dataDir, 'hub.sqlite') }, 'storage opened');
+  const adapter = await openHubRecords(config, metrics, log);
   const storage = await HubStorage.open(adapter, () => randomUUID(), Date.now, {
     evictIdleAfterMs: config.evictIdleMs,
     maxResidentDocs: config.maxResidentDocs,
@@ -242,7 +237,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
         if (storage.failed !== null && ctx.path !== '/healthz' && ctx.path !== '/metrics') {
           throw problem(
             ErrorCode.StorageUnavailable,
-            'the hub could not write to its data directory and serves nothing until it is restarted',
+            'the hub could not store a write (in its data directory or its database) and serves nothing until it is restarted',
           );
         }
         await next();
