@@ -192,8 +192,14 @@ export class PgStorageAdapter implements StorageAdapter {
     this.closed = true;
     this.closing ??= this.tail.then(async () => {
       this.fence?.release();
+      if (this.ownsPool) {
+        // pool.end() resolves while its idle connections are still closing, and
+        // a server that shuts down meanwhile ends them with an error the pool
+        // re-emits: the pool is this adapter's alone, so it keeps a listener.
+        this.pool.on('error', () => undefined);
+        await this.pool.end();
+      }
       this.pool.removeListener('error', this.onPoolError);
-      if (this.ownsPool) await this.pool.end();
     });
     return this.closing;
   }

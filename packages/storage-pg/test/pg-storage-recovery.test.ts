@@ -162,4 +162,17 @@ describe.skipIf(skipPgTests())('PgStorageAdapter when the server fails', () => {
     expect(await adapter.keys(['after'])).toEqual([['after']]);
     await adapter.close();
   });
+
+  it('a server shutting down while the adapter closes ends no process', async () => {
+    // pool.end() resolves before its idle connections have closed; the shutdown's
+    // FATAL then reaches them, and the pool re-emits it as an 'error' event.
+    for (let round = 0; round < 5; round++) {
+      const adapter = await PgStorageAdapter.open(server.url, { namespace: 'closing', exclusiveWriter: 'closing' });
+      await Promise.all([adapter.save(['a'], bytes(round)), adapter.load(['a']), adapter.keys(['a'])]);
+      const closing = adapter.close();
+      await server.halt();
+      await closing;
+      await server.start();
+    }
+  });
 });
