@@ -14,6 +14,7 @@ import { runSyncBench } from '../packages/sync/bench/sync-bench.js';
 import { runDurableAckBench } from '../apps/cli/bench/durable-ack-bench.js';
 import { runStorageAdapterBench } from '../packages/storage-sqljs/bench/storage-bench.js';
 import { runHubMemoryBench } from '../apps/hub/bench/hub-memory-bench.js';
+import { runCommitBench } from '../apps/hub/bench/commit-bench.js';
 import { runEscrowBench } from '../apps/cli/bench/escrow-bench.js';
 import { runApiBench } from '../apps/cli/bench/api-bench.js';
 import { comparisonChart, comparisonTable, runComparison } from '../apps/cli/bench/compare-bench.js';
@@ -59,6 +60,8 @@ const suites: Record<string, () => SuiteResult | Promise<SuiteResult>> = {
   ],
   // Bytes per sale on every store link as the number of stores holding the SKU grows.
   wire: () => runWireBench(),
+  // The hub on PostgreSQL: what a commit costs there against the embedded journal.
+  cluster: () => runCommitBench(),
 };
 
 const name = process.argv[2] ?? 'core';
