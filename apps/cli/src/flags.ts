@@ -154,7 +154,12 @@ export const hubFlags = {
 
 export const storeFlags = {
   id: { flag: 'id', env: 'SHELFSYNC_STORE_ID', description: 'store id' },
-  hubUrl: { flag: 'hub', env: 'SHELFSYNC_HUB', description: 'hub address, e.g. ws://127.0.0.1:8080' },
+  hubUrl: {
+    flag: 'hub',
+    env: 'SHELFSYNC_HUB',
+    description:
+      'hub address, e.g. ws://127.0.0.1:8080, or its nodes comma-separated (ws://a:8080,ws://b:8080): the store uses the first it reaches and moves on when one fails',
+  },
   port: { flag: 'port', env: 'SHELFSYNC_PORT', description: 'port of the local POS API (0: any free port)' },
   host: { flag: 'host', env: 'SHELFSYNC_HOST', description: 'address to bind (default 127.0.0.1)' },
   dataDir: { flag: 'data', env: 'SHELFSYNC_DATA', description: 'data directory' },

@@ -1,13 +1,33 @@
 import { StoreIdSchema } from '@shelfsync/protocol';
 import { z } from 'zod';
 
+/** The most hub nodes a store is given: a cluster is a few nodes, not a directory. */
+export const MAX_HUB_NODES = 16;
+
+/** The hub addresses a `--hub` value lists, comma-separated, in order. */
+export function hubNodes(value: string): string[] {
+  return value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+}
+
 /** Everything a store node needs to start. Values come from flags or SHELFSYNC_* variables, checked here. */
 export const StoreConfigSchema = z.strictObject({
   id: StoreIdSchema,
+  /** The hub's address, or its nodes' addresses comma-separated: the store connects to one, and moves on when it fails. */
   hubUrl: z
     .string()
-    .url('the hub address must be a URL such as ws://127.0.0.1:8080')
-    .refine((value) => /^wss?:\/\//.test(value), 'the hub address must start with ws:// or wss://'),
+    .refine((value) => hubNodes(value).length > 0, 'give the hub address, such as ws://127.0.0.1:8080')
+    .refine((value) => hubNodes(value).length <= MAX_HUB_NODES, `at most ${MAX_HUB_NODES} hub addresses`)
+    .refine(
+      (value) => hubNodes(value).every((node) => URL.canParse(node)),
+      'each hub address must be a URL such as ws://127.0.0.1:8080',
+    )
+    .refine(
+      (value) => hubNodes(value).every((node) => /^wss?:\/\//.test(node)),
+      'each hub address must start with ws:// or wss://',
+    ),
   port: z.coerce.number().int().min(0).max(65535),
   host: z.string().min(1).default('127.0.0.1'),
   dataDir: z.string().min(1),

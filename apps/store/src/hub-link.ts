@@ -13,12 +13,14 @@ import {
 import { backoffDelay, type StoreSync } from '@shelfsync/sync';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
+import { HubNodes } from './hub-nodes.js';
 import type { z } from 'zod';
 
 export type HubLinkProblem = z.infer<typeof HubLinkProblemSchema>;
 type ProblemKind = HubLinkProblem['kind'];
 
 export interface HubLinkOptions {
+  /** The hub's address, or its nodes' addresses comma-separated (`--hub`). */
   readonly hubUrl: string;
   /** The store token, read again before every attempt (from --token-file: a new token needs no restart). Throws if unreadable. */
   readonly token: () => string;
@@ -75,6 +77,7 @@ export class HubLink {
   private expiresAt: number | null = null;
   private readonly random: () => number;
   private readonly now: () => number;
+  private readonly nodes: HubNodes;
 
   constructor(
     private readonly options: HubLinkOptions,
@@ -83,6 +86,12 @@ export class HubLink {
   ) {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
+    this.nodes = new HubNodes(options.hubUrl);
+  }
+
+  /** The hub node the link uses (or will try next). */
+  get hubNode(): string {
+    return this.nodes.current;
   }
 
   start(): void {
@@ -116,7 +125,8 @@ export class HubLink {
     if (this.stopped) return;
     const token = this.readToken();
     if (token === null) return;
-    const url = new URL(this.options.hubUrl);
+    const target = this.hubNode;
+    const url = new URL(target);
     if (url.pathname === '/' || url.pathname === '') url.pathname = SYNC_PATH;
     const socket = new WebSocket(url, {
       headers: { Authorization: `Bearer ${token}` },
@@ -130,7 +140,8 @@ export class HubLink {
       opened = true;
       openedAt = this.now();
       this.currentProblem = null;
-      this.log.info({ hub: this.options.hubUrl }, 'connected to hub');
+      this.nodes.opened();
+      this.log.info({ hub: target }, 'connected to hub');
       this.sync.attach(wsTransport(socket));
     });
     socket.on('unexpected-response', (_request, response: IncomingMessage) => {
@@ -176,16 +187,18 @@ export class HubLink {
       if (lasted) this.attempt = 0;
       // A resync reconnects at once, but only when the link was not failing already:
       // a close for good comes back in the new session, which then backs off.
+      // A node that cannot be reached or went away: the next attempt goes to another.
+      const untriedLeft = !cut && this.nodes.closed(opened, code).tryAtOnce;
       const delay = cut
         ? backoffDelay(this.refusedInARow - 1, this.random)
-        : resync && this.attempt === 0
+        : (resync && this.attempt === 0) || untriedLeft
           ? 0
           : backoffDelay(this.attempt, this.random);
       if (!cut) this.attempt++;
       if (cut) this.log.warn({ retryInMs: delay }, "the hub cut this store's link: selling from local quota");
       else if (resync)
         this.log.warn({ code, reason, retryInMs: delay }, 'hub connection closed: reconnecting to resync');
-      else this.log.info({ code, reason, retryInMs: delay }, 'hub connection closed');
+      else this.log.info({ code, reason, retryInMs: delay, next: this.hubNode }, 'hub connection closed');
       const kind: ProblemKind = cut ? 'link-cut' : opened ? 'closed' : 'unreachable';
       const detail = cut
         ? "an operator cut this store's link: it sells from its local quota until the link is restored"

@@ -121,6 +121,7 @@ export function storeRoutes(services: StoreRouteServices): Router<RequestState> 
       storeId: config.id,
       hub: {
         url: config.hubUrl,
+        node: link.hubNode,
         connected: status.connected,
         caughtUp: status.caughtUp,
         lastSyncedAt: status.lastSyncedAt === null ? null : new Date(status.lastSyncedAt).toISOString(),

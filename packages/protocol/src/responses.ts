@@ -283,7 +283,10 @@ export const HubLinkProblemSchema = z.strictObject({
 export const StoreStatusSchema = z.strictObject({
   storeId: StoreIdSchema,
   hub: z.strictObject({
+    /** `--hub` as given: the hub's address, or its nodes' addresses comma-separated. */
     url: z.string(),
+    /** The node of that list this store is connected to, or tries next. */
+    node: z.string(),
     connected: z.boolean(),
     caughtUp: z.boolean(),
     lastSyncedAt: Timestamp.nullable(),
