@@ -6,18 +6,14 @@ import {
   closeCodeName,
   closeRecovery,
   readStoreTokenClaims,
-  type CloseCodeName,
-  type HubLinkProblemSchema,
-  type StopAndAlertCloseCodeName,
 } from '@shelfsync/protocol';
 import { backoffDelay, type StoreSync } from '@shelfsync/sync';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
+import { STOP_KIND, stopDetail, stopsAndAlerts, type HubLinkProblem, type ProblemKind } from './hub-link-problems.js';
 import { HubNodes } from './hub-nodes.js';
-import type { z } from 'zod';
 
-export type HubLinkProblem = z.infer<typeof HubLinkProblemSchema>;
-type ProblemKind = HubLinkProblem['kind'];
+export type { HubLinkProblem } from './hub-link-problems.js';
 
 export interface HubLinkOptions {
   /** The hub's address, or its nodes' addresses comma-separated (`--hub`). */
@@ -37,18 +33,6 @@ const HEALTHY_SESSION_MS = 10_000;
 
 /** A token this close to its expiry is logged once, so its successor is issued in time. */
 const EXPIRY_WARNING_MS = 7 * 86_400_000;
-
-/** How each close that needs a person shows in `problem`; complete by type (the close code table decides which). */
-const STOP_KIND: Readonly<Record<StopAndAlertCloseCodeName, ProblemKind>> = {
-  BadRequest: 'protocol-error',
-  Unauthorized: 'unauthorized',
-  Forbidden: 'forbidden',
-  UnsupportedProtocol: 'unsupported-protocol',
-  Replaced: 'replaced',
-};
-
-const stopsAndAlerts = (name: CloseCodeName): name is StopAndAlertCloseCodeName =>
-  CloseCode[name].recovery === Recovery.StopAndAlert;
 
 /**
  * Keeps a store connected to its hub: one WebSocket, authenticated with the
@@ -307,16 +291,4 @@ export class HubLink {
     this.timer = null;
     this.watcher = null;
   }
-}
-
-/** What a person reads about a close that needs one. */
-function stopDetail(kind: ProblemKind, code: number, reason: string): string {
-  const closed = `${code}${reason === '' ? '' : ` (${reason})`}`;
-  if (kind === 'replaced') {
-    return `another connection with this store's token replaced this one (${closed}): stop the second process for this store, or revoke the token if it is in other hands`;
-  }
-  if (kind === 'protocol-error') {
-    return `the session was closed for breaking the sync protocol (${closed}): a bug on one side or in a proxy between; see the store's and the hub's logs`;
-  }
-  return `the hub closed the session with ${code} (${reason})`;
 }
