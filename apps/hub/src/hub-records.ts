@@ -9,6 +9,15 @@ import type { HubConfig } from './config.js';
 const HUB_NAMESPACE = 'hub';
 const HUB_WRITER = 'hub';
 
+/**
+ * An error of a database connection, for a log line: pg hangs its client (and
+ * with it the connection's settings) on some errors, which is kilobytes of noise.
+ */
+function brief(error: Error): { type: string; message: string; code?: string } {
+  const code = (error as { code?: unknown }).code;
+  return { type: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) };
+}
+
 /** A PostgreSQL URL for logs: host, port and database, never the password. */
 export function databaseLabel(url: string): string {
   const parsed = new URL(url);
@@ -35,9 +44,9 @@ export async function openHubRecords(config: HubConfig, metrics: Metrics, log: L
     const adapter = await PgStorageAdapter.open(config.database, {
       namespace: HUB_NAMESPACE,
       exclusiveWriter: HUB_WRITER,
-      onConnectionError: (error) => log.warn({ err: error, database }, 'a database connection failed'),
+      onConnectionError: (error) => log.warn({ error: brief(error), database }, 'a database connection failed'),
       onWriterLockLost: (error) =>
-        log.error({ err: error, database }, 'the hub lost its database lock: another hub may take over'),
+        log.error({ error: brief(error), database }, 'the hub lost its database lock: another hub may take over'),
     });
     log.info({ database, migrated: adapter.migration.applied, epoch: adapter.fence?.epoch }, 'storage opened');
     return adapter;
