@@ -11,3 +11,4 @@ export { PgStorageAdapter, type PgStorageOptions } from './pg-storage-adapter.js
 export { STORAGE_TABLE, storageMigrations, WRITER_FENCE_TABLE } from './schema.js';
 export { inTransaction, TransactionError } from './transaction.js';
 export { FencedOut, WriterFence, WriterFenceHeld } from './writer-fence.js';
+export { applyWrites, isEmptyWrites, prepareWrites, type PreparedWrites } from './write-batch.js';
