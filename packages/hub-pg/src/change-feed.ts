@@ -68,7 +68,8 @@ export class ChangeFeed {
     this.readBackoff = new Backoff(options.retryMinMs, options.retryMaxMs);
   }
 
-  start(): void {
+  /** Resolves once the first LISTEN connection is up and the read after it is done (or the connection failed). */
+  start(): Promise<void> {
     this.connecting = this.listen();
     const { pollIntervalMs } = this.options;
     if (pollIntervalMs > 0 && Number.isFinite(pollIntervalMs)) {
@@ -78,6 +79,7 @@ export class ChangeFeed {
       };
       this.after(pollIntervalMs, poll);
     }
+    return this.connecting;
   }
 
   /** Reads now, or once more right after the read in progress. */
@@ -186,6 +188,7 @@ export class ChangeFeed {
     if (this.listening !== client) return;
     this.connectBackoff.reset();
     this.kick();
+    await this.reading;
   }
 
   /** Closes the LISTEN connection (once); after a failure, opens another later. */

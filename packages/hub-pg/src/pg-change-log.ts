@@ -3,30 +3,37 @@
  * on PostgreSQL, shared by every hub process on one database.
  *
  * **Numbering.** A commit is one transaction: the writer-fence check (when
- * opened with one), the `extra` storage writes, then the next number from the
- * log's counter row (`UPDATE change_heads SET head = head + 1`), then the change
- * row. The counter row's lock is held until COMMIT, so the commits of a log take
- * turns: numbers are given in commit order, one that rolls back gives its number
- * back (the next commit takes it), and a number becomes visible only after every
- * number below it. Database sequences would give none of that.
+ * opened with one), the `extra` storage writes, then, in one statement, the
+ * next number from the log's counter row (`UPDATE change_heads SET head =
+ * head + 1`) and the change row under it. The counter row's lock is held until
+ * COMMIT, so the commits of a log take turns: numbers are given in commit
+ * order, one that rolls back gives its number back (the next commit takes it),
+ * and a number becomes visible only after every number below it. A database
+ * sequence would give none of that.
  *
  * **Announcing.** Each instance follows the log (change-feed.ts): it reads the
  * changes above its cursor, in number order, when a notification arrives, on a
- * poll, after its LISTEN connection reconnects, and right after its own commits.
- * `onCommit` listeners hear every change of every instance once, in number
- * order; the index behind the synchronous reads and `cursor()` advance with
- * them, over consecutive numbers only. Notifications are sent after COMMIT,
- * best effort, never inside the transaction: a full notification queue would
- * fail the commit. A lost one delays a change until the next poll.
+ * poll, after its LISTEN connection (re)connects, and right after its own
+ * commits. `onCommit` listeners hear every change of every instance once, in
+ * number order; the index behind the synchronous reads and `cursor()` advance
+ * with them, over consecutive numbers only. Notifications are sent after
+ * COMMIT, best effort, never inside the transaction: a full notification queue
+ * would fail the commit. A lost one delays a change until the next poll (or
+ * this instance's next commit). `open` resolves once the instance listens and
+ * has read the log up to then.
  *
  * **Where it differs from HubStorage.** `commit` resolves once COMMIT is
  * acknowledged *and* this instance has announced the change, so its listeners
- * have heard it and `cursor()` counts it, as with HubStorage when no earlier
- * commit is still pending. The index learns a change when it is announced, not
- * when it is numbered: a SKU's first commit shows in `allSkus` and `changeOf`
- * only once durable. Another process's commit shows once this one has read it.
- * The epoch is created with the counter row on the first open of a database and
- * never changes; a log restored from a backup must be given a new one by hand.
+ * have heard it and `cursor()` counts it (HubStorage does the same unless an
+ * earlier commit is still pending). If the database goes away between the two,
+ * it resolves when the feed reads again, or at `close`. The index learns a
+ * change when it is announced, not when it is numbered: a SKU's first commit
+ * shows in `allSkus` and `changeOf` only once durable, and another process's
+ * commit once this one has read it. The epoch is created with the counter row
+ * on a database's first open and never changes; a log restored from a backup
+ * must be given a new one by hand. A LISTEN connection that dies without the
+ * server or the socket telling (no keepalive is set) is not replaced: only
+ * polling then delivers other processes' changes.
  */
 import { SkuSchema, type Sku } from '@shelfsync/protocol';
 import { StorageWriteError, type StorageWrite } from '@shelfsync/storage';
@@ -47,7 +54,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { ChangeFeed } from './change-feed.js';
 import { ChangeIndex } from './change-index.js';
-import { ensureHead, insertChange, latestChanges, takeNumber, type ChangeRow } from './change-rows.js';
+import { appendChange, ensureHead, latestChanges, type ChangeRow } from './change-rows.js';
 
 export interface PgChangeLogOptions {
   /** The storage namespace `extra` writes go to (a PgStorageAdapter of it reads them). */
@@ -133,7 +140,8 @@ export class PgChangeLog implements HubChangeLog {
       const { epoch, head } = await ensureHead(pool, log, randomUUID());
       const index = new ChangeIndex(await latestChanges(pool, log, head), head);
       const opened = new PgChangeLog(pool, ownsPool, log, epoch, index, options, onPoolError);
-      opened.feed.start();
+      // Listening before it resolves: every later commit, of any process, notifies this one.
+      await opened.feed.start();
       return opened;
     } catch (error) {
       pool.removeListener('error', onPoolError);
@@ -164,10 +172,8 @@ export class PgChangeLog implements HubChangeLog {
       const transaction = inTransaction(this.pool, async (client) => {
         await this.options.fence?.check(client);
         if (!isEmptyWrites(writes)) await applyWrites(client, this.options.namespace, writes);
-        // Taken last: the counter row stays locked, and other commits wait, only until COMMIT.
-        const taken = await takeNumber(client, this.log);
-        await insertChange(client, this.log, { sku, change: { seq: taken, at }, update });
-        return taken;
+        // Numbered last: the counter row stays locked, and other commits wait, only until COMMIT.
+        return appendChange(client, this.log, sku, at, update);
       });
       this.transactions.add(transaction);
       void transaction.then(

@@ -95,16 +95,16 @@ describe.skipIf(skipPgTests())('PgChangeLog', () => {
     const records = await PgStorageAdapter.open(url, { namespace: 'records' });
     expect(await records.load(['res', 'a'])).toEqual(bytes(7));
 
-    // Fails after the number is taken: the change row's insert is refused.
+    // Fails at COMMIT, after the number was taken and the change row written.
     const admin = pool(url);
     await admin.query(`
       CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
         IF NEW.sku = 'poison' THEN RAISE EXCEPTION 'poisoned change'; END IF;
-        RETURN NEW;
+        RETURN NULL;
       END $$;
-      CREATE TRIGGER refuse_poison BEFORE INSERT ON ${CHANGE_LOG_TABLE}
-        FOR EACH ROW EXECUTE FUNCTION refuse_poison();`);
+      CREATE CONSTRAINT TRIGGER refuse_poison AFTER INSERT ON ${CHANGE_LOG_TABLE}
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_poison();`);
     const refused = await failure(
       log.commit(sku('poison'), bytes(2), [
         { key: ['res', 'a'], remove: true },
@@ -113,7 +113,7 @@ describe.skipIf(skipPgTests())('PgChangeLog', () => {
     );
     expect(refused).toBeInstanceOf(StorageWriteError);
     expect((refused as StorageWriteError).recorded).toBe('no');
-    expect((refused as Error).message).toMatch(/poisoned change/);
+    expect((refused as Error).message).toMatch(/COMMIT refused: poisoned change/);
     expect(await records.load(['res', 'a'])).toEqual(bytes(7));
     expect(await records.load(['res', 'b'])).toBeUndefined();
     // Refused before its transaction: an invalid key.
