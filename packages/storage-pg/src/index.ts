@@ -8,6 +8,14 @@ export {
 } from './migrations.js';
 export { assertIdentifier, assertNamespace } from './names.js';
 export { PgStorageAdapter, type PgStorageOptions } from './pg-storage-adapter.js';
-export { STORAGE_TABLE, storageMigrations, WRITER_FENCE_TABLE } from './schema.js';
+export { bytesColumn, type Row } from './rows.js';
+export {
+  CHANGE_HEADS_TABLE,
+  CHANGE_LOG_TABLE,
+  STORAGE_TABLE,
+  storageMigrations,
+  WRITER_FENCE_TABLE,
+} from './schema.js';
 export { inTransaction, TransactionError } from './transaction.js';
 export { FencedOut, WriterFence, WriterFenceHeld } from './writer-fence.js';
+export { applyWrites, isEmptyWrites, prepareWrites, type PreparedWrites } from './write-batch.js';

@@ -1,5 +1,4 @@
 import {
-  assertKey,
   StorageWriteError,
   type StorageAdapter,
   type StorageChunk,
@@ -14,6 +13,7 @@ import { bytesColumn, type Row } from './rows.js';
 import { STORAGE_TABLE, storageMigrations } from './schema.js';
 import { inTransaction, TransactionError } from './transaction.js';
 import { WriterFence } from './writer-fence.js';
+import { applyWrites, isEmptyWrites, prepareWrites } from './write-batch.js';
 
 export interface PgStorageOptions {
   /** Separates this adapter's keys from other adapters' on the same database. */
@@ -35,15 +35,6 @@ export interface PgStorageOptions {
   readonly exclusiveWriter?: string;
   /** Told when the exclusive writer's lock connection fails: another process may then take over. */
   readonly onWriterLockLost?: (error: Error) => void;
-}
-
-/** Rows per INSERT: well under PostgreSQL's 65,535 parameters per statement. */
-const ROWS_PER_INSERT = 1000;
-
-/** One batch reduced to its effect: the last write to a key wins. */
-interface Effect {
-  readonly upserts: { key: Buffer; value: Buffer }[];
-  readonly deletes: Buffer[];
 }
 
 /**
@@ -159,26 +150,9 @@ export class PgStorageAdapter implements StorageAdapter {
 
   writeBatch(writes: readonly StorageWrite[]): Promise<void> {
     return this.write(
-      () => effectOf(writes),
-      async (client, { upserts, deletes }) => {
-        if (deletes.length > 0) {
-          await client.query(`DELETE FROM ${STORAGE_TABLE} WHERE namespace = $1 AND key = ANY($2::bytea[])`, [
-            this.namespace,
-            deletes,
-          ]);
-        }
-        for (let start = 0; start < upserts.length; start += ROWS_PER_INSERT) {
-          const rows = upserts.slice(start, start + ROWS_PER_INSERT);
-          // Keys and values go as binary parameters: no escaping, no hex doubling.
-          const values = rows.map((_, i) => `($1, $${2 * i + 2}, $${2 * i + 3})`).join(', ');
-          await client.query(
-            `INSERT INTO ${STORAGE_TABLE} (namespace, key, value) VALUES ${values}
-             ON CONFLICT (namespace, key) DO UPDATE SET value = EXCLUDED.value`,
-            [this.namespace, ...rows.flatMap(({ key, value }) => [key, value])],
-          );
-        }
-      },
-      (effect) => effect.upserts.length + effect.deletes.length === 0,
+      () => prepareWrites(writes),
+      (client, prepared) => applyWrites(client, this.namespace, prepared),
+      isEmptyWrites,
     );
   }
 
@@ -257,20 +231,4 @@ export class PgStorageAdapter implements StorageAdapter {
     this.tail = run.catch(() => undefined);
     return run;
   }
-}
-
-/** Validates and copies a batch at call time, reduced to what it leaves behind. */
-function effectOf(writes: readonly StorageWrite[]): Effect {
-  for (const write of writes) assertKey(write.key);
-  const last = new Map<string, { key: Buffer; value: Buffer | null }>();
-  for (const write of writes) {
-    const key = encodeKey(write.key);
-    last.set(key.toString('latin1'), { key, value: 'remove' in write ? null : Buffer.from(write.data) });
-  }
-  const effect: Effect = { upserts: [], deletes: [] };
-  for (const { key, value } of last.values()) {
-    if (value === null) effect.deletes.push(key);
-    else effect.upserts.push({ key, value });
-  }
-  return effect;
 }

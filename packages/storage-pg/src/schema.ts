@@ -4,6 +4,10 @@ import type { Migration } from './migrations.js';
 export const STORAGE_TABLE = 'storage_entries';
 /** Each exclusive writer's epoch: raised by every writer that takes over (writer-fence.ts). */
 export const WRITER_FENCE_TABLE = 'writer_fences';
+/** Each change log's counter row: its epoch and the newest change number taken. */
+export const CHANGE_HEADS_TABLE = 'change_heads';
+/** Every change of every log, by number. */
+export const CHANGE_LOG_TABLE = 'change_log';
 
 /**
  * The storage schema, oldest first. A migration, once released, is never
@@ -30,5 +34,27 @@ export const storageMigrations: readonly Migration[] = [
       name text COLLATE "C" PRIMARY KEY,
       epoch bigint NOT NULL CHECK (epoch > 0)
     )`,
+  },
+  {
+    version: 3,
+    name: 'change log',
+    // A committing transaction takes its number by raising `head` in its log's
+    // row: the row lock serialises commits of one log, so a rolled-back commit
+    // gives its number back and numbers become visible in order. The second
+    // index answers "each SKU's latest change" without reading the updates.
+    sql: `CREATE TABLE ${CHANGE_HEADS_TABLE} (
+      log text COLLATE "C" PRIMARY KEY,
+      epoch text NOT NULL,
+      head bigint NOT NULL CHECK (head >= 0)
+    );
+    CREATE TABLE ${CHANGE_LOG_TABLE} (
+      log text COLLATE "C" NOT NULL,
+      seq bigint NOT NULL CHECK (seq > 0),
+      sku text COLLATE "C" NOT NULL,
+      at bigint NOT NULL,
+      update bytea NOT NULL,
+      PRIMARY KEY (log, seq)
+    );
+    CREATE INDEX ${CHANGE_LOG_TABLE}_latest ON ${CHANGE_LOG_TABLE} (log, sku, seq DESC) INCLUDE (at)`,
   },
 ];

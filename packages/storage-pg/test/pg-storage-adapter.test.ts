@@ -11,7 +11,14 @@ import { runStorageAdapterTests } from '@shelfsync/storage/testing';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PgStorageAdapter, STORAGE_TABLE, storageMigrations } from '../src/index.js';
+import {
+  applyWrites,
+  inTransaction,
+  PgStorageAdapter,
+  prepareWrites,
+  STORAGE_TABLE,
+  storageMigrations,
+} from '../src/index.js';
 import { skipPgTests, startPostgresServer, type PostgresServer } from '../src/testing/postgres-server.js';
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
@@ -165,6 +172,27 @@ describe.skipIf(skipPgTests())('PgStorageAdapter', () => {
     const expected: unknown[] = [];
     for (const o of ops) expected.push(await call(model, o));
     expect(results).toEqual(expected);
+    await adapter.close();
+  });
+
+  it("applies a batch inside a caller's transaction, committed or rolled back with the caller's own rows", async () => {
+    const namespace = fresh();
+    const adapter = await PgStorageAdapter.open(shared, { namespace });
+    await adapter.save(['gone'], bytes(9));
+    const batch = prepareWrites([
+      { key: ['a'], data: bytes(1) },
+      { key: ['gone'], remove: true },
+      { key: ['a'], data: bytes(2) }, // the last write to a key wins, as in writeBatch
+    ]);
+    const failing = inTransaction(shared, async (client) => {
+      await applyWrites(client, namespace, batch);
+      throw new Error('the caller changes its mind');
+    });
+    await expect(failing).rejects.toThrow(/changes its mind/);
+    expect([await adapter.load(['a']), await adapter.load(['gone'])]).toEqual([undefined, bytes(9)]);
+    await inTransaction(shared, (client) => applyWrites(client, namespace, batch));
+    expect([await adapter.load(['a']), await adapter.load(['gone'])]).toEqual([bytes(2), undefined]);
+    expect(() => prepareWrites([{ key: [''], data: bytes(1) }])).toThrow();
     await adapter.close();
   });
 

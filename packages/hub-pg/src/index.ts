@@ -1,0 +1,1 @@
+export { PgChangeLog, type PgChangeLogOptions } from './pg-change-log.js';

@@ -1,0 +1,72 @@
+import type { Sku } from '@shelfsync/protocol';
+import { CHANGE_HEADS_TABLE, CHANGE_LOG_TABLE } from '@shelfsync/storage-pg';
+import pg from 'pg';
+import type { PgChangeLog } from '../src/index.js';
+
+export const sku = (name: string): Sku => name as Sku;
+
+export const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
+
+/** The rejection of `promise`, or an Error saying there was none. */
+export const failure = (promise: Promise<unknown>): Promise<unknown> =>
+  promise.then(
+    () => new Error('expected a rejection'),
+    (error: unknown) => error,
+  );
+
+/** Waits for `condition` (checked every 10 ms), never for a fixed time. */
+export async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+export interface Heard {
+  readonly seq: number;
+  readonly sku: Sku;
+  readonly update: number[];
+}
+
+/** Everything `log` announces from now on, in the order it does. */
+export function record(log: PgChangeLog): Heard[] {
+  const heard: Heard[] = [];
+  log.onCommit((sku, change, update) => heard.push({ seq: change.seq, sku, update: [...update] }));
+  return heard;
+}
+
+export const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/** A pool whose dropped connections are expected, not fatal. */
+export function poolOn(url: string, max = 4): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/**
+ * Commits a change the way a commit does, but sends no notification: what a
+ * follower sees when a notification is lost.
+ */
+export async function commitSilently(pool: pg.Pool, log: string, name: string, update: Uint8Array): Promise<number> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query<{ head: string }>(
+      `UPDATE ${CHANGE_HEADS_TABLE} SET head = head + 1 WHERE log = $1 RETURNING head`,
+      [log],
+    );
+    const seq = Number(rows[0]?.head);
+    await client.query(`INSERT INTO ${CHANGE_LOG_TABLE} (log, seq, sku, at, update) VALUES ($1, $2, $3, 0, $4)`, [
+      log,
+      seq,
+      name,
+      Buffer.from(update),
+    ]);
+    await client.query('COMMIT');
+    return seq;
+  } finally {
+    client.release();
+  }
+}
