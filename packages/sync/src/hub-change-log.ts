@@ -56,10 +56,11 @@ export type CommitListener = (sku: Sku, change: HubChange, update: Uint8Array) =
  *    `changedSince(n)` lists every SKU with an announced change after `n`; it may
  *    list more (one needless exchange each), never fewer.
  *
- * A log that cannot promise 3 and 4 across its writers (several hub processes
- * on one database, say) needs per-store cursors instead: the hub would record
- * what each store holds and relay without a shared sequence. That changes the
- * sync protocol and is not done; see docs/decisions/0019-hub-change-log.md.
+ * `PgChangeLog` (packages/hub-pg) keeps 3 and 4 across several hub processes
+ * on one database: a counter row taken in the committing transaction makes
+ * commits take turns. A log that could not would need per-store cursors
+ * instead (the hub recording what each store holds); see
+ * docs/decisions/0019-hub-change-log.md.
  */
 export interface HubChangeLog {
   /** This hub's data lineage: change numbers from another epoch mean nothing here. */
