@@ -39,6 +39,7 @@ import { SkuSchema, type Sku } from '@shelfsync/protocol';
 import { StorageWriteError, type StorageWrite } from '@shelfsync/storage';
 import {
   applyWrites,
+  HeldPool,
   assertIdentifier,
   assertNamespace,
   inTransaction,
@@ -51,7 +52,7 @@ import {
 } from '@shelfsync/storage-pg';
 import type { CommitListener, HubChange, HubChangeLog } from '@shelfsync/sync';
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { ChangeFeed } from './change-feed.js';
 import { ChangeIndex } from './change-index.js';
 import { appendChange, ensureHead, latestChanges, type ChangeRow } from './change-rows.js';
@@ -94,22 +95,30 @@ export class PgChangeLog implements HubChangeLog {
   private readonly announced = new Map<number, () => void>();
   private readonly feed: ChangeFeed;
 
+  private readonly pool: pg.Pool;
+
   private constructor(
-    private readonly pool: pg.Pool,
-    private readonly ownsPool: boolean,
+    private readonly held: HeldPool,
     private readonly log: string,
     readonly epoch: string,
     private readonly index: ChangeIndex,
     private readonly options: PgChangeLogOptions,
-    private readonly onPoolError: (error: Error) => void,
   ) {
-    this.feed = new ChangeFeed(pool, log, `shelfsync_changes_${log}`, index.cursor(), (row) => this.announce(row), {
-      pollIntervalMs: options.pollIntervalMs ?? 500,
-      batchSize: options.batchSize ?? 500,
-      retryMinMs: options.retryMinMs ?? 50,
-      retryMaxMs: options.retryMaxMs ?? 2_000,
-      onError: (error) => options.onError?.(error),
-    });
+    this.pool = held.pool;
+    this.feed = new ChangeFeed(
+      held.pool,
+      log,
+      `shelfsync_changes_${log}`,
+      index.cursor(),
+      (row) => this.announce(row),
+      {
+        pollIntervalMs: options.pollIntervalMs ?? 500,
+        batchSize: options.batchSize ?? 500,
+        retryMinMs: options.retryMinMs ?? 50,
+        retryMaxMs: options.retryMaxMs ?? 2_000,
+        onError: (error) => options.onError?.(error),
+      },
+    );
   }
 
   /**
@@ -123,29 +132,18 @@ export class PgChangeLog implements HubChangeLog {
     // The log names a notification channel; the prefix keeps it within 63 bytes.
     assertIdentifier('change log name', log);
     if (log.length > 40) throw new TypeError(`change log name ${JSON.stringify(log)} is longer than 40`);
-    const ownsPool = typeof database === 'string';
-    const pool =
-      typeof database === 'string'
-        ? new pg.Pool({
-            connectionString: database,
-            max: options.maxConnections ?? 4,
-            connectionTimeoutMillis: 10_000,
-          })
-        : database;
-    // An idle pooled connection the server ends emits 'error' on the pool; unheard, it ends the process.
-    const onPoolError = (error: Error): void => options.onError?.(error);
-    pool.on('error', onPoolError);
+    const held = HeldPool.hold(database, options.maxConnections ?? 4, (error) => options.onError?.(error));
+    const pool = held.pool;
     try {
       await migrate(pool, storageMigrations);
       const { epoch, head } = await ensureHead(pool, log, randomUUID());
       const index = new ChangeIndex(await latestChanges(pool, log, head), head);
-      const opened = new PgChangeLog(pool, ownsPool, log, epoch, index, options, onPoolError);
+      const opened = new PgChangeLog(held, log, epoch, index, options);
       // Listening before it resolves: every later commit, of any process, notifies this one.
       await opened.feed.start();
       return opened;
     } catch (error) {
-      pool.removeListener('error', onPoolError);
-      if (ownsPool) await pool.end();
+      await held.release();
       throw error;
     }
   }
@@ -279,8 +277,7 @@ export class PgChangeLog implements HubChangeLog {
       for (const resolve of this.announced.values()) resolve();
       this.announced.clear();
       await settle(this.inFlight);
-      this.pool.removeListener('error', this.onPoolError);
-      if (this.ownsPool) await this.pool.end();
+      await this.held.release();
     })();
     return this.closing;
   }

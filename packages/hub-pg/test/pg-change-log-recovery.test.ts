@@ -129,4 +129,16 @@ describe.skipIf(skipPgTests())('PgChangeLog after lost notifications, connection
       [3, 'again'],
     ]);
   });
+
+  it('ends no process when the server shuts down while the log closes', async () => {
+    const url = await fresh();
+    for (let round = 0; round < 3; round++) {
+      const log = await PgChangeLog.open(url, { namespace: 'hub' });
+      await log.commit(sku(`close-${round}`), bytes(round));
+      const closing = log.close();
+      await server.halt();
+      await closing;
+      await server.start();
+    }
+  });
 });

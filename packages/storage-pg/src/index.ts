@@ -19,3 +19,4 @@ export {
 export { inTransaction, TransactionError } from './transaction.js';
 export { FencedOut, WriterFence, WriterFenceHeld } from './writer-fence.js';
 export { applyWrites, isEmptyWrites, prepareWrites, type PreparedWrites } from './write-batch.js';
+export { HeldPool } from './held-pool.js';

@@ -5,7 +5,7 @@ import {
   type StorageKey,
   type StorageWrite,
 } from '@shelfsync/storage';
-import pg from 'pg';
+import type pg from 'pg';
 import { decodeKey, encodeKey, prefixRange } from './key-codec.js';
 import { migrate, type MigrationReport } from './migrations.js';
 import { assertNamespace } from './names.js';
@@ -13,6 +13,7 @@ import { bytesColumn, type Row } from './rows.js';
 import { STORAGE_TABLE, storageMigrations } from './schema.js';
 import { inTransaction, TransactionError } from './transaction.js';
 import { WriterFence } from './writer-fence.js';
+import { HeldPool } from './held-pool.js';
 import { applyWrites, isEmptyWrites, prepareWrites } from './write-batch.js';
 
 export interface PgStorageOptions {
@@ -50,16 +51,18 @@ export class PgStorageAdapter implements StorageAdapter {
   /** The last call's completion, never rejected: the next call starts after it. */
   private tail: Promise<unknown> = Promise.resolve();
 
+  private readonly pool: pg.Pool;
+
   private constructor(
-    private readonly pool: pg.Pool,
-    private readonly ownsPool: boolean,
+    private readonly held: HeldPool,
     private readonly namespace: string,
-    private readonly onPoolError: (error: Error) => void,
     /** What opening migrated. */
     readonly migration: MigrationReport,
     /** The exclusive writer this adapter holds, if it was opened as one. */
     readonly fence: WriterFence | null,
-  ) {}
+  ) {
+    this.pool = held.pool;
+  }
 
   /**
    * Opens an adapter on `database`: a pool the caller keeps (and ends after
@@ -67,30 +70,17 @@ export class PgStorageAdapter implements StorageAdapter {
    */
   static async open(database: pg.Pool | string, options: PgStorageOptions): Promise<PgStorageAdapter> {
     assertNamespace(options.namespace);
-    const ownsPool = typeof database === 'string';
-    const pool =
-      typeof database === 'string'
-        ? new pg.Pool({
-            connectionString: database,
-            max: options.maxConnections ?? 4,
-            // A server that accepts no connection must fail a call, not hang it.
-            connectionTimeoutMillis: 10_000,
-          })
-        : database;
-    // An idle connection that the server ends emits 'error' on the pool: with no
-    // listener, Node would end the process. The pool has already dropped it.
-    const onPoolError = (error: Error): void => options.onConnectionError?.(error);
-    pool.on('error', onPoolError);
+    const held = HeldPool.hold(database, options.maxConnections ?? 4, (error) => options.onConnectionError?.(error));
+    const pool = held.pool;
     try {
       const migration = await migrate(pool, storageMigrations);
       const fence =
         options.exclusiveWriter === undefined
           ? null
           : await WriterFence.acquire(pool, options.exclusiveWriter, options.onWriterLockLost);
-      return new PgStorageAdapter(pool, ownsPool, options.namespace, onPoolError, migration, fence);
+      return new PgStorageAdapter(held, options.namespace, migration, fence);
     } catch (error) {
-      pool.removeListener('error', onPoolError);
-      if (ownsPool) await pool.end();
+      await held.release();
       throw error;
     }
   }
@@ -166,14 +156,7 @@ export class PgStorageAdapter implements StorageAdapter {
     this.closed = true;
     this.closing ??= this.tail.then(async () => {
       this.fence?.release();
-      if (this.ownsPool) {
-        // pool.end() resolves while its idle connections are still closing, and
-        // a server that shuts down meanwhile ends them with an error the pool
-        // re-emits: the pool is this adapter's alone, so it keeps a listener.
-        this.pool.on('error', () => undefined);
-        await this.pool.end();
-      }
-      this.pool.removeListener('error', this.onPoolError);
+      await this.held.release();
     });
     return this.closing;
   }
