@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startBurst } from './support/burst.js';
 import { Cluster, eventually, get, post } from './support/cluster.js';
 
 const STORES = ['east', 'west', 'central'];
@@ -24,29 +25,24 @@ describe('kill -9 of the hub during a burst from three stores', () => {
       ),
     );
 
-    const sold = new Map(STORES.map((id) => [id, 0]));
-    let stop = false;
-    const burst = STORES.map(async (id) => {
-      for (let i = 0; !stop; i++) {
-        const res = await post(cluster.store(id), '/v1/sales', { sku: `HC-${id}`, quantity: 1 }, `hc-${id}-${i}`);
-        if (res.status === 201) sold.set(id, (sold.get(id) ?? 0) + 1);
-      }
-    });
+    const burst = startBurst(
+      STORES.map((id) => ({ id, url: cluster.store(id), sku: `HC-${id}` })),
+      'hc',
+    );
     // Let the hub take a few hundred updates, then stop selling and kill the hub
     // while it still works through what the stores sent. No store changes these
     // SKUs afterwards, so anything the hub acknowledged and then lost would never
     // be sent again: it would show as stock the hub never converges to.
-    await vi.waitFor(() => expect([...sold.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(400), {
+    await vi.waitFor(() => expect(burst.total()).toBeGreaterThan(400), {
       timeout: 60_000,
       interval: 10,
     });
-    stop = true;
-    await Promise.all(burst);
+    await burst.stop();
     await cluster.killHub();
     await cluster.startHub();
 
     for (const id of STORES) {
-      const expected = STOCK - (sold.get(id) ?? 0);
+      const expected = STOCK - (burst.sold.get(id) ?? 0);
       await eventually(
         () => get(cluster.hub?.url ?? '', `/v1/skus/HC-${id}`).then((r) => r.body),
         { available: expected },

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startBurst } from './support/burst.js';
 import { Cluster, eventually, get, post } from './support/cluster.js';
 
 const STORES = ['east', 'west'];
@@ -24,6 +25,27 @@ function runHubUntilExit(args: readonly string[]): Promise<{ code: number | null
 }
 
 describe.skipIf(skipPgTests())('a hub on PostgreSQL (--database)', () => {
+  /** Runs another hub with the cluster's secrets on a fresh data directory and `--database database`, until it exits. */
+  async function runAnotherHub(database: string): Promise<{ code: number | null; stderr: string }> {
+    const dir = mkdtempSync(join(tmpdir(), 'shelfsync-another-hub-'));
+    try {
+      return await runHubUntilExit([
+        '--port',
+        '0',
+        '--data',
+        dir,
+        '--secret-file',
+        cluster.secretFile,
+        '--api-token-file',
+        cluster.apiTokenFile,
+        '--database',
+        database,
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
   let server: PostgresServer;
   let cluster: Cluster;
   beforeAll(async () => {
@@ -42,23 +64,18 @@ describe.skipIf(skipPgTests())('a hub on PostgreSQL (--database)', () => {
       const receipt = await post(cluster.store(id), '/v1/receipts', { sku: `DB-${id}`, quantity: STOCK }, `db-${id}`);
       expect(receipt.status).toBe(201);
     }
-    const sold = new Map(STORES.map((id) => [id, 0]));
-    let stop = false;
-    const burst = STORES.map(async (id) => {
-      for (let i = 0; !stop; i++) {
-        const res = await post(cluster.store(id), '/v1/sales', { sku: `DB-${id}`, quantity: 1 }, `db-${id}-${i}`);
-        if (res.status === 201) sold.set(id, (sold.get(id) ?? 0) + 1);
-      }
-    });
+    const burst = startBurst(
+      STORES.map((id) => ({ id, url: cluster.store(id), sku: `DB-${id}` })),
+      'db',
+    );
     // The hub is killed while it still works through what the stores sent; no
     // store changes these SKUs after, so a lost acknowledged update would show as
     // stock the hub never converges to.
-    await vi.waitFor(() => expect([...sold.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(200), {
+    await vi.waitFor(() => expect(burst.total()).toBeGreaterThan(200), {
       timeout: 60_000,
       interval: 10,
     });
-    stop = true;
-    await Promise.all(burst);
+    await burst.stop();
     await cluster.killHub();
 
     // What the hub committed is in PostgreSQL, and no sql.js file was written beside it.
@@ -70,7 +87,7 @@ describe.skipIf(skipPgTests())('a hub on PostgreSQL (--database)', () => {
 
     await cluster.startHub();
     for (const id of STORES) {
-      const expected = STOCK - (sold.get(id) ?? 0);
+      const expected = STOCK - (burst.sold.get(id) ?? 0);
       await eventually(
         () => get(cluster.hub?.url ?? '', `/v1/skus/DB-${id}`).then((r) => r.body),
         { available: expected },
@@ -89,15 +106,8 @@ describe.skipIf(skipPgTests())('a hub on PostgreSQL (--database)', () => {
     const sku = `DBCRASH-${id}`;
     expect((await post(cluster.store(id), '/v1/receipts', { sku, quantity: STOCK }, 'dbcrash-in')).status).toBe(201);
     await eventually(() => get(cluster.hub?.url ?? '', `/v1/skus/${sku}`).then((r) => r.body), { available: STOCK });
-    let sold = 0;
-    let stop = false;
-    const burst = (async () => {
-      for (let i = 0; !stop; i++) {
-        const res = await post(cluster.store(id), '/v1/sales', { sku, quantity: 1 }, `dbcrash-${i}`);
-        if (res.status === 201) sold++;
-      }
-    })();
-    await vi.waitFor(() => expect(sold).toBeGreaterThan(100), { timeout: 60_000, interval: 10 });
+    const burst = startBurst([{ id, url: cluster.store(id), sku }], 'dbcrash');
+    await vi.waitFor(() => expect(burst.total()).toBeGreaterThan(100), { timeout: 60_000, interval: 10 });
     // PostgreSQL dies with commits in flight: some answered, some cut before or
     // during COMMIT. The store keeps selling from its own rights meanwhile.
     await server.kill9();
@@ -106,15 +116,14 @@ describe.skipIf(skipPgTests())('a hub on PostgreSQL (--database)', () => {
       timeout: 20_000,
       interval: 50,
     });
-    stop = true;
-    await burst;
+    await burst.stop();
     await server.start();
     await cluster.killHub();
     await cluster.startHub();
     // What the hub acknowledged is in the database; what it did not, the store still has dirty and sends again.
     await eventually(
       () => get(cluster.hub?.url ?? '', `/v1/skus/${sku}`).then((r) => r.body),
-      { available: STOCK - sold },
+      { available: STOCK - burst.total() },
       30_000,
     );
     await eventually(() => get(cluster.store(id), '/v1/status').then((r) => r.body), {
@@ -124,49 +133,17 @@ describe.skipIf(skipPgTests())('a hub on PostgreSQL (--database)', () => {
   }, 120_000);
 
   it('refuses to start a second hub on the same database, and the first keeps serving', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'shelfsync-second-hub-'));
-    try {
-      const second = await runHubUntilExit([
-        '--port',
-        '0',
-        '--data',
-        dir,
-        '--secret-file',
-        cluster.secretFile,
-        '--api-token-file',
-        cluster.apiTokenFile,
-        '--database',
-        server.url,
-      ]);
-      expect(second.code).not.toBe(0);
-      expect(second.stderr).toMatch(/another hub holds the database 127\.0\.0\.1:\d+\/\w+/);
-      // The URL's password, had it one, is never printed: only host, port and database.
-      expect(second.stderr).not.toContain('postgres://');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const second = await runAnotherHub(server.url);
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toMatch(/another hub holds the database 127\.0\.0\.1:\d+\/\w+/);
+    // The URL's password, had it one, is never printed: only host, port and database.
+    expect(second.stderr).not.toContain('postgres://');
     expect((await get(cluster.hub?.url ?? '', '/readyz')).status).toBe(200);
   }, 60_000);
 
   it('refuses a --database that is no PostgreSQL URL before opening anything', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'shelfsync-bad-db-'));
-    try {
-      const run = await runHubUntilExit([
-        '--port',
-        '0',
-        '--data',
-        dir,
-        '--secret-file',
-        cluster.secretFile,
-        '--api-token-file',
-        cluster.apiTokenFile,
-        '--database',
-        'mysql://127.0.0.1/db',
-      ]);
-      expect(run.code).not.toBe(0);
-      expect(run.stderr).toContain('a PostgreSQL URL: postgres://USER@HOST:PORT/DB');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const run = await runAnotherHub('mysql://127.0.0.1/db');
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('a PostgreSQL URL: postgres://USER@HOST:PORT/DB');
   }, 60_000);
 });
