@@ -1,26 +1,13 @@
 import { StorageWriteError } from '@shelfsync/storage';
-import { skipPgTests, startPostgresServer, type PostgresServer } from '@shelfsync/storage-pg/testing';
+import { skipPgTests } from '@shelfsync/storage-pg/testing';
 import type pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PgChangeLog, type PgChangeLogOptions } from '../src/index.js';
-import { bytes, commitSilently, failure, poolOn, range, record, sku, until } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { PgChangeLog } from '../src/index.js';
+import { bytes, changeLogFixture, commitSilently, failure, range, record, sku, until } from './support.js';
 
 describe.skipIf(skipPgTests())('PgChangeLog after lost notifications, connections and servers', () => {
-  let server: PostgresServer;
-  let databases = 0;
-  const opened: PgChangeLog[] = [];
-  const pools: pg.Pool[] = [];
-  const fresh = (): Promise<string> => server.createDatabase(`recovery_${++databases}`);
-  const open = async (url: string, options: Partial<PgChangeLogOptions> = {}) => {
-    const log = await PgChangeLog.open(url, { namespace: 'hub', ...options });
-    opened.push(log);
-    return log;
-  };
-  const pool = (url: string): pg.Pool => {
-    const created = poolOn(url, 2);
-    pools.push(created);
-    return created;
-  };
+  const { server, fresh, open, pool: poolOf } = changeLogFixture('recovery');
+  const pool = (url: string): pg.Pool => poolOf(url, 2);
   /** The backend of the LISTEN connection of the instance connected as `name`, if it has one. */
   const listenerOf = async (admin: pg.Pool, name: string): Promise<number | undefined> => {
     const { rows } = await admin.query<{ pid: number }>(
@@ -29,17 +16,6 @@ describe.skipIf(skipPgTests())('PgChangeLog after lost notifications, connection
     );
     return rows[0]?.pid;
   };
-
-  beforeAll(async () => {
-    server = await startPostgresServer();
-  });
-  afterEach(async () => {
-    for (const log of opened.splice(0)) await log.close();
-    for (const created of pools.splice(0)) await created.end();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
 
   it('reconnects a killed LISTEN connection and catches up on what was committed meanwhile, without polling', async () => {
     const url = await fresh();
@@ -107,14 +83,14 @@ describe.skipIf(skipPgTests())('PgChangeLog after lost notifications, connection
     const heard = record(a);
     expect(await a.commit(sku('before'), bytes(1))).toBe(1);
 
-    await server.halt();
+    await server().halt();
     try {
       const refused = await failure(a.commit(sku('during'), bytes(2)));
       expect(refused).toBeInstanceOf(StorageWriteError);
       expect(failures).toEqual([refused]);
       await until('the feed to notice', () => errors.length > 0);
     } finally {
-      await server.start();
+      await server().start();
     }
 
     // Another process commits: A hears it once its LISTEN connection or a poll is back.
@@ -136,9 +112,9 @@ describe.skipIf(skipPgTests())('PgChangeLog after lost notifications, connection
       const log = await PgChangeLog.open(url, { namespace: 'hub' });
       await log.commit(sku(`close-${round}`), bytes(round));
       const closing = log.close();
-      await server.halt();
+      await server().halt();
       await closing;
-      await server.start();
+      await server().start();
     }
   });
 });

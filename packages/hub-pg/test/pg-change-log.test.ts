@@ -1,39 +1,12 @@
 import { StorageWriteError } from '@shelfsync/storage';
 import { CHANGE_LOG_TABLE, migrate, PgStorageAdapter, storageMigrations, WriterFence } from '@shelfsync/storage-pg';
-import { skipPgTests, startPostgresServer, type PostgresServer } from '@shelfsync/storage-pg/testing';
-import type pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PgChangeLog, type PgChangeLogOptions } from '../src/index.js';
-import { bytes, failure, poolOn, range, record, sku, until } from './support.js';
+import { skipPgTests } from '@shelfsync/storage-pg/testing';
+import { describe, expect, it } from 'vitest';
+import type { PgChangeLog } from '../src/index.js';
+import { bytes, changeLogFixture, failure, range, record, sku, until } from './support.js';
 
 describe.skipIf(skipPgTests())('PgChangeLog', () => {
-  let server: PostgresServer;
-  let databases = 0;
-  const opened: PgChangeLog[] = [];
-  const pools: pg.Pool[] = [];
-  /** A fresh database per test: numbers and epochs start from nothing. */
-  const fresh = (): Promise<string> => server.createDatabase(`log_${++databases}`);
-  const open = async (database: pg.Pool | string, options: Partial<PgChangeLogOptions> = {}) => {
-    const log = await PgChangeLog.open(database, { namespace: 'hub', ...options });
-    opened.push(log);
-    return log;
-  };
-  const pool = (url: string): pg.Pool => {
-    const created = poolOn(url);
-    pools.push(created);
-    return created;
-  };
-
-  beforeAll(async () => {
-    server = await startPostgresServer();
-  });
-  afterEach(async () => {
-    for (const log of opened.splice(0)) await log.close();
-    for (const created of pools.splice(0)) await created.end();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const { fresh, open, pool } = changeLogFixture('log');
 
   it('numbers the concurrent commits of two processes 1..n, and both announce every one once, in order', async () => {
     const url = await fresh();

@@ -1,7 +1,49 @@
 import type { Sku } from '@shelfsync/protocol';
 import { CHANGE_HEADS_TABLE, CHANGE_LOG_TABLE } from '@shelfsync/storage-pg';
+import { startPostgresServer, type PostgresServer } from '@shelfsync/storage-pg/testing';
 import pg from 'pg';
-import type { PgChangeLog } from '../src/index.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { PgChangeLog, type PgChangeLogOptions } from '../src/index.js';
+
+/**
+ * A test file's PostgreSQL: one server for the file, a fresh database per test
+ * (numbers and epochs start from nothing), and every log and pool a test opened
+ * closed after it. Call inside the file's describe.
+ */
+export function changeLogFixture(prefix: string) {
+  let running: PostgresServer | undefined;
+  let databases = 0;
+  const opened: PgChangeLog[] = [];
+  const pools: pg.Pool[] = [];
+  beforeAll(async () => {
+    running = await startPostgresServer();
+  });
+  afterEach(async () => {
+    for (const log of opened.splice(0)) await log.close();
+    for (const created of pools.splice(0)) await created.end();
+  });
+  afterAll(async () => {
+    await running?.stop();
+  });
+  const server = (): PostgresServer => {
+    if (running === undefined) throw new Error('the PostgreSQL server has not started');
+    return running;
+  };
+  return {
+    server,
+    fresh: (): Promise<string> => server().createDatabase(`${prefix}_${++databases}`),
+    open: async (database: pg.Pool | string, options: Partial<PgChangeLogOptions> = {}): Promise<PgChangeLog> => {
+      const log = await PgChangeLog.open(database, { namespace: 'hub', ...options });
+      opened.push(log);
+      return log;
+    },
+    pool: (url: string, max = 4): pg.Pool => {
+      const created = poolOn(url, max);
+      pools.push(created);
+      return created;
+    },
+  };
+}
 
 export const sku = (name: string): Sku => name as Sku;
 
