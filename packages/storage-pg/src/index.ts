@@ -12,9 +12,13 @@ export { bytesColumn, type Row } from './rows.js';
 export {
   CHANGE_HEADS_TABLE,
   CHANGE_LOG_TABLE,
+  CLIENT_OWNERS_TABLE,
+  DOC_SNAPSHOTS_TABLE,
+  HUB_IDENTITY_TABLE,
   STORAGE_TABLE,
   storageMigrations,
   WRITER_FENCE_TABLE,
+  WRITER_HEADS_TABLE,
 } from './schema.js';
 export { inTransaction, TransactionError } from './transaction.js';
 export { FencedOut, WriterFence, WriterFenceHeld } from './writer-fence.js';

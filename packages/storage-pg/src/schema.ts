@@ -8,6 +8,14 @@ export const WRITER_FENCE_TABLE = 'writer_fences';
 export const CHANGE_HEADS_TABLE = 'change_heads';
 /** Every change of every log, by number. */
 export const CHANGE_LOG_TABLE = 'change_log';
+/** Each change log's hub identity: the Yjs client ids every node of the cluster writes under. */
+export const HUB_IDENTITY_TABLE = 'hub_identities';
+/** Which writer each Yjs client id is reserved to, per log: one row per id, so two nodes cannot give it to two writers. */
+export const CLIENT_OWNERS_TABLE = 'client_owners';
+/** Each writer chain's head per SKU document: the next Yjs clock of a client id, checked and moved in every commit. */
+export const WRITER_HEADS_TABLE = 'writer_heads';
+/** Each SKU document's compacted state, up to a change number. */
+export const DOC_SNAPSHOTS_TABLE = 'doc_snapshots';
 
 /**
  * The storage schema, oldest first. A migration, once released, is never
@@ -56,5 +64,38 @@ export const storageMigrations: readonly Migration[] = [
       PRIMARY KEY (log, seq)
     );
     CREATE INDEX ${CHANGE_LOG_TABLE}_latest ON ${CHANGE_LOG_TABLE} (log, sku, seq DESC) INCLUDE (at)`,
+  },  {
+    version: 4,
+    name: 'cluster documents',
+    // Several hub nodes commit to one log. The client-id registry and the
+    // writer heads turn what each node judged on its own copy into checks the
+    // committing transaction makes: an id given once, and one chain per id and
+    // document (a commit whose first clock is not the stored head rolls back).
+    sql: `CREATE TABLE ${HUB_IDENTITY_TABLE} (
+      log text COLLATE "C" PRIMARY KEY,
+      client_id bigint NOT NULL CHECK (client_id BETWEEN 0 AND 4294967295),
+      neutral_client_id bigint NOT NULL CHECK (neutral_client_id BETWEEN 0 AND 4294967295)
+    );
+    CREATE TABLE ${CLIENT_OWNERS_TABLE} (
+      log text COLLATE "C" NOT NULL,
+      client bigint NOT NULL CHECK (client BETWEEN 0 AND 4294967295),
+      writer text COLLATE "C" NOT NULL,
+      PRIMARY KEY (log, client)
+    );
+    CREATE INDEX ${CLIENT_OWNERS_TABLE}_writer ON ${CLIENT_OWNERS_TABLE} (log, writer);
+    CREATE TABLE ${WRITER_HEADS_TABLE} (
+      log text COLLATE "C" NOT NULL,
+      sku text COLLATE "C" NOT NULL,
+      client bigint NOT NULL CHECK (client BETWEEN 0 AND 4294967295),
+      clock bigint NOT NULL CHECK (clock >= 0),
+      PRIMARY KEY (log, sku, client)
+    );
+    CREATE TABLE ${DOC_SNAPSHOTS_TABLE} (
+      log text COLLATE "C" NOT NULL,
+      sku text COLLATE "C" NOT NULL,
+      upto bigint NOT NULL CHECK (upto > 0),
+      state bytea NOT NULL,
+      PRIMARY KEY (log, sku)
+    )`,
   },
 ];
