@@ -64,7 +64,8 @@ export const storageMigrations: readonly Migration[] = [
       PRIMARY KEY (log, seq)
     );
     CREATE INDEX ${CHANGE_LOG_TABLE}_latest ON ${CHANGE_LOG_TABLE} (log, sku, seq DESC) INCLUDE (at)`,
-  },  {
+  },
+  {
     version: 4,
     name: 'cluster documents',
     // Several hub nodes commit to one log. The client-id registry and the
