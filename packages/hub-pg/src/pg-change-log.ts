@@ -50,7 +50,13 @@ import {
   TransactionError,
   type WriterFence,
 } from '@shelfsync/storage-pg';
-import type { CommitListener, HubChange, HubChangeLog } from '@shelfsync/sync';
+import {
+  CommitConflict,
+  type ClientClaim,
+  type CommitListener,
+  type HubChange,
+  type HubChangeLog,
+} from '@shelfsync/sync';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { ChangeFeed } from './change-feed.js';
@@ -77,7 +83,24 @@ export interface PgChangeLogOptions {
   readonly onError?: (error: Error) => void;
   /** The time a change records; default Date.now. */
   readonly now?: () => number;
+  /** This instance's name in the rows it commits (`ChangeRow.node`); default a random UUID. */
+  readonly node?: string;
 }
+
+/** What a cluster's commit adds to the transaction. */
+export interface CommitChecks {
+  /**
+   * Runs in the committing transaction after the fence check and before the
+   * change is numbered; a CommitConflict it throws rolls the commit back
+   * without failing the log.
+   */
+  readonly check?: (client: pg.ClientBase) => Promise<void>;
+  /** The client ids the change reserves, recorded with it for the other nodes. */
+  readonly claims?: readonly ClientClaim[];
+}
+
+/** Hears each announced change with its row, and whether this instance committed it. */
+export type ChangeListener = (row: ChangeRow, own: boolean) => void;
 
 const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 
@@ -89,6 +112,9 @@ export class PgChangeLog implements HubChangeLog {
   /** Commits not settled yet (their transaction, then the announcement). */
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly commitListeners = new Set<CommitListener>();
+  private readonly changeListeners = new Set<ChangeListener>();
+  /** This instance's name in the rows it commits. */
+  readonly node: string;
   private readonly failureListeners = new Set<(error: Error) => void>();
   private failure: Error | null = null;
   /** Own commits that are durable and wait for the feed to announce them. */
@@ -105,6 +131,7 @@ export class PgChangeLog implements HubChangeLog {
     private readonly options: PgChangeLogOptions,
   ) {
     this.pool = held.pool;
+    this.node = options.node ?? randomUUID();
     this.feed = new ChangeFeed(
       held.pool,
       log,
@@ -153,15 +180,25 @@ export class PgChangeLog implements HubChangeLog {
    * number once COMMIT is acknowledged and the change announced. Rejects with a
    * StorageWriteError saying whether it may have been recorded.
    */
-  commit(sku: Sku, update: Uint8Array, extra: readonly StorageWrite[] = []): Promise<number> {
+  commit(
+    sku: Sku,
+    update: Uint8Array,
+    extra: readonly StorageWrite[] = [],
+    checks: CommitChecks = {},
+  ): Promise<number> {
     if (this.closed) return Promise.reject(new Error('the change log is closed'));
-    const run = this.run(sku, Uint8Array.from(update), extra);
+    const run = this.run(sku, Uint8Array.from(update), extra, checks);
     this.inFlight.add(run);
     void run.finally(() => this.inFlight.delete(run)).catch(() => undefined);
     return run;
   }
 
-  private async run(sku: Sku, update: Uint8Array, extra: readonly StorageWrite[]): Promise<number> {
+  private async run(
+    sku: Sku,
+    update: Uint8Array,
+    extra: readonly StorageWrite[],
+    checks: CommitChecks,
+  ): Promise<number> {
     let seq: number;
     try {
       SkuSchema.parse(sku); // a row the feed could not parse would stop every follower
@@ -169,9 +206,10 @@ export class PgChangeLog implements HubChangeLog {
       const at = (this.options.now ?? Date.now)();
       const transaction = inTransaction(this.pool, async (client) => {
         await this.options.fence?.check(client);
+        await checks.check?.(client);
         if (!isEmptyWrites(writes)) await applyWrites(client, this.options.namespace, writes);
         // Numbered last: the counter row stays locked, and other commits wait, only until COMMIT.
-        return appendChange(client, this.log, sku, at, update);
+        return appendChange(client, this.log, sku, at, update, { node: this.node, claims: checks.claims ?? [] });
       });
       this.transactions.add(transaction);
       void transaction.then(
@@ -180,6 +218,8 @@ export class PgChangeLog implements HubChangeLog {
       );
       seq = await transaction;
     } catch (error) {
+      // Refused by the cluster's checks: nothing is stored and the log is sound.
+      if (error instanceof TransactionError && error.cause instanceof CommitConflict) throw error.cause;
       const failure =
         error instanceof TransactionError
           ? new StorageWriteError(error.message, error.committed, { cause: error })
@@ -197,8 +237,17 @@ export class PgChangeLog implements HubChangeLog {
   }
 
   /** The feed's delivery: index, cursor, listeners, then the commit waiting for it. */
-  private announce({ sku, change, update }: ChangeRow): void {
+  private announce(row: ChangeRow): void {
+    const { sku, change, update } = row;
     this.index.add(sku, change);
+    const own = row.node === this.node;
+    for (const listener of this.changeListeners) {
+      try {
+        listener(row, own);
+      } catch (error) {
+        this.options.onError?.(asError(error));
+      }
+    }
     for (const listener of this.commitListeners) {
       try {
         listener(sku, change, update);
@@ -258,6 +307,20 @@ export class PgChangeLog implements HubChangeLog {
 
   onFailure(listener: (error: Error) => void): void {
     this.failureListeners.add(listener);
+  }
+
+  /**
+   * Calls `listener` with every announced change and whether this instance
+   * committed it, before the `onCommit` listeners; returns the unsubscribe.
+   */
+  onChange(listener: ChangeListener): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** The pool the log commits on (the cluster's documents read through it too). */
+  get database(): pg.Pool {
+    return this.pool;
   }
 
   /**

@@ -70,8 +70,10 @@ export const storageMigrations: readonly Migration[] = [
     name: 'cluster documents',
     // Several hub nodes commit to one log. The client-id registry and the
     // writer heads turn what each node judged on its own copy into checks the
-    // committing transaction makes: an id given once, and one chain per id and
-    // document (a commit whose first clock is not the stored head rolls back).
+    // committing transaction makes: an id given once (and one id per hub key),
+    // and one chain per id and document (a commit whose first clock is not the
+    // stored head rolls back). A change records the node that committed it and
+    // the ids it reserved, so the other nodes learn them in log order.
     sql: `CREATE TABLE ${HUB_IDENTITY_TABLE} (
       log text COLLATE "C" PRIMARY KEY,
       client_id bigint NOT NULL CHECK (client_id BETWEEN 0 AND 4294967295),
@@ -81,9 +83,11 @@ export const storageMigrations: readonly Migration[] = [
       log text COLLATE "C" NOT NULL,
       client bigint NOT NULL CHECK (client BETWEEN 0 AND 4294967295),
       writer text COLLATE "C" NOT NULL,
+      own boolean NOT NULL DEFAULT false,
       PRIMARY KEY (log, client)
     );
-    CREATE INDEX ${CLIENT_OWNERS_TABLE}_writer ON ${CLIENT_OWNERS_TABLE} (log, writer);
+    CREATE UNIQUE INDEX ${CLIENT_OWNERS_TABLE}_own ON ${CLIENT_OWNERS_TABLE} (log, writer) WHERE own;
+    ALTER TABLE ${CHANGE_LOG_TABLE} ADD COLUMN node text, ADD COLUMN claims jsonb;
     CREATE TABLE ${WRITER_HEADS_TABLE} (
       log text COLLATE "C" NOT NULL,
       sku text COLLATE "C" NOT NULL,

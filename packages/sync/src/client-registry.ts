@@ -7,8 +7,20 @@ const PREFIX = ['hub', 'client'];
 /** `own`: the hub writes under this id (its id for `writer`, a key of its own), not a store. */
 const ReservationSchema = z.strictObject({ writer: WriterKeySchema, own: z.literal(true).optional() });
 
+/** A registry record as a commit carries it: the id, its writer, and whether the hub writes under it. */
+export interface ClientClaim {
+  readonly client: number;
+  readonly writer: WriterKey;
+  readonly own: boolean;
+}
+
 /** Client ids one writer may hold: one per replica it ever had (a lost data directory starts a new replica). */
 export const MAX_CLIENTS_PER_WRITER = 64;
+
+/** A registry record as a storage write (the JSON RecordStore writes). */
+function recordWrite(key: string[], value: z.infer<typeof ReservationSchema>): StorageWrite {
+  return { key, data: new TextEncoder().encode(JSON.stringify(value)) };
+}
 
 /** A record's JSON, or undefined when the bytes on disk are not JSON: a damaged record is skipped, never fatal. */
 function parseJson(data: Uint8Array): unknown {
@@ -37,12 +49,12 @@ export class ClientRegistry {
   private readonly own = new Map<WriterKey, number>();
 
   private constructor(
-    private readonly adapter: StorageAdapter,
-    private readonly records: RecordStore,
+    /** Null for a registry a database keeps (`detached`): its records ride with commits only. */
+    private readonly adapter: StorageAdapter | null,
   ) {}
 
   static async load(adapter: StorageAdapter): Promise<ClientRegistry> {
-    const registry = new ClientRegistry(adapter, new RecordStore(adapter));
+    const registry = new ClientRegistry(adapter);
     for (const chunk of await adapter.loadRange(PREFIX)) {
       const client = Number(chunk.key[2]);
       const record = ReservationSchema.safeParse(parseJson(chunk.data));
@@ -54,6 +66,61 @@ export class ClientRegistry {
         registry.own.set(record.data.writer, client);
     }
     return registry;
+  }
+
+  /**
+   * A registry whose records a database keeps: it starts from `claims` (read
+   * there), its reservations ride with commits (`reserve`, `pendingOwn`), and the
+   * database's committing transaction, not this copy, decides whose an id is.
+   * A commit refused there gives its reservations back (`abandon`); ids
+   * committed by another process are `learn`ed in log order.
+   */
+  static detached(claims: Iterable<ClientClaim>): ClientRegistry {
+    const registry = new ClientRegistry(null);
+    for (const claim of claims) registry.learn(claim);
+    return registry;
+  }
+
+  /**
+   * Records a reservation the database holds already (committed by this
+   * process or another). A claim that contradicts this copy wins: the database
+   * is the judge.
+   */
+  learn({ client, writer, own }: ClientClaim): void {
+    const known = this.owners.get(client);
+    if (known !== undefined && known !== writer) this.forget(client);
+    if (known !== writer) this.set(client, writer);
+    this.durable.add(client);
+    if (own && this.own.get(writer) !== client) {
+      const drawn = this.own.get(writer);
+      // Another process drew this key's id first: the one drawn here was never committed.
+      if (drawn !== undefined && !this.durable.has(drawn)) this.forget(drawn);
+      this.own.set(writer, client);
+    }
+  }
+
+  /** A commit carrying `writes` was refused: its reservations not on disk are given back. */
+  abandon(writes: readonly StorageWrite[]): void {
+    for (const claim of ClientRegistry.claimsIn(writes).claims) {
+      if (!this.durable.has(claim.client)) this.forget(claim.client);
+    }
+  }
+
+  /** The registry records among `writes` (as `reserve` and `pendingOwn` make them), and the other writes. */
+  static claimsIn(writes: readonly StorageWrite[]): { claims: ClientClaim[]; rest: StorageWrite[] } {
+    const claims: ClientClaim[] = [];
+    const rest: StorageWrite[] = [];
+    for (const write of writes) {
+      const client = Number(write.key[2]);
+      const record =
+        write.key.length === 3 && write.key[0] === PREFIX[0] && write.key[1] === PREFIX[1] && 'data' in write
+          ? ReservationSchema.safeParse(parseJson(write.data))
+          : undefined;
+      if (record?.success === true && Number.isInteger(client)) {
+        claims.push({ client, writer: record.data.writer, own: record.data.own === true });
+      } else rest.push(write);
+    }
+    return { claims, rest };
   }
 
   /** Whether any id is recorded yet (a hub's data from before the registry has none). */
@@ -77,7 +144,7 @@ export class ClientRegistry {
     if (owner !== undefined && owner !== 'hub')
       throw new Error(`the hub's client id ${client} is reserved to ${owner}`);
     if (this.durable.has(client)) return;
-    await this.records.put(this.key(client), { writer: 'hub' });
+    await this.storage().records.put(this.key(client), { writer: 'hub' });
     this.set(client, 'hub');
     this.durable.add(client);
   }
@@ -88,10 +155,13 @@ export class ClientRegistry {
    * rides with every commit until one lands (`pendingOwn`). Once drawn, the same
    * id for as long as the registry lasts: an id writes one key for its whole life.
    */
-  ownId(key: WriterKey, draw: () => number): number {
+  ownId(key: WriterKey, draw: (key: WriterKey) => number): number {
     const known = this.own.get(key);
     if (known !== undefined) return known;
-    const client = freshClientId(draw, (taken) => this.owners.has(taken));
+    const client = freshClientId(
+      () => draw(key),
+      (taken) => this.owners.has(taken),
+    );
     this.set(client, key);
     this.own.set(key, client);
     return client;
@@ -111,7 +181,7 @@ export class ClientRegistry {
   pendingOwn(): StorageWrite[] {
     const writes: StorageWrite[] = [];
     for (const [writer, client] of this.own) {
-      if (!this.durable.has(client)) writes.push(this.records.putWrite(this.key(client), { writer, own: true }));
+      if (!this.durable.has(client)) writes.push(recordWrite(this.key(client), { writer, own: true }));
     }
     return writes;
   }
@@ -126,9 +196,9 @@ export class ClientRegistry {
     for (const [client, writer] of owners) {
       if (this.owners.has(client)) continue;
       this.set(client, writer);
-      writes.push(this.records.putWrite(this.key(client), { writer }));
+      writes.push(recordWrite(this.key(client), { writer }));
     }
-    if (writes.length > 0) await this.adapter.writeBatch(writes);
+    if (writes.length > 0) await this.storage().adapter.writeBatch(writes);
     for (const [client] of owners) this.durable.add(client);
   }
 
@@ -153,7 +223,7 @@ export class ClientRegistry {
       const owner = this.owners.get(client);
       if (owner !== undefined && owner !== writer) throw new Error(`client id ${client} is reserved to ${owner}`);
       if (owner === undefined) this.set(client, writer);
-      if (!this.durable.has(client)) writes.push(this.records.putWrite(this.key(client), { writer }));
+      if (!this.durable.has(client)) writes.push(recordWrite(this.key(client), { writer }));
     }
     return writes;
   }
@@ -165,6 +235,24 @@ export class ClientRegistry {
         this.durable.add(Number(write.key[2]));
       }
     }
+  }
+
+  private storage(): { adapter: StorageAdapter; records: RecordStore } {
+    if (this.adapter === null)
+      throw new Error('this client-id registry is kept by a database; it writes only with commits');
+    return { adapter: this.adapter, records: new RecordStore(this.adapter) };
+  }
+
+  /** Drops `client` from this copy (a reservation never committed, or overruled by the database). */
+  private forget(client: number): void {
+    const writer = this.owners.get(client);
+    if (writer === undefined) return;
+    this.owners.delete(client);
+    this.durable.delete(client);
+    const ids = this.byWriter.get(writer)?.filter((id) => id !== client) ?? [];
+    if (ids.length === 0) this.byWriter.delete(writer);
+    else this.byWriter.set(writer, ids);
+    if (this.own.get(writer) === client) this.own.delete(writer);
   }
 
   private set(client: number, writer: WriterKey): void {

@@ -1,6 +1,21 @@
 import type { Sku } from '@shelfsync/protocol';
 import type { StorageWrite } from '@shelfsync/storage';
 
+/**
+ * A commit refused because another hub node committed a conflicting change
+ * first (a writer chain moved on, or a client id went to another writer).
+ * Nothing of it was stored, and the log goes on: unlike a failed write, this
+ * does not halt the hub. The document it was applied to has been dropped from
+ * memory and is read again from the database on its next use; whoever sent
+ * the change sends it again after a resync.
+ */
+export class CommitConflict extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'CommitConflict';
+  }
+}
+
 /** A change the hub committed: its number, and when (ms since the epoch). */
 export interface HubChange {
   readonly seq: number;
@@ -68,7 +83,7 @@ export interface HubChangeLog {
   /**
    * Makes `update`, already applied to the SKU's document, durable with its
    * change record and `extra` in one atomic batch; resolves, once durable, with
-   * the change number.
+   * the change number. A cluster's log may reject with CommitConflict.
    */
   commit(sku: Sku, update: Uint8Array, extra?: readonly StorageWrite[]): Promise<number>;
   /** The head: the newest change number up to which every change is durable and announced (0 before any). */

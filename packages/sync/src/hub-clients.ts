@@ -39,7 +39,8 @@ export class RegistryWriterClients implements HubWriterClients {
     private readonly registry: ClientRegistry,
     private readonly versionOneId: number,
     readonly neutral: number,
-    private readonly draw: () => number,
+    /** Draws the id for a key the hub has none for yet (it may depend on the key: one cluster, one id per key). */
+    private readonly draw: (key: WriterKey) => number,
   ) {}
 
   idFor(key: WriterKey): number {

@@ -20,6 +20,7 @@ import {
 import { FrameError, SyncMessageType, decodeFrame, encodeControlFrame, type DocFrame } from './frames.js';
 import { Step1Allowance, overBudgetError, speaks, unsupportedProtocol, welcomeFor } from './hub-handshake.js';
 import { changeFrameOf, refusalOf, restOfShare, step1Answer } from './hub-doc-frames.js';
+import { CommitConflict } from './hub-change-log.js';
 import type { HubEngine } from './hub-engine.js';
 import type { AllocatorHooks, HubDocuments, HubSync, HubSyncOptions } from './hub-sync.js';
 import { RefusalReports } from './hub-refusal-reports.js';
@@ -83,6 +84,12 @@ export class HubSession {
       this.queue = this.queue
         .then(() => this.handle(bytes))
         .catch((error: unknown) => {
+          if (error instanceof CommitConflict) {
+            // Another hub node committed first: this node's copy is read again, and the store resyncs.
+            this.options.onEvent({ type: 'protocol-error', storeId, detail: `conflict: ${error.message}` });
+            this.close(CloseCode.TryAgainLater);
+            return;
+          }
           this.options.onEvent({ type: 'protocol-error', storeId, detail: `internal: ${String(error)}` });
           this.close(CloseCode.InternalError);
         });

@@ -53,7 +53,7 @@ export {
   type StoreUpdateListener,
   type StoreUpdateOutcome,
 } from './hub-engine.js';
-export type { CommitListener, HubChange, HubChangeLog } from './hub-change-log.js';
+export { CommitConflict, type CommitListener, type HubChange, type HubChangeLog } from './hub-change-log.js';
 export {
   HubSync,
   type AllocatorHooks,
@@ -76,7 +76,16 @@ export { RESYNC_INTERVAL_MS } from './resync-pacer.js';
 export { createTransportPair, type Transport, type TransportPairOptions } from './transport.js';
 export { HubStorage } from './hub-storage.js';
 export { StoreStorage } from './store-storage.js';
-export { REMOTE_ORIGIN, randomClientId, type PinnedDoc, type ResidencyOptions } from './persisted-docs.js';
+export {
+  REMOTE_ORIGIN,
+  freshClientId,
+  randomClientId,
+  type PinnedDoc,
+  type ResidencyOptions,
+} from './persisted-docs.js';
+export { ClientRegistry, type ClientClaim } from './client-registry.js';
+export { RegistryWriterClients, type HubWriterClients } from './hub-clients.js';
+export { KeyedSerializer } from './keyed-serializer.js';
 export { HubAllocator, type AllocatorEvent } from './hub-allocator.js';
 export { Reservations, type ReservationEscrow, type ReservationsOptions } from './reservations.js';
 export { holding, refusalCause, releaseSurplus, withTopUp, type Attempt, type TopUpOutcome } from './top-up.js';

@@ -1,0 +1,198 @@
+import { createSkuDoc } from '@shelfsync/core';
+import type { Sku } from '@shelfsync/protocol';
+import { bytesColumn, CHANGE_LOG_TABLE, DOC_SNAPSHOTS_TABLE, type Row } from '@shelfsync/storage-pg';
+import { REMOTE_ORIGIN, type PinnedDoc, type ResidencyOptions } from '@shelfsync/sync';
+import type pg from 'pg';
+import * as Y from 'yjs';
+import { z } from 'zod';
+import type { ChangeRow } from './change-rows.js';
+
+/** Never evict a document used more recently than this: a caller may hold it between two awaits. */
+const MIN_IDLE_MS = 1_000;
+
+const UptoSchema = z
+  .union([z.string().regex(/^\d+$/), z.number().int()])
+  .transform(Number)
+  .pipe(z.number().int().min(0));
+
+interface Resident {
+  readonly doc: Promise<Y.Doc>;
+  loaded: Y.Doc | null;
+  /** Changes of other nodes heard while the document loads: applied once it has (Yjs ignores what it holds). */
+  heard: Uint8Array[] | null;
+  lastUsed: number;
+  pins: number;
+  /** Commits of this SKU not settled yet: the document holds changes the database may not. */
+  writing: number;
+}
+
+/**
+ * The SKU documents one hub node holds in memory, read from the cluster's
+ * change log (a snapshot, then every change after it), and kept current with
+ * the changes other nodes commit (`heard`). A document whose commit the
+ * database refused (`drop`) leaves memory at once, since it holds a change
+ * nobody else has; its next use reads it again.
+ */
+export class ClusterDocs {
+  /** Map order is least recently used first. */
+  private readonly resident = new Map<Sku, Resident>();
+  /** Dropped documents still pinned by readers: kept current until released. */
+  private readonly orphans = new Map<Sku, Set<Resident>>();
+  private readonly now: () => number;
+  private evictions = 0;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly log: string,
+    /** The id documents rest on: nothing is ever written under it, so Yjs never moves it. */
+    private readonly neutralClientId: number,
+    private readonly residency: ResidencyOptions,
+  ) {
+    this.now = residency.now ?? Date.now;
+  }
+
+  open(sku: Sku): Promise<Y.Doc> {
+    return this.touch(sku).doc;
+  }
+
+  /** The SKU's document if it is in memory and loaded, without touching it. */
+  loaded(sku: Sku): Y.Doc | undefined {
+    return this.resident.get(sku)?.loaded ?? undefined;
+  }
+
+  async pin(sku: Sku): Promise<PinnedDoc> {
+    const entry = this.touch(sku);
+    entry.pins++;
+    try {
+      const doc = await entry.doc;
+      let released = false;
+      return {
+        doc,
+        release: () => {
+          if (released) return;
+          released = true;
+          entry.pins--;
+          entry.lastUsed = this.now();
+          if (entry.pins === 0) this.orphans.get(sku)?.delete(entry);
+        },
+      };
+    } catch (error) {
+      entry.pins--;
+      throw error;
+    }
+  }
+
+  /** Marks a commit of `sku` in flight (the document is not evicted meanwhile); call the answer when it settles. */
+  writing(sku: Sku): () => void {
+    const entry = this.resident.get(sku);
+    if (entry === undefined) return () => undefined;
+    entry.writing++;
+    return () => {
+      entry.writing--;
+    };
+  }
+
+  /** Another node's committed change: applied to the document in memory, if any (also to a dropped one still read). */
+  heard(row: ChangeRow): void {
+    const entries = [...(this.orphans.get(row.sku) ?? [])];
+    const entry = this.resident.get(row.sku);
+    if (entry !== undefined) entries.push(entry);
+    for (const held of entries) {
+      if (held.loaded !== null) this.apply(held.loaded, [row.update]);
+      else held.heard?.push(row.update);
+    }
+  }
+
+  /** Forgets the SKU's document: it holds a change the database refused. Readers that pin it keep it until released. */
+  drop(sku: Sku): void {
+    const entry = this.resident.get(sku);
+    if (entry === undefined) return;
+    this.resident.delete(sku);
+    if (entry.pins > 0) {
+      const orphans = this.orphans.get(sku) ?? new Set<Resident>();
+      orphans.add(entry);
+      this.orphans.set(sku, orphans);
+    }
+  }
+
+  /** Drops idle documents with nothing in flight and no readers; returns how many went. */
+  evictIdle(): number {
+    const { evictIdleAfterMs, maxResidentDocs } = this.residency;
+    if (evictIdleAfterMs === undefined && maxResidentDocs === undefined) return 0;
+    const now = this.now();
+    const idleFor = Math.max(evictIdleAfterMs ?? Infinity, MIN_IDLE_MS);
+    let excess = maxResidentDocs === undefined ? 0 : this.resident.size - maxResidentDocs;
+    let evicted = 0;
+    for (const [sku, entry] of this.resident) {
+      if (entry.pins > 0 || entry.writing > 0 || entry.loaded === null) continue;
+      const idle = now - entry.lastUsed;
+      if (idle < MIN_IDLE_MS || (idle < idleFor && excess <= 0)) continue;
+      this.resident.delete(sku);
+      entry.loaded.destroy();
+      excess--;
+      evicted++;
+    }
+    this.evictions += evicted;
+    return evicted;
+  }
+
+  residencyStats(): { resident: number; evictions: number } {
+    return { resident: this.resident.size, evictions: this.evictions };
+  }
+
+  private touch(sku: Sku): Resident {
+    let entry = this.resident.get(sku);
+    if (entry === undefined) {
+      const doc = this.load(sku).then((loaded) => {
+        // Heard while loading: what the read missed, or holds already (applying it again changes nothing).
+        this.apply(loaded, created.heard ?? []);
+        created.heard = null;
+        created.loaded = loaded;
+        return loaded;
+      });
+      const created: Resident = { doc, loaded: null, heard: [], lastUsed: this.now(), pins: 0, writing: 0 };
+      doc.catch(() => {
+        // A failed load is not cached: the next use tries again.
+        if (this.resident.get(sku) === created) this.resident.delete(sku);
+      });
+      entry = created;
+    } else {
+      this.resident.delete(sku);
+      entry.lastUsed = this.now();
+    }
+    this.resident.set(sku, entry);
+    return entry;
+  }
+
+  /** Reads the SKU's snapshot and every change after it. */
+  private async load(sku: Sku): Promise<Y.Doc> {
+    const snapshot = await this.pool.query<Row>(
+      `SELECT upto, state FROM ${DOC_SNAPSHOTS_TABLE} WHERE log = $1 AND sku = $2`,
+      [this.log, sku],
+    );
+    const first = snapshot.rows[0];
+    const upto = first === undefined ? 0 : UptoSchema.parse(first['upto']);
+    const changes = await this.pool.query<Row>(
+      `SELECT update FROM ${CHANGE_LOG_TABLE} WHERE log = $1 AND sku = $2 AND seq > $3 ORDER BY seq`,
+      [this.log, sku, upto],
+    );
+    const updates = changes.rows.map((row) => bytesColumn(row, 'update'));
+    if (first !== undefined) updates.unshift(bytesColumn(first, 'state'));
+    const doc = createSkuDoc();
+    this.apply(doc, updates);
+    return doc;
+  }
+
+  private apply(doc: Y.Doc, updates: readonly Uint8Array[]): void {
+    if (updates.length === 0) return;
+    Y.transact(
+      doc,
+      () => {
+        for (const update of updates) Y.applyUpdate(doc, update, REMOTE_ORIGIN);
+      },
+      REMOTE_ORIGIN,
+    );
+    // Yjs gives a document a new client id when a remote change adds structs under its current one.
+    doc.clientID = this.neutralClientId;
+  }
+}

@@ -1,0 +1,236 @@
+import type { Sku, WriterKey } from '@shelfsync/protocol';
+import type { StorageWrite } from '@shelfsync/storage';
+import {
+  ClientRegistry,
+  CommitConflict,
+  KeyedSerializer,
+  randomClientId,
+  RegistryWriterClients,
+  type CommitListener,
+  type HubChange,
+  type HubDocuments,
+  type HubWriterClients,
+  type PinnedDoc,
+  type ResidencyOptions,
+} from '@shelfsync/sync';
+import type pg from 'pg';
+import type * as Y from 'yjs';
+import type { ChangeRow } from './change-rows.js';
+import { ClusterDocs } from './cluster-docs.js';
+import { advanceHeads, claimClients, loadClaims } from './commit-checks.js';
+import { clusterOwnId, ensureIdentity, type HubIdentity } from './hub-identity.js';
+import { PgChangeLog, type PgChangeLogOptions } from './pg-change-log.js';
+
+export interface PgHubDocumentsOptions extends PgChangeLogOptions {
+  readonly residency?: ResidencyOptions;
+}
+
+/** Hears a change another node committed, with this node's document after it (to relay it to this node's stores). */
+export type ForeignChangeListener = (sku: Sku, update: Uint8Array, change: number, doc: Y.Doc) => void;
+
+/**
+ * The hub's documents and change log on PostgreSQL (`HubDocuments`), shared by
+ * every hub node on one database. Each node keeps the documents it uses in
+ * memory, read from the log, and applies every change the others commit as
+ * the log's feed announces it. Each node judges a store's update on its own
+ * copy, as a single hub does; what a copy cannot see (another node's commit
+ * not yet heard) is checked in the committing transaction:
+ *
+ * - **Client ids.** The ids a commit reserves are inserted in the registry
+ *   table; one held by another writer refuses the commit. The hub's own key ids
+ *   are derived from the cluster's identity, the same on every node.
+ * - **One chain per id.** Each writer chain's head per document must be where
+ *   the update starts (`advanceHeads`), so two nodes never commit different
+ *   structs under one id and clock, and a copy that missed a change cannot
+ *   commit on top of the gap.
+ *
+ * A refused commit rejects with CommitConflict: nothing is stored, its
+ * reservations are given back, and the document leaves memory (it holds the
+ * refused change); the next use reads it again. Commits of one SKU on one node
+ * are made one after another, in the order they were applied, since each
+ * starts where the last one ended.
+ */
+export class PgHubDocuments implements HubDocuments {
+  private readonly docs: ClusterDocs;
+  /** The hub's own writes of each SKU, and durable reads of it, one at a time in call order. */
+  private readonly oneAtATimePerSku = new KeyedSerializer<Sku>();
+  /** Commits of each SKU, one at a time: each starts where the last one's chains ended. */
+  private readonly commitsPerSku = new KeyedSerializer<Sku>();
+  private readonly foreignListeners = new Set<ForeignChangeListener>();
+  /** Other nodes' changes, handed to the listeners in log order (a document may have to be read first). */
+  private foreign: Promise<void> = Promise.resolve();
+  readonly writerClients: HubWriterClients;
+
+  private constructor(
+    private readonly log: PgChangeLog,
+    private readonly logName: string,
+    readonly identity: HubIdentity,
+    private readonly registry: ClientRegistry,
+    residency: ResidencyOptions,
+    private readonly onError: (error: Error) => void,
+  ) {
+    this.docs = new ClusterDocs(log.database, logName, identity.neutralClientId, residency);
+    this.writerClients = new RegistryWriterClients(registry, identity.clientId, identity.neutralClientId, (key) =>
+      clusterOwnId(identity, key),
+    );
+    log.onChange((row, own) => {
+      if (!own) this.heard(row);
+    });
+  }
+
+  static async open(database: pg.Pool | string, options: PgHubDocumentsOptions): Promise<PgHubDocuments> {
+    const logName = options.log ?? 'hub';
+    const log = await PgChangeLog.open(database, options);
+    try {
+      const identity = await ensureIdentity(log.database, logName, randomClientId);
+      // Read after the log opened: a reservation committed since is in the table, or in a change still to come.
+      const registry = ClientRegistry.detached(await loadClaims(log.database, logName));
+      return new PgHubDocuments(log, logName, identity, registry, options.residency ?? {}, (error) =>
+        options.onError?.(error),
+      );
+    } catch (error) {
+      await log.close();
+      throw error;
+    }
+  }
+
+  get epoch(): string {
+    return this.log.epoch;
+  }
+
+  /** This node's name in the changes it commits. */
+  get node(): string {
+    return this.log.node;
+  }
+
+  open(sku: Sku): Promise<Y.Doc> {
+    return this.docs.open(sku);
+  }
+
+  /** The SKU's document, kept in memory until released (for live readers that subscribe to it). */
+  pin(sku: Sku): Promise<PinnedDoc> {
+    return this.docs.pin(sku);
+  }
+
+  evictIdle(): number {
+    return this.docs.evictIdle();
+  }
+
+  residencyStats(): { resident: number; evictions: number } {
+    return this.docs.residencyStats();
+  }
+
+  commit(sku: Sku, update: Uint8Array, extra: readonly StorageWrite[] = []): Promise<number> {
+    const { claims, rest } = ClientRegistry.claimsIn(extra);
+    const settled = this.docs.writing(sku);
+    const copy = Uint8Array.from(update);
+    const run = this.commitsPerSku.run(sku, () =>
+      this.log.commit(sku, copy, rest, {
+        claims,
+        check: async (client) => {
+          await claimClients(client, this.logName, claims);
+          await advanceHeads(client, this.logName, sku, copy);
+        },
+      }),
+    );
+    return run.then(
+      (change) => {
+        settled();
+        for (const claim of claims) this.registry.learn(claim);
+        return change;
+      },
+      (error: unknown) => {
+        settled();
+        if (error instanceof CommitConflict) {
+          this.registry.abandon(extra);
+          this.docs.drop(sku);
+        }
+        throw error;
+      },
+    );
+  }
+
+  clientOwner(client: number): WriterKey | undefined {
+    return this.registry.owner(client);
+  }
+
+  reserveClients(writer: WriterKey, clients: readonly number[]): StorageWrite[] | string {
+    return this.registry.reserve(writer, clients);
+  }
+
+  hubWrite<T>(sku: Sku, write: () => T | Promise<T>): Promise<T> {
+    return this.oneAtATimePerSku.run(sku, write);
+  }
+
+  readDurable<T>(sku: Sku, read: () => T): Promise<T> {
+    return this.hubWrite(sku, () => {
+      const failed = this.log.failed;
+      if (failed !== null) throw failed;
+      return read();
+    });
+  }
+
+  /**
+   * Calls `listener` with each change another node commits, in log order, once
+   * this node's document holds it; returns the unsubscribe. (This node's own
+   * commits are relayed by whoever committed them.)
+   */
+  onForeignChange(listener: ForeignChangeListener): () => void {
+    this.foreignListeners.add(listener);
+    return () => this.foreignListeners.delete(listener);
+  }
+
+  /** Another node's change: the registry and any copy in memory learn it now, the listeners in order after. */
+  private heard(row: ChangeRow): void {
+    for (const claim of row.claims) this.registry.learn(claim);
+    this.docs.heard(row);
+    if (this.foreignListeners.size === 0) return;
+    this.foreign = this.foreign.then(async () => {
+      try {
+        const doc = this.docs.loaded(row.sku) ?? (await this.docs.open(row.sku));
+        for (const listener of this.foreignListeners) listener(row.sku, row.update, row.change.seq, doc);
+      } catch (error) {
+        this.onError(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+  }
+
+  cursor(): number {
+    return this.log.cursor();
+  }
+
+  changedSince(cursor: number): Sku[] {
+    return this.log.changedSince(cursor);
+  }
+
+  changeOf(sku: Sku): HubChange | undefined {
+    return this.log.changeOf(sku);
+  }
+
+  allSkus(): Sku[] {
+    return this.log.allSkus();
+  }
+
+  skuCount(): number {
+    return this.log.skuCount();
+  }
+
+  onCommit(listener: CommitListener): () => void {
+    return this.log.onCommit(listener);
+  }
+
+  onFailure(listener: (error: Error) => void): void {
+    this.log.onFailure(listener);
+  }
+
+  /** Why a commit failed (the node must stop serving: its memory may be ahead of the database), or null. */
+  get failed(): Error | null {
+    return this.log.failed;
+  }
+
+  /** Waits for commits in flight and the changes heard, then stops following the log. */
+  async close(): Promise<void> {
+    await this.log.close();
+    await this.foreign;
+  }
+}
