@@ -151,7 +151,7 @@ describe.skipIf(skipPgTests())('PgHubDocuments: the hub documents of a cluster',
     const written = outcomes.filter((o) => o.status === 'fulfilled');
     const refused = outcomes.filter((o) => o.status === 'rejected');
     expect(written).toHaveLength(1);
-    expect((refused[0])?.reason).toBeInstanceOf(CommitConflict);
+    expect(refused[0]?.reason).toBeInstanceOf(CommitConflict);
     await until('both nodes hear the winner', () => one.documents.cursor() === 2 && two.documents.cursor() === 2);
     expect(await stateOf(two.documents, MUG)).toEqual(await stateOf(one.documents, MUG));
     const stock = computeStock(await one.documents.open(MUG)).value;
