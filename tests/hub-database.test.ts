@@ -1,6 +1,7 @@
 import { CLI_ENTRY } from '@shelfsync/cli';
 import { skipPgTests, startPostgresServer, type PostgresServer } from '@shelfsync/storage-pg/testing';
-import { PgStorageAdapter } from '@shelfsync/storage-pg';
+import { CHANGE_LOG_TABLE } from '@shelfsync/storage-pg';
+import pg from 'pg';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,10 +81,11 @@ describe.skipIf(skipPgTests())('a hub on PostgreSQL (--database)', () => {
 
     // What the hub committed is in PostgreSQL, and no sql.js file was written beside it.
     expect(existsSync(join(cluster.dir, 'hub', 'hub.sqlite'))).toBe(false);
-    const records = await PgStorageAdapter.open(server.url, { namespace: 'hub' });
-    const documents = await records.keys(['doc']);
-    await records.close();
-    for (const id of STORES) expect(documents.some((key) => key[1] === `DB-${id}`)).toBe(true);
+    const database = new pg.Client({ connectionString: server.url });
+    await database.connect();
+    const { rows } = await database.query<{ sku: string }>(`SELECT DISTINCT sku FROM ${CHANGE_LOG_TABLE}`);
+    await database.end();
+    for (const id of STORES) expect(rows.map((row) => row.sku)).toContain(`DB-${id}`);
 
     await cluster.startHub();
     for (const id of STORES) {

@@ -1,7 +1,10 @@
 import type { Logger, Metrics } from '@shelfsync/edge';
+import { PgHubDocuments } from '@shelfsync/hub-pg';
 import type { StorageAdapter } from '@shelfsync/storage';
 import { PgStorageAdapter, WriterFenceHeld } from '@shelfsync/storage-pg';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
+import { HubStorage, type HubDocumentStore, type ResidencyOptions } from '@shelfsync/sync';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { HubConfig } from './config.js';
 
@@ -24,24 +27,66 @@ export function databaseLabel(url: string): string {
   return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
 }
 
+/** The hub's durable records: its SKU documents and change log, and every other record (credentials, reservations). */
+export interface HubRecords {
+  readonly documents: HubDocumentStore;
+  readonly adapter: StorageAdapter;
+  /** Settles the documents, then closes the storage under them. */
+  close(): Promise<void>;
+}
+
 /**
  * Where the hub keeps every durable record: `<data>/hub.sqlite` (sql.js and its
- * journal, the default), or the PostgreSQL database `--database` names. On
- * PostgreSQL the hub is the database's one writer (`WriterFence`): a second hub
- * on the same database is refused at start, and one that lost its lock and was
+ * journal, the default, documents included), or the PostgreSQL database
+ * `--database` names: the documents on the cluster's change log
+ * (`PgHubDocuments`), the other records in a storage namespace. On PostgreSQL
+ * the hub is still the database's one writer (`WriterFence`): a second hub on
+ * the same database is refused at start, and one that lost its lock and was
  * taken over has every later write refused inside its transaction, so its
  * storage fails and it stops serving, as after a failed disk write.
  */
-export async function openHubRecords(config: HubConfig, metrics: Metrics, log: Logger): Promise<StorageAdapter> {
+export async function openHubRecords(config: HubConfig, metrics: Metrics, log: Logger): Promise<HubRecords> {
+  const residency: ResidencyOptions = { evictIdleAfterMs: config.evictIdleMs, maxResidentDocs: config.maxResidentDocs };
   if (config.database === undefined) {
     const file = join(config.dataDir, 'hub.sqlite');
     const adapter = await SqlJsStorageAdapter.open({ path: file, onFsync: metrics.fsyncObserver() });
     log.info({ ...adapter.recovery, file }, 'storage opened');
-    return adapter;
+    try {
+      const documents = await HubStorage.open(adapter, () => randomUUID(), Date.now, residency);
+      return { documents, adapter, close: closing(documents, adapter) };
+    } catch (error) {
+      await adapter.close();
+      throw error;
+    }
   }
+  const adapter = await openPgRecords(config.database, log);
   const database = databaseLabel(config.database);
   try {
-    const adapter = await PgStorageAdapter.open(config.database, {
+    const documents = await PgHubDocuments.open(config.database, {
+      namespace: HUB_NAMESPACE,
+      residency,
+      ...(adapter.fence === null ? {} : { fence: adapter.fence }),
+      onError: (error) => log.warn({ error: brief(error), database }, 'the change feed recovered from a failure'),
+    });
+    log.info({ database, node: documents.node, epoch: documents.epoch }, 'documents opened');
+    return { documents, adapter, close: closing(documents, adapter) };
+  } catch (error) {
+    await adapter.close();
+    throw error;
+  }
+}
+
+function closing(documents: HubDocumentStore, adapter: StorageAdapter): () => Promise<void> {
+  return async () => {
+    await documents.close();
+    await adapter.close();
+  };
+}
+
+async function openPgRecords(url: string, log: Logger): Promise<PgStorageAdapter> {
+  const database = databaseLabel(url);
+  try {
+    const adapter = await PgStorageAdapter.open(url, {
       namespace: HUB_NAMESPACE,
       exclusiveWriter: HUB_WRITER,
       onConnectionError: (error) => log.warn({ error: brief(error), database }, 'a database connection failed'),

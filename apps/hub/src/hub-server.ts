@@ -34,10 +34,10 @@ import {
 } from '@shelfsync/protocol';
 import { AllocatorConfigSchema } from '@shelfsync/escrow';
 import { ChainActivity, StockBodies, StockEvents, StorefrontReads } from '@shelfsync/storefront';
-import { HubAllocator, HubStorage, HubSync, Reservations } from '@shelfsync/sync';
+import { HubAllocator, HubSync, Reservations, type HubDocumentStore } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import type { z } from 'zod';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { WebSocketServer } from 'ws';
 import { buildHint, distDir } from '@shelfsync/dashboard/dist-dir';
 import { adminRoutes, credentialRoutes } from './admin.js';
@@ -54,7 +54,7 @@ export interface RunningHub {
   readonly port: number;
   readonly url: string;
   readonly sync: HubSync;
-  readonly storage: HubStorage;
+  readonly storage: HubDocumentStore;
   close(): Promise<void>;
 }
 
@@ -69,11 +69,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   // What any one peer (an address, a store) can make the hub log is bounded.
   const peerLog = new PeerLogLimiter(log);
   const errors = new ConnectionErrors(log, metrics, peerLog);
-  const adapter = await openHubRecords(config, metrics, log);
-  const storage = await HubStorage.open(adapter, () => randomUUID(), Date.now, {
-    evictIdleAfterMs: config.evictIdleMs,
-    maxResidentDocs: config.maxResidentDocs,
-  });
+  const records = await openHubRecords(config, metrics, log);
+  const { adapter, documents: storage } = records;
   // Idle documents leave memory once stored, so the hub's memory follows the SKUs in use, not every SKU ever touched.
   const evictTimer = setInterval(() => {
     const evicted = storage.evictIdle();
@@ -91,6 +88,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     onHubWrite: (write) => observe.hubWrite(write),
   });
   observe.watchSync(sync, storage);
+  // Changes other hub nodes commit reach this node's stores as its own do.
+  storage.onForeignChange?.((sku, update, change, doc) => sync.relay(sku, update, change, doc));
   // Every hub write goes through the sync's engine; the allocator reads the storage and asks stores through the sync.
   const allocator = new HubAllocator(
     storage,
@@ -311,8 +310,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       for (const client of wss.clients) client.terminate();
       wss.close();
       await closeServer(server);
-      await storage.close();
-      await adapter.close();
+      await records.close();
       log.info('hub stopped');
     },
   };

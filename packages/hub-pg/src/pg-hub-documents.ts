@@ -8,7 +8,7 @@ import {
   RegistryWriterClients,
   type CommitListener,
   type HubChange,
-  type HubDocuments,
+  type HubDocumentStore,
   type HubWriterClients,
   type PinnedDoc,
   type ResidencyOptions,
@@ -50,7 +50,7 @@ export type ForeignChangeListener = (sku: Sku, update: Uint8Array, change: numbe
  * are made one after another, in the order they were applied, since each
  * starts where the last one ended.
  */
-export class PgHubDocuments implements HubDocuments {
+export class PgHubDocuments implements HubDocumentStore {
   private readonly docs: ClusterDocs;
   /** The hub's own writes of each SKU, and durable reads of it, one at a time in call order. */
   private readonly oneAtATimePerSku = new KeyedSerializer<Sku>();

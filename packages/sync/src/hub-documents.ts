@@ -3,6 +3,7 @@ import type { StorageWrite } from '@shelfsync/storage';
 import type * as Y from 'yjs';
 import type { HubChangeLog } from './hub-change-log.js';
 import type { HubWriterClients } from './hub-clients.js';
+import type { PinnedDoc } from './persisted-docs.js';
 
 /**
  * What the hub's sync needs from the hub's storage: its change log (which a
@@ -41,4 +42,27 @@ export interface HubDocuments extends HubChangeLog {
   reserveClients(writer: WriterKey, clients: readonly number[]): StorageWrite[] | string;
   /** The client ids the hub writes under (one per key in schema version 2) and the neutral one documents rest on. */
   readonly writerClients: HubWriterClients;
+}
+
+/**
+ * The hub's documents as its process runs them: `HubDocuments`, with what the
+ * composition root needs around it. `HubStorage` (one process, its own storage)
+ * and a cluster's documents (packages/hub-pg) are the two.
+ */
+export interface HubDocumentStore extends HubDocuments {
+  /** The SKU's document, kept in memory until released (for live readers that subscribe to it). */
+  pin(sku: Sku): Promise<PinnedDoc>;
+  /** Drops idle documents whose every change is stored; returns how many went. */
+  evictIdle(): number;
+  residencyStats(): { resident: number; evictions: number };
+  /** Why a commit failed (the hub must stop serving: memory may be ahead of what is stored), or null. */
+  readonly failed: Error | null;
+  onFailure(listener: (error: Error) => void): void;
+  /**
+   * Hears each change another hub process committed, once this one's document
+   * holds it, to relay to this process's stores (absent for a single process).
+   */
+  onForeignChange?(listener: (sku: Sku, update: Uint8Array, change: number, doc: Y.Doc) => void): () => void;
+  /** Settles what is in flight and stops; the storage under it is closed by its owner. */
+  close(): Promise<void>;
 }

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ClientRegistry } from './client-registry.js';
 import { RegistryWriterClients, type HubWriterClients } from './hub-clients.js';
 import type { CommitListener, HubChange, HubChangeLog } from './hub-change-log.js';
-import type { HubDocuments } from './hub-sync.js';
+import type { HubDocumentStore } from './hub-documents.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import {
   ClientIdSchema,
@@ -38,7 +38,7 @@ type Committed = { sku: Sku; change: HubChange; update: Uint8Array };
  * change number; the change index (each SKU's latest change) and the head live
  * in memory, rebuilt from the change records when it opens.
  */
-export class HubStorage implements HubChangeLog, HubDocuments {
+export class HubStorage implements HubChangeLog, HubDocumentStore {
   private readonly docs: PersistedDocs;
   private readonly records: RecordStore;
   /** SKU -> its latest change; Map order is ascending change number. */

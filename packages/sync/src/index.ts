@@ -54,6 +54,7 @@ export {
   type StoreUpdateOutcome,
 } from './hub-engine.js';
 export { CommitConflict, type CommitListener, type HubChange, type HubChangeLog } from './hub-change-log.js';
+export type { HubDocumentStore } from './hub-documents.js';
 export {
   HubSync,
   type AllocatorHooks,
