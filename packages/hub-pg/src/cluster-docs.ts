@@ -1,19 +1,13 @@
 import { createSkuDoc } from '@shelfsync/core';
 import type { Sku } from '@shelfsync/protocol';
-import { bytesColumn, CHANGE_LOG_TABLE, DOC_SNAPSHOTS_TABLE, type Row } from '@shelfsync/storage-pg';
 import { REMOTE_ORIGIN, type PinnedDoc, type ResidencyOptions } from '@shelfsync/sync';
 import type pg from 'pg';
 import * as Y from 'yjs';
-import { z } from 'zod';
 import type { ChangeRow } from './change-rows.js';
+import { readDocument } from './doc-snapshots.js';
 
 /** Never evict a document used more recently than this: a caller may hold it between two awaits. */
 const MIN_IDLE_MS = 1_000;
-
-const UptoSchema = z
-  .union([z.string().regex(/^\d+$/), z.number().int()])
-  .transform(Number)
-  .pipe(z.number().int().min(0));
 
 interface Resident {
   readonly doc: Promise<Y.Doc>;
@@ -24,6 +18,8 @@ interface Resident {
   pins: number;
   /** Commits of this SKU not settled yet: the document holds changes the database may not. */
   writing: number;
+  /** Changes the log holds after the SKU's snapshot, as far as this node knows. */
+  sinceSnapshot: number;
 }
 
 /**
@@ -101,6 +97,20 @@ export class ClusterDocs {
       if (held.loaded !== null) this.apply(held.loaded, [row.update]);
       else held.heard?.push(row.update);
     }
+    if (entry !== undefined) entry.sinceSnapshot++;
+  }
+
+  /** This node committed a change of `sku`: how many changes the log now holds after its snapshot, as far as known. */
+  committed(sku: Sku): number {
+    const entry = this.resident.get(sku);
+    if (entry === undefined) return 0;
+    return ++entry.sinceSnapshot;
+  }
+
+  /** A snapshot of `sku` now holds every change up to the one this node counted last. */
+  compacted(sku: Sku, counted: number): void {
+    const entry = this.resident.get(sku);
+    if (entry !== undefined) entry.sinceSnapshot = Math.max(0, entry.sinceSnapshot - counted);
   }
 
   /** Forgets the SKU's document: it holds a change the database refused. Readers that pin it keep it until released. */
@@ -113,6 +123,11 @@ export class ClusterDocs {
       orphans.add(entry);
       this.orphans.set(sku, orphans);
     }
+  }
+
+  /** Drops every document in memory whose SKU `which` picks (their shard's lease moved). */
+  dropWhere(which: (sku: Sku) => boolean): void {
+    for (const sku of [...this.resident.keys()]) if (which(sku)) this.drop(sku);
   }
 
   /** Drops idle documents with nothing in flight and no readers; returns how many went. */
@@ -143,14 +158,23 @@ export class ClusterDocs {
   private touch(sku: Sku): Resident {
     let entry = this.resident.get(sku);
     if (entry === undefined) {
-      const doc = this.load(sku).then((loaded) => {
+      const doc = this.load(sku).then(({ loaded, changes }) => {
         // Heard while loading: what the read missed, or holds already (applying it again changes nothing).
         this.apply(loaded, created.heard ?? []);
+        created.sinceSnapshot += changes;
         created.heard = null;
         created.loaded = loaded;
         return loaded;
       });
-      const created: Resident = { doc, loaded: null, heard: [], lastUsed: this.now(), pins: 0, writing: 0 };
+      const created: Resident = {
+        doc,
+        loaded: null,
+        heard: [],
+        lastUsed: this.now(),
+        pins: 0,
+        writing: 0,
+        sinceSnapshot: 0,
+      };
       doc.catch(() => {
         // A failed load is not cached: the next use tries again.
         if (this.resident.get(sku) === created) this.resident.delete(sku);
@@ -165,22 +189,11 @@ export class ClusterDocs {
   }
 
   /** Reads the SKU's snapshot and every change after it. */
-  private async load(sku: Sku): Promise<Y.Doc> {
-    const snapshot = await this.pool.query<Row>(
-      `SELECT upto, state FROM ${DOC_SNAPSHOTS_TABLE} WHERE log = $1 AND sku = $2`,
-      [this.log, sku],
-    );
-    const first = snapshot.rows[0];
-    const upto = first === undefined ? 0 : UptoSchema.parse(first['upto']);
-    const changes = await this.pool.query<Row>(
-      `SELECT update FROM ${CHANGE_LOG_TABLE} WHERE log = $1 AND sku = $2 AND seq > $3 ORDER BY seq`,
-      [this.log, sku, upto],
-    );
-    const updates = changes.rows.map((row) => bytesColumn(row, 'update'));
-    if (first !== undefined) updates.unshift(bytesColumn(first, 'state'));
-    const doc = createSkuDoc();
-    this.apply(doc, updates);
-    return doc;
+  private async load(sku: Sku): Promise<{ loaded: Y.Doc; changes: number }> {
+    const { updates, changes } = await readDocument(this.pool, this.log, sku);
+    const loaded = createSkuDoc();
+    this.apply(loaded, updates);
+    return { loaded, changes };
   }
 
   private apply(doc: Y.Doc, updates: readonly Uint8Array[]): void {

@@ -13,16 +13,45 @@ import {
   type PinnedDoc,
   type ResidencyOptions,
 } from '@shelfsync/sync';
+import { updateClients } from '@shelfsync/core';
 import type pg from 'pg';
 import type * as Y from 'yjs';
 import type { ChangeRow } from './change-rows.js';
 import { ClusterDocs } from './cluster-docs.js';
 import { advanceHeads, claimClients, loadClaims } from './commit-checks.js';
+import { writeSnapshot } from './doc-snapshots.js';
 import { clusterOwnId, ensureIdentity, type HubIdentity } from './hub-identity.js';
 import { PgChangeLog, type PgChangeLogOptions } from './pg-change-log.js';
 
+/**
+ * Which node performs the hub's own writes of a SKU (shard leases): only the
+ * owner of its shard, and a deposed owner's write fails inside its transaction.
+ */
+export interface ShardOwnership {
+  shardOf(sku: Sku): number;
+  /** Whether this node holds the shard's lease now (and may start a hub write of it). */
+  owns(shard: number): boolean;
+  /** In the committing transaction: throws a CommitConflict unless this node still holds the shard's lease. */
+  check(client: pg.ClientBase, shard: number): Promise<void>;
+}
+
 export interface PgHubDocumentsOptions extends PgChangeLogOptions {
   readonly residency?: ResidencyOptions;
+  /** A node that commits a change of a SKU with this many changes after its snapshot writes a new one; default 200. */
+  readonly compactEvery?: number;
+  /** Without one, this node performs every hub write (one hub per database, behind its writer fence). */
+  readonly ownership?: ShardOwnership;
+}
+
+/** A hub write asked of a node that does not own the SKU's shard: nothing was written. */
+export class NotShardOwner extends Error {
+  constructor(
+    readonly sku: Sku,
+    readonly shard: number,
+  ) {
+    super(`this hub node does not own shard ${shard} (SKU ${sku}) now`);
+    this.name = 'NotShardOwner';
+  }
 }
 
 /** Hears a change another node committed, with this node's document after it (to relay it to this node's stores). */
@@ -59,6 +88,9 @@ export class PgHubDocuments implements HubDocumentStore {
   private readonly foreignListeners = new Set<ForeignChangeListener>();
   /** Other nodes' changes, handed to the listeners in log order (a document may have to be read first). */
   private foreign: Promise<void> = Promise.resolve();
+  private closed = false;
+  /** Snapshots being written, by SKU (one at a time each). */
+  private readonly compacting = new Map<Sku, Promise<void>>();
   readonly writerClients: HubWriterClients;
 
   private constructor(
@@ -67,6 +99,8 @@ export class PgHubDocuments implements HubDocumentStore {
     readonly identity: HubIdentity,
     private readonly registry: ClientRegistry,
     residency: ResidencyOptions,
+    private readonly ownership: ShardOwnership | undefined,
+    private readonly compactEvery: number,
     private readonly onError: (error: Error) => void,
   ) {
     this.docs = new ClusterDocs(log.database, logName, identity.neutralClientId, residency);
@@ -85,8 +119,15 @@ export class PgHubDocuments implements HubDocumentStore {
       const identity = await ensureIdentity(log.database, logName, randomClientId);
       // Read after the log opened: a reservation committed since is in the table, or in a change still to come.
       const registry = ClientRegistry.detached(await loadClaims(log.database, logName));
-      return new PgHubDocuments(log, logName, identity, registry, options.residency ?? {}, (error) =>
-        options.onError?.(error),
+      return new PgHubDocuments(
+        log,
+        logName,
+        identity,
+        registry,
+        options.residency ?? {},
+        options.ownership,
+        options.compactEvery ?? 200,
+        (error) => options.onError?.(error),
       );
     } catch (error) {
       await log.close();
@@ -124,10 +165,13 @@ export class PgHubDocuments implements HubDocumentStore {
     const { claims, rest } = ClientRegistry.claimsIn(extra);
     const settled = this.docs.writing(sku);
     const copy = Uint8Array.from(update);
+    // The hub's own ids in it: a hub write, which only the shard's owner commits.
+    const fenced = this.ownership !== undefined && this.writesAsHub(copy) ? this.ownership : undefined;
     const run = this.commitsPerSku.run(sku, () =>
       this.log.commit(sku, copy, rest, {
         claims,
         check: async (client) => {
+          await fenced?.check(client, fenced.shardOf(sku));
           await claimClients(client, this.logName, claims);
           await advanceHeads(client, this.logName, sku, copy);
         },
@@ -137,6 +181,8 @@ export class PgHubDocuments implements HubDocumentStore {
       (change) => {
         settled();
         for (const claim of claims) this.registry.learn(claim);
+        const counted = this.docs.committed(sku);
+        if (counted >= this.compactEvery) this.compact(sku, counted);
         return change;
       },
       (error: unknown) => {
@@ -158,8 +204,52 @@ export class PgHubDocuments implements HubDocumentStore {
     return this.registry.reserve(writer, clients);
   }
 
+  /**
+   * Runs `write` in the SKU's hub write order; refused at once (NotShardOwner)
+   * on a node that does not own the SKU's shard, and checked again in the
+   * commit's transaction, since the lease may move while it runs.
+   */
   hubWrite<T>(sku: Sku, write: () => T | Promise<T>): Promise<T> {
-    return this.oneAtATimePerSku.run(sku, write);
+    return this.oneAtATimePerSku.run(sku, () => {
+      const shard = this.ownership?.shardOf(sku);
+      if (shard !== undefined && this.ownership?.owns(shard) !== true) throw new NotShardOwner(sku, shard);
+      return write();
+    });
+  }
+
+  /** Whether this node may perform the hub's writes of `sku` now. */
+  ownsSku(sku: Sku): boolean {
+    return this.ownership === undefined || this.ownership.owns(this.ownership.shardOf(sku));
+  }
+
+  /**
+   * The shard's lease is gone: every document of it leaves memory, since one
+   * may hold a hub write whose commit the new owner's epoch refuses.
+   */
+  leaseLost(shard: number): void {
+    const ownership = this.ownership;
+    if (ownership === undefined) return;
+    this.docs.dropWhere((sku) => ownership.shardOf(sku) === shard);
+  }
+
+  /** Writes the SKU's snapshot in the background (loads read it and the changes after it). */
+  private compact(sku: Sku, counted: number): void {
+    if (this.closed || this.compacting.has(sku)) return;
+    const run = writeSnapshot(this.log.database, this.logName, sku)
+      .then(
+        () => this.docs.compacted(sku, counted),
+        (error: unknown) => this.onError(error instanceof Error ? error : new Error(String(error))),
+      )
+      .finally(() => this.compacting.delete(sku));
+    this.compacting.set(sku, run);
+  }
+
+  private writesAsHub(update: Uint8Array): boolean {
+    for (const client of updateClients(update)) {
+      const owner = this.registry.owner(client);
+      if (owner !== undefined && !owner.startsWith('store:')) return true;
+    }
+    return false;
   }
 
   readDurable<T>(sku: Sku, read: () => T): Promise<T> {
@@ -230,6 +320,9 @@ export class PgHubDocuments implements HubDocumentStore {
 
   /** Waits for commits in flight and the changes heard, then stops following the log. */
   async close(): Promise<void> {
+    this.closed = true;
+    // Before the log releases the pool they write on.
+    await Promise.all(this.compacting.values());
     await this.log.close();
     await this.foreign;
   }

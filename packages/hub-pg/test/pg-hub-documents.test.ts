@@ -201,4 +201,23 @@ describe.skipIf(skipPgTests())('PgHubDocuments: the hub documents of a cluster',
       for (const n of cluster) expect(computeStock(await n.documents.open(target)).value).toBe(30);
     }
   });
+
+  it('compacts a busy document into a snapshot that later loads start from', async () => {
+    const url = await fixture.fresh();
+    const one = await node(url, { compactEvery: 5 });
+    const store = replica(101);
+    for (let i = 1; i <= 12; i++) {
+      await one.engine.acceptStoreUpdate(one.connection(A), MUG, storeUpdate(store, A, receive(A, 1)));
+    }
+    const database = fixture.pool(url, 1);
+    const snapshotUpto = async (): Promise<number> => {
+      const { rows } = await database.query<{ upto: string }>('SELECT upto FROM doc_snapshots WHERE sku = $1', [MUG]);
+      return Number(rows[0]?.upto ?? 0);
+    };
+    await until('a snapshot is written', async () => (await snapshotUpto()) >= 10);
+    // A snapshot holds no more than the log: a node reading from it holds what the writer holds.
+    const two = await node(url);
+    expect(computeStock(await two.documents.open(MUG)).value).toBe(12);
+    expect(await stateOf(two.documents, MUG)).toEqual(await stateOf(one.documents, MUG));
+  });
 });
