@@ -53,6 +53,8 @@ export class ChangeFeed {
   private readonly connectBackoff: Backoff;
   private readonly readBackoff: Backoff;
   private notifying = false;
+  /** The newest change number to announce (a notification names the newest change committed). */
+  private notifySeq = 0;
   private notifyAgain = false;
 
   constructor(
@@ -95,12 +97,13 @@ export class ChangeFeed {
   }
 
   /**
-   * Wakes every follower of the log, this one included. Sent on the pool after
+   * Wakes every follower of the log that has not delivered `seq` yet. Sent on the pool after
    * the commit, never inside it: a full notification queue would fail COMMIT.
    * Coalesced: one in flight, at most one more queued behind it. Best effort.
    */
-  notify(): void {
+  notify(seq: number): void {
     if (this.stopped) return;
+    this.notifySeq = Math.max(this.notifySeq, seq);
     if (this.notifying) {
       this.notifyAgain = true;
       return;
@@ -108,12 +111,24 @@ export class ChangeFeed {
     this.notifying = true;
     this.notifyAgain = false;
     this.pool
-      .query('SELECT pg_notify($1, $2)', [this.channel, this.log])
+      .query('SELECT pg_notify($1, $2)', [this.channel, String(this.notifySeq)])
       .catch((error: unknown) => this.options.onError(asError(error)))
       .finally(() => {
         this.notifying = false;
-        if (this.notifyAgain) this.notify();
+        if (this.notifyAgain) this.notify(this.notifySeq);
       });
+  }
+
+  /**
+   * A change this process just committed, delivered now if it is the next
+   * number, with no read of the log; false if it is not (the feed reads it
+   * in turn, after the ones before it).
+   */
+  offer(row: ChangeRow): boolean {
+    if (this.stopped || row.change.seq !== this.last + 1) return false;
+    this.last = row.change.seq;
+    this.deliver(row);
+    return true;
   }
 
   /** Reads until it has seen every change committed before the call (or a read failed). */
@@ -147,6 +162,8 @@ export class ChangeFeed {
       this.readBackoff.reset();
       for (const row of rows) {
         if (this.stopped) return;
+        // Handed over by its own committer (`offer`) while this read ran.
+        if (row.change.seq <= this.last) continue;
         // Commits of a log take turns on its counter row, so what is visible is
         // a prefix of the numbers; a hole means that did not hold. Stop before
         // it: delivering past it would move the cursor over a change not seen.
@@ -176,7 +193,11 @@ export class ChangeFeed {
     client.on('error', (error) => this.dropListening(client, error));
     client.on('end', () => this.dropListening(client, new Error('the LISTEN connection ended')));
     client.on('notification', (message) => {
-      if (message.channel === this.channel) this.kick();
+      if (message.channel !== this.channel) return;
+      // A notification names the newest change its sender committed: nothing to read once that is delivered.
+      const seq = Number(message.payload);
+      if (Number.isSafeInteger(seq) && seq <= this.last) return;
+      this.kick();
     });
     this.listening = client;
     try {

@@ -200,10 +200,11 @@ export class PgChangeLog implements HubChangeLog {
     checks: CommitChecks,
   ): Promise<number> {
     let seq: number;
+    let at: number;
     try {
       SkuSchema.parse(sku); // a row the feed could not parse would stop every follower
       const writes = prepareWrites(extra);
-      const at = (this.options.now ?? Date.now)();
+      at = (this.options.now ?? Date.now)();
       const transaction = inTransaction(this.pool, async (client) => {
         await this.options.fence?.check(client);
         await checks.check?.(client);
@@ -227,7 +228,9 @@ export class PgChangeLog implements HubChangeLog {
       this.fail(failure);
       throw failure;
     }
-    this.feed.notify();
+    this.feed.notify(seq);
+    // The next number: announced from what was committed, without reading it back.
+    this.feed.offer({ sku, change: { seq, at }, update, node: this.node, claims: checks.claims ?? [] });
     if (this.index.cursor() < seq) {
       const heard = new Promise<void>((resolve) => this.announced.set(seq, resolve));
       this.feed.kick();
