@@ -110,8 +110,10 @@ export const storageMigrations: readonly Migration[] = [
     name: 'shard leases',
     // Lease times are the database's clock, never a node's. `instance` tells
     // apart two processes started under one node name: the newer one wins.
-    // `epoch` rises with every takeover; writes check it FOR SHARE, so a
-    // takeover waits for the writes that passed their check.
+    // `epoch` rises with every takeover. The unique key over it makes an
+    // UPDATE that raises it take the row's FOR UPDATE lock, which waits for
+    // the writes whose check holds the row FOR KEY SHARE; a renewal, which
+    // moves only expires_at, does not wait for them.
     sql: `CREATE TABLE ${SHARD_CLUSTERS_TABLE} (
       cluster text COLLATE "C" PRIMARY KEY,
       shards integer NOT NULL CHECK (shards > 0),
@@ -133,7 +135,8 @@ export const storageMigrations: readonly Migration[] = [
       node text COLLATE "C",
       epoch bigint NOT NULL CHECK (epoch >= 0),
       expires_at timestamptz NOT NULL,
-      PRIMARY KEY (cluster, shard)
+      PRIMARY KEY (cluster, shard),
+      UNIQUE (cluster, shard, epoch)
     )`,
   },
 ];
