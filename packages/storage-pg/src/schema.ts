@@ -16,6 +16,12 @@ export const CLIENT_OWNERS_TABLE = 'client_owners';
 export const WRITER_HEADS_TABLE = 'writer_heads';
 /** Each SKU document's compacted state, up to a change number. */
 export const DOC_SNAPSHOTS_TABLE = 'doc_snapshots';
+/** Each hub cluster's shard count, fixed by its first node: SKUs must hash alike on every node. */
+export const SHARD_CLUSTERS_TABLE = 'shard_clusters';
+/** The hub nodes of each cluster and their heartbeats: who is alive, and where it serves. */
+export const HUB_NODES_TABLE = 'hub_nodes';
+/** Which node owns each SKU shard, under which epoch, until when (database clock). */
+export const SHARD_LEASES_TABLE = 'shard_leases';
 
 /**
  * The storage schema, oldest first. A migration, once released, is never
@@ -101,6 +107,40 @@ export const storageMigrations: readonly Migration[] = [
       upto bigint NOT NULL CHECK (upto > 0),
       state bytea NOT NULL,
       PRIMARY KEY (log, sku)
+    )`,
+  },
+  {
+    version: 5,
+    name: 'shard leases',
+    // Lease times are the database's clock, never a node's. `instance` tells
+    // apart two processes started under one node name: the newer one wins.
+    // `epoch` rises with every takeover. The unique key over it makes an
+    // UPDATE that raises it take the row's FOR UPDATE lock, which waits for
+    // the writes whose check holds the row FOR KEY SHARE; a renewal, which
+    // moves only expires_at, does not wait for them.
+    sql: `CREATE TABLE ${SHARD_CLUSTERS_TABLE} (
+      cluster text COLLATE "C" PRIMARY KEY,
+      shards integer NOT NULL CHECK (shards > 0),
+      created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE ${HUB_NODES_TABLE} (
+      cluster text COLLATE "C" NOT NULL,
+      node text COLLATE "C" NOT NULL,
+      instance text COLLATE "C" NOT NULL,
+      url text,
+      started_at timestamptz NOT NULL,
+      heartbeat_at timestamptz NOT NULL,
+      left_at timestamptz,
+      PRIMARY KEY (cluster, node)
+    );
+    CREATE TABLE ${SHARD_LEASES_TABLE} (
+      cluster text COLLATE "C" NOT NULL,
+      shard integer NOT NULL CHECK (shard >= 0),
+      node text COLLATE "C",
+      epoch bigint NOT NULL CHECK (epoch >= 0),
+      expires_at timestamptz NOT NULL,
+      PRIMARY KEY (cluster, shard),
+      UNIQUE (cluster, shard, epoch)
     )`,
   },
 ];
