@@ -1,3 +1,5 @@
+import { CommitConflict } from '@shelfsync/sync';
+
 /** The holder of a shard's lease as the database has it. */
 export interface LeaseHolder {
   readonly node: string;
@@ -7,9 +9,10 @@ export interface LeaseHolder {
 /**
  * A write refused inside its transaction: this node does not hold the shard's
  * lease under the epoch it believes, or the lease ran out. The transaction must
- * roll back; another node owns (or is about to own) the shard's SKUs.
+ * roll back; another node owns (or is about to own) the shard's SKUs. A
+ * CommitConflict: the change log refuses the commit and goes on.
  */
-export class LeaseLost extends Error {
+export class LeaseLost extends CommitConflict {
   constructor(
     readonly shard: number,
     readonly epoch: number | undefined,
