@@ -24,7 +24,8 @@ describe.skipIf(skipPgTests())('PgHubDocuments with shard leases: only the owner
 
   /** A hub node: its leases, its documents fenced by them, and an engine. */
   async function node(url: string, name: string) {
-    let documents: PgHubDocuments | undefined;
+    // The documents hear of lost leases, and are opened after the leases.
+    const held: { documents?: PgHubDocuments } = {};
     const lost: number[] = [];
     const leases = await ShardLeases.open(url, {
       ...FAST,
@@ -34,13 +35,13 @@ describe.skipIf(skipPgTests())('PgHubDocuments with shard leases: only the owner
       onChange: ({ shard, owned }) => {
         if (owned) return;
         lost.push(shard);
-        documents?.leaseLost(shard);
+        held.documents?.leaseLost(shard);
       },
     });
-    documents = await PgHubDocuments.open(url, { namespace: 'hub', pollIntervalMs: 100, ownership: leases });
-    const opened = documents;
+    const documents = await PgHubDocuments.open(url, { namespace: 'hub', pollIntervalMs: 100, ownership: leases });
+    held.documents = documents;
     closing.push(async () => {
-      await opened.close();
+      await documents.close();
       await leases.close();
     });
     return { leases, documents, engine: new HubEngine(documents, quietRelay), lost };
