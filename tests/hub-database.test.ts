@@ -123,16 +123,36 @@ describe.skipIf(skipPgTests())('a hub on PostgreSQL (--database)', () => {
     await cluster.killHub();
     await cluster.startHub();
     // What the hub acknowledged is in the database; what it did not, the store still has dirty and sends again.
+    // The store reconnects after its backoff (up to 10 s after the failures of the halt), then sends what it holds.
     await eventually(
       () => get(cluster.hub?.url ?? '', `/v1/skus/${sku}`).then((r) => r.body),
       { available: STOCK - burst.total() },
-      30_000,
+      60_000,
     );
     await eventually(() => get(cluster.store(id), '/v1/status').then((r) => r.body), {
       hub: { connected: true, caughtUp: true },
       pendingSync: 0,
     });
   }, 120_000);
+
+  it('says which node holds each shard, and counts its leases in the metrics', async () => {
+    const hub = cluster.hub?.url ?? '';
+    const view = (await get(hub, '/v1/cluster')).body as {
+      mode: string;
+      node: string;
+      stores: number;
+      shardCount: number;
+      nodes: { node: string; alive: boolean }[];
+      shards: { node: string | null; epoch: number }[];
+    };
+    expect(view.mode).toBe('postgresql');
+    expect(view.stores).toBe(STORES.length);
+    expect(view.nodes.filter((node) => node.alive).map((node) => node.node)).toEqual([view.node]);
+    expect(view.shards).toHaveLength(view.shardCount);
+    expect(view.shards.every((shard) => shard.node === view.node && shard.epoch > 0)).toBe(true);
+    const metrics = await fetch(`${hub}/metrics`).then((res) => res.text());
+    expect(metrics).toMatch(new RegExp(`^shelfsync_shard_leases_owned(\\{[^}]*\\})? ${view.shardCount}$`, 'm'));
+  }, 30_000);
 
   it('refuses to start a second hub on the same database, and the first keeps serving', async () => {
     const second = await runAnotherHub(server.url);

@@ -1,10 +1,11 @@
 import type { Logger, Metrics } from '@shelfsync/edge';
-import { PgHubDocuments } from '@shelfsync/hub-pg';
+import { PgHubDocuments, ShardLeases } from '@shelfsync/hub-pg';
 import type { StorageAdapter } from '@shelfsync/storage';
 import { PgStorageAdapter, WriterFenceHeld } from '@shelfsync/storage-pg';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { HubStorage, type HubDocumentStore, type ResidencyOptions } from '@shelfsync/sync';
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { HubConfig } from './config.js';
 
@@ -27,10 +28,19 @@ export function databaseLabel(url: string): string {
   return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
 }
 
+/** A hub node on PostgreSQL: its name, its shard leases and its documents fenced by them. */
+export interface HubClusterNode {
+  readonly node: string;
+  readonly leases: ShardLeases;
+  readonly documents: PgHubDocuments;
+}
+
 /** The hub's durable records: its SKU documents and change log, and every other record (credentials, reservations). */
 export interface HubRecords {
   readonly documents: HubDocumentStore;
   readonly adapter: StorageAdapter;
+  /** This node of the hubs on the database; null for the embedded hub. */
+  readonly cluster: HubClusterNode | null;
   /** Settles the documents, then closes the storage under them. */
   close(): Promise<void>;
 }
@@ -53,7 +63,7 @@ export async function openHubRecords(config: HubConfig, metrics: Metrics, log: L
     log.info({ ...adapter.recovery, file }, 'storage opened');
     try {
       const documents = await HubStorage.open(adapter, () => randomUUID(), Date.now, residency);
-      return { documents, adapter, close: closing(documents, adapter) };
+      return { documents, adapter, cluster: null, close: closing(documents, adapter) };
     } catch (error) {
       await adapter.close();
       throw error;
@@ -61,16 +71,44 @@ export async function openHubRecords(config: HubConfig, metrics: Metrics, log: L
   }
   const adapter = await openPgRecords(config.database, log);
   const database = databaseLabel(config.database);
+  const node = `${hostname()}/${randomUUID().slice(0, 8)}`;
+  let leases: ShardLeases | undefined;
   try {
+    // The documents hear of each lease lost, and are opened after the leases that fence them.
+    const held: { documents?: PgHubDocuments } = {};
+    const opened = await ShardLeases.open(config.database, {
+      node,
+      ...(config.port === 0 ? {} : { url: `http://${config.host}:${config.port}` }),
+      onChange: ({ shard, owned, epoch }) => {
+        log.info({ shard, owned, epoch }, owned ? 'shard lease taken' : 'shard lease lost');
+        if (!owned) held.documents?.leaseLost(shard);
+      },
+      onError: (error) => log.warn({ error: brief(error), database }, 'a shard lease round failed'),
+    });
+    leases = opened;
     const documents = await PgHubDocuments.open(config.database, {
       namespace: HUB_NAMESPACE,
+      node,
       residency,
+      ownership: opened,
       ...(adapter.fence === null ? {} : { fence: adapter.fence }),
       onError: (error) => log.warn({ error: brief(error), database }, 'the change feed recovered from a failure'),
     });
-    log.info({ database, node: documents.node, epoch: documents.epoch }, 'documents opened');
-    return { documents, adapter, close: closing(documents, adapter) };
+    held.documents = documents;
+    log.info({ database, node, epoch: documents.epoch, shards: opened.ownedShards().length }, 'documents opened');
+    const close = closing(documents, adapter);
+    return {
+      documents,
+      adapter,
+      cluster: { node, leases: opened, documents },
+      close: async () => {
+        await close();
+        // Last: the shards are handed over once nothing of this node is in flight.
+        await opened.close();
+      },
+    };
   } catch (error) {
+    await leases?.close();
     await adapter.close();
     throw error;
   }

@@ -45,6 +45,7 @@ import type { HubConfig } from './config.js';
 import { openHubAuth } from './hub-auth.js';
 import { openHubRecords } from './hub-records.js';
 import { limitUnauthenticated, routeUpgrades } from './hub-wire.js';
+import { clusterProblems, clusterReady, clusterRoutes, watchCluster } from './hub-cluster.js';
 import { hubMetrics } from './hub-metrics.js';
 import { storefrontRoutes, summaryRoutes } from './storefront.js';
 import { YjsReadEndpoint } from './yjs-endpoint.js';
@@ -88,6 +89,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     onHubWrite: (write) => observe.hubWrite(write),
   });
   observe.watchSync(sync, storage);
+  watchCluster(metrics, records.cluster);
   // Changes other hub nodes commit reach this node's stores as its own do.
   storage.onForeignChange?.((sku, update, change, doc) => sync.relay(sku, update, change, doc));
   // Every hub write goes through the sync's engine; the allocator reads the storage and asks stores through the sync.
@@ -214,8 +216,11 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   summaryRoutes(router, activity);
   // The hub listens only once its storage is loaded: serving means ready.
   router.get('/readyz', (ctx) => {
+    if (!clusterReady(records.cluster))
+      throw problem(ErrorCode.WriteConflict, 'this hub node holds no shard lease: its database does not answer');
     ctx.body = { status: 'ready' };
   });
+  clusterRoutes(router, records.cluster, sync);
   router.get('/v1/stores', (ctx) => {
     ctx.body = {
       stores: sync.storeLinks().map((link) => ({ ...link, lastSeen: new Date(link.lastSeen).toISOString() })),
@@ -241,6 +246,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
         }
         await next();
       },
+      clusterProblems(),
       rateLimit({
         perSecond: config.rateLimit,
         burst: config.rateLimitBurst,

@@ -21,6 +21,7 @@ import { ClusterDocs } from './cluster-docs.js';
 import { advanceHeads, claimClients, loadClaims } from './commit-checks.js';
 import { writeSnapshot } from './doc-snapshots.js';
 import { clusterOwnId, ensureIdentity, type HubIdentity } from './hub-identity.js';
+import { LeaseLost } from './lease-errors.js';
 import { PgChangeLog, type PgChangeLogOptions } from './pg-change-log.js';
 
 /**
@@ -89,6 +90,7 @@ export class PgHubDocuments implements HubDocumentStore {
   /** Other nodes' changes, handed to the listeners in log order (a document may have to be read first). */
   private foreign: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly counts = { conflicts: 0, leaseRefusals: 0 };
   /** Snapshots being written, by SKU (one at a time each). */
   private readonly compacting = new Map<Sku, Promise<void>>();
   readonly writerClients: HubWriterClients;
@@ -188,6 +190,8 @@ export class PgHubDocuments implements HubDocumentStore {
       (error: unknown) => {
         settled();
         if (error instanceof CommitConflict) {
+          if (fenced !== undefined && error instanceof LeaseLost) this.counts.leaseRefusals++;
+          else this.counts.conflicts++;
           this.registry.abandon(extra);
           this.docs.drop(sku);
         }
@@ -215,6 +219,15 @@ export class PgHubDocuments implements HubDocumentStore {
       if (shard !== undefined && this.ownership?.owns(shard) !== true) throw new NotShardOwner(sku, shard);
       return write();
     });
+  }
+
+  /**
+   * Commits the database refused: `conflicts` (another node's change came
+   * first: a writer chain or a client id) and `leaseRefusals` (a hub write
+   * whose shard lease had moved).
+   */
+  stats(): { conflicts: number; leaseRefusals: number } {
+    return { ...this.counts };
   }
 
   /** Whether this node may perform the hub's writes of `sku` now. */

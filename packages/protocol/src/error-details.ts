@@ -68,6 +68,7 @@ export const errorDetailsSchemas = {
   IDEMPOTENCY_KEY_REUSED: null,
   REPLICA_NOT_READY: null,
   STORAGE_UNAVAILABLE: null,
+  WRITE_CONFLICT: null,
   FAULT_PROXY_UNAVAILABLE: null,
   INTERNAL: null,
 } as const satisfies Readonly<Record<ErrorCode, z.ZodObject | null>>;

@@ -65,6 +65,8 @@ export const ErrorCode = {
   ReplicaNotReady: 'REPLICA_NOT_READY',
   /** Local storage failed to make a write durable: the write was not recorded, and the process takes no more. */
   StorageUnavailable: 'STORAGE_UNAVAILABLE',
+  /** A hub node could not write the SKU now (another node wrote first, or its lease on the SKU moved): nothing was recorded; retry. */
+  WriteConflict: 'WRITE_CONFLICT',
   /** The fault proxy registered for a store's link did not answer (it is not running, or not at that address). */
   FaultProxyUnavailable: 'FAULT_PROXY_UNAVAILABLE',
   /** An unexpected failure; what happened stays in the server log. */
@@ -103,6 +105,7 @@ export const httpStatusByCode: Readonly<Record<ErrorCode, number>> = {
   TOO_MANY_CONNECTIONS: 429,
   REPLICA_NOT_READY: 503,
   STORAGE_UNAVAILABLE: 503,
+  WRITE_CONFLICT: 503,
   FAULT_PROXY_UNAVAILABLE: 502,
   INTERNAL: 500,
 };
@@ -149,6 +152,8 @@ export const recoveryByErrorCode: Readonly<Record<ErrorCode, Recovery>> = {
   REPLICA_NOT_READY: 'retry',
   // The process takes nothing more until an operator has fixed its disk and restarted it.
   STORAGE_UNAVAILABLE: 'stop-and-alert',
+  // The node read the SKU again, or its new owner takes the write: the same request succeeds on a retry.
+  WRITE_CONFLICT: 'retry',
   // The proxy is not running, or not at the registered address: an operator starts or registers it.
   FAULT_PROXY_UNAVAILABLE: 'stop-and-alert',
   // Unexpected, often passing; writes carry an Idempotency-Key, so a retry applies at most once.

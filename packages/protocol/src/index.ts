@@ -108,6 +108,7 @@ export {
   SkuLedgerSchema,
   StoreAvailabilitySchema,
   StoreLinksSchema,
+  ClusterSchema,
   StoreSkuSchema,
   StoreStatusSchema,
   type ChainSummary,

@@ -15,6 +15,7 @@ import {
 } from './api.js';
 import {
   ChainSummarySchema,
+  ClusterSchema,
   FaultProxyStatusSchema,
   HealthSchema,
   KeyInfoSchema,
@@ -176,6 +177,15 @@ export const hubOperations: readonly ApiOperation[] = servedOnlyWithHealthyStora
     responses: { 200: StoreLinksSchema },
     problems: [429],
     example: { path: '/v1/stores' },
+  },
+  {
+    method: 'get',
+    path: '/v1/cluster',
+    summary:
+      'The hub nodes on this database, which node owns each shard of SKUs and under which lease epoch, and the store sessions of the node that answers.',
+    responses: { 200: ClusterSchema },
+    problems: [],
+    example: { path: '/v1/cluster' },
   },
   {
     method: 'get',

@@ -77,6 +77,38 @@ export const SkuListSchema = z.strictObject({
   nextCursor: z.string().nullable(),
 });
 
+/** Hub: GET /v1/cluster */
+export const ClusterSchema = z.strictObject({
+  /** `embedded`: one hub on its sql.js file; `postgresql`: a node of the hubs on one database. */
+  mode: z.enum(['embedded', 'postgresql']),
+  /** The node that answered. */
+  node: z.string(),
+  /** Store sync sessions live on the node that answered. */
+  stores: z.int().min(0),
+  /** Shards the SKUs hash to (0 when embedded: the one hub writes every SKU). */
+  shardCount: z.int().min(0),
+  nodes: z.array(
+    z.strictObject({
+      node: z.string(),
+      url: z.string().nullable(),
+      startedAt: Timestamp,
+      heartbeatAt: Timestamp,
+      /** Heard from within a lease's time. */
+      alive: z.boolean(),
+    }),
+  ),
+  /** Each shard's lease: its owner (null while none holds it), the lease's epoch and when it runs out. */
+  shards: z.array(
+    z.strictObject({
+      shard: z.int().min(0),
+      node: z.string().nullable(),
+      epoch: z.int().min(0),
+      expiresAt: Timestamp,
+      live: z.boolean(),
+    }),
+  ),
+});
+
 /** Hub: GET /v1/stores */
 export const StoreLinksSchema = z.strictObject({
   stores: z.array(
