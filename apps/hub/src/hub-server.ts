@@ -32,9 +32,8 @@ import {
   type StoreLinksSchema,
   type Result,
 } from '@shelfsync/protocol';
-import { AllocatorConfigSchema } from '@shelfsync/escrow';
 import { ChainActivity, StockBodies, StockEvents, StorefrontReads } from '@shelfsync/storefront';
-import { HubAllocator, HubSync, Reservations, type HubDocumentStore } from '@shelfsync/sync';
+import { HubSync, Reservations, type HubDocumentStore } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { randomBytes } from 'node:crypto';
@@ -45,6 +44,7 @@ import type { HubConfig } from './config.js';
 import { openHubAuth } from './hub-auth.js';
 import { openHubRecords } from './hub-records.js';
 import { limitUnauthenticated, routeUpgrades } from './hub-wire.js';
+import { startEscrow } from './hub-escrow.js';
 import { clusterProblems, clusterReady, clusterRoutes, watchCluster } from './hub-cluster.js';
 import { hubMetrics } from './hub-metrics.js';
 import { storefrontRoutes, summaryRoutes } from './storefront.js';
@@ -92,38 +92,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   watchCluster(metrics, records.cluster);
   // Changes other hub nodes commit reach this node's stores as its own do.
   storage.onForeignChange?.((sku, update, change, doc) => sync.relay(sku, update, change, doc));
-  // Every hub write goes through the sync's engine; the allocator reads the storage and asks stores through the sync.
-  const allocator = new HubAllocator(
-    storage,
-    sync.engine,
-    sync,
-    AllocatorConfigSchema.parse({
-      horizonMs: config.escrowHorizonMs,
-      halfLifeMs: config.escrowHalfLifeMs,
-      minQuota: config.escrowMinQuota,
-      onlineFloor: config.escrowOnlineFloor,
-      onlinePooling: config.escrowOnlinePooling,
-      releaseWaitMs: config.reservationReleaseWaitMs,
-    }),
-    Date.now,
-    (event) => observe.allocatorEvent(event),
-  );
-  observe.watchAllocator(allocator);
-  let rebalanceTimer: ReturnType<typeof setInterval> | null = null;
-  if (config.escrow === 'on') {
-    sync.useAllocator(allocator);
-    let sweeping = false;
-    rebalanceTimer = setInterval(() => {
-      // A round that outlasts the interval is not joined by another.
-      if (sweeping) return;
-      sweeping = true;
-      allocator
-        .sweep()
-        .catch((error: unknown) => log.error({ err: error }, 'rebalancing failed'))
-        .finally(() => (sweeping = false));
-    }, config.escrowRebalanceMs);
-    rebalanceTimer.unref();
-  }
+  const { allocator, stop: stopEscrow } = startEscrow(config, storage, sync, observe, log);
 
   const reservations = await Reservations.open(adapter, sync.engine, allocator, {
     ttlMs: config.reservationTtlMs,
@@ -310,7 +279,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       auth.close();
       clearInterval(evictTimer);
       peerLog.stop();
-      if (rebalanceTimer !== null) clearInterval(rebalanceTimer);
+      stopEscrow();
       sync.close();
       readers.close();
       for (const client of wss.clients) client.terminate();

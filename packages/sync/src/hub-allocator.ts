@@ -67,7 +67,7 @@ export class HubAllocator {
    * hub's engine), `stores` to ask a connected store to release.
    */
   constructor(
-    private readonly documents: Pick<HubDocuments, 'open' | 'onCommit' | 'writerClients'>,
+    private readonly documents: Pick<HubDocuments, 'open' | 'onCommit' | 'writerClients' | 'ownsSku'>,
     private readonly writer: HubWriter,
     private readonly stores: Pick<HubSync, 'send'>,
     private readonly config: AllocatorConfig,
@@ -135,6 +135,8 @@ export class HubAllocator {
     const { pairs, next } = this.demand.round(this.sweepFrom, limit);
     this.sweepFrom = next;
     for (const [sku, storeId] of pairs) {
+      // Another hub node owns the SKU's writes now: its allocator rebalances it.
+      if (this.documents.ownsSku?.(sku) === false) continue;
       const moved = await this.rebalance(storeId, sku);
       const rates = this.demand.rates(sku, storeId);
       // A pair still owing a deficit stays followed: online rights that come back settle it.

@@ -42,6 +42,11 @@ export interface HubDocuments extends HubChangeLog {
   reserveClients(writer: WriterKey, clients: readonly number[]): StorageWrite[] | string;
   /** The client ids the hub writes under (one per key in schema version 2) and the neutral one documents rest on. */
   readonly writerClients: HubWriterClients;
+  /**
+   * Whether this process may perform the hub's writes of `sku` now (a cluster
+   * node owns its shard); absent: it performs every one.
+   */
+  ownsSku?(sku: Sku): boolean;
 }
 
 /**
