@@ -16,6 +16,8 @@ export const CLIENT_OWNERS_TABLE = 'client_owners';
 export const WRITER_HEADS_TABLE = 'writer_heads';
 /** Each SKU document's compacted state, up to a change number. */
 export const DOC_SNAPSHOTS_TABLE = 'doc_snapshots';
+/** Requests handed to a shard's owner node, and their answers, per cluster. */
+export const OWNER_REQUESTS_TABLE = 'owner_requests';
 
 /**
  * The storage schema, oldest first. A migration, once released, is never
@@ -102,5 +104,32 @@ export const storageMigrations: readonly Migration[] = [
       state bytea NOT NULL,
       PRIMARY KEY (log, sku)
     )`,
+  },
+  {
+    version: 6,
+    name: 'owner requests',
+    // A request is a row any node inserts and the shard's owner claims, answers
+    // or fails. The id is the caller's, so a retry finds the first answer. The
+    // partial index serves owners looking for work (pending, or claimed by a
+    // node that lost the shard); the second one the removal of old answers.
+    sql: `CREATE TABLE ${OWNER_REQUESTS_TABLE} (
+      cluster text COLLATE "C" NOT NULL,
+      id text COLLATE "C" NOT NULL CHECK (id <> ''),
+      shard integer NOT NULL CHECK (shard >= 0),
+      kind text COLLATE "C" NOT NULL,
+      body jsonb NOT NULL,
+      state text NOT NULL CHECK (state IN ('pending', 'claimed', 'answered', 'failed')),
+      claimed_by text COLLATE "C",
+      answer jsonb,
+      error text,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      answered_at timestamptz,
+      PRIMARY KEY (cluster, id),
+      CHECK ((state IN ('answered', 'failed')) = (answered_at IS NOT NULL))
+    );
+    CREATE INDEX ${OWNER_REQUESTS_TABLE}_open ON ${OWNER_REQUESTS_TABLE} (cluster, shard, state)
+      WHERE state IN ('pending', 'claimed');
+    CREATE INDEX ${OWNER_REQUESTS_TABLE}_answered ON ${OWNER_REQUESTS_TABLE} (cluster, answered_at)
+      WHERE answered_at IS NOT NULL`,
   },
 ];
