@@ -8,3 +8,11 @@ export {
 } from './pg-hub-documents.js';
 export { clusterOwnId, type HubIdentity } from './hub-identity.js';
 export type { ChangeRow } from './change-rows.js';
+export {
+  OwnerRequests,
+  type OwnerRequest,
+  type OwnerRequestsOptions,
+  type OwnerRequestsStats,
+  type RequestHandler,
+} from './owner-requests.js';
+export { RequestFailed, RequestTimedOut } from './request-errors.js';
