@@ -14,7 +14,7 @@ export interface ChangeFeedOptions {
 }
 
 /** Waits that double from `min` to `max`, back to `min` after a success. */
-class Backoff {
+export class Backoff {
   private current: number;
   constructor(
     private readonly min: number,

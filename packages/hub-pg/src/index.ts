@@ -14,3 +14,11 @@ export { type ShardLeasesOptions, type ShardLeasesStats } from './shard-lease-op
 export { ShardLeases } from './shard-leases.js';
 export { shardOf } from './shard-of.js';
 export { planRound, type Plan, type PlanInput } from './shard-plan.js';
+export {
+  OwnerRequests,
+  type OwnerRequest,
+  type OwnerRequestsOptions,
+  type OwnerRequestsStats,
+  type RequestHandler,
+} from './owner-requests.js';
+export { RequestFailed, RequestTimedOut } from './request-errors.js';

@@ -140,7 +140,9 @@ describe.skipIf(skipPgTests())('ShardLeases on PostgreSQL', () => {
       expect(refused).toBeInstanceOf(Error);
       const lost = (refused as Error).cause;
       expect(lost).toBeInstanceOf(LeaseLost);
-      expect(lost).toMatchObject({ shard: 3, epoch: 1, current: { node: 'z', epoch: 2 } });
+      expect(lost).toMatchObject({ shard: 3, current: { node: 'z', epoch: 2 } });
+      // Epoch 1 as a still believed it, or none when a's round had already noticed the loss.
+      expect([1, undefined]).toContain((lost as LeaseLost).epoch);
       expect(await stored()).toEqual(['before']);
       await until('a to notice it lost shard 3', () => !a.owns(3));
       expect(a.ownedShards()).toEqual([0, 1, 2]);

@@ -22,6 +22,8 @@ export const SHARD_CLUSTERS_TABLE = 'shard_clusters';
 export const HUB_NODES_TABLE = 'hub_nodes';
 /** Which node owns each SKU shard, under which epoch, until when (database clock). */
 export const SHARD_LEASES_TABLE = 'shard_leases';
+/** Requests handed to a shard's owner node, and their answers, per cluster. */
+export const OWNER_REQUESTS_TABLE = 'owner_requests';
 
 /**
  * The storage schema, oldest first. A migration, once released, is never
@@ -142,5 +144,32 @@ export const storageMigrations: readonly Migration[] = [
       PRIMARY KEY (cluster, shard),
       UNIQUE (cluster, shard, epoch)
     )`,
+  },
+  {
+    version: 6,
+    name: 'owner requests',
+    // A request is a row any node inserts and the shard's owner claims, answers
+    // or fails. The id is the caller's, so a retry finds the first answer. The
+    // partial index serves owners looking for work (pending, or claimed by a
+    // node that lost the shard); the second one the removal of old answers.
+    sql: `CREATE TABLE ${OWNER_REQUESTS_TABLE} (
+      cluster text COLLATE "C" NOT NULL,
+      id text COLLATE "C" NOT NULL CHECK (id <> ''),
+      shard integer NOT NULL CHECK (shard >= 0),
+      kind text COLLATE "C" NOT NULL,
+      body jsonb NOT NULL,
+      state text NOT NULL CHECK (state IN ('pending', 'claimed', 'answered', 'failed')),
+      claimed_by text COLLATE "C",
+      answer jsonb,
+      error text,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      answered_at timestamptz,
+      PRIMARY KEY (cluster, id),
+      CHECK ((state IN ('answered', 'failed')) = (answered_at IS NOT NULL))
+    );
+    CREATE INDEX ${OWNER_REQUESTS_TABLE}_open ON ${OWNER_REQUESTS_TABLE} (cluster, shard, state)
+      WHERE state IN ('pending', 'claimed');
+    CREATE INDEX ${OWNER_REQUESTS_TABLE}_answered ON ${OWNER_REQUESTS_TABLE} (cluster, answered_at)
+      WHERE answered_at IS NOT NULL`,
   },
 ];
