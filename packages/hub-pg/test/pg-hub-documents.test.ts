@@ -132,6 +132,25 @@ describe.skipIf(skipPgTests())('PgHubDocuments: the hub documents of a cluster',
     expect(computeStock(await two.documents.open(MUG)).value).toBe(winner === `store:${A}` ? 3 : 4);
   });
 
+  it('gives a client id to one writer only across documents, where no chain check could tell', async () => {
+    const url = await fixture.fresh();
+    const one = await node(url);
+    const two = await node(url);
+    const TEA = sku('TEA-1');
+    // Stores A and B claim client id 888 in two different SKUs at once: each chain is new in its document.
+    const outcomes = await Promise.allSettled([
+      one.engine.acceptStoreUpdate(one.connection(A), MUG, storeUpdate(replica(888), A, receive(A, 3))),
+      two.engine.acceptStoreUpdate(two.connection(B), TEA, storeUpdate(replica(888), B, receive(B, 4))),
+    ]);
+    expect(outcomes.filter((o) => o.status === 'fulfilled' && o.value.type === 'committed')).toHaveLength(1);
+    const refused = outcomes.filter((o) => o.status === 'rejected');
+    expect(refused).toHaveLength(1);
+    expect((refused[0] as PromiseRejectedResult).reason).toBeInstanceOf(CommitConflict);
+    await until('both nodes hear the winner', () => one.documents.cursor() === 1 && two.documents.cursor() === 1);
+    expect(two.documents.clientOwner(888)).toBe(one.documents.clientOwner(888));
+    expect(one.documents.clientOwner(888)).toBeDefined();
+  });
+
   it('commits one chain per hub key: of two nodes writing as the hub at once, one is refused and reads again', async () => {
     const url = await fixture.fresh();
     const one = await node(url);
