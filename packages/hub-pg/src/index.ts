@@ -1,11 +1,12 @@
-export { PgChangeLog, type ChangeListener, type CommitChecks, type PgChangeLogOptions } from './pg-change-log.js';
+export { PgChangeLog } from './pg-change-log.js';
+export type { ChangeListener, CommitChecks, PgChangeLogOptions } from './change-log-options.js';
+export { PgHubDocuments } from './pg-hub-documents.js';
 export {
   NotShardOwner,
-  PgHubDocuments,
   type ForeignChangeListener,
   type PgHubDocumentsOptions,
   type ShardOwnership,
-} from './pg-hub-documents.js';
+} from './hub-documents-options.js';
 export { clusterOwnId, type HubIdentity } from './hub-identity.js';
 export type { ChangeRow } from './change-rows.js';
 export { LeaseLost, ShardCountMismatch, type LeaseHolder } from './lease-errors.js';
