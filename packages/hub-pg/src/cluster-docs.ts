@@ -88,8 +88,13 @@ export class ClusterDocs {
     };
   }
 
-  /** Another node's committed change: applied to the document in memory, if any (also to a dropped one still read). */
-  heard(row: ChangeRow): void {
+  /**
+   * A committed change: applied to the document in memory, if any (also to a
+   * dropped one still read). Another node's, or this node's own: the copy its
+   * commit was applied to may have been dropped and read again meanwhile, and
+   * applying a change a copy holds changes nothing.
+   */
+  heard(row: ChangeRow, own = false): void {
     const entries = [...(this.orphans.get(row.sku) ?? [])];
     const entry = this.resident.get(row.sku);
     if (entry !== undefined) entries.push(entry);
@@ -97,7 +102,7 @@ export class ClusterDocs {
       if (held.loaded !== null) this.apply(held.loaded, [row.update]);
       else held.heard?.push(row.update);
     }
-    if (entry !== undefined) entry.sinceSnapshot++;
+    if (entry !== undefined && !own) entry.sinceSnapshot++;
   }
 
   /** This node committed a change of `sku`: how many changes the log now holds after its snapshot, as far as known. */

@@ -82,7 +82,9 @@ export class PgHubDocuments implements HubDocumentStore {
       clusterOwnId(identity, key),
     );
     log.onChange((row, own) => {
-      if (!own) this.heard(row);
+      // Own changes too: a commit may have been applied to a copy a conflict dropped since.
+      if (own) this.docs.heard(row, true);
+      else this.heard(row);
     });
   }
 

@@ -1,9 +1,11 @@
-import { computeStock, type Operation } from '@shelfsync/core';
-import { onlineAccount, type Sku, type StoreId } from '@shelfsync/protocol';
+import { applyOperation, computeStock, type Operation } from '@shelfsync/core';
+import { capture } from '@shelfsync/core/testing';
+import { onlineAccount, storeAccount, storeWriter, type Sku, type StoreId } from '@shelfsync/protocol';
 import { SHARD_LEASES_TABLE } from '@shelfsync/storage-pg';
 import { skipPgTests } from '@shelfsync/storage-pg/testing';
 import { CommitConflict, HubEngine, type Relay } from '@shelfsync/sync';
 import { afterEach, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
 import { LeaseLost, NotShardOwner, PgHubDocuments, ShardLeases } from '../src/index.js';
 import { FAST } from './lease-support.js';
 import { changeLogFixture, failure, sku, until } from './support.js';
@@ -97,5 +99,43 @@ describe.skipIf(skipPgTests())('PgHubDocuments with shard leases: only the owner
     expect(computeStock(after).value).toBe(2);
     await until('the node learns it lost the shard', () => one.lost.includes(1));
     expect(await failure(one.engine.writeAsHub(target, 'grant', receiveOnline(5)))).toBeInstanceOf(NotShardOwner);
+  });
+
+  it("keeps a store's change committed on a copy that a refused hub write dropped meanwhile", async () => {
+    const url = await fixture.fresh();
+    const one = await node(url, 'one');
+    await until('the node owns every shard', () => one.leases.ownedShards().length === SHARDS);
+    const targets: Sku[] = [];
+    for (let i = 0; targets.length < 5; i++) {
+      const candidate = sku(`KEEP-${i}`);
+      if (one.leases.shardOf(candidate) === 1) targets.push(candidate);
+    }
+    for (const target of targets) await one.engine.writeAsHub(target, 'grant', receiveOnline(2));
+    const database = fixture.pool(url, 1);
+    await database.query(
+      `UPDATE ${SHARD_LEASES_TABLE} SET node = 'elsewhere', epoch = epoch + 1 WHERE cluster = 'hub' AND shard = 1`,
+    );
+
+    const B = 'B' as StoreId;
+    await Promise.all(
+      targets.map(async (target, index) => {
+        // The hub write is applied and its commit under way on the copy in memory...
+        const refused = one.engine.writeAsHub(target, 'grant', receiveOnline(5));
+        await new Promise((resolve) => setImmediate(resolve));
+        // ...when a store's update is applied to the same copy, its commit queued behind.
+        const replica = new Y.Doc();
+        replica.clientID = 600 + index;
+        const update = capture(replica, (d) => {
+          const result = applyOperation(d, storeWriter(B), { type: 'receive', account: storeAccount(B), quantity: 3 });
+          if (!result.ok) throw new Error(result.error.detail);
+        });
+        const accepted = one.engine.acceptStoreUpdate({ storeId: B }, target, update);
+        // The refusal drops the copy; the next use reads it again, before the store's commit lands.
+        const reread = refused.catch(() => one.documents.open(target));
+        expect(await reread).toBeDefined();
+        expect((await accepted).type).toBe('committed');
+      }),
+    );
+    for (const target of targets) expect(computeStock(await one.documents.open(target)).value).toBe(5);
   });
 });
