@@ -103,57 +103,7 @@ describe.skipIf(skipPgTests())('a hub on PostgreSQL (--database)', () => {
     expect(stores.filter((s) => STORES.includes(s.storeId)).every((s) => s.rejectedUpdates === 0)).toBe(true);
   }, 120_000);
 
-  it('halts when the database crashes mid-burst, and after both restart holds every sale the store made', async () => {
-    const id = STORES[0] ?? 'east';
-    const sku = `DBCRASH-${id}`;
-    expect((await post(cluster.store(id), '/v1/receipts', { sku, quantity: STOCK }, 'dbcrash-in')).status).toBe(201);
-    await eventually(() => get(cluster.hub?.url ?? '', `/v1/skus/${sku}`).then((r) => r.body), { available: STOCK });
-    const burst = startBurst([{ id, url: cluster.store(id), sku }], 'dbcrash');
-    await vi.waitFor(() => expect(burst.total()).toBeGreaterThan(100), { timeout: 60_000, interval: 10 });
-    // PostgreSQL dies with commits in flight: some answered, some cut before or
-    // during COMMIT. The store keeps selling from its own rights meanwhile.
-    await server.kill9();
-    // The hub's next write fails and it stops serving from memory that may be ahead of the database.
-    await vi.waitFor(async () => expect((await get(cluster.hub?.url ?? '', '/readyz')).status).toBe(503), {
-      timeout: 20_000,
-      interval: 50,
-    });
-    await burst.stop();
-    await server.start();
-    await cluster.killHub();
-    await cluster.startHub();
-    // What the hub acknowledged is in the database; what it did not, the store still has dirty and sends again.
-    // The store reconnects after its backoff (up to 10 s after the failures of the halt), then sends what it holds.
-    await eventually(
-      () => get(cluster.hub?.url ?? '', `/v1/skus/${sku}`).then((r) => r.body),
-      { available: STOCK - burst.total() },
-      60_000,
-    );
-    await eventually(() => get(cluster.store(id), '/v1/status').then((r) => r.body), {
-      hub: { connected: true, caughtUp: true },
-      pendingSync: 0,
-    });
-  }, 120_000);
-
-  it('says which node holds each shard, and counts its leases in the metrics', async () => {
-    const hub = cluster.hub?.url ?? '';
-    const view = (await get(hub, '/v1/cluster')).body as {
-      mode: string;
-      node: string;
-      stores: number;
-      shardCount: number;
-      nodes: { node: string; alive: boolean }[];
-      shards: { node: string | null; epoch: number }[];
-    };
-    expect(view.mode).toBe('postgresql');
-    expect(view.stores).toBe(STORES.length);
-    expect(view.nodes.filter((node) => node.alive).map((node) => node.node)).toEqual([view.node]);
-    expect(view.shards).toHaveLength(view.shardCount);
-    expect(view.shards.every((shard) => shard.node === view.node && shard.epoch > 0)).toBe(true);
-    const metrics = await fetch(`${hub}/metrics`).then((res) => res.text());
-    expect(metrics).toMatch(new RegExp(`^shelfsync_shard_leases_owned(\\{[^}]*\\})? ${view.shardCount}$`, 'm'));
-  }, 30_000);
-
+  // Before the database restart below: the hub's lock does not outlive its lock connection (docs/operations.md).
   it('refuses to start a second hub on the same database, and the first keeps serving', async () => {
     const second = await runAnotherHub(server.url);
     expect(second.code).not.toBe(0);
@@ -162,6 +112,71 @@ describe.skipIf(skipPgTests())('a hub on PostgreSQL (--database)', () => {
     expect(second.stderr).not.toContain('postgres://');
     expect((await get(cluster.hub?.url ?? '', '/readyz')).status).toBe(200);
   }, 60_000);
+
+  it('stops acknowledging while the database is down, says so, and goes on when it is back, with every sale the store made', async () => {
+    const id = STORES[0] ?? 'east';
+    const sku = `DBCRASH-${id}`;
+    const hub = cluster.hub?.url ?? '';
+    expect((await post(cluster.store(id), '/v1/receipts', { sku, quantity: STOCK }, 'dbcrash-in')).status).toBe(201);
+    await eventually(() => get(hub, `/v1/skus/${sku}`).then((r) => r.body), { available: STOCK });
+    const burst = startBurst([{ id, url: cluster.store(id), sku }], 'dbcrash');
+    await vi.waitFor(() => expect(burst.total()).toBeGreaterThan(100), { timeout: 60_000, interval: 10 });
+    // PostgreSQL dies with commits in flight: some answered, some cut before or
+    // during COMMIT. The store keeps selling from its own rights meanwhile.
+    await server.kill9();
+    // The hub takes no more writes and says so: its leases lapse on its own clock.
+    await vi.waitFor(async () => expect((await get(hub, '/readyz')).status).toBe(503), {
+      timeout: 20_000,
+      interval: 50,
+    });
+    await burst.stop();
+    // Back, without restarting the hub: it reads again what the database holds, and the
+    // store sends what it still has unacknowledged.
+    await server.start();
+    await vi.waitFor(async () => expect((await get(hub, '/readyz')).status).toBe(200), {
+      timeout: 30_000,
+      interval: 100,
+    });
+    // The store reconnects after its backoff (up to 10 s after the failures of the outage), then sends what it holds.
+    await eventually(
+      () => get(hub, `/v1/skus/${sku}`).then((r) => r.body),
+      { available: STOCK - burst.total() },
+      60_000,
+    );
+    await eventually(() => get(cluster.store(id), '/v1/status').then((r) => r.body), {
+      hub: { connected: true, caughtUp: true },
+      pendingSync: 0,
+    });
+  }, 150_000);
+
+  it('says which node holds each shard, and counts its leases in the metrics', async () => {
+    const hub = cluster.hub?.url ?? '';
+    type View = {
+      mode: string;
+      node: string;
+      stores: number;
+      shardCount: number;
+      nodes: { node: string; alive: boolean }[];
+      shards: { node: string | null; epoch: number }[];
+    };
+    // A hub started after one was killed takes the shards once the dead node's leases run out.
+    let view: View | undefined;
+    await vi.waitFor(
+      async () => {
+        const seen = (await get(hub, '/v1/cluster')).body as View;
+        expect(seen.nodes.filter((node) => node.alive).map((node) => node.node)).toEqual([seen.node]);
+        expect(seen.shards.every((shard) => shard.node === seen.node && shard.epoch > 0)).toBe(true);
+        expect(seen.stores).toBe(STORES.length);
+        view = seen;
+      },
+      { timeout: 20_000, interval: 100 },
+    );
+    if (view === undefined) throw new Error('no cluster view');
+    expect(view.mode).toBe('postgresql');
+    expect(view.shards).toHaveLength(view.shardCount);
+    const metrics = await fetch(`${hub}/metrics`).then((res) => res.text());
+    expect(metrics).toMatch(new RegExp(`^shelfsync_shard_leases_owned(\\{[^}]*\\})? ${view.shardCount}$`, 'm'));
+  }, 30_000);
 
   it('refuses a --database that is no PostgreSQL URL before opening anything', async () => {
     const run = await runAnotherHub('mysql://127.0.0.1/db');

@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import { problem, type Metrics, type RequestState } from '@shelfsync/edge';
 import { NotShardOwner } from '@shelfsync/hub-pg';
 import { ErrorCode, type ClusterSchema } from '@shelfsync/protocol';
+import { StorageWriteError } from '@shelfsync/storage';
 import { CommitConflict, type HubSync } from '@shelfsync/sync';
 import type { Middleware } from 'koa';
 import { hostname } from 'node:os';
@@ -10,17 +11,20 @@ import type { HubClusterNode } from './hub-records.js';
 
 /**
  * A hub write this node could not make now (another node's change came first,
- * or the SKU's shard lease is elsewhere or moving) leaves as 503
- * WRITE_CONFLICT: nothing was recorded, and a retry succeeds once the node has
- * read the SKU again or the lease has settled.
+ * the SKU's shard lease is elsewhere or moving, or on PostgreSQL the database
+ * did not take the commit) leaves as 503 WRITE_CONFLICT: a retry with the same
+ * Idempotency-Key succeeds once the node has read the SKU again, the lease has
+ * settled or the database is back.
  */
-export function clusterProblems(): Middleware<RequestState> {
+export function clusterProblems(cluster: HubClusterNode | null): Middleware<RequestState> {
   return async (_ctx, next) => {
     try {
       await next();
     } catch (error) {
-      if (error instanceof NotShardOwner || error instanceof CommitConflict) {
-        throw problem(ErrorCode.WriteConflict, `${error.message}; nothing was recorded, try again`);
+      // On PostgreSQL a failed commit fails that write only: the node reads the SKU again and goes on.
+      const unstored = cluster !== null && error instanceof StorageWriteError;
+      if (error instanceof NotShardOwner || error instanceof CommitConflict || unstored) {
+        throw problem(ErrorCode.WriteConflict, `${error.message}; try again`);
       }
       throw error;
     }

@@ -215,7 +215,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
         }
         await next();
       },
-      clusterProblems(),
+      clusterProblems(records.cluster),
       rateLimit({
         perSecond: config.rateLimit,
         burst: config.rateLimitBurst,

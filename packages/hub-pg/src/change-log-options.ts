@@ -21,6 +21,13 @@ export interface PgChangeLogOptions {
   readonly maxConnections?: number;
   /** Told about failures the log recovers from itself: a dropped connection, a failed read or notification. */
   readonly onError?: (error: Error) => void;
+  /**
+   * A failed commit (the database went away, or did not answer a COMMIT) fails
+   * that commit only, instead of the whole log: for a caller that drops what it
+   * applied and reads it again from the database, where what is stored, and
+   * only that, is the truth. A writer fenced out still fails the log. Default false.
+   */
+  readonly recoverable?: boolean;
   /** The time a change records; default Date.now. */
   readonly now?: () => number;
   /** This instance's name in the rows it commits (`ChangeRow.node`); default a random UUID. */

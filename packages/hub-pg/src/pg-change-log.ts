@@ -39,6 +39,7 @@ import { SkuSchema, type Sku } from '@shelfsync/protocol';
 import { StorageWriteError, type StorageWrite } from '@shelfsync/storage';
 import {
   applyWrites,
+  FencedOut,
   HeldPool,
   assertIdentifier,
   assertNamespace,
@@ -180,7 +181,9 @@ export class PgChangeLog implements HubChangeLog {
         error instanceof TransactionError
           ? new StorageWriteError(error.message, error.committed, { cause: error })
           : new StorageWriteError(`commit refused: ${asError(error).message}`, 'no', { cause: error });
-      this.fail(failure);
+      // A recoverable log's caller reads its documents again from the database; a fenced-out writer stops for good.
+      const fencedOut = error instanceof TransactionError && error.cause instanceof FencedOut;
+      if (this.options.recoverable !== true || fencedOut) this.fail(failure);
       throw failure;
     }
     this.feed.notify(seq);

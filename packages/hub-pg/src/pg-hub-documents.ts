@@ -48,7 +48,11 @@ import { PgChangeLog } from './pg-change-log.js';
  *
  * A refused commit rejects with CommitConflict: nothing is stored, its
  * reservations are given back, and the document leaves memory (it holds the
- * refused change); the next use reads it again. Commits of one SKU on one node
+ * refused change); the next use reads it again. A commit the database did not
+ * take, or did not answer, is handled the same way (rejecting with the
+ * StorageWriteError): the node does not halt, since what the database holds is
+ * the truth it reads again; it stops acknowledging while its database is away,
+ * and goes on when it is back. Commits of one SKU on one node
  * are made one after another, in the order they were applied, since each
  * starts where the last one ended.
  */
@@ -62,7 +66,7 @@ export class PgHubDocuments implements HubDocumentStore {
   /** Other nodes' changes, handed to the listeners in log order (a document may have to be read first). */
   private foreign: Promise<void> = Promise.resolve();
   private closed = false;
-  private readonly counts = { conflicts: 0, leaseRefusals: 0 };
+  private readonly counts = { conflicts: 0, leaseRefusals: 0, failures: 0 };
   /** Snapshots being written, by SKU (one at a time each). */
   private readonly compacting = new Map<Sku, Promise<void>>();
   readonly writerClients: HubWriterClients;
@@ -83,14 +87,17 @@ export class PgHubDocuments implements HubDocumentStore {
     );
     log.onChange((row, own) => {
       // Own changes too: a commit may have been applied to a copy a conflict dropped since.
-      if (own) this.docs.heard(row, true);
-      else this.heard(row);
+      if (own) {
+        // A commit whose COMMIT went unanswered gave its reservations back; landed, they are learned here.
+        for (const claim of row.claims) this.registry.learn(claim);
+        this.docs.heard(row, true);
+      } else this.heard(row);
     });
   }
 
   static async open(database: pg.Pool | string, options: PgHubDocumentsOptions): Promise<PgHubDocuments> {
     const logName = options.log ?? 'hub';
-    const log = await PgChangeLog.open(database, options);
+    const log = await PgChangeLog.open(database, { ...options, recoverable: true });
     try {
       const identity = await ensureIdentity(log.database, logName, randomClientId);
       // Read after the log opened: a reservation committed since is in the table, or in a change still to come.
@@ -166,9 +173,11 @@ export class PgHubDocuments implements HubDocumentStore {
         if (error instanceof CommitConflict) {
           if (fenced !== undefined && error instanceof LeaseLost) this.counts.leaseRefusals++;
           else this.counts.conflicts++;
-          this.registry.abandon(extra);
-          this.docs.drop(sku);
-        }
+        } else this.counts.failures++;
+        // Refused, or not stored (or unknown): the copy holds what the database may not. What the
+        // database holds is read again, the refused change not in it, an unanswered COMMIT as it landed.
+        this.registry.abandon(extra);
+        this.docs.drop(sku);
         throw error;
       },
     );
@@ -198,9 +207,10 @@ export class PgHubDocuments implements HubDocumentStore {
   /**
    * Commits the database refused: `conflicts` (another node's change came
    * first: a writer chain or a client id) and `leaseRefusals` (a hub write
-   * whose shard lease had moved).
+   * whose shard lease had moved), and `failures` (the database did not take
+   * the commit, or did not answer it).
    */
-  stats(): { conflicts: number; leaseRefusals: number } {
+  stats(): { conflicts: number; leaseRefusals: number; failures: number } {
     return { ...this.counts };
   }
 
@@ -239,8 +249,9 @@ export class PgHubDocuments implements HubDocumentStore {
     return false;
   }
 
+  /** In the SKU's hub write order, on any node: a read needs no lease. */
   readDurable<T>(sku: Sku, read: () => T): Promise<T> {
-    return this.hubWrite(sku, () => {
+    return this.oneAtATimePerSku.run(sku, () => {
       const failed = this.log.failed;
       if (failed !== null) throw failed;
       return read();

@@ -76,8 +76,8 @@ export function storeShareOf(
 /**
  * The frames answering a store's step 1 of `sku` (its `stateVector`): the step 2
  * of what it lacks of what it holds (`storeShareOf`), then the hub's own step 1.
- * `malformed` for a state vector that does not decode; null once the hub's
- * storage has failed (the hub halts, and every session with it).
+ * `malformed` for a state vector that does not decode. Rejects when the read
+ * fails (storage failed, or a cluster node's database is away).
  */
 export async function step1Answer(
   documents: Pick<HubDocuments, 'open' | 'readDurable' | 'writerClients'>,
@@ -85,16 +85,13 @@ export async function step1Answer(
   protocol: number,
   sku: Sku,
   stateVector: Uint8Array,
-): Promise<Uint8Array[] | 'malformed' | null> {
+): Promise<Uint8Array[] | 'malformed'> {
   const doc = await documents.open(sku);
-  let diff: Uint8Array | null;
-  try {
-    diff = await step2For(documents, sku, doc, stateVector, () =>
-      storeShareOf(documents.writerClients, storeId, doc, protocol),
-    );
-  } catch {
-    return null;
-  }
+  // A read that fails (storage failed, or a cluster node's database is away) rejects: the
+  // session closes and the store asks again on its next connection, never left unanswered.
+  const diff = await step2For(documents, sku, doc, stateVector, () =>
+    storeShareOf(documents.writerClients, storeId, doc, protocol),
+  );
   if (diff === null) return 'malformed';
   return [
     encodeDocFrame(sku, 0, SyncMessageType.Step2, diff),
@@ -109,7 +106,7 @@ export async function step1Answer(
  * `meta` it would read the document as version 1 and miss its grants, and
  * nothing later would show it a gap: a first grant starts a new entry. Encoded
  * while none of the hub's own writes of the SKU is in flight (`readDurable`);
- * null when there is nothing to send, or once the hub's storage has failed.
+ * null when there is nothing to send; rejects when the read fails.
  */
 export async function restOfShare(
   documents: Pick<HubDocuments, 'open' | 'readDurable' | 'writerClients'>,
@@ -123,12 +120,8 @@ export async function restOfShare(
     for (const client of share) if (clients.owner(client) === `store:${storeId}`) share.delete(client);
     return share;
   };
-  let update: Uint8Array | null;
-  try {
-    update = await step2For(documents, sku, doc, EMPTY_STATE_VECTOR, rest);
-  } catch {
-    return null;
-  }
+  // A failed read rejects (the session closes, the change stays dirty at the store): never an answer without it.
+  const update = await step2For(documents, sku, doc, EMPTY_STATE_VECTOR, rest);
   if (update === null || update.byteLength <= EMPTY_UPDATE_BYTES) return null;
   return encodeDocFrame(sku, 0, SyncMessageType.Update, update);
 }

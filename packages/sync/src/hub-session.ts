@@ -320,7 +320,7 @@ export class HubSession {
     const answer = await step1Answer(this.documents, this.storeId, this.protocol, sku, frame.payload);
     if (answer === 'malformed')
       this.reject(frame, ErrorCode.ValidationFailed, 'step 1 carries a malformed state vector');
-    // Closed meanwhile, or the storage failed (the hub halts, and this session with it)?
+    // Closed meanwhile? (A failed read rejected: the session closes, and the store asks again.)
     if (!Array.isArray(answer) || !this.isLive) return;
     for (const reply of answer) this.sendFrame(reply);
     this.ack(frame.ref);
