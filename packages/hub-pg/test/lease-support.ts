@@ -1,8 +1,7 @@
-import { startPostgresServer, type PostgresServer } from '@shelfsync/storage-pg/testing';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll } from 'vitest';
 import { ShardLeases, type ShardLeasesOptions } from '../src/index.js';
+import { serverPerFile } from './support.js';
 
 /** Short leases keep the tests fast; every bound below is stated in these terms. */
 export const FAST = { leaseMs: 1_000, renewEveryMs: 200 } as const;
@@ -13,28 +12,16 @@ export const FAST = { leaseMs: 1_000, renewEveryMs: 200 } as const;
  * after it. Call inside the file's describe.
  */
 export function leasesFixture(prefix: string) {
-  let running: PostgresServer | undefined;
-  let databases = 0;
   const opened: ShardLeases[] = [];
   const children: ChildProcessWithoutNullStreams[] = [];
-  beforeAll(async () => {
-    running = await startPostgresServer();
-  });
-  afterEach(async () => {
+  const { server, fresh } = serverPerFile(prefix, async () => {
     for (const child of children.splice(0))
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     for (const leases of opened.splice(0)) await leases.close();
   });
-  afterAll(async () => {
-    await running?.stop();
-  });
-  const server = (): PostgresServer => {
-    if (running === undefined) throw new Error('the PostgreSQL server has not started');
-    return running;
-  };
   return {
     server,
-    fresh: (): Promise<string> => server().createDatabase(`${prefix}_${++databases}`),
+    fresh,
     open: async (url: string, options: ShardLeasesOptions): Promise<ShardLeases> => {
       const leases = await ShardLeases.open(url, { ...FAST, shards: 16, onError: () => undefined, ...options });
       opened.push(leases);

@@ -1,9 +1,7 @@
 import { OWNER_REQUESTS_TABLE } from '@shelfsync/storage-pg';
-import { startPostgresServer, type PostgresServer } from '@shelfsync/storage-pg/testing';
 import type pg from 'pg';
-import { afterAll, afterEach, beforeAll } from 'vitest';
 import { OwnerRequests, type OwnerRequest, type OwnerRequestsOptions } from '../src/index.js';
-import { poolOn } from './support.js';
+import { poolOn, serverPerFile } from './support.js';
 
 /** One node of a test cluster: its OwnerRequests, the shards it owns and the errors it reported. */
 export interface TestNode {
@@ -17,27 +15,15 @@ export interface TestNode {
  * database per test, and every node and pool a test opened closed after it.
  */
 export function ownerRequestsFixture(prefix: string) {
-  let running: PostgresServer | undefined;
-  let databases = 0;
   const nodes: OwnerRequests[] = [];
   const pools: pg.Pool[] = [];
-  beforeAll(async () => {
-    running = await startPostgresServer();
-  });
-  afterEach(async () => {
+  const { server, fresh } = serverPerFile(prefix, async () => {
     for (const node of nodes.splice(0)) await node.close();
     for (const pool of pools.splice(0)) await pool.end();
   });
-  afterAll(async () => {
-    await running?.stop();
-  });
-  const server = (): PostgresServer => {
-    if (running === undefined) throw new Error('the PostgreSQL server has not started');
-    return running;
-  };
   return {
     server,
-    fresh: (): Promise<string> => server().createDatabase(`${prefix}_${++databases}`),
+    fresh,
     /** Opens node `name` (also its connections' application_name) owning `shards`. */
     node: async (
       url: string,

@@ -6,22 +6,18 @@ import { afterAll, afterEach, beforeAll } from 'vitest';
 import { PgChangeLog, type PgChangeLogOptions } from '../src/index.js';
 
 /**
- * A test file's PostgreSQL: one server for the file, a fresh database per test
- * (numbers and epochs start from nothing), and every log and pool a test opened
- * closed after it. Call inside the file's describe.
+ * A test file's PostgreSQL: one server for the file, started before its first
+ * test and stopped after its last, a fresh database per test (numbers and epochs
+ * start from nothing), and `cleanUp` run after each test. Call inside the file's
+ * describe.
  */
-export function changeLogFixture(prefix: string) {
+export function serverPerFile(prefix: string, cleanUp: () => Promise<void>) {
   let running: PostgresServer | undefined;
   let databases = 0;
-  const opened: PgChangeLog[] = [];
-  const pools: pg.Pool[] = [];
   beforeAll(async () => {
     running = await startPostgresServer();
   });
-  afterEach(async () => {
-    for (const log of opened.splice(0)) await log.close();
-    for (const created of pools.splice(0)) await created.end();
-  });
+  afterEach(cleanUp);
   afterAll(async () => {
     await running?.stop();
   });
@@ -29,9 +25,20 @@ export function changeLogFixture(prefix: string) {
     if (running === undefined) throw new Error('the PostgreSQL server has not started');
     return running;
   };
+  return { server, fresh: (): Promise<string> => server().createDatabase(`${prefix}_${++databases}`) };
+}
+
+/** `serverPerFile`, with every change log and pool a test opened closed after it. */
+export function changeLogFixture(prefix: string) {
+  const opened: PgChangeLog[] = [];
+  const pools: pg.Pool[] = [];
+  const { server, fresh } = serverPerFile(prefix, async () => {
+    for (const log of opened.splice(0)) await log.close();
+    for (const created of pools.splice(0)) await created.end();
+  });
   return {
     server,
-    fresh: (): Promise<string> => server().createDatabase(`${prefix}_${++databases}`),
+    fresh,
     open: async (database: pg.Pool | string, options: Partial<PgChangeLogOptions> = {}): Promise<PgChangeLog> => {
       const log = await PgChangeLog.open(database, { namespace: 'hub', ...options });
       opened.push(log);
