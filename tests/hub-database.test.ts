@@ -13,8 +13,12 @@ import { Cluster, eventually, get, post } from './support/cluster.js';
 const STORES = ['east', 'west'];
 const STOCK = 10_000;
 
-/** Runs `shelfsync hub` with `args` until it exits; resolves with its exit code and what it wrote to stderr. */
-function runHubUntilExit(args: readonly string[]): Promise<{ code: number | null; stderr: string }> {
+/**
+ * Runs `shelfsync hub` with `args` until it exits; resolves with its exit code
+ * and what it wrote to stderr. A hub still running after `withinMs` was not
+ * refused: it is killed (never left behind) and the call rejects.
+ */
+function runHubUntilExit(args: readonly string[], withinMs = 40_000): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'hub', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, SHELFSYNC_LOG_LEVEL: 'warn' },
@@ -22,7 +26,16 @@ function runHubUntilExit(args: readonly string[]): Promise<{ code: number | null
   let stderr = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => (stderr += chunk));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the hub did not exit within ${withinMs} ms: it started instead of being refused\n${stderr}`));
+    }, withinMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
 }
 
 describe.skipIf(skipPgTests())('a hub on PostgreSQL (--database)', () => {

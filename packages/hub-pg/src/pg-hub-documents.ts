@@ -163,7 +163,7 @@ export class PgHubDocuments implements HubDocumentStore {
     return run.then(
       (change) => {
         settled();
-        for (const claim of claims) this.registry.learn(claim);
+        // Its reservations were learned as its change was announced, before this.
         const counted = this.docs.committed(sku);
         if (counted >= this.compactEvery) this.compact(sku, counted);
         return change;
