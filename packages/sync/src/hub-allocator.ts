@@ -135,8 +135,6 @@ export class HubAllocator {
     const { pairs, next } = this.demand.round(this.sweepFrom, limit);
     this.sweepFrom = next;
     for (const [sku, storeId] of pairs) {
-      // Another hub node owns the SKU's writes now: its allocator rebalances it.
-      if (this.documents.ownsSku?.(sku) === false) continue;
       const moved = await this.rebalance(storeId, sku);
       const rates = this.demand.rates(sku, storeId);
       // A pair still owing a deficit stays followed: online rights that come back settle it.
@@ -237,6 +235,8 @@ export class HubAllocator {
 
   /** Grants or asks for a release as the policy says; true when something moved or was asked. */
   private async rebalance(storeId: StoreId, sku: Sku): Promise<boolean> {
+    // Another hub node writes the SKU: this one asks only what a store connected here may do itself.
+    if (this.documents.ownsSku?.(sku) === false) return this.askRelease(storeId, sku);
     // A deficit is settled first: the quota is judged on what the store holds after it.
     const settled = await this.settleDeficit(storeId, sku);
     // Most accepted updates leave the store inside its band: decide that on the
@@ -267,8 +267,24 @@ export class HubAllocator {
       this.onEvent({ type: 'grant', storeId, sku, quantity: granted, reason: 'rebalance' });
       return true;
     }
-    if (release === null) return false;
-    const target: number = release;
+    return release !== null && (await this.sendRelease(storeId, sku, release));
+  }
+
+  /**
+   * On a cluster node that does not write the SKU: the escrow wants more of a
+   * connected store's shelf, so the store is asked to release it (its own write,
+   * which this node validates and commits). Grants, settlements and waits for
+   * orders are the owner's: it hears the store's update from the change log.
+   */
+  private async askRelease(storeId: StoreId, sku: Sku): Promise<boolean> {
+    const shelf = shelfOf(await this.documents.open(sku), storeId);
+    const decision = allocate(shelf, this.demand.rates(sku, storeId), this.config, sku);
+    if (decision.type !== 'release') return false;
+    return this.sendRelease(storeId, sku, shelf.posRights - decision.quantity);
+  }
+
+  /** Asks the store to bring its till's rights down to `target`, unless the same was asked lately. */
+  private async sendRelease(storeId: StoreId, sku: Sku, target: number): Promise<boolean> {
     const demand = this.demand.get(sku, storeId);
     const now = this.now();
     const asked = demand?.releaseAsked;

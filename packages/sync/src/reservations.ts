@@ -1,14 +1,9 @@
-import { computeStock, reservableRights, rightsOf, type Operation } from '@shelfsync/core';
+import { computeStock, rightsOf, type Operation } from '@shelfsync/core';
 import {
-  AccountIdSchema,
   ErrorCode,
-  ReservationIdSchema,
-  ReservationSchema,
-  SkuSchema,
   StoreIdSchema,
   fail,
   ok,
-  onlineAccount,
   parseAccountId,
   type AccountId,
   type Reservation,
@@ -17,35 +12,16 @@ import {
   type Sku,
 } from '@shelfsync/protocol';
 import { RecordStore, type StorageAdapter, type StorageWrite } from '@shelfsync/storage';
-import { z } from 'zod';
+import { HeldReservations } from './held-reservations.js';
 import type { HubAllocator } from './hub-allocator.js';
 import type { HubWriter } from './hub-engine.js';
-
-/** A reservation as stored: times in milliseconds since the epoch. */
-interface StoredReservation {
-  readonly id: string;
-  readonly sku: Sku;
-  readonly location: string;
-  readonly account: AccountId;
-  readonly quantity: number;
-  readonly state: Reservation['state'];
-  readonly createdAt: number;
-  readonly expiresAt: number;
-  readonly closedAt: number | null;
-}
-
-const Millis = z.int().min(0);
-const StoredSchema = z.strictObject({
-  id: ReservationIdSchema,
-  sku: SkuSchema,
-  location: z.string(),
-  account: AccountIdSchema,
-  quantity: z.int().min(1),
-  state: ReservationSchema.shape.state,
-  createdAt: Millis,
-  expiresAt: Millis,
-  closedAt: Millis.nullable(),
-});
+import {
+  StoredSchema,
+  pickAccount,
+  reservationKey as key,
+  view,
+  type StoredReservation,
+} from './reservation-records.js';
 
 export interface ReservationsOptions {
   /** How long an unconfirmed reservation holds its units. */
@@ -62,12 +38,17 @@ export interface ReservationsOptions {
    * Off, neither: rights stay where they are.
    */
   readonly escrow?: boolean;
+  /**
+   * In a cluster: whether this node writes the SKU now (holds its shard's
+   * lease). Held reservations of other SKUs are left to their owner; `adopt`
+   * and `disown` follow the leases. Absent: this hub writes every SKU.
+   */
+  readonly owns?: (sku: Sku) => boolean;
 }
 
 /** What the reservations ask of the escrow allocator: releases for orders, rebalancing after them, reads. */
 export type ReservationEscrow = Pick<HubAllocator, 'releaseForOrder' | 'ordered' | 'settleDeficit' | 'document'>;
 
-const key = (id: string): string[] => ['reservation', id];
 const EXPIRY_RETRY_MS = 1_000;
 
 /**
@@ -78,21 +59,23 @@ const EXPIRY_RETRY_MS = 1_000;
  * in one atomic batch with the reservation's record, serialized per SKU with
  * every other hub write, so reservations are linearizable per SKU:
  * of many requests for the last unit, exactly one wins. Expiry timers are
- * rebuilt from the records on start, so they survive a restart.
+ * rebuilt from the records on start, so they survive a restart; in a cluster
+ * (`owns`), the node that gains a SKU adopts its held reservations, so they
+ * survive a failover too.
  */
 export class Reservations {
   private readonly records: RecordStore;
-  /** Held reservations, authoritative while the hub runs; closing one removes it here first. */
-  private readonly held = new Map<string, StoredReservation>();
-  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Held reservations, authoritative while this node writes their SKUs; closing one takes it here first. */
+  private readonly held: HeldReservations;
 
   private constructor(
-    adapter: StorageAdapter,
+    private readonly adapter: StorageAdapter,
     private readonly writer: HubWriter,
     private readonly escrow: ReservationEscrow,
     private readonly options: ReservationsOptions,
   ) {
     this.records = new RecordStore(adapter);
+    this.held = new HeldReservations((reservation) => this.expire(reservation), options.now);
   }
 
   /** Reservations stored in `adapter`, written through `writer` (the hub's engine), with `escrow` the allocator. */
@@ -103,15 +86,30 @@ export class Reservations {
     options: ReservationsOptions,
   ): Promise<Reservations> {
     const reservations = new Reservations(adapter, writer, escrow, options);
-    const decoder = new TextDecoder();
-    for (const chunk of await adapter.loadRange(['reservation'])) {
-      const parsed = StoredSchema.safeParse(JSON.parse(decoder.decode(chunk.data)));
-      if (parsed.success && parsed.data.state === 'held') {
-        reservations.held.set(parsed.data.id, parsed.data);
-        reservations.schedule(parsed.data);
-      }
-    }
+    await reservations.adopt();
     return reservations;
+  }
+
+  /**
+   * Holds the stored held reservations of the SKUs this node writes and does
+   * not hold yet, with their expiry timers; resolves with how many. A cluster
+   * node calls it after gaining shard leases.
+   */
+  adopt(): Promise<number> {
+    return this.held.adopt(
+      () => this.loadStored(),
+      (reservation) => this.owned(reservation.sku),
+    );
+  }
+
+  /** Drops the held reservations of SKUs this node no longer writes (a lease lost); returns how many. */
+  disown(): number {
+    return this.held.disown((reservation) => this.owned(reservation.sku));
+  }
+
+  /** Held reservations this node holds now. */
+  get heldCount(): number {
+    return this.held.size;
   }
 
   /**
@@ -183,8 +181,8 @@ export class Reservations {
     if (result === null || !result.ok || made === undefined) {
       return result !== null && !result.ok ? result : fail(ErrorCode.Internal, 'the reservation was not written');
     }
-    this.held.set(made.id, made);
-    this.schedule(made);
+    // A lease lost meanwhile leaves it to the SKU's new owner, who adopts it from its record.
+    if (this.owned(made.sku)) this.held.add(made);
     return ok(await this.withRisk(made));
   }
 
@@ -222,12 +220,40 @@ export class Reservations {
 
   /** Stops the expiry timers (hub shutdown); held reservations stay stored and are rescheduled on start. */
   stop(): void {
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
+    this.held.stop();
+  }
+
+  private owned(sku: Sku): boolean {
+    return this.options.owns?.(sku) ?? true;
+  }
+
+  private async loadStored(): Promise<StoredReservation[]> {
+    const decoder = new TextDecoder();
+    const found: StoredReservation[] = [];
+    for (const chunk of await this.adapter.loadRange(['reservation'])) {
+      let json: unknown;
+      try {
+        json = JSON.parse(decoder.decode(chunk.data));
+      } catch {
+        continue;
+      }
+      const parsed = StoredSchema.safeParse(json);
+      if (parsed.success) found.push(parsed.data);
+    }
+    return found;
+  }
+
+  private expire(reservation: StoredReservation): void {
+    this.close(reservation.id, 'expired').catch((error: unknown) => {
+      this.options.onError?.(error, `expiring reservation ${reservation.id} (retried in ${EXPIRY_RETRY_MS} ms)`);
+      // Still held: try again, or the units would stay out of sale until a restart.
+      this.held.retryLater(reservation, EXPIRY_RETRY_MS);
+    });
   }
 
   private async close(id: string, to: 'confirmed' | 'cancelled' | 'expired'): Promise<Result<Reservation>> {
-    const found = this.held.get(id);
+    // A close still committing, or a node that just gained the SKU adopting its reservations, settles first.
+    const found = this.held.get(id) ?? (await this.held.settledFor(id).then(() => this.held.get(id)));
     if (found === undefined) {
       const stored = await this.get(id);
       if (stored === undefined) return fail(ErrorCode.NotFound, `no reservation ${id}`);
@@ -235,31 +261,36 @@ export class Reservations {
       return fail(ErrorCode.ReservationClosed, `reservation ${id} is ${stored.state}`, { state: stored.state });
     }
     const closedAt = this.options.now();
-    const outcome: { closed?: StoredReservation } = {};
-    const result = await this.writer.writeAsHub(
-      found.sku,
-      'release',
-      (): Operation | null => {
-        // Decided in the SKU's write order: a concurrent close of the same reservation finds it gone.
-        const current = this.held.get(id);
-        if (current === undefined) return null;
-        this.held.delete(id);
-        outcome.closed = { ...current, state: to, closedAt };
-        return {
-          type: to === 'confirmed' ? 'settleReservation' : 'cancelReservation',
-          account: current.account,
-          quantity: current.quantity,
-        };
-      },
-      () => (outcome.closed === undefined ? [] : [this.records.putWrite(key(id), outcome.closed)]),
-    );
+    const outcome: { taken?: StoredReservation; closed?: StoredReservation } = {};
+    let result: Awaited<ReturnType<HubWriter['writeAsHub']>>;
+    try {
+      result = await this.writer.writeAsHub(
+        found.sku,
+        'release',
+        (): Operation | null => {
+          // Decided in the SKU's write order: a concurrent close of the same reservation finds it gone.
+          const current = this.held.take(id);
+          if (current === undefined) return null;
+          outcome.taken = current;
+          outcome.closed = { ...current, state: to, closedAt };
+          return {
+            type: to === 'confirmed' ? 'settleReservation' : 'cancelReservation',
+            account: current.account,
+            quantity: current.quantity,
+          };
+        },
+        () => (outcome.closed === undefined ? [] : [this.records.putWrite(key(id), outcome.closed)]),
+      );
+    } catch (error) {
+      // Not stored (a lease moved, the database refused): held again while this node writes the SKU.
+      if (outcome.taken !== undefined) this.held.restore(outcome.taken, this.owned(found.sku));
+      throw error;
+    }
     const closed = outcome.closed;
     // Closed meanwhile by another request: answer from its record.
     if (closed === undefined) return this.close(id, to);
+    this.held.closed(id);
     if (result === null || !result.ok) return fail(ErrorCode.Internal, `closing reservation ${id} failed`);
-    const timer = this.timers.get(id);
-    if (timer !== undefined) clearTimeout(timer);
-    this.timers.delete(id);
     const done = view(closed);
     if (to === 'expired') this.options.onExpired?.(done);
     // Units back online settle what a manager override at that store still owes, at once.
@@ -299,73 +330,4 @@ export class Reservations {
     }
     return { ...answer, atRisk: newer < atRisk };
   }
-
-  private schedule(reservation: StoredReservation): void {
-    const delay = Math.max(0, reservation.expiresAt - this.options.now());
-    // Timers beyond ~24.8 days overflow; re-arm in steps.
-    const timer = setTimeout(
-      () => {
-        this.timers.delete(reservation.id);
-        if (reservation.expiresAt > this.options.now()) {
-          this.schedule(reservation);
-          return;
-        }
-        this.close(reservation.id, 'expired').catch((error: unknown) => {
-          this.options.onError?.(error, `expiring reservation ${reservation.id} (retried in ${EXPIRY_RETRY_MS} ms)`);
-          // Still held: try again, or the units would stay out of sale until a restart.
-          if (this.held.has(reservation.id))
-            this.schedule({ ...reservation, expiresAt: this.options.now() + EXPIRY_RETRY_MS });
-        });
-      },
-      Math.min(delay, 2 ** 31 - 1),
-    );
-    timer.unref?.();
-    this.timers.set(reservation.id, timer);
-  }
-}
-
-/** The online account a reservation draws from. */
-function pickAccount(
-  doc: Parameters<typeof computeStock>[0],
-  request: ReservationRequest,
-): { account: AccountId | null; available: number; detail: string } {
-  if (request.storeId !== undefined) {
-    const account = onlineAccount(request.storeId);
-    const available = reservableRights(doc, account);
-    return available >= request.quantity
-      ? { account, available, detail: '' }
-      : {
-          account: null,
-          available,
-          detail: `${request.storeId} has ${available} of ${request.sku} available online, ${request.quantity} requested`,
-        };
-  }
-  let best: { account: AccountId; rights: number } | null = null;
-  for (const totals of Object.values(computeStock(doc).accounts)) {
-    if (parseAccountId(totals.account)?.kind !== 'online') continue;
-    const rights = reservableRights(doc, totals.account);
-    if (best === null || rights > best.rights) best = { account: totals.account, rights };
-  }
-  const available = best?.rights ?? 0;
-  return best !== null && best.rights >= request.quantity
-    ? { account: best.account, available, detail: '' }
-    : {
-        account: null,
-        available,
-        detail: `no location has ${request.quantity} of ${request.sku} available online (at most ${available})`,
-      };
-}
-
-function view(r: StoredReservation): Reservation {
-  return {
-    id: r.id,
-    sku: r.sku,
-    location: r.location,
-    quantity: r.quantity,
-    state: r.state,
-    createdAt: new Date(r.createdAt).toISOString(),
-    expiresAt: new Date(r.expiresAt).toISOString(),
-    closedAt: r.closedAt === null ? null : new Date(r.closedAt).toISOString(),
-    atRisk: false,
-  };
 }
