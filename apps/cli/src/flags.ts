@@ -11,7 +11,7 @@ export const hubFlags = {
     flag: 'database',
     env: 'SHELFSYNC_DATABASE',
     description:
-      'PostgreSQL URL, postgres://USER@HOST:PORT/DB: every durable record goes there instead of <data>/hub.sqlite (one hub per database until the cluster)',
+      'PostgreSQL URL, postgres://USER@HOST:PORT/DB: every durable record goes there instead of <data>/hub.sqlite (every hub on one database is a node of one cluster)',
   },
   secretFile: {
     flag: 'secret-file',

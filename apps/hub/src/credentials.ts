@@ -51,7 +51,7 @@ export class Credentials {
   private readonly records: RecordStore;
 
   private constructor(
-    adapter: StorageAdapter,
+    private readonly adapter: StorageAdapter,
     private readonly configSecret: string,
     private readonly now: () => number,
   ) {
@@ -76,6 +76,36 @@ export class Credentials {
       credentials.keysById.set(kid, record);
     }
     return credentials;
+  }
+
+  /**
+   * Reads the key set and revocations again, for changes another hub node on
+   * the same records made: a key added or retired there, a store revoked there.
+   * Changes only ever add keys, retire them or raise a not-before, so the
+   * stored state wins where it says more. Resolves whether anything changed;
+   * an unreadable record is skipped (it was written by a newer hub, or damaged).
+   */
+  reload(): Promise<boolean> {
+    return this.serialized(async () => {
+      let changed = false;
+      const decoder = new TextDecoder();
+      for (const chunk of await this.adapter.loadRange(KEY_PREFIX)) {
+        const record = parseRecord(KeyRecordSchema, decoder.decode(chunk.data));
+        const known = record === undefined ? undefined : this.keysById.get(record.kid);
+        if (record === undefined || (known !== undefined && (known.state === 'retired' || record.state === 'active'))) {
+          continue;
+        }
+        this.keysById.set(record.kid, record);
+        changed = true;
+      }
+      for (const chunk of await this.adapter.loadRange(NOT_BEFORE_PREFIX)) {
+        const record = parseRecord(NotBeforeSchema, decoder.decode(chunk.data));
+        if (record === undefined || record.notBefore <= (this.notBefore.get(record.storeId) ?? -1)) continue;
+        this.notBefore.set(record.storeId, record.notBefore);
+        changed = true;
+      }
+      return changed;
+    });
   }
 
   /** The key id of the --secret key. */
@@ -175,6 +205,15 @@ export class Credentials {
   private info(record: KeyRecord): KeyInfo {
     const { kid, source, state, addedAt, retiredAt } = record;
     return { kid, source, state, addedAt, retiredAt, verifies: this.secretOf(kid)?.state === 'active' };
+  }
+}
+
+function parseRecord<T>(schema: z.ZodType<T>, text: string): T | undefined {
+  try {
+    const parsed = schema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -32,9 +32,12 @@ export async function openHubAuth(
   config: HubConfig,
   metrics: Metrics,
   log: Logger,
+  /** Other hub nodes share the records: their key and revocation changes are read every this many ms. */
+  followEveryMs: number | null = null,
 ): Promise<HubAuth> {
   const credentials = await Credentials.open(adapter, config.secret);
   const sessions = new SessionAuth(sync, credentials, log);
+  const follow = followEveryMs === null ? undefined : followOtherNodes(credentials, sessions, followEveryMs, log);
   log.info(
     { keys: credentials.keys().map(({ kid, source, state, verifies }) => ({ kid, source, state, verifies })) },
     'store-token key set loaded',
@@ -79,9 +82,41 @@ export async function openHubAuth(
       };
     },
     close() {
+      clearInterval(follow);
       sessions.close();
     },
   };
+}
+
+/**
+ * A key retired or a store revoked on another node takes effect here within
+ * `everyMs`: the credentials are read again and the sessions they no longer
+ * admit are closed (4401).
+ */
+function followOtherNodes(
+  credentials: Credentials,
+  sessions: SessionAuth,
+  everyMs: number,
+  log: Logger,
+): ReturnType<typeof setInterval> {
+  let reading = false;
+  const timer = setInterval(() => {
+    if (reading) return;
+    reading = true;
+    credentials
+      .reload()
+      .then((changed) => {
+        if (!changed) return;
+        const closed = sessions.recheck();
+        log.info({ closed }, 'store credentials changed on another hub node');
+      })
+      .catch((error: unknown) => log.warn({ err: error }, 'reading the store credentials again failed'))
+      .finally(() => {
+        reading = false;
+      });
+  }, everyMs);
+  timer.unref();
+  return timer;
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or null for any other header or none. */

@@ -1,8 +1,20 @@
 import type { Logger } from '@shelfsync/edge';
 import { AllocatorConfigSchema } from '@shelfsync/escrow';
-import { HubAllocator, type HubDocumentStore, type HubSync } from '@shelfsync/sync';
+import type { PgHubDocuments } from '@shelfsync/hub-pg';
+import { SkuSchema, StoreIdSchema, type Sku, type StoreId } from '@shelfsync/protocol';
+import {
+  HubAllocator,
+  type AllocatorHooks,
+  type HubDocumentStore,
+  type HubSync,
+  type TopUpAnswer,
+} from '@shelfsync/sync';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
 import type { HubConfig } from './config.js';
 import type { HubObserver } from './hub-metrics.js';
+import type { HubClusterNode } from './hub-records.js';
+import { ownerRoute, type OwnerRoute } from './owner-route.js';
 
 /**
  * The escrow allocator and its rebalancing rounds. Every hub write goes
@@ -16,6 +28,7 @@ export function startEscrow(
   sync: HubSync,
   observe: HubObserver,
   log: Logger,
+  cluster: HubClusterNode | null = null,
 ): { allocator: HubAllocator; stop: () => void } {
   const allocator = new HubAllocator(
     documents,
@@ -34,7 +47,7 @@ export function startEscrow(
   );
   observe.watchAllocator(allocator);
   if (config.escrow !== 'on') return { allocator, stop: () => undefined };
-  sync.useAllocator(allocator);
+  sync.useAllocator(cluster === null ? allocator : clusterHooks(allocator, cluster.documents, ownerRoute(cluster)));
   let sweeping = false;
   const rebalanceTimer = setInterval(() => {
     // A round that outlasts the interval is not joined by another.
@@ -47,4 +60,44 @@ export function startEscrow(
   }, config.escrowRebalanceMs);
   rebalanceTimer.unref();
   return { allocator, stop: () => clearInterval(rebalanceTimer) };
+}
+
+/** How long a top-up waits for the owner's grant, and then for its node to relay it: within a store's patience. */
+const OWNER_TOP_UP_MS = 5_000;
+
+const TopUpBodySchema = z.strictObject({ storeId: StoreIdSchema, sku: SkuSchema, quantity: z.int().min(1) });
+const Count = z.int().min(0);
+const TopUpGrantSchema = z.strictObject({
+  granted: Count,
+  available: Count,
+  rights: Count,
+  /** The SKU's last change once the grant was made: the asking node relays up to it before answering. */
+  change: Count.nullable(),
+});
+
+/**
+ * The allocator on a cluster node. A store's top-up for a SKU another node
+ * writes goes to that node, and its answer reaches the store only once this
+ * node has relayed the grant, so the store holds what it was told it has.
+ * Store updates are heard as on one hub: the allocator asks stores connected
+ * here to release, and leaves the owner's writes to the owner.
+ */
+function clusterHooks(allocator: HubAllocator, documents: PgHubDocuments, route: OwnerRoute): AllocatorHooks {
+  route.serve('topup', async (_id, body) => {
+    const { storeId, sku, quantity } = TopUpBodySchema.parse(body);
+    const answer = await allocator.topUp(storeId, sku, quantity);
+    return { ...answer, change: documents.changeOf(sku)?.seq ?? null } satisfies z.infer<typeof TopUpGrantSchema>;
+  });
+  return {
+    accepted: (storeId, sku) => allocator.accepted(storeId, sku),
+    async topUp(storeId: StoreId, sku: Sku, quantity: number): Promise<TopUpAnswer> {
+      if (route.owns(sku)) return allocator.topUp(storeId, sku, quantity);
+      const asked = await route.ask(sku, 'topup', `topup:${randomUUID()}`, { storeId, sku, quantity }, OWNER_TOP_UP_MS);
+      const { change, ...answer } = TopUpGrantSchema.parse(asked);
+      if (change !== null && !(await documents.relayedThrough(change, OWNER_TOP_UP_MS))) {
+        throw new Error(`the grant of ${sku} did not reach this node within ${OWNER_TOP_UP_MS} ms`);
+      }
+      return answer;
+    },
+  };
 }

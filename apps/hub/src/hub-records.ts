@@ -1,7 +1,7 @@
 import type { Logger, Metrics } from '@shelfsync/edge';
-import { PgHubDocuments, ShardLeases } from '@shelfsync/hub-pg';
+import { OwnerRequests, PgHubDocuments, ShardLeases } from '@shelfsync/hub-pg';
 import type { StorageAdapter } from '@shelfsync/storage';
-import { PgStorageAdapter, WriterFenceHeld } from '@shelfsync/storage-pg';
+import { PgStorageAdapter } from '@shelfsync/storage-pg';
 import { SqlJsStorageAdapter } from '@shelfsync/storage-sqljs';
 import { HubStorage, type HubDocumentStore, type ResidencyOptions } from '@shelfsync/sync';
 import { randomUUID } from 'node:crypto';
@@ -9,9 +9,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { HubConfig } from './config.js';
 
-/** The hub's records in PostgreSQL live under this namespace, written by this exclusive writer. */
+/** The hub's records in PostgreSQL live under this namespace, shared by every node of the cluster. */
 const HUB_NAMESPACE = 'hub';
-const HUB_WRITER = 'hub';
 
 /**
  * An error of a database connection, for a log line: pg hangs its client (and
@@ -28,11 +27,24 @@ export function databaseLabel(url: string): string {
   return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
 }
 
-/** A hub node on PostgreSQL: its name, its shard leases and its documents fenced by them. */
+/** A shard this node came to own, or stopped owning. */
+export interface LeaseChange {
+  readonly shard: number;
+  readonly owned: boolean;
+  readonly epoch: number;
+}
+
+/**
+ * A hub node on PostgreSQL: its name, its shard leases, its documents fenced
+ * by them, and the requests it hands to (and serves for) the owners of shards.
+ */
 export interface HubClusterNode {
   readonly node: string;
   readonly leases: ShardLeases;
   readonly documents: PgHubDocuments;
+  readonly requests: OwnerRequests;
+  /** Calls `listener` with each lease change after the documents and requests have heard it; returns the unsubscribe. */
+  onLeaseChange(listener: (change: LeaseChange) => void): () => void;
 }
 
 /** The hub's durable records: its SKU documents and change log, and every other record (credentials, reservations). */
@@ -49,11 +61,11 @@ export interface HubRecords {
  * Where the hub keeps every durable record: `<data>/hub.sqlite` (sql.js and its
  * journal, the default, documents included), or the PostgreSQL database
  * `--database` names: the documents on the cluster's change log
- * (`PgHubDocuments`), the other records in a storage namespace. On PostgreSQL
- * the hub is still the database's one writer (`WriterFence`): a second hub on
- * the same database is refused at start, and one that lost its lock and was
- * taken over has every later write refused inside its transaction, so its
- * storage fails and it stops serving, as after a failed disk write.
+ * (`PgHubDocuments`), the other records in a storage namespace. Every hub
+ * started on the same database is a node of one cluster: the SKUs' shards are
+ * shared out as leases, each node writes as the hub only the SKUs it owns
+ * (checked again inside each commit), and hands what it asks of other SKUs
+ * to their owner (`OwnerRequests`).
  */
 export async function openHubRecords(config: HubConfig, metrics: Metrics, log: Logger): Promise<HubRecords> {
   const residency: ResidencyOptions = { evictIdleAfterMs: config.evictIdleMs, maxResidentDocs: config.maxResidentDocs };
@@ -72,43 +84,67 @@ export async function openHubRecords(config: HubConfig, metrics: Metrics, log: L
   const adapter = await openPgRecords(config.database, log);
   const database = databaseLabel(config.database);
   const node = `${hostname()}/${randomUUID().slice(0, 8)}`;
-  let leases: ShardLeases | undefined;
+  const listeners = new Set<(change: LeaseChange) => void>();
+  // Each part hears of each lease change once it is opened; the leases open first, as they fence the rest.
+  const held: { documents?: PgHubDocuments; requests?: OwnerRequests } = {};
+  const opened: { leases?: ShardLeases; requests?: OwnerRequests } = {};
   try {
-    // The documents hear of each lease lost, and are opened after the leases that fence them.
-    const held: { documents?: PgHubDocuments } = {};
-    const opened = await ShardLeases.open(config.database, {
+    const leases = await ShardLeases.open(config.database, {
       node,
       ...(config.port === 0 ? {} : { url: `http://${config.host}:${config.port}` }),
-      onChange: ({ shard, owned, epoch }) => {
-        log.info({ shard, owned, epoch }, owned ? 'shard lease taken' : 'shard lease lost');
-        if (!owned) held.documents?.leaseLost(shard);
+      onChange: (change) => {
+        log.info(change, change.owned ? 'shard lease taken' : 'shard lease lost');
+        if (!change.owned) held.documents?.leaseLost(change.shard);
+        else held.requests?.shardGained(change.shard);
+        for (const listener of listeners) listener(change);
       },
       onError: (error) => log.warn({ error: brief(error), database }, 'a shard lease round failed'),
     });
-    leases = opened;
+    opened.leases = leases;
     const documents = await PgHubDocuments.open(config.database, {
       namespace: HUB_NAMESPACE,
       node,
       residency,
-      ownership: opened,
-      ...(adapter.fence === null ? {} : { fence: adapter.fence }),
+      ownership: leases,
       onError: (error) => log.warn({ error: brief(error), database }, 'the change feed recovered from a failure'),
     });
     held.documents = documents;
-    log.info({ database, node, epoch: documents.epoch, shards: opened.ownedShards().length }, 'documents opened');
+    const requests = await OwnerRequests.open(config.database, {
+      node,
+      owns: (shard) => leases.owns(shard),
+      onError: (error) => log.warn({ error: brief(error), database }, 'owner requests recovered from a failure'),
+    });
+    opened.requests = requests;
+    held.requests = requests;
+    // Shards gained before the requests listened: their pending requests are served now.
+    for (const shard of leases.ownedShards()) requests.shardGained(shard);
+    log.info({ database, node, epoch: documents.epoch, shards: leases.ownedShards().length }, 'documents opened');
     const close = closing(documents, adapter);
     return {
       documents,
       adapter,
-      cluster: { node, leases: opened, documents },
+      cluster: {
+        node,
+        leases,
+        documents,
+        requests,
+        onLeaseChange(listener) {
+          listeners.add(listener);
+          return () => listeners.delete(listener);
+        },
+      },
       close: async () => {
+        // Requests first: the handlers running finish while their documents are still open.
+        await requests.close();
         await close();
         // Last: the shards are handed over once nothing of this node is in flight.
-        await opened.close();
+        await leases.close();
       },
     };
   } catch (error) {
-    await leases?.close();
+    await opened.requests?.close();
+    await held.documents?.close();
+    await opened.leases?.close();
     await adapter.close();
     throw error;
   }
@@ -123,23 +159,10 @@ function closing(documents: HubDocumentStore, adapter: StorageAdapter): () => Pr
 
 async function openPgRecords(url: string, log: Logger): Promise<PgStorageAdapter> {
   const database = databaseLabel(url);
-  try {
-    const adapter = await PgStorageAdapter.open(url, {
-      namespace: HUB_NAMESPACE,
-      exclusiveWriter: HUB_WRITER,
-      onConnectionError: (error) => log.warn({ error: brief(error), database }, 'a database connection failed'),
-      onWriterLockLost: (error) =>
-        log.error({ error: brief(error), database }, 'the hub lost its database lock: another hub may take over'),
-    });
-    log.info({ database, migrated: adapter.migration.applied, epoch: adapter.fence?.epoch }, 'storage opened');
-    return adapter;
-  } catch (error) {
-    if (error instanceof WriterFenceHeld) {
-      throw new Error(
-        `another hub holds the database ${database}: several hubs on one database need the cluster, which is not built yet; stop the other hub or give this one its own database`,
-        { cause: error },
-      );
-    }
-    throw error;
-  }
+  const adapter = await PgStorageAdapter.open(url, {
+    namespace: HUB_NAMESPACE,
+    onConnectionError: (error) => log.warn({ error: brief(error), database }, 'a database connection failed'),
+  });
+  log.info({ database, migrated: adapter.migration.applied }, 'storage opened');
+  return adapter;
 }

@@ -2,7 +2,6 @@ import Router from '@koa/router';
 import {
   AddressSlots,
   ConnectionErrors,
-  IdempotencyKeys,
   Metrics,
   PeerLogLimiter,
   closeServer,
@@ -10,7 +9,6 @@ import {
   rateLimit,
   staticFiles,
   createLogger,
-  readJson,
   listen,
   parseOrThrow,
   problem,
@@ -20,20 +18,9 @@ import {
   type Logger,
   type RequestState,
 } from '@shelfsync/edge';
-import {
-  ErrorCode,
-  IdempotencyKeySchema,
-  ReservationIdSchema,
-  ReservationRequestSchema,
-  SkuSchema,
-  httpStatusByCode,
-  toProblem,
-  type Reservation,
-  type StoreLinksSchema,
-  type Result,
-} from '@shelfsync/protocol';
+import { ErrorCode, SkuSchema, type StoreLinksSchema } from '@shelfsync/protocol';
 import { ChainActivity, StockBodies, StockEvents, StorefrontReads } from '@shelfsync/storefront';
-import { HubSync, Reservations, type HubDocumentStore } from '@shelfsync/sync';
+import { HubSync, type HubDocumentStore } from '@shelfsync/sync';
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { randomBytes } from 'node:crypto';
@@ -49,6 +36,8 @@ import { clusterProblems, clusterReady, clusterRoutes, watchCluster } from './hu
 import { hubMetrics } from './hub-metrics.js';
 import { storefrontRoutes, summaryRoutes } from './storefront.js';
 import { YjsReadEndpoint } from './yjs-endpoint.js';
+import { openHubReservations } from './hub-reservations.js';
+import { reservationRoutes } from './reservation-routes.js';
 
 /** A running hub. */
 export interface RunningHub {
@@ -92,81 +81,28 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   watchCluster(metrics, records.cluster);
   // Changes other hub nodes commit reach this node's stores as its own do.
   storage.onForeignChange?.((sku, update, change, doc) => sync.relay(sku, update, change, doc));
-  const { allocator, stop: stopEscrow } = startEscrow(config, storage, sync, observe, log);
+  const { allocator, stop: stopEscrow } = startEscrow(config, storage, sync, observe, log, records.cluster);
 
-  const reservations = await Reservations.open(adapter, sync.engine, allocator, {
-    ttlMs: config.reservationTtlMs,
-    now: Date.now,
-    newId: () => `r_${randomBytes(16).toString('base64url').slice(0, 22)}`,
-    onExpired: (r) => {
-      observe.reservation('expired');
-      activity.reservation('expired');
-      log.info({ reservation: r.id, sku: r.sku, quantity: r.quantity }, 'reservation expired');
-    },
-    onError: (error, what) => log.error({ err: error }, `${what} failed`),
-    escrow: config.escrow === 'on',
-  });
+  const { reservations, desk } = await openHubReservations(
+    config,
+    { adapter, sync, allocator, cluster: records.cluster, activity, observe },
+    log,
+  );
   // One cache of serialized stock bodies serves the reads and every event stream.
   const stockBodies = new StockBodies(storage);
-  // A boot tag fresh each start: no ETag matches across a restart (StockTags says why).
-  const storefront = new StorefrontReads(storage, stockBodies, { bootTag: randomBytes(3).toString('hex') });
+  // A boot tag fresh each start: no ETag matches across a restart (StockTags says why). On PostgreSQL a change
+  // is numbered in its committing transaction, never reused: every node tags a version alike.
+  const bootTag = records.cluster === null ? randomBytes(3).toString('hex') : '';
+  const storefront = new StorefrontReads(storage, stockBodies, { bootTag });
   const stockEvents = new StockEvents(storage, stockBodies, { log });
-  const idempotency = new IdempotencyKeys(adapter);
-  const auth = await openHubAuth(adapter, sync, config, metrics, log);
+  // Other nodes add and retire keys and revoke stores in the shared records: followed within a second.
+  const auth = await openHubAuth(adapter, sync, config, metrics, log, records.cluster === null ? null : 1_000);
   const requireApiToken = (ctx: Context): void => auth.requireApiToken(ctx);
-  const answer = (ctx: Context & { state: RequestState }, result: Result<Reservation>, status = 200): void => {
-    observe.reservation(result.ok ? result.value.state : result.error.code);
-    activity.reservation(result.ok ? result.value.state : result.error.code);
-    if (result.ok) {
-      ctx.status = status;
-      ctx.body = result.value;
-      return;
-    }
-    ctx.status = httpStatusByCode[result.error.code];
-    ctx.type = 'application/problem+json';
-    ctx.body = toProblem(result.error, { instance: ctx.path, requestId: ctx.state.requestId });
-  };
 
   const router = new Router<RequestState>();
-  router.post('/v1/reservations', async (ctx) => {
-    requireApiToken(ctx);
-    const header = ctx.get('idempotency-key');
-    const key = header === '' ? undefined : parseOrThrow(IdempotencyKeySchema, header, 'header.Idempotency-Key');
-    const input = await readJson(ctx, ReservationRequestSchema);
-    const result = await idempotency.run(
-      key,
-      { method: 'POST', path: '/v1/reservations', body: input },
-      async (recordWrites) => {
-        const made = await reservations.reserve(input, (r) => recordWrites(201, r));
-        activity.reservation(made.ok ? made.value.state : made.error.code);
-        if (made.ok) return { status: 201, body: made.value, recorded: true };
-        return {
-          status: httpStatusByCode[made.error.code],
-          body: toProblem(made.error, { instance: '/v1/reservations' }),
-          recorded: false,
-        };
-      },
-    );
-    ctx.status = result.status;
-    if (result.status >= 400) ctx.type = 'application/problem+json';
-    else ctx.set('Location', `/v1/reservations/${(result.body as Reservation).id}`);
-    if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
-    ctx.body = result.body;
-  });
-  router.get('/v1/reservations/:id', async (ctx) => {
-    requireApiToken(ctx);
-    const id = parseOrThrow(ReservationIdSchema, ctx.params.id, 'path.id');
-    const found = await reservations.get(id);
-    if (found === undefined) throw problem(ErrorCode.NotFound, `no reservation ${id}`);
-    ctx.body = found;
-  });
-  router.post('/v1/reservations/:id/confirm', async (ctx) => {
-    requireApiToken(ctx);
-    answer(ctx, await reservations.confirm(parseOrThrow(ReservationIdSchema, ctx.params.id, 'path.id')));
-  });
-  router.post('/v1/reservations/:id/cancel', async (ctx) => {
-    requireApiToken(ctx);
-    answer(ctx, await reservations.cancel(parseOrThrow(ReservationIdSchema, ctx.params.id, 'path.id')));
+  reservationRoutes(router, desk, requireApiToken, (outcome) => {
+    observe.reservation(outcome);
+    activity.reservation(outcome);
   });
   router.get('/v1/skus/:sku/ledger', async (ctx) => {
     requireApiToken(ctx);

@@ -48,6 +48,11 @@ export class SessionAuth {
     return this.closeWhere((claims) => claims.kid === kid, 'signing key retired');
   }
 
+  /** Closes every live session whose token no longer holds (the credentials changed on another hub node); how many closed. */
+  recheck(): number {
+    return this.closeWhere(() => true, 'credentials changed');
+  }
+
   close(): void {
     for (const watched of this.watched.values()) clearTimeout(watched.timer);
     this.watched.clear();

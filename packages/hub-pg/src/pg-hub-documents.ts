@@ -268,6 +268,33 @@ export class PgHubDocuments implements HubDocumentStore {
     return () => this.foreignListeners.delete(listener);
   }
 
+  /**
+   * Resolves true once change `seq` has reached this node and been relayed to
+   * its stores (with every change before it); false after `waitMs`. A node
+   * that passes on another node's answer about a change (a top-up's grant)
+   * waits for this first, so its stores hold the change when the answer comes.
+   */
+  async relayedThrough(seq: number, waitMs: number): Promise<boolean> {
+    if (this.log.cursor() < seq) {
+      const reached = await new Promise<boolean>((resolve) => {
+        const done = (value: boolean): void => {
+          clearTimeout(timer);
+          stop();
+          resolve(value);
+        };
+        const timer = setTimeout(() => done(false), waitMs);
+        const stop = this.log.onCommit(() => {
+          if (this.log.cursor() >= seq) done(true);
+        });
+        if (this.log.cursor() >= seq) done(true);
+      });
+      if (!reached) return false;
+    }
+    // The relay of every change heard so far is queued on this chain.
+    await this.foreign;
+    return true;
+  }
+
   /** Another node's change: the registry and any copy in memory learn it now, the listeners in order after. */
   private heard(row: ChangeRow): void {
     for (const claim of row.claims) this.registry.learn(claim);

@@ -56,6 +56,13 @@ export class ProcessCluster {
   hub: ChildCommand | null = null;
   /** 0 until the hub first starts (or set beforehand to pick its port). */
   hubPort = 0;
+  /**
+   * Hub nodes of one cluster (the hub flags name its database with
+   * `--database`), by name; each keeps its port across restarts, so a store's
+   * `--hub` list (`hubNodeList`) stays true.
+   */
+  readonly hubNodes = new Map<string, ChildCommand>();
+  private readonly hubNodePorts = new Map<string, number>();
   /** The running stores by id; a store killed with `killStore` leaves it. */
   readonly stores = new Map<string, ChildCommand>();
   /** Store starts in flight, so `stop` can wait for them. */
@@ -96,6 +103,47 @@ export class ProcessCluster {
   async killHub(): Promise<void> {
     await killProcess(this.hub);
     this.hub = null;
+  }
+
+  /** Starts hub node `name` (again, on the same port and data directory, after a stop or a kill). */
+  async startHubNode(name: string, flags: readonly string[] = []): Promise<ChildCommand> {
+    const node = await startHubProcess(
+      {
+        port: this.hubNodePorts.get(name) ?? 0,
+        dataDir: join(this.dir, `hub-${name}`),
+        secretFile: this.secretFile,
+        apiTokenFile: this.apiTokenFile,
+        flags: [...(this.settings.hubFlags ?? []), ...flags],
+      },
+      this.settings.start,
+    );
+    this.hubNodes.set(name, node);
+    this.hubNodePorts.set(name, Number(new URL(node.url).port));
+    return node;
+  }
+
+  /** Kills hub node `name` with -9 and waits for it to exit; it leaves `hubNodes` until started again. */
+  async killHubNode(name: string): Promise<void> {
+    await killProcess(this.hubNodes.get(name) ?? null);
+    this.hubNodes.delete(name);
+  }
+
+  /** Stops hub node `name` (SIGTERM) and waits for it to exit. */
+  async stopHubNode(name: string): Promise<void> {
+    await this.hubNodes.get(name)?.stop();
+    this.hubNodes.delete(name);
+  }
+
+  /** Hub node `name`'s HTTP address; throws when it is not running. */
+  hubNode(name: string): string {
+    const node = this.hubNodes.get(name);
+    if (node === undefined) throw new Error(`no hub node ${name}`);
+    return node.url;
+  }
+
+  /** Every hub node started so far, as a store's `--hub` list: `ws://127.0.0.1:A,ws://127.0.0.1:B,...`. */
+  hubNodeList(order: readonly string[] = [...this.hubNodePorts.keys()]): string {
+    return order.map((name) => `ws://127.0.0.1:${this.hubNodePorts.get(name) ?? 0}`).join(',');
   }
 
   /** Starts store `id` (again, from its data directory, after a stop or a kill), with a fresh token. */
@@ -171,6 +219,7 @@ export class ProcessCluster {
     // waited for, so none is left running once this resolves.
     await Promise.allSettled([...this.starting]);
     await Promise.all([...this.stores.values()].map((s) => s.stop()));
+    await Promise.all([...this.hubNodes.keys()].map((name) => this.stopHubNode(name)));
     await this.stopHub();
   }
 }
