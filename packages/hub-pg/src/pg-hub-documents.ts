@@ -16,6 +16,7 @@ import {
 import { updateClients } from '@shelfsync/core';
 import type pg from 'pg';
 import type * as Y from 'yjs';
+import type { ChangeListener } from './change-log-options.js';
 import type { ChangeRow } from './change-rows.js';
 import { ClusterDocs } from './cluster-docs.js';
 import { advanceHeads, claimClients, loadClaims } from './commit-checks.js';
@@ -266,6 +267,16 @@ export class PgHubDocuments implements HubDocumentStore {
   onForeignChange(listener: ForeignChangeListener): () => void {
     this.foreignListeners.add(listener);
     return () => this.foreignListeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` with each change as the feed delivers it (this node's
+   * copies in memory already hold it) and whether this node committed it;
+   * returns the unsubscribe. Synchronous, and reads no document: for
+   * measurements such as the feed's lag.
+   */
+  onFeed(listener: ChangeListener): () => void {
+    return this.log.onChange(listener);
   }
 
   /** Another node's change: the registry and any copy in memory learn it now, the listeners in order after. */
