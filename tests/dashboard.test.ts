@@ -101,6 +101,15 @@ describe.skipIf(SKIP)('dashboard and store console in headless Chromium', () => 
       .poll(() => text(page, '#chain-totals'), { timeout: 10_000 })
       .toMatch(/· 1 sale refused \(1 out of stock at the store\) · 1 reservations$/);
 
+    // The Cluster panel: the one embedded hub, ready, holding both stores' sessions, and no shard map.
+    await expect.poll(() => text(page, '#cluster-mode'), { timeout: 10_000 }).toBe('· embedded (one hub)');
+    await expect.poll(() => text(page, '#cluster-ready')).toMatch(/^This node is ready/);
+    const hubRow = page.locator('#cluster-nodes tr');
+    await expect.poll(() => hubRow.count()).toBe(1);
+    await expect.poll(() => text(page, '#cluster-nodes tr .stores')).toBe('2');
+    expect(await text(page, '#cluster-nodes tr .status')).toBe('alive');
+    expect(await page.locator('#shard-map-block').isHidden()).toBe(true);
+
     // Search narrows the table; the detail view draws per-store bars.
     await page.getByLabel('Search').fill('lamp');
     await expect.poll(() => page.locator('#sku-rows tr').count()).toBe(1);

@@ -1,6 +1,6 @@
 import { CLI_ENTRY } from '@shelfsync/cli';
 import { skipPgTests, startPostgresServer, type PostgresServer } from '@shelfsync/storage-pg/testing';
-import { CHANGE_LOG_TABLE } from '@shelfsync/storage-pg';
+import { CHANGE_LOG_TABLE, HUB_NODES_TABLE } from '@shelfsync/storage-pg';
 import pg from 'pg';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -159,7 +159,7 @@ describe.skipIf(skipPgTests())('a hub on PostgreSQL (--database)', () => {
       node: string;
       stores: number;
       shardCount: number;
-      nodes: { node: string; alive: boolean }[];
+      nodes: { node: string; alive: boolean; stores: number; shards: number }[];
       shards: { node: string | null; epoch: number }[];
     };
     // A hub started after one was killed takes the shards once the dead node's leases run out.
@@ -170,6 +170,15 @@ describe.skipIf(skipPgTests())('a hub on PostgreSQL (--database)', () => {
         expect(seen.nodes.filter((node) => node.alive).map((node) => node.node)).toEqual([seen.node]);
         expect(seen.shards.every((shard) => shard.node === seen.node && shard.epoch > 0)).toBe(true);
         expect(seen.stores).toBe(STORES.length);
+        // Per node: the answering one's sessions and every shard; a dead node's none.
+        for (const node of seen.nodes) {
+          const mine = node.node === seen.node;
+          expect([node.node, node.stores, node.shards]).toEqual([
+            node.node,
+            mine ? STORES.length : 0,
+            mine ? seen.shardCount : 0,
+          ]);
+        }
         view = seen;
       },
       { timeout: 20_000, interval: 100 },
@@ -179,6 +188,23 @@ describe.skipIf(skipPgTests())('a hub on PostgreSQL (--database)', () => {
     expect(view.shards).toHaveLength(view.shardCount);
     const metrics = await fetch(`${hub}/metrics`).then((res) => res.text());
     expect(metrics).toMatch(new RegExp(`^shelfsync_shard_leases_owned(\\{[^}]*\\})? ${view.shardCount}$`, 'm'));
+    // The other nodes learn this one's sessions from its heartbeats.
+    const { node } = view;
+    const db = new pg.Client({ connectionString: server.url });
+    await db.connect();
+    try {
+      await vi.waitFor(
+        async () => {
+          const { rows } = await db.query(`SELECT stores FROM ${HUB_NODES_TABLE} WHERE node = $1`, [node]);
+          expect(rows).toEqual([{ stores: STORES.length }]);
+        },
+        { timeout: 5_000, interval: 100 },
+      );
+    } finally {
+      await db.end();
+    }
+    // Alone on its database the node hears no other node's change, but the feed's lag is exported.
+    expect(metrics).toMatch(/^shelfsync_change_feed_lag_seconds_count(\{[^}]*\})? 0$/m);
   }, 30_000);
 
   it('refuses a --database that is no PostgreSQL URL before opening anything', async () => {

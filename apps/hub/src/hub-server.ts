@@ -32,7 +32,7 @@ import { openHubAuth } from './hub-auth.js';
 import { openHubRecords } from './hub-records.js';
 import { limitUnauthenticated, routeUpgrades } from './hub-wire.js';
 import { startEscrow } from './hub-escrow.js';
-import { clusterProblems, clusterReady, clusterRoutes, watchCluster } from './hub-cluster.js';
+import { clusterProblems, clusterReady, clusterRoutes, reportStoreSessions, watchCluster } from './hub-cluster.js';
 import { hubMetrics } from './hub-metrics.js';
 import { storefrontRoutes, summaryRoutes } from './storefront.js';
 import { YjsReadEndpoint } from './yjs-endpoint.js';
@@ -79,6 +79,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   });
   observe.watchSync(sync, storage);
   watchCluster(metrics, records.cluster);
+  // Each heartbeat tells the other nodes how many stores this one serves.
+  reportStoreSessions(records.cluster, sync);
   // Changes other hub nodes commit reach this node's stores as its own do.
   storage.onForeignChange?.((sku, update, change, doc) => sync.relay(sku, update, change, doc));
   const { allocator, stop: stopEscrow } = startEscrow(config, storage, sync, observe, log, records.cluster);

@@ -30,6 +30,7 @@ const ViewNodeSchema = z.object({
   started_at: z.date(),
   heartbeat_at: z.date(),
   alive: z.boolean(),
+  stores: z.number().int().min(0),
 });
 const ViewShardSchema = z.object({
   shard: ShardSchema,
@@ -94,7 +95,7 @@ export async function register(
     `INSERT INTO ${HUB_NODES_TABLE} (cluster, node, instance, url, started_at, heartbeat_at)
      VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp())
      ON CONFLICT (cluster, node) DO UPDATE SET instance = EXCLUDED.instance, url = EXCLUDED.url,
-       started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at, left_at = NULL`,
+       started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at, left_at = NULL, stores = 0`,
     [cluster, node, instance, url],
   );
   await pool.query(
@@ -104,20 +105,30 @@ export async function register(
   );
 }
 
-/** Marks this process alive now; false when another process registered under its name since. */
-export async function heartbeat(pool: pg.Pool, cluster: string, node: string, instance: string): Promise<boolean> {
+/**
+ * Marks this process alive now, with its live store sessions (null keeps the
+ * last count); false when another process registered under its name since.
+ */
+export async function heartbeat(
+  pool: pg.Pool,
+  cluster: string,
+  node: string,
+  instance: string,
+  stores: number | null,
+): Promise<boolean> {
   const { rowCount } = await pool.query(
-    `UPDATE ${HUB_NODES_TABLE} SET heartbeat_at = clock_timestamp(), left_at = NULL
+    `UPDATE ${HUB_NODES_TABLE} SET heartbeat_at = clock_timestamp(), left_at = NULL, stores = coalesce($4, stores)
      WHERE cluster = $1 AND node = $2 AND instance = $3`,
-    [cluster, node, instance],
+    [cluster, node, instance, stores],
   );
   return rowCount === 1;
 }
 
-/** Marks this process gone, so other nodes stop counting it at once. */
+/** Marks this process gone, so other nodes stop counting it (and its store sessions) at once. */
 export async function leave(pool: pg.Pool, cluster: string, node: string, instance: string): Promise<void> {
   await pool.query(
-    `UPDATE ${HUB_NODES_TABLE} SET left_at = clock_timestamp() WHERE cluster = $1 AND node = $2 AND instance = $3`,
+    `UPDATE ${HUB_NODES_TABLE} SET left_at = clock_timestamp(), stores = 0
+     WHERE cluster = $1 AND node = $2 AND instance = $3`,
     [cluster, node, instance],
   );
 }
@@ -236,7 +247,15 @@ export async function leaseForShare(
 export interface ClusterView {
   readonly cluster: string;
   readonly shardCount: number;
-  readonly nodes: readonly { node: string; url: string | null; startedAt: Date; heartbeatAt: Date; alive: boolean }[];
+  /** `stores`: the node's live store sessions as of its last heartbeat (0 once it is not alive). */
+  readonly nodes: readonly {
+    node: string;
+    url: string | null;
+    startedAt: Date;
+    heartbeatAt: Date;
+    alive: boolean;
+    stores: number;
+  }[];
   readonly shards: readonly { shard: number; node: string | null; epoch: number; expiresAt: Date; live: boolean }[];
 }
 
@@ -247,10 +266,12 @@ export async function clusterView(
   shardCount: number,
   leaseMs: number,
 ): Promise<ClusterView> {
+  // A node that is not alive holds no sessions, whatever it last reported: its stores are reconnecting elsewhere.
   const nodes = await pool.query<Row>(
-    `SELECT node, url, started_at, heartbeat_at,
-       left_at IS NULL AND heartbeat_at > clock_timestamp() - $2 * interval '1 millisecond' AS alive
-     FROM ${HUB_NODES_TABLE} WHERE cluster = $1 ORDER BY node`,
+    `SELECT node, url, started_at, heartbeat_at, alive, CASE WHEN alive THEN stores ELSE 0 END AS stores
+     FROM (SELECT *, left_at IS NULL AND heartbeat_at > clock_timestamp() - $2 * interval '1 millisecond' AS alive
+           FROM ${HUB_NODES_TABLE} WHERE cluster = $1) n
+     ORDER BY node`,
     [cluster, leaseMs],
   );
   const shards = await pool.query<Row>(
@@ -262,8 +283,8 @@ export async function clusterView(
     cluster,
     shardCount,
     nodes: nodes.rows.map((row) => {
-      const { node, url, started_at, heartbeat_at, alive } = ViewNodeSchema.parse(row);
-      return { node, url, startedAt: started_at, heartbeatAt: heartbeat_at, alive };
+      const { node, url, started_at, heartbeat_at, alive, stores } = ViewNodeSchema.parse(row);
+      return { node, url, startedAt: started_at, heartbeatAt: heartbeat_at, alive, stores };
     }),
     shards: shards.rows.map((row) => {
       const { shard, node, epoch, expires_at, live } = ViewShardSchema.parse(row);

@@ -16,6 +16,7 @@ import {
 import { updateClients } from '@shelfsync/core';
 import type pg from 'pg';
 import type * as Y from 'yjs';
+import type { ChangeListener } from './change-log-options.js';
 import type { ChangeRow } from './change-rows.js';
 import { ClusterDocs } from './cluster-docs.js';
 import { advanceHeads, claimClients, loadClaims } from './commit-checks.js';
@@ -293,6 +294,16 @@ export class PgHubDocuments implements HubDocumentStore {
     // The relay of every change heard so far is queued on this chain.
     await this.foreign;
     return true;
+  }
+
+  /**
+   * Calls `listener` with each change as the feed delivers it (this node's
+   * copies in memory already hold it) and whether this node committed it;
+   * returns the unsubscribe. Synchronous, and reads no document: for
+   * measurements such as the feed's lag.
+   */
+  onFeed(listener: ChangeListener): () => void {
+    return this.log.onChange(listener);
   }
 
   /** Another node's change: the registry and any copy in memory learn it now, the listeners in order after. */

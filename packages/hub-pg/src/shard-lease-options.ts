@@ -15,6 +15,12 @@ export interface ShardLeasesOptions {
   readonly safetyMarginMs?: number;
   /** Hears every shard this node comes to own, or stops owning (also when its validity lapses). */
   readonly onChange?: (change: { shard: number; owned: boolean; epoch: number }) => void;
+  /**
+   * What the node reports with each heartbeat for operators: its live store
+   * sessions. Read once a round; `reportStatus` sets it later (the sessions may
+   * be counted by something opened after the leases). Without it, 0.
+   */
+  readonly status?: () => NodeStatus;
   /** Told about failures it recovers from itself: a failed round, a dropped connection. */
   readonly onError?: (error: Error) => void;
   /** Connections of the pool opened from a connection string; default 2. */
@@ -32,4 +38,10 @@ export interface ShardLeasesStats {
   readonly released: number;
   readonly owned: number;
   readonly lastRoundMs: number;
+}
+
+/** What a node says about itself with each heartbeat (ShardLeasesOptions.status). */
+export interface NodeStatus {
+  /** Store sync sessions live on the node. */
+  readonly stores: number;
 }

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { LeaseLost } from './lease-errors.js';
 import * as rows from './lease-rows.js';
 import { shardOf } from './shard-of.js';
-import type { ShardLeasesOptions, ShardLeasesStats } from './shard-lease-options.js';
+import type { NodeStatus, ShardLeasesOptions, ShardLeasesStats } from './shard-lease-options.js';
 import { planRound } from './shard-plan.js';
 
 /** A lease this node holds: `validUntil` is on the monotonic clock, ahead of the database's expiry. */
@@ -22,7 +22,7 @@ const FORGET_AFTER_MS = 60 * 60 * 1000;
 
 /**
  * This node's share of the cluster's SKU shards, held as leases with epochs
- * in PostgreSQL (schema version 5). Every `renewEveryMs` a round heartbeats,
+ * in PostgreSQL (schema versions 5 and 7). Every `renewEveryMs` a round heartbeats,
  * renews this node's leases, and moves towards the fair share: below it, it
  * takes unowned or expired shards under a raised epoch; above it while an
  * alive node lacks its share, it gives the excess up. `owns` answers from a
@@ -44,6 +44,7 @@ export class ShardLeases {
   private closing: Promise<void> | undefined;
   private counters = { rounds: 0, roundFailures: 0, renewFailures: 0, leaseChanges: 0, taken: 0, released: 0 };
   private lastRoundMs = 0;
+  private status: (() => NodeStatus) | undefined;
 
   private constructor(
     private readonly held: HeldPool,
@@ -62,6 +63,7 @@ export class ShardLeases {
       throw new RangeError('renewEveryMs must be positive and at most half of leaseMs minus the safety margin');
     }
     if (options.node === '') throw new TypeError('a node needs a non-empty id');
+    this.status = options.status;
   }
 
   get node(): string {
@@ -140,6 +142,11 @@ export class ShardLeases {
     return rows.clusterView(this.held.pool, this.cluster, this.shards, this.leaseMs);
   }
 
+  /** Sets (or replaces) what each heartbeat reports: see ShardLeasesOptions.status. */
+  reportStatus(status: () => NodeStatus): void {
+    this.status = status;
+  }
+
   stats(): ShardLeasesStats {
     return { ...this.counters, owned: this.ownedShards().length, lastRoundMs: this.lastRoundMs };
   }
@@ -203,7 +210,8 @@ export class ShardLeases {
     const start = performance.now();
     this.counters.rounds++;
     const { pool } = this.held;
-    const beat = await rows.heartbeat(pool, this.cluster, this.node, this.instance).catch((error: unknown) => {
+    const stores = this.storesNow();
+    const beat = await rows.heartbeat(pool, this.cluster, this.node, this.instance, stores).catch((error: unknown) => {
       this.counters.renewFailures++;
       throw error;
     });
@@ -228,6 +236,19 @@ export class ShardLeases {
     if (plan.take > 0) await this.take(plan.take);
     if (plan.release > 0) await this.release(plan.release);
     this.lastRoundMs = performance.now() - start;
+  }
+
+  /** The status's store count; null (keep the last one) when it fails or is no count: the heartbeat must go on. */
+  private storesNow(): number | null {
+    if (this.status === undefined) return 0;
+    try {
+      const { stores } = this.status();
+      if (Number.isSafeInteger(stores) && stores >= 0 && stores <= 2 ** 31 - 1) return stores;
+      this.options.onError?.(new RangeError(`a node's status gave ${stores} store sessions`));
+    } catch (error) {
+      this.options.onError?.(asError(error));
+    }
+    return null;
   }
 
   private async renew(): Promise<void> {

@@ -156,6 +156,34 @@ describe.skipIf(skipPgTests())('ShardLeases on PostgreSQL', () => {
     }
   });
 
+  it('shows each node’s store sessions as its heartbeats report them, and none once it left', async () => {
+    const url = await fresh();
+    let sessions = 3;
+    const errors: Error[] = [];
+    const a = await open(url, { node: 'a', status: () => ({ stores: sessions }) });
+    const b = await open(url, { node: 'b', onError: (error) => errors.push(error) });
+    const storesOf = async (node: string): Promise<number | undefined> =>
+      (await a.view()).nodes.find((n) => n.node === node)?.stores;
+    // The first heartbeat ran inside open; b reports nothing until told how.
+    expect(await storesOf('a')).toBe(3);
+    expect(await storesOf('b')).toBe(0);
+    b.reportStatus(() => ({ stores: 5 }));
+    sessions = 4;
+    await until(
+      'both counts to reach the database',
+      async () => (await storesOf('a')) === 4 && (await storesOf('b')) === 5,
+    );
+    // A status that fails keeps the last count, and the heartbeats (so the leases) go on.
+    b.reportStatus(() => {
+      throw new Error('no count');
+    });
+    await until('b to report the failure', () => errors.some((e) => e.message === 'no count'));
+    expect(await storesOf('b')).toBe(5);
+    expect((await a.view()).nodes.find((n) => n.node === 'b')?.alive).toBe(true);
+    await b.close();
+    expect(await storesOf('b')).toBe(0);
+  });
+
   it('refuses a node opened with another shard count than its cluster’s', async () => {
     const url = await fresh();
     await open(url, { node: 'a', shards: 16 });

@@ -95,6 +95,13 @@ export const ClusterSchema = z.strictObject({
       heartbeatAt: Timestamp,
       /** Heard from within a lease's time. */
       alive: z.boolean(),
+      /**
+       * Store sync sessions live on the node: the answering node's now, the
+       * others' as of their last heartbeat (about a second old), 0 for a node not alive.
+       */
+      stores: z.int().min(0),
+      /** Shards whose lease the node holds, unexpired (0 when embedded). */
+      shards: z.int().min(0),
     }),
   ),
   /** Each shard's lease: its owner (null while none holds it), the lease's epoch and when it runs out. */

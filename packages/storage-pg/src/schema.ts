@@ -172,4 +172,11 @@ export const storageMigrations: readonly Migration[] = [
     CREATE INDEX ${OWNER_REQUESTS_TABLE}_answered ON ${OWNER_REQUESTS_TABLE} (cluster, answered_at)
       WHERE answered_at IS NOT NULL`,
   },
+  {
+    version: 7,
+    name: 'node store sessions',
+    // Each node writes its live store sessions with every heartbeat, so any
+    // node can tell operators where the stores are connected.
+    sql: `ALTER TABLE ${HUB_NODES_TABLE} ADD COLUMN stores integer NOT NULL DEFAULT 0 CHECK (stores >= 0)`,
+  },
 ];

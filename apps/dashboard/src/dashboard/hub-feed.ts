@@ -1,10 +1,13 @@
 import { RequestFailed, requestJson } from '../shared/http.js';
 import {
   ChainSummarySchema,
+  ClusterSchema,
+  ReadySchema,
   SkuListSchema,
   SkuStockSchema,
   StoreLinksSchema,
   type ChainSummary,
+  type Cluster,
   type StoreLink,
 } from '../shared/schemas.js';
 import { Catalog } from './model.js';
@@ -31,6 +34,11 @@ export class HubFeed {
   readonly catalog = new Catalog();
   stores: StoreLink[] = [];
   summary: ChainSummary | null = null;
+  /** The last GET /v1/cluster answer (kept while later reads fail), and why the last read failed. */
+  cluster: Cluster | null = null;
+  clusterProblem: { status: number; message: string } | null = null;
+  /** The answering node's /readyz: 200, 503, or null before an answer (or with none). */
+  ready: boolean | null = null;
   private live = false;
   private reachable = true;
   private summaryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -44,10 +52,12 @@ export class HubFeed {
     return { streamLive: this.live, hubReachable: this.reachable };
   }
 
-  /** Opens the event stream, starts polling the stores and the summary, and walks the catalog. */
+  /** Opens the event stream, starts polling the stores, the cluster and the summary, and walks the catalog. */
   start(): void {
     this.openEvents();
     this.every(2_000, () => this.loadStores());
+    this.every(2_000, () => this.loadCluster());
+    this.every(2_000, () => this.loadReady());
     this.every(5_000, () => this.loadSummary());
     void this.loadCatalog().catch(() => this.setReachable(false));
   }
@@ -62,6 +72,33 @@ export class HubFeed {
   /** Reads one SKU into the catalog (its detail: every location). */
   async loadSku(sku: string): Promise<void> {
     this.catalog.stock(await requestJson(`/v1/skus/${encodeURIComponent(sku)}`, SkuStockSchema), Date.now());
+  }
+
+  private async loadCluster(): Promise<void> {
+    try {
+      this.cluster = await requestJson('/v1/cluster', ClusterSchema);
+      this.clusterProblem = null;
+    } catch (error) {
+      const status = error instanceof RequestFailed ? error.status : 0;
+      this.clusterProblem = { status, message: error instanceof Error ? error.message : String(error) };
+      throw error;
+    } finally {
+      this.changed();
+    }
+  }
+
+  /** 503 is an answer (the node holds no lease or lost its database), not an unreachable hub. */
+  private async loadReady(): Promise<void> {
+    try {
+      await requestJson('/readyz', ReadySchema);
+      this.ready = true;
+    } catch (error) {
+      const status = error instanceof RequestFailed ? error.status : 0;
+      this.ready = status === 503 ? false : null;
+      if (status !== 503) throw error;
+    } finally {
+      this.changed();
+    }
   }
 
   private async loadSummary(): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * The cloud dashboard: renders what the hub feed holds (stores, SKUs, alerts,
- * the chain's minutes), at most once an animation frame.
+ * the chain's minutes, the hub's cluster), at most once an animation frame.
  */
 import '../shared/styles.css';
 import { byId, h, setAttr, setText, syncChildren } from '../shared/dom.js';
@@ -8,6 +8,7 @@ import { ago, duration, units } from '../shared/format.js';
 import { sparklinePath } from '../shared/sparkline.js';
 import { attrs, svg } from '../shared/svg.js';
 import { ChainChart } from './chain-chart.js';
+import { clusterPanel, clusterProblemText, readinessText, type NodeRow, type ShardCell } from './cluster-model.js';
 import { HubFeed } from './hub-feed.js';
 import { initLinkControls, toggleLink, token } from './link-controls.js';
 import { computeAlerts, paginate, refusalText, type CatalogEntry } from './model.js';
@@ -225,6 +226,68 @@ function renderChain(): void {
   );
 }
 
+// ---- cluster ---------------------------------------------------------------
+
+function renderCluster(now: number): void {
+  const ready = readinessText(feed.ready);
+  setText(byId('cluster-ready'), ready.text);
+  setAttr(byId('cluster-ready'), 'class', `pill pill-${ready.kind}`);
+  const problem = byId('cluster-problem');
+  problem.hidden = feed.clusterProblem === null;
+  if (feed.clusterProblem !== null) {
+    setText(problem, clusterProblemText(feed.clusterProblem.status, feed.clusterProblem.message));
+  }
+  if (feed.cluster === null) return;
+  const panel = clusterPanel(feed.cluster, now);
+  setText(byId('cluster-mode'), `· ${panel.mode}`);
+  setText(byId('cluster-summary'), panel.summary);
+  syncChildren(byId('cluster-nodes'), panel.nodes, (n) => n.key, createNodeRow, updateNodeRow);
+  byId('shard-map-block').hidden = panel.cells.length === 0;
+  setAttr(byId('shard-map'), 'aria-label', panel.mapLabel);
+  syncChildren(
+    byId('shard-map'),
+    panel.cells,
+    (c) => c.key,
+    () => h('span', {}),
+    (cell: HTMLSpanElement, c: ShardCell) => {
+      setAttr(cell, 'class', `shard-cell ${c.colour}`);
+      setAttr(cell, 'title', c.title);
+    },
+  );
+}
+
+function createNodeRow(n: NodeRow): HTMLTableRowElement {
+  return h(
+    'tr',
+    {},
+    h(
+      'th',
+      { scope: 'row', class: 'node-name' },
+      h('span', { class: 'swatch' }),
+      n.key,
+      h('span', { class: 'muted self' }),
+    ),
+    h('td', { class: 'url' }),
+    h('td', {}, h('span', { class: 'status' })),
+    h('td', { class: 'stores num' }),
+    h('td', { class: 'shards num' }),
+    h('td', { class: 'heartbeat' }),
+  );
+}
+
+function updateNodeRow(row: HTMLTableRowElement, n: NodeRow): void {
+  setAttr(row.querySelector('.swatch') as Element, 'class', `swatch ${n.colour}`);
+  setText(row.querySelector('.self') as Element, n.self ? ' (answered)' : '');
+  setText(row.querySelector('.url') as Element, n.url);
+  const status = row.querySelector('.status') as HTMLElement;
+  setText(status, n.alive ? 'alive' : 'dead');
+  setAttr(status, 'class', `status status-${n.alive ? 'ok' : 'bad'}`);
+  setAttr(row, 'data-state', n.alive ? 'alive' : 'dead');
+  setText(row.querySelector('.stores') as Element, n.stores);
+  setText(row.querySelector('.shards') as Element, n.shards);
+  setText(row.querySelector('.heartbeat') as Element, n.heartbeat);
+}
+
 // ---- rendering -------------------------------------------------------------
 
 let frame = 0;
@@ -239,6 +302,7 @@ function scheduleRender(): void {
     renderDetail(openSku === null ? undefined : catalog.get(openSku));
     renderAlerts(now);
     renderChain();
+    renderCluster(now);
   });
 }
 

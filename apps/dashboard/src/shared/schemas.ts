@@ -94,6 +94,41 @@ export const ChainSummarySchema = z.looseObject({
 });
 export type ChainSummary = z.infer<typeof ChainSummarySchema>;
 
+const ClusterNodeSchema = z.looseObject({
+  node: z.string(),
+  url: z.nullable(z.string()),
+  startedAt: Time,
+  heartbeatAt: Time,
+  alive: z.boolean(),
+  /** Optional: hubs before per-node sessions do not send them. */
+  stores: z.optional(Units),
+  shards: z.optional(Units),
+});
+export type ClusterNode = z.infer<typeof ClusterNodeSchema>;
+
+const ShardLeaseSchema = z.looseObject({
+  shard: Units,
+  node: z.nullable(z.string()),
+  epoch: Units,
+  expiresAt: Time,
+  live: z.boolean(),
+});
+export type ShardLease = z.infer<typeof ShardLeaseSchema>;
+
+/** Hub: GET /v1/cluster. `mode` is any string, so a mode a newer hub adds still renders. */
+export const ClusterSchema = z.looseObject({
+  mode: z.string(),
+  node: z.string(),
+  stores: Units,
+  shardCount: Units,
+  nodes: z.array(ClusterNodeSchema),
+  shards: z.array(ShardLeaseSchema),
+});
+export type Cluster = z.infer<typeof ClusterSchema>;
+
+/** GET /readyz (200) */
+export const ReadySchema = z.looseObject({ status: z.string() });
+
 /** Hub: POST /v1/admin/stores/:storeId/link */
 export const LinkStateSchema = z.looseObject({
   storeId: z.string(),
