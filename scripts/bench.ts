@@ -1,7 +1,7 @@
 /**
  * Runs a benchmark suite and writes its table into docs/benchmarks.md, between
  * that suite's markers, with the command and the machine that produced it.
- * Usage: pnpm bench <suite>   (suites: core, sync, storage, escrow, api, compare, policy, fuzz, wire)
+ * Usage: pnpm bench <suite>   (suites: core, sync, storage, escrow, api, compare, policy, fuzz, wire, cluster, failover, cluster-nodes)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -21,6 +21,8 @@ import { comparisonChart, comparisonTable, runComparison } from '../apps/cli/ben
 import { runPolicySweep } from '../apps/cli/bench/compare/policy-sweep.js';
 import { runFuzzSoak } from '../apps/cli/bench/fuzz-bench.js';
 import { runWireBench } from '../apps/cli/bench/wire-bench.js';
+import { runFailoverBench } from '../apps/cli/bench/failover-bench.js';
+import { runClusterNodesBench } from '../apps/cli/bench/cluster-nodes-bench.js';
 
 /** A suite answers rows for the standard table, or a table of its own. */
 type SuiteResult = BenchRow[] | { readonly markdown: string };
@@ -62,6 +64,10 @@ const suites: Record<string, () => SuiteResult | Promise<SuiteResult>> = {
   wire: () => runWireBench(),
   // The hub on PostgreSQL: what a commit costs there against the embedded journal.
   cluster: () => runCommitBench(),
+  // kill -9 of a hub node's process to its SKUs served again, over 20 kills.
+  failover: () => runFailoverBench(),
+  // Merges and storefront reads on one hub process and on three.
+  'cluster-nodes': () => runClusterNodesBench(),
 };
 
 const name = process.argv[2] ?? 'core';

@@ -21,6 +21,10 @@ export interface HubObserver {
  * and logs.
  */
 export function hubMetrics(metrics: Metrics, log: Logger, peerLog: PeerLogLimiter): HubObserver {
+  const merged = metrics.counter(
+    'shelfsync_store_updates_merged_total',
+    'Store updates this hub node validated, committed and relayed',
+  );
   const rejected = metrics.counter('shelfsync_rejected_updates_total', 'Store updates the hub refused, by code', [
     'code',
   ]);
@@ -55,6 +59,7 @@ export function hubMetrics(metrics: Metrics, log: Logger, peerLog: PeerLogLimite
   );
   return {
     syncEvent(event) {
+      if (event.type === 'accepted') merged.inc();
       if (event.type === 'rejected') rejected.inc({ code: event.code });
       if (event.type === 'budget-exceeded') overBudget.inc({ budget: event.budget });
       if (event.type === 'refused') refusalsReported.inc({ cause: event.cause });
