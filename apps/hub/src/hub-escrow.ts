@@ -10,6 +10,7 @@ import {
   type TopUpAnswer,
 } from '@shelfsync/sync';
 import { randomUUID } from 'node:crypto';
+import * as Y from 'yjs';
 import { z } from 'zod';
 import type { HubConfig } from './config.js';
 import type { HubObserver } from './hub-metrics.js';
@@ -48,6 +49,7 @@ export function startEscrow(
   observe.watchAllocator(allocator);
   if (config.escrow !== 'on') return { allocator, stop: () => undefined };
   sync.useAllocator(cluster === null ? allocator : clusterHooks(allocator, cluster.documents, ownerRoute(cluster)));
+  if (cluster !== null) hearOtherNodes(allocator, cluster.documents, log);
   let sweeping = false;
   const rebalanceTimer = setInterval(() => {
     // A round that outlasts the interval is not joined by another.
@@ -60,6 +62,26 @@ export function startEscrow(
   }, config.escrowRebalanceMs);
   rebalanceTimer.unref();
   return { allocator, stop: () => clearInterval(rebalanceTimer) };
+}
+
+/** The stores whose chains an update extends, by the client ids it carries. */
+function storesOf(update: Uint8Array, documents: PgHubDocuments): StoreId[] {
+  const stores: StoreId[] = [];
+  for (const client of Y.parseUpdateMeta(update).to.keys()) {
+    const owner = documents.clientOwner(client);
+    const store = owner?.startsWith('store:') === true ? StoreIdSchema.safeParse(owner.slice('store:'.length)) : null;
+    if (store?.success === true) stores.push(store.data);
+  }
+  return stores;
+}
+
+/** Store updates other nodes commit reach this node's allocator too (their sales, and the owner's rebalancing). */
+function hearOtherNodes(allocator: HubAllocator, documents: PgHubDocuments, log: Logger): void {
+  documents.onForeignChange((sku, update) => {
+    for (const storeId of storesOf(update, documents)) {
+      allocator.heard(storeId, sku).catch((error: unknown) => log.warn({ err: error, sku }, 'rebalancing failed'));
+    }
+  });
 }
 
 /** How long a top-up waits for the owner's grant, and then for its node to relay it: within a store's patience. */

@@ -91,6 +91,18 @@ export class HubAllocator {
   }
 
   /**
+   * Another hub node committed a store's update of `sku`: every node learns the
+   * store's sales, so whichever node owns the SKU after a failover already knows
+   * its velocities. The owner rebalances; the store's own node has asked for any
+   * release already, so no other node asks again.
+   */
+  async heard(storeId: StoreId, sku: Sku): Promise<void> {
+    const doc = await this.documents.open(sku);
+    this.demand.committed(sku, storeId, readAccount(doc, writerKey(storeWriter(storeId)), storeAccount(storeId)).n);
+    if (this.documents.ownsSku?.(sku) === true) await this.rebalance(storeId, sku);
+  }
+
+  /**
    * A store's sale of `quantity` exceeds its rights: grant what it lacks plus a
    * refill to its target, if its online escrow holds that much. Resolves once
    * the grant is durable and relayed (before the answer goes out).

@@ -216,3 +216,58 @@ describe('hub allocator: online orders (policy v2)', () => {
     north.disconnect();
   });
 });
+
+describe('hub allocator on a cluster node', () => {
+  /** North's shelf of 100 with `online` of it escrowed, on a node that owns the SKU while `owns.now` says so. */
+  const setup = async (online: number) => {
+    const hub = await TestHub.create();
+    const owns = { now: false };
+    const sent: unknown[] = [];
+    const allocator = new HubAllocator(
+      {
+        open: (s) => hub.storage.open(s),
+        onCommit: (listener) => hub.storage.onCommit(listener),
+        writerClients: hub.storage.writerClients,
+        ownsSku: () => owns.now,
+      },
+      hub.engine,
+      { send: (_store, message) => sent.push(message) > 0 },
+      AllocatorConfigSchema.parse({ onlineFloor: 10 }),
+      () => 1_000,
+    );
+    const target = sku('LAMP');
+    const doc = await hub.storage.open(target);
+    const north = storeWriter(NORTH);
+    applyOperation(doc, north, { type: 'receive', account: storeAccount(NORTH), quantity: 100 });
+    if (online > 0) {
+      applyOperation(doc, north, {
+        type: 'transferRights',
+        from: storeAccount(NORTH),
+        to: onlineAccount(NORTH),
+        quantity: online,
+      });
+    }
+    const onlineRights = (): number | undefined => computeStock(doc).locations.north?.onlineRights;
+    return { allocator, owns, sent, target, onlineRights };
+  };
+
+  it('asks a store connected here to release, and writes nothing for a SKU another node owns', async () => {
+    const { allocator, sent, target, onlineRights } = await setup(0);
+    // Heard from another node: the store's own node asks, not this one.
+    await allocator.heard(NORTH, target);
+    expect(sent).toEqual([]);
+    await allocator.accepted(NORTH, target);
+    expect(sent).toEqual([expect.objectContaining({ type: 'release', sku: target })]);
+    expect(onlineRights()).toBe(0);
+  });
+
+  it('learns the sales other nodes commit on every node, and grants only where it owns the SKU', async () => {
+    const { allocator, owns, target, onlineRights } = await setup(60);
+    await allocator.heard(NORTH, target);
+    expect(allocator.tracked).toBe(1);
+    expect(onlineRights()).toBe(60);
+    owns.now = true;
+    await allocator.heard(NORTH, target);
+    expect(onlineRights()).toBe(10);
+  });
+});
