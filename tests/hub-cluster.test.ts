@@ -9,7 +9,7 @@ type NodeName = (typeof NODES)[number];
 
 interface ClusterView {
   shardCount: number;
-  nodes: { node: string; alive: boolean }[];
+  nodes: { node: string; alive: boolean; stores: number }[];
   shards: { shard: number; node: string | null; live: boolean }[];
 }
 
@@ -206,6 +206,14 @@ describe.skipIf(skipPgTests())('three hub nodes on one PostgreSQL database', () 
       const [onB, onC] = await Promise.all([get(node('b'), `/v1/skus/${each}`), get(node('c'), `/v1/skus/${each}`)]);
       expect(onB.body).toEqual(onC.body);
     }
+    // The store moved to a survivor: one session across the cluster, as the nodes report it.
+    await vi.waitFor(
+      async () => {
+        const view = (await get(node('b'), '/v1/cluster')).body as unknown as ClusterView;
+        expect(view.nodes.filter((n) => n.alive).reduce((sum, n) => sum + n.stores, 0)).toBe(1);
+      },
+      { timeout: 15_000, interval: 200 },
+    );
     // The reservation made before the kill is cancelled by the new owner, which adopted it.
     const cancelled = await post(node('b'), `/v1/reservations/${reservations[0]}/cancel`, {}, undefined, auth());
     expect(cancelled.body.state).toBe('cancelled');

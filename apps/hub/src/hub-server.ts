@@ -37,6 +37,7 @@ import { hubMetrics } from './hub-metrics.js';
 import { storefrontRoutes, summaryRoutes } from './storefront.js';
 import { YjsReadEndpoint } from './yjs-endpoint.js';
 import { openHubReservations } from './hub-reservations.js';
+import { openStoreSessionClaims } from './hub-store-sessions.js';
 import { reservationRoutes } from './reservation-routes.js';
 
 /** A running hub. */
@@ -100,6 +101,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   // Other nodes add and retire keys and revoke stores in the shared records: followed within a second.
   const auth = await openHubAuth(adapter, sync, config, metrics, log, records.cluster === null ? null : 1_000);
   const requireApiToken = (ctx: Context): void => auth.requireApiToken(ctx);
+  const storeSessions = await openStoreSessionClaims(config, records.cluster, sync, log);
 
   const router = new Router<RequestState>();
   reservationRoutes(router, desk, requireApiToken, (outcome) => {
@@ -193,8 +195,12 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     verify: (token) => auth.admitStore(token),
     connect: (claims, transport, ws) => {
       const session = sync.connect(claims.sub, transport);
+      if (session === null) return;
       // The session ends at the token's expiry, or at once when it is revoked (4401).
-      if (session !== null) ws.once('close', auth.sessions.watch(session, claims));
+      ws.once('close', auth.sessions.watch(session, claims));
+      // On a cluster, a session of this store on another node ends (4409).
+      const ended = storeSessions?.admitted(claims.sub);
+      if (ended !== undefined) ws.once('close', ended);
     },
     authenticated: limitUnauthenticated(
       server,
@@ -215,6 +221,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       stockEvents.closeAll();
       reservations.stop();
       auth.close();
+      await storeSessions?.close();
       clearInterval(evictTimer);
       peerLog.stop();
       stopEscrow();

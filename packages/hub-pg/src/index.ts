@@ -23,3 +23,4 @@ export {
   type RequestHandler,
 } from './owner-requests.js';
 export { RequestFailed, RequestTimedOut } from './request-errors.js';
+export { StoreSessions, type StoreSessionsOptions } from './store-sessions.js';

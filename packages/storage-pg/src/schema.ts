@@ -24,6 +24,8 @@ export const HUB_NODES_TABLE = 'hub_nodes';
 export const SHARD_LEASES_TABLE = 'shard_leases';
 /** Requests handed to a shard's owner node, and their answers, per cluster. */
 export const OWNER_REQUESTS_TABLE = 'owner_requests';
+/** Which hub node serves each store's live session, under a claim number raised by each new session. */
+export const STORE_SESSIONS_TABLE = 'store_sessions';
 
 /**
  * The storage schema, oldest first. A migration, once released, is never
@@ -178,5 +180,19 @@ export const storageMigrations: readonly Migration[] = [
     // Each node writes its live store sessions with every heartbeat, so any
     // node can tell operators where the stores are connected.
     sql: `ALTER TABLE ${HUB_NODES_TABLE} ADD COLUMN stores integer NOT NULL DEFAULT 0 CHECK (stores >= 0)`,
+  },
+  {
+    version: 8,
+    name: 'store sessions',
+    // One live session per store across the cluster: the newest claim wins, and the node it replaced closes its own.
+    sql: `
+    CREATE TABLE ${STORE_SESSIONS_TABLE} (
+      cluster text NOT NULL,
+      store_id text NOT NULL,
+      node text NOT NULL,
+      claim bigint NOT NULL CHECK (claim > 0),
+      claimed_at timestamptz NOT NULL,
+      PRIMARY KEY (cluster, store_id)
+    )`,
   },
 ];
