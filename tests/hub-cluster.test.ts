@@ -152,6 +152,23 @@ describe.skipIf(skipPgTests())('three hub nodes on one PostgreSQL database', () 
     for (const name of NODES) {
       await eventually(() => location(name, sku), { onlineRights: 1, reserved: 9 }, 15_000);
     }
+    // Every node's summary counts every node's calls: 10 held and 80 refused where the owner decided, 1 cancel asked of c.
+    for (const name of NODES) {
+      await vi.waitFor(
+        async () => {
+          const minutes = (await get(node(name), '/v1/summary')).body.minutes as {
+            reservations: Record<string, number>;
+          }[];
+          const total = (key: string): number => minutes.reduce((sum, m) => sum + (m.reservations[key] ?? 0), 0);
+          expect({ held: total('held'), refused: total('refused'), cancelled: total('cancelled') }).toEqual({
+            held: 10,
+            refused: 80,
+            cancelled: 1,
+          });
+        },
+        { timeout: 15_000, interval: 200 },
+      );
+    }
   }, 120_000);
 
   it('a node killed with -9 mid-sales and mid-reservations: its SKUs take reservations on the survivors within 10 s, nothing acknowledged is lost, and the survivors agree', async () => {

@@ -10,12 +10,12 @@ import {
   type TopUpAnswer,
 } from '@shelfsync/sync';
 import { randomUUID } from 'node:crypto';
-import * as Y from 'yjs';
 import { z } from 'zod';
 import type { HubConfig } from './config.js';
 import type { HubObserver } from './hub-metrics.js';
 import type { HubClusterNode } from './hub-records.js';
 import { ownerRoute, type OwnerRoute } from './owner-route.js';
+import { storesOf } from './foreign-stores.js';
 
 /**
  * The escrow allocator and its rebalancing rounds. Every hub write goes
@@ -62,17 +62,6 @@ export function startEscrow(
   }, config.escrowRebalanceMs);
   rebalanceTimer.unref();
   return { allocator, stop: () => clearInterval(rebalanceTimer) };
-}
-
-/** The stores whose chains an update extends, by the client ids it carries. */
-function storesOf(update: Uint8Array, documents: PgHubDocuments): StoreId[] {
-  const stores: StoreId[] = [];
-  for (const client of Y.parseUpdateMeta(update).to.keys()) {
-    const owner = documents.clientOwner(client);
-    const store = owner?.startsWith('store:') === true ? StoreIdSchema.safeParse(owner.slice('store:'.length)) : null;
-    if (store?.success === true) stores.push(store.data);
-  }
-  return stores;
 }
 
 /** Store updates other nodes commit reach this node's allocator too (their sales, and the owner's rebalancing). */

@@ -38,6 +38,7 @@ import { storefrontRoutes, summaryRoutes } from './storefront.js';
 import { YjsReadEndpoint } from './yjs-endpoint.js';
 import { openHubReservations } from './hub-reservations.js';
 import { openStoreSessionClaims } from './hub-store-sessions.js';
+import { openHubActivity } from './hub-activity.js';
 import { reservationRoutes } from './reservation-routes.js';
 
 /** A running hub. */
@@ -102,6 +103,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   const auth = await openHubAuth(adapter, sync, config, metrics, log, records.cluster === null ? null : 1_000);
   const requireApiToken = (ctx: Context): void => auth.requireApiToken(ctx);
   const storeSessions = await openStoreSessionClaims(config, records.cluster, sync, log);
+  const chainActivity = await openHubActivity(config, records.cluster, activity, log);
 
   const router = new Router<RequestState>();
   reservationRoutes(router, desk, requireApiToken, (outcome) => {
@@ -122,7 +124,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   });
   adminRoutes(router, sync, requireApiToken, log, config.faultProxies);
   credentialRoutes(router, auth.credentials, auth.sessions, requireApiToken, log);
-  summaryRoutes(router, activity);
+  summaryRoutes(router, chainActivity);
   // The hub listens only once its storage is loaded: serving means ready.
   router.get('/readyz', (ctx) => {
     if (!clusterReady(records.cluster))
@@ -222,6 +224,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
       reservations.stop();
       auth.close();
       await storeSessions?.close();
+      await chainActivity.close();
       clearInterval(evictTimer);
       peerLog.stop();
       stopEscrow();

@@ -110,7 +110,7 @@ export function storefrontRoutes(router: Router<RequestState>, services: Storefr
 }
 
 /** GET /v1/summary: the chain's activity by minute, for the dashboard; never cached. */
-export function summaryRoutes(router: Router<RequestState>, activity: ChainActivity): void {
+export function summaryRoutes(router: Router<RequestState>, activity: Pick<ChainActivity, 'summary'>): void {
   router.get('/v1/summary', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = activity.summary();

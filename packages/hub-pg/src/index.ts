@@ -24,3 +24,4 @@ export {
 } from './owner-requests.js';
 export { RequestFailed, RequestTimedOut } from './request-errors.js';
 export { StoreSessions, type StoreSessionsOptions } from './store-sessions.js';
+export { ActivityShares, type ActivitySharesOptions } from './activity-shares.js';

@@ -26,6 +26,8 @@ export const SHARD_LEASES_TABLE = 'shard_leases';
 export const OWNER_REQUESTS_TABLE = 'owner_requests';
 /** Which hub node serves each store's live session, under a claim number raised by each new session. */
 export const STORE_SESSIONS_TABLE = 'store_sessions';
+/** What each hub node reports for the chain's activity summary (refusals, reservation outcomes), per cluster. */
+export const ACTIVITY_SHARES_TABLE = 'activity_shares';
 
 /**
  * The storage schema, oldest first. A migration, once released, is never
@@ -193,6 +195,19 @@ export const storageMigrations: readonly Migration[] = [
       claim bigint NOT NULL CHECK (claim > 0),
       claimed_at timestamptz NOT NULL,
       PRIMARY KEY (cluster, store_id)
+    )`,
+  },
+  {
+    version: 9,
+    name: 'activity shares',
+    // Each node rewrites its own row; every node sums the rows, so /v1/summary answers alike on each.
+    sql: `
+    CREATE TABLE ${ACTIVITY_SHARES_TABLE} (
+      cluster text NOT NULL,
+      node text NOT NULL,
+      share jsonb NOT NULL,
+      updated_at timestamptz NOT NULL,
+      PRIMARY KEY (cluster, node)
     )`,
   },
 ];

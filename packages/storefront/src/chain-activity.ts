@@ -1,5 +1,6 @@
 import { computeStock } from '@shelfsync/core';
-import { storeAccount, type ChainSummary, type RefusalCause, type Sku } from '@shelfsync/protocol';
+import { ChainSummarySchema, storeAccount, type ChainSummary, type RefusalCause, type Sku } from '@shelfsync/protocol';
+import { z } from 'zod';
 import type { HubSyncEvent } from '@shelfsync/sync';
 import type * as Y from 'yjs';
 import type { WarningLog } from './ports.js';
@@ -13,6 +14,18 @@ const MAX_REFUSALS = 50;
 const MAX_PAIRS = 200_000;
 
 type Minute = ChainSummary['minutes'][number];
+
+/**
+ * What one hub node of a cluster reports to the others: the refusals its stores
+ * reported and the reservation calls it answered, by minute, and its list of
+ * refusals while the chain held the units. Not sales: every node reads those
+ * from the documents, its own commits and the other nodes' alike.
+ */
+export const ActivityShareSchema = z.strictObject({
+  minutes: z.array(ChainSummarySchema.shape.minutes.element.omit({ sold: true })),
+  alerts: ChainSummarySchema.shape.refusedWithChainStock,
+});
+export type ActivityShare = z.infer<typeof ActivityShareSchema>;
 type ReservationOutcome = keyof Minute['reservations'];
 type Refusal = ChainSummary['refusedWithChainStock'][number];
 type RefusedReport = Extract<HubSyncEvent, { type: 'refused' }>;
@@ -117,17 +130,36 @@ export class ChainActivity {
     counts[known.includes(outcome) ? (outcome as ReservationOutcome) : 'refused']++;
   }
 
-  /** GET /v1/summary: the last 30 minutes, oldest first, and the latest refusals while the chain held the units, newest first. */
-  summary(): ChainSummary {
+  /**
+   * GET /v1/summary: the last 30 minutes, oldest first, and the latest refusals
+   * while the chain held the units, newest first. On a cluster, what the other
+   * nodes report (`others`) is added in: every node answers the same.
+   */
+  summary(others: readonly ActivityShare[] = []): ChainSummary {
     const current = this.startOf(this.now());
     const minutes: Minute[] = [];
     for (let start = current - (MINUTES - 1) * MINUTE_MS; start <= current; start += MINUTE_MS) {
-      minutes.push(this.minutes.get(start) ?? emptyMinute(start));
+      const own = this.minutes.get(start) ?? emptyMinute(start);
+      minutes.push(others.length === 0 ? own : withOthers(own, start, others));
     }
+    const alerts = [...this.refusals, ...others.flatMap((share) => share.alerts)]
+      .sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0))
+      .slice(0, MAX_REFUSALS);
+    return { generatedAt: new Date(this.now()).toISOString(), minutes, refusedWithChainStock: alerts };
+  }
+
+  /** This node's own reports, for the other nodes of a cluster (`ActivityShare`). */
+  share(): ActivityShare {
+    const from = this.windowStart();
     return {
-      generatedAt: new Date(this.now()).toISOString(),
-      minutes,
-      refusedWithChainStock: [...this.refusals],
+      minutes: [...this.minutes]
+        .filter(([start]) => start >= from)
+        .map(([, { minute, refused, reservations }]) => ({
+          minute,
+          refused: { ...refused },
+          reservations: { ...reservations },
+        })),
+      alerts: [...this.refusals],
     };
   }
 
@@ -162,4 +194,20 @@ export class ChainActivity {
     }
     return bucket;
   }
+}
+
+/** A minute of this node's with the same minute of every other node's reports added. */
+function withOthers(own: Minute, start: number, others: readonly ActivityShare[]): Minute {
+  const minute = { ...own, refused: { ...own.refused }, reservations: { ...own.reservations } };
+  for (const share of others) {
+    const theirs = share.minutes.find((m) => Date.parse(m.minute) === start);
+    if (theirs === undefined) continue;
+    for (const key of Object.keys(minute.refused) as (keyof Minute['refused'])[]) {
+      minute.refused[key] += theirs.refused[key];
+    }
+    for (const key of Object.keys(minute.reservations) as (keyof Minute['reservations'])[]) {
+      minute.reservations[key] += theirs.reservations[key];
+    }
+  }
+  return minute;
 }

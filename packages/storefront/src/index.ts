@@ -1,6 +1,6 @@
 export { CatalogIndex, type CatalogSource } from './catalog-index.js';
 export { decodeCursor, encodeCursor } from './catalog-cursor.js';
-export { ChainActivity } from './chain-activity.js';
+export { ActivityShareSchema, ChainActivity, type ActivityShare } from './chain-activity.js';
 export { StockTags, epochTagOf, holdsVersion } from './etags.js';
 export { systemTimers, type FeedTimers, type StorefrontStorage, type WarningLog } from './ports.js';
 export { BODY_CACHE_SIZE, StockBodies, stockBody } from './stock-bodies.js';

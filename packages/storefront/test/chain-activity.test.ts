@@ -143,3 +143,45 @@ describe('chain activity: refusals as the stores report them', () => {
     expect(list.some((r) => Date.parse(r.at) === NOW - 25 * MINUTE)).toBe(false);
   });
 });
+
+describe('chain activity on a cluster of hub nodes', () => {
+  it("shares a node's refusals, reservation outcomes and alerts, never its sales, and adds the others' to its summary", async () => {
+    const a = new ChainActivity(hubDocuments(), quiet, () => NOW);
+    const b = new ChainActivity(hubDocuments(), quiet, () => NOW);
+    a.onSyncEvent(refused('online_escrow'));
+    a.onSyncEvent(refused('location_empty', { at: NOW - 2 * MINUTE, chainAvailable: 5 }));
+    a.reservation('held');
+    a.reservation('INSUFFICIENT_STOCK');
+    b.reservation('held');
+    b.onSyncEvent(refused('hub_unreachable', { at: NOW - MINUTE }));
+    // Both nodes read the chain's sales from the documents, each on its own.
+    const north = { type: 'accepted', storeId: NORTH, sku: MUG, bytes: 10 } as const;
+    a.onSyncEvent(north);
+    b.onSyncEvent(north);
+    await vi.waitFor(() => expect(a.summary().refusedWithChainStock).toHaveLength(2));
+    await vi.waitFor(() => expect(b.summary().refusedWithChainStock).toHaveLength(1));
+
+    const shared = a.share();
+    expect(shared.minutes.every((m) => !('sold' in m))).toBe(true);
+    // Through JSON, as the database keeps it.
+    const fromA = JSON.parse(JSON.stringify(shared)) as typeof shared;
+    const onB = b.summary([fromA]);
+    expect(ChainSummarySchema.safeParse(onB).success).toBe(true);
+    expect(onB.minutes.at(-1)?.reservations).toEqual({ held: 2, confirmed: 0, cancelled: 0, expired: 0, refused: 1 });
+    expect(onB.minutes.at(-1)?.refused).toEqual({
+      locationEmpty: 0,
+      escrowHeld: 1,
+      hubUnreachable: 0,
+      topUpTimeout: 0,
+    });
+    expect(onB.minutes.at(-2)?.refused.hubUnreachable).toBe(1);
+    expect(onB.minutes.at(-3)?.refused.locationEmpty).toBe(1);
+    // The alerts of both, newest first.
+    expect(onB.refusedWithChainStock.map((r) => r.at)).toEqual(
+      [...onB.refusedWithChainStock.map((r) => r.at)].sort().reverse(),
+    );
+    expect(onB.refusedWithChainStock).toHaveLength(3);
+    // The answering node's own minutes are left as they were.
+    expect(b.summary().minutes.at(-1)?.reservations.held).toBe(1);
+  });
+});
