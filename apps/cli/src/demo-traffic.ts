@@ -1,6 +1,5 @@
 import { seededRandom } from '@shelfsync/protocol';
 import { z } from 'zod';
-import { metricSum } from './prometheus.js';
 
 /** What the demo reads of an answer: a reservation's id, a refused sale's details. */
 const AnswerSchema = z.looseObject({
@@ -14,116 +13,187 @@ const AnswerSchema = z.looseObject({
     .optional(),
 });
 
+type Answer = { status: number; body: z.infer<typeof AnswerSchema> };
+
 /** Where the demo's traffic goes. */
 export interface DemoTargets {
-  readonly hubUrl: string;
+  /** Every hub node; online orders and storefront reads take turns over them. */
+  readonly hubUrls: readonly string[];
   readonly apiToken: string;
   readonly stores: readonly { readonly id: string; readonly url: string }[];
   readonly catalog: readonly string[];
 }
 
 /** What the demo's traffic did so far, as its clients saw it. */
-interface Tally {
+export interface Tally {
   ok: number;
   refused: number;
   /** Sales refused at a connected store whose location held the units, as the hub answered: never expected. */
   refusedWithOwnStock: number;
   orders: number;
+  ordersHeld: number;
+  /** Orders the hub refused (409: no stock to hold) or never decided within the retry window. */
   ordersRefused: number;
+  /** Answers that said to ask again (503) or a node that did not answer, each retried with the same key. */
+  retries: number;
+  reads: number;
+  readsFailed: number;
 }
+
+/** The running traffic: its tally, and `stop`, which resolves once every request in flight is answered. */
+export interface DemoTraffic {
+  readonly tally: Readonly<Tally>;
+  stop(): Promise<void>;
+}
+
+/** How long an order is retried (503, node down) before it counts as refused: longer than a lease's failover. */
+const ORDER_RETRY_MS = 15_000;
 
 /**
  * The demo's seeded traffic: sales, receipts and returns at the stores' tills,
- * and online orders for pickup at a store (held at the hub, most confirmed a few
- * seconds later, some left to expire), so both channels compete for each shelf
- * and the allocator has something to do. `stop` ends it.
+ * online orders for pickup at a store (held at a hub node, most confirmed a few
+ * seconds later at another, some left to expire), and storefront reads of a
+ * SKU, so both channels compete for each shelf and, on a cluster, every node
+ * serves a share. `stop` ends it.
  */
-export function startDemoTraffic(targets: DemoTargets, seed: number, perSecond: number): { stop(): void } {
+export function startDemoTraffic(targets: DemoTargets, seed: number, perSecond: number): DemoTraffic {
   const random = seededRandom(seed);
-  const tally: Tally = { ok: 0, refused: 0, refusedWithOwnStock: 0, orders: 0, ordersRefused: 0 };
+  const tally: Tally = {
+    ok: 0,
+    refused: 0,
+    refusedWithOwnStock: 0,
+    orders: 0,
+    ordersHeld: 0,
+    ordersRefused: 0,
+    retries: 0,
+    reads: 0,
+    readsFailed: 0,
+  };
+  const inFlight = new Set<Promise<unknown>>();
+  const track = (work: Promise<unknown>): void => {
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+  };
   const auth = { authorization: `Bearer ${targets.apiToken}` };
   let n = 0;
+  let tick = 0;
+  let stopping = false;
   const key = (): string => `demo-${seed}-${n++}-${Date.now()}`;
   const pick = <T>(list: readonly T[]): T | undefined => list[Math.floor(random() * list.length)];
+  const hub = (turn: number): string => targets.hubUrls[turn % targets.hubUrls.length] ?? '';
+  const decide = (turn: number, path: string, body: unknown, idempotencyKey: string): Promise<Answer | null> =>
+    postUntilDecided(targets.hubUrls, turn, path, body, idempotencyKey, auth, {
+      onRetry: () => tally.retries++,
+      giveUp: () => stopping,
+    });
+
+  const order = (turn: number, sku: string, storeId: string): void => {
+    tally.orders++;
+    track(
+      decide(turn, '/v1/reservations', { sku, quantity: 1, storeId }, key()).then((answer) => {
+        if (answer?.status !== 201) {
+          tally.ordersRefused++;
+          return;
+        }
+        tally.ordersHeld++;
+        const id = answer.body.id;
+        // Picked up a few seconds later, most of the time, at another node; the rest expire.
+        if (random() < 0.8 && id !== undefined) {
+          const confirmKey = key();
+          setTimeout(() => {
+            if (!stopping) track(decide(turn + 1, `/v1/reservations/${id}/confirm`, {}, confirmKey));
+          }, 3_000);
+        }
+      }),
+    );
+  };
+
+  const tillOperation = (storeUrl: string, sku: string, r: number): void => {
+    const [path, quantity] =
+      r < 0.75 ? ['/v1/sales', 1 + Math.floor(random() * 2)] : r < 0.88 ? ['/v1/receipts', 5] : ['/v1/returns', 1];
+    track(
+      post(`${storeUrl}${path}`, { sku, quantity }, key()).then(
+        ({ status, body }) => {
+          if (status === 201) {
+            tally.ok++;
+            return;
+          }
+          tally.refused++;
+          const details = body.details;
+          if (details?.hubReachable === true && (details.availableAtLocation ?? 0) >= (details.requested ?? quantity)) {
+            tally.refusedWithOwnStock++;
+          }
+        },
+        () => tally.refused++,
+      ),
+    );
+  };
+
   const traffic = setInterval(() => {
+    const turn = tick++;
     const store = pick(targets.stores);
     const sku = pick(targets.catalog);
     if (store === undefined || sku === undefined) return;
-    const r = random();
-    if (r < 0.15) {
-      tally.orders++;
-      post(`${targets.hubUrl}/v1/reservations`, { sku, quantity: 1, storeId: store.id }, key(), auth).then(
-        ({ status, body }) => {
-          if (status !== 201) tally.ordersRefused++;
-          // Picked up a few seconds later, most of the time; the rest expire.
-          else if (random() < 0.8 && body.id !== undefined) {
-            const id = body.id;
-            setTimeout(
-              () => void post(`${targets.hubUrl}/v1/reservations/${id}/confirm`, {}, key(), auth).catch(() => {}),
-              3_000,
-            );
-          }
-        },
-        () => tally.ordersRefused++,
-      );
-      return;
-    }
-    const [path, quantity] =
-      r < 0.75 ? ['/v1/sales', 1 + Math.floor(random() * 2)] : r < 0.88 ? ['/v1/receipts', 5] : ['/v1/returns', 1];
-    post(`${store.url}${path}`, { sku, quantity }, key()).then(
-      ({ status, body }) => {
-        if (status === 201) {
-          tally.ok++;
-          return;
-        }
-        tally.refused++;
-        const details = body.details;
-        if (details?.hubReachable === true && (details.availableAtLocation ?? 0) >= (details.requested ?? quantity)) {
-          tally.refusedWithOwnStock++;
-        }
-      },
-      () => tally.refused++,
+    // A storefront read at each tick, outside the seeded stream so the operations stay those of the seed.
+    tally.reads++;
+    track(
+      read(hub(turn), sku)
+        // A node that does not answer: the next one, as a storefront given every node would.
+        .catch(() => read(hub(turn + 1), sku))
+        .then(
+          (status) => {
+            if (status !== 200) tally.readsFailed++;
+          },
+          () => tally.readsFailed++,
+        ),
     );
+    const r = random();
+    if (r < 0.15) order(turn, sku, store.id);
+    else tillOperation(store.url, sku, r);
   }, 1000 / perSecond);
-  const report = setInterval(() => {
-    void describe(targets, tally).then((line) => process.stdout.write(`${line}\n`));
-  }, 5000);
+
   return {
-    stop: () => {
+    tally,
+    stop: async () => {
+      stopping = true;
       clearInterval(traffic);
-      clearInterval(report);
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
   };
 }
 
-/** One status line: the clients' tally, and the stores' own counts of how sales went and why any were refused. */
-async function describe(targets: DemoTargets, tally: Tally): Promise<string> {
-  const sales = { local: 0, toppedUp: 0 };
-  const causes: Record<string, number> = { location_empty: 0, hub_unreachable: 0, online_escrow: 0, topup_timeout: 0 };
-  try {
-    for (const store of targets.stores) {
-      const text = await (await fetch(`${store.url}/metrics`)).text();
-      sales.local += metricSum(text, 'shelfsync_sales_total', { outcome: 'local' });
-      sales.toppedUp += metricSum(text, 'shelfsync_sales_total', { outcome: 'topped_up' });
-      for (const cause of Object.keys(causes)) {
-        causes[cause] = (causes[cause] ?? 0) + metricSum(text, 'shelfsync_sales_refused_total', { cause });
-      }
-    }
-  } catch {
-    return `operations ok ${tally.ok}, refused ${tally.refused}; a store did not answer`;
-  }
-  const refusals = Object.entries(causes)
-    .map(([cause, count]) => `${cause} ${count}`)
-    .join(', ');
-  return `sales: ${sales.local} from the till's rights, ${sales.toppedUp} topped up; refused: ${refusals}; refused while a connected store's location had the units: ${tally.refusedWithOwnStock} | online orders ${tally.orders - tally.ordersRefused} of ${tally.orders} held | operations ok ${tally.ok}, refused ${tally.refused}`;
-}
-
-async function post(
-  url: string,
+/**
+ * POSTs to the hub nodes in turn, from `turn`, with one Idempotency-Key, while
+ * the answer says to ask again (503: the SKU's shard is moving) or a node does
+ * not answer, as a client of a cluster must; null if undecided in time.
+ */
+async function postUntilDecided(
+  hubUrls: readonly string[],
+  turn: number,
+  path: string,
   body: unknown,
   key: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: z.infer<typeof AnswerSchema> }> {
+  headers: Record<string, string>,
+  hooks: { onRetry(): void; giveUp(): boolean },
+): Promise<Answer | null> {
+  const until = Date.now() + ORDER_RETRY_MS;
+  for (let attempt = 0; ; attempt++) {
+    const url = hubUrls[(turn + attempt) % hubUrls.length] ?? '';
+    const answer = await post(`${url}${path}`, body, key, headers).catch(() => null);
+    if (answer !== null && answer.status !== 503) return answer;
+    if (Date.now() > until || hooks.giveUp()) return null;
+    hooks.onRetry();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function read(hubUrl: string, sku: string): Promise<number> {
+  const res = await fetch(`${hubUrl}/v1/skus/${sku}`);
+  await res.arrayBuffer();
+  return res.status;
+}
+
+async function post(url: string, body: unknown, key: string, headers: Record<string, string> = {}): Promise<Answer> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'idempotency-key': key, ...headers },

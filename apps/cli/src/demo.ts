@@ -1,53 +1,47 @@
 import { readSecretFile } from '@shelfsync/edge';
-import { signStoreToken } from '@shelfsync/hub';
-import { StoreIdSchema, seededRandom, type StoreId } from '@shelfsync/protocol';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDemoTraffic } from './demo-traffic.js';
-import { startHubProcess, startStoreProcess, writeSecretFile, type ChildCommand } from './processes.js';
-import { onShutdown } from './shutdown.js';
+import { runClusterDemo } from './demo-cluster.js';
+import {
+  QUIET,
+  demoSecrets,
+  seedCatalog,
+  startOwned,
+  startTraffic,
+  storeLines,
+  targetsOf,
+  type DemoOptions,
+} from './demo-common.js';
+import { DemoLifecycle } from './demo-lifecycle.js';
+import { startHubProcess, startStoreProcess } from './processes.js';
 
-export interface DemoOptions {
-  readonly port: number;
-  readonly dataDir: string;
-  readonly seed: number;
-  readonly rate: number;
-}
-
-const STORES = ['north', 'central', 'south'].map((id) => StoreIdSchema.parse(id));
-const CATALOG = ['MUG-BLUE', 'MUG-RED', 'TEE-S', 'TEE-M', 'TEE-L', 'LAMP-01', 'BOOK-042', 'SOCKS-PAIR'];
+export type { DemoOptions } from './demo-common.js';
 
 /**
  * The demo: a hub and three stores as separate processes on the embedded
  * storage, a seeded catalog, and a light seeded stream of sales, receipts and
- * returns at the stores' tills and online orders at the hub. Ctrl-C stops everything.
+ * returns at the stores' tills and online orders at the hub. Ctrl-C (or the
+ * end of `--duration`) prints a summary and stops everything. `--cluster` runs
+ * three hub nodes on PostgreSQL instead (demo-cluster.ts).
  */
 export async function runDemo(options: DemoOptions): Promise<void> {
+  if (options.cluster) return runClusterDemo(options);
   const secrets = demoSecrets(options.dataDir);
-  const quiet = { SHELFSYNC_LOG_LEVEL: process.env.SHELFSYNC_LOG_LEVEL ?? 'warn' };
-  const children: ChildCommand[] = [];
-  const timers: { stop(): void }[] = [];
-  onShutdown(async () => {
-    for (const timer of timers) timer.stop();
-    process.stdout.write('\nstopping the demo...\n');
-    await Promise.all(children.map((c) => c.stop()));
-  });
-
-  mkdirSync(options.dataDir, { recursive: true });
-  const hub = await startHubProcess(
-    {
-      port: options.port,
-      dataDir: join(options.dataDir, 'hub'),
-      secretFile: secrets.hubSecretFile,
-      // Each store keeps 3 units of every SKU for pickup orders, so a till that runs dry is topped up from them.
-      flags: ['--escrow-online-floor', '3'],
-    },
-    { env: quiet },
-  );
-  children.push(hub);
-  const stores = await Promise.all(
-    STORES.map((id, i) =>
+  const lifecycle = new DemoLifecycle();
+  try {
+    mkdirSync(options.dataDir, { recursive: true });
+    const hub = await startHubProcess(
+      {
+        port: options.port,
+        dataDir: join(options.dataDir, 'hub'),
+        secretFile: secrets.hubSecretFile,
+        // Each store keeps 3 units of every SKU for pickup orders, so a till that runs dry is topped up from them.
+        flags: ['--escrow-online-floor', '3'],
+      },
+      { env: QUIET },
+    );
+    lifecycle.own([hub]);
+    const stores = await startOwned(lifecycle, (id, i) =>
       startStoreProcess(
         {
           id,
@@ -56,79 +50,29 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           dataDir: join(options.dataDir, id),
           tokenFile: secrets.tokenFile(id),
         },
-        { env: quiet },
+        { env: QUIET },
       ),
-    ),
-  );
-  children.push(...stores);
-
-  const random = seededRandom(options.seed);
-  // Seed the catalog once: the idempotency keys make a rerun on the same data a no-op.
-  for (const [i, store] of stores.entries()) {
-    for (const sku of CATALOG) {
-      await post(
-        store.url,
-        '/v1/receipts',
-        { sku, quantity: 5 + Math.floor(random() * 20) },
-        `seed-${STORES[i] ?? i}-${sku}`,
-      );
-    }
+    );
+    await seedCatalog(stores, options.seed);
+    process.stdout.write(
+      [
+        '',
+        'shelfsync demo is running (Ctrl-C to stop)',
+        `  dashboard  ${hub.url}/   (tester controls take the API token in ${join(options.dataDir, 'hub', 'api-token')})`,
+        ...storeLines(stores),
+        `  hub        ${hub.url}   e.g. ${hub.url}/v1/skus/MUG-BLUE   ${hub.url}/v1/stores`,
+        ...storeLines(stores, true),
+        '',
+        'Try a sale yourself:',
+        `  curl -X POST ${stores[0]?.url ?? ''}/v1/sales -H 'content-type: application/json' -d '{"sku":"MUG-BLUE","quantity":1}'`,
+        '',
+      ].join('\n'),
+    );
+    const apiToken = readSecretFile(join(options.dataDir, 'hub', 'api-token'), 'the hub API token').split('\n')[0];
+    startTraffic(lifecycle, { hubUrls: [hub.url], apiToken: apiToken ?? '', stores: targetsOf(stores) }, options);
+  } catch (error) {
+    await lifecycle.finish();
+    throw error;
   }
-
-  process.stdout.write(
-    [
-      '',
-      'shelfsync demo is running (Ctrl-C to stop)',
-      `  dashboard  ${hub.url}/   (tester controls take the API token in ${join(options.dataDir, 'hub', 'api-token')})`,
-      ...stores.map((s, i) => `  console    ${s.url}/   store ${STORES[i] ?? ''}`),
-      `  hub        ${hub.url}   e.g. ${hub.url}/v1/skus/MUG-BLUE   ${hub.url}/v1/stores`,
-      ...stores.map(
-        (s, i) => `  ${(STORES[i] ?? '').padEnd(10)} ${s.url}   e.g. ${s.url}/v1/skus/MUG-BLUE   ${s.url}/v1/status`,
-      ),
-      '',
-      'Try a sale yourself:',
-      `  curl -X POST ${stores[0]?.url ?? ''}/v1/sales -H 'content-type: application/json' -d '{"sku":"MUG-BLUE","quantity":1}'`,
-      '',
-    ].join('\n'),
-  );
-
-  const traffic = startDemoTraffic(
-    {
-      hubUrl: hub.url,
-      apiToken: readSecretFile(join(options.dataDir, 'hub', 'api-token'), 'the hub API token').split('\n')[0] ?? '',
-      stores: stores.map((s, i) => ({ id: STORES[i] ?? '', url: s.url })),
-      catalog: CATALOG,
-    },
-    options.seed,
-    options.rate,
-  );
-  timers.push({ stop: () => traffic.stop() });
-  // Keep running until a signal arrives.
-  await new Promise<never>(() => {});
-}
-
-async function post(base: string, path: string, body: unknown, key: string): Promise<number> {
-  const res = await fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': key },
-    body: JSON.stringify(body),
-  });
-  await res.arrayBuffer();
-  return res.status;
-}
-
-/**
- * The demo's secrets, as files only its user can read under `<data>/secrets`:
- * the hub's signing secret (kept across runs, like the data) and a fresh token
- * per store. No secret goes on a command line or into an environment.
- */
-export function demoSecrets(dataDir: string): { hubSecretFile: string; tokenFile: (id: StoreId) => string } {
-  const dir = join(dataDir, 'secrets');
-  const hubSecretFile = join(dir, 'hub-secret');
-  if (!existsSync(hubSecretFile)) writeSecretFile(hubSecretFile, randomBytes(24).toString('hex'));
-  const secret = readSecretFile(hubSecretFile, 'demo secret');
-  return {
-    hubSecretFile,
-    tokenFile: (id) => writeSecretFile(join(dir, `${id}.token`), signStoreToken(id, secret)),
-  };
+  await lifecycle.runFor(options.duration);
 }

@@ -228,6 +228,20 @@ export const demoFlags = {
   dataDir: { flag: 'data', env: 'SHELFSYNC_DATA', description: 'data directory (default .data/demo)' },
   seed: { flag: 'seed', description: 'seed of the catalog and the traffic (default 1)' },
   rate: { flag: 'rate', description: 'operations per second across all stores (default 4)' },
+  duration: {
+    flag: 'duration',
+    description: 'stop after this many seconds and print the summary (default 0: run until Ctrl-C)',
+  },
+  cluster: {
+    flag: 'cluster',
+    boolean: true,
+    description:
+      'three hub nodes on a throwaway PostgreSQL server (needs PostgreSQL installed); hubs on --port and the next two, stores on the three after',
+  },
+  killNodeAt: {
+    flag: 'kill-node-at',
+    description: 'with --cluster: kill -9 hub node b this many seconds in, restart it, and report the failover',
+  },
 } satisfies Record<string, FlagSpec>;
 
 export const simFlags = {

@@ -37,7 +37,7 @@ const commands: Record<
     },
   },
   demo: {
-    summary: 'run a hub, three stores and light traffic',
+    summary: 'run a hub (--cluster: three hub nodes on PostgreSQL), three stores and light traffic',
     flags: demoFlags,
     run: (argv) => runDemo(parseDemo(argv)),
   },
@@ -127,6 +127,9 @@ function parseDemo(argv: string[]) {
       dataDir: z.string().min(1).default(join('.data', 'demo')),
       seed: z.coerce.number().int().default(1),
       rate: z.coerce.number().positive().max(1000).default(4),
+      duration: z.coerce.number().min(0).default(0),
+      cluster: z.boolean().default(false),
+      killNodeAt: z.coerce.number().positive().optional(),
     }),
   );
 }
