@@ -9,7 +9,7 @@ type NodeName = (typeof NODES)[number];
 
 interface ClusterView {
   shardCount: number;
-  nodes: { node: string; alive: boolean; stores: number }[];
+  nodes: { node: string; url: string | null; alive: boolean; stores: number }[];
   shards: { shard: number; node: string | null; live: boolean }[];
 }
 
@@ -111,6 +111,8 @@ describe.skipIf(skipPgTests())('three hub nodes on one PostgreSQL database', () 
         const owners = new Set(view.shards.filter((s) => s.live).map((s) => s.node));
         expect(owners.size).toBe(3);
         expect(view.shards.every((s) => s.live)).toBe(true);
+        // Each node started on port 0 and recorded its address once it listened.
+        expect(new Set(view.nodes.map((n) => n.url))).toEqual(new Set(NODES.map((n) => node(n))));
       },
       { timeout: 30_000, interval: 200 },
     );

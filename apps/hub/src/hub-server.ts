@@ -213,6 +213,10 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
 
   const port = await listen(server, config.port, config.host);
   const url = `http://${config.host}:${port}`;
+  // A node on port 0 learns its address only now: the cluster's view names it from here on.
+  await records.cluster?.leases
+    .advertise(url)
+    .catch((error: unknown) => log.warn({ err: error }, 'recording the address of this node failed'));
   log.info({ url, epoch: storage.epoch, skus: storage.allSkus().length }, 'hub listening');
   return {
     port,

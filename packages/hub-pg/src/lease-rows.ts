@@ -124,6 +124,22 @@ export async function heartbeat(
   return rowCount === 1;
 }
 
+/** Records where this process serves, once it knows (a node started on port 0 learns it after listening). */
+export async function advertise(
+  pool: pg.Pool,
+  cluster: string,
+  node: string,
+  instance: string,
+  url: string,
+): Promise<void> {
+  await pool.query(`UPDATE ${HUB_NODES_TABLE} SET url = $4 WHERE cluster = $1 AND node = $2 AND instance = $3`, [
+    cluster,
+    node,
+    instance,
+    url,
+  ]);
+}
+
 /** Marks this process gone, so other nodes stop counting it (and its store sessions) at once. */
 export async function leave(pool: pg.Pool, cluster: string, node: string, instance: string): Promise<void> {
   await pool.query(

@@ -147,6 +147,11 @@ export class ShardLeases {
     this.status = status;
   }
 
+  /** Records where this node serves (shown in the cluster's view), for a node that learns it only once it listens. */
+  advertise(url: string): Promise<void> {
+    return rows.advertise(this.held.pool, this.cluster, this.node, this.instance, url);
+  }
+
   stats(): ShardLeasesStats {
     return { ...this.counters, owned: this.ownedShards().length, lastRoundMs: this.lastRoundMs };
   }
