@@ -137,7 +137,8 @@ export class SimCluster {
   /** kill -9 of the hub; in cluster mode, of every node. */
   async killHub(): Promise<void> {
     if (this.nodes === null) await this.processes.killHub();
-    else for (const [i] of this.nodes.names.entries()) await this.nodes.kill(i);
+    // Every node at once: there is no other node to take the shards, so no takeover to time.
+    else for (const [i] of this.nodes.names.entries()) await this.nodes.kill(i, false);
   }
 
   /** Starts the hub again (same port, same data), if a kill took it down; in cluster mode, every node down. */

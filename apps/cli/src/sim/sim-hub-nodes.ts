@@ -79,10 +79,10 @@ export class SimHubNodes {
     return `http://127.0.0.1:${this.processes.hubNodePort(this.name(i))}`;
   }
 
-  /** kill -9 of node `i`; the time until the others serve its shards is recorded. */
-  async kill(i: number): Promise<void> {
+  /** kill -9 of node `i`; unless every node goes down (`watch` false), the time until the others serve its shards is recorded. */
+  async kill(i: number, watch = true): Promise<void> {
     await this.processes.killHubNode(this.name(i));
-    this.watchTakeover(i, 'kill-node');
+    if (watch) this.watchTakeover(i, 'kill-node');
   }
 
   /** Starts node `i` again (same port, same database), if it is down. */
