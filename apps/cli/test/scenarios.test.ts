@@ -8,7 +8,7 @@ import {
   scenarioSchedule,
   type FaultStep,
 } from '../src/sim/scenarios.js';
-import { SimOptionsSchema, clusterMode } from '../src/sim/sim-command.js';
+import { SimInputError, SimOptionsSchema, clusterMode, requirePostgres } from '../src/sim/sim-command.js';
 
 /** Whether every fault a schedule starts is ended (restored, restarted) before `durationMs`. */
 function healsBefore(steps: readonly FaultStep[], durationMs: number): boolean {
@@ -92,6 +92,13 @@ describe('fault scenarios', () => {
       node: 0,
       mode: 'reset',
     });
+  });
+
+  it('without PostgreSQL installed, the cluster mode stops before anything starts and says how to install it', () => {
+    expect(() => requirePostgres('db-partition', ['/nonexistent/bin'])).toThrow(SimInputError);
+    expect(() => requirePostgres('db-partition', ['/nonexistent/bin'])).toThrow(
+      /db-partition in cluster mode .* PostgreSQL is not installed .*apt-get install postgresql/,
+    );
   });
 
   it('the fault driver sends hub node steps to the cluster, and refuses them without the cluster mode', async () => {

@@ -1,4 +1,5 @@
 import type { Violation } from '@shelfsync/checker';
+import { findPostgresBinDir, postgresBinDirCandidates } from '@shelfsync/storage-pg/testing';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -101,10 +102,24 @@ export function clusterMode(options: SimCommandOptions, steps: readonly FaultSte
   );
 }
 
+/** The cluster mode starts a PostgreSQL server of its own: without one installed, the run stops before anything starts. */
+export function requirePostgres(scenario: string, candidates: readonly string[] = postgresBinDirCandidates()): void {
+  try {
+    findPostgresBinDir(candidates);
+  } catch {
+    throw new SimInputError(
+      `${scenario} in cluster mode runs three hub nodes on a PostgreSQL server of its own, and PostgreSQL is not installed ` +
+        '(no initdb and postgres under `pg_config --bindir`, /usr/lib/postgresql/*/bin or PATH): ' +
+        'install it (Debian: apt-get install postgresql) and run again',
+    );
+  }
+}
+
 /** `shelfsync sim`: runs, prints a verdict, writes the JSON report; exit code 1 on any violation. */
 export async function runSimCommand(options: SimCommandOptions): Promise<number> {
   const schedule = resolveSchedule(options);
   const cluster = clusterMode(options, schedule.steps);
+  if (cluster) requirePostgres(schedule.name);
   const dataDir = resolve(
     options.dataDir ??
       join('.data', 'sim', `${schedule.name.replace(/[^a-z0-9-]/gi, '_')}-${options.seed}-${Date.now()}`),

@@ -1,5 +1,5 @@
 import { ClusterSchema, seededRandom } from '@shelfsync/protocol';
-import { findPostgresBinDir, startPostgresServer, type PostgresServer } from '@shelfsync/storage-pg/testing';
+import { startPostgresServer, type PostgresServer } from '@shelfsync/storage-pg/testing';
 import { TcpProxy } from '../tcp-proxy.js';
 import { isRunning, type ProcessCluster } from './cluster.js';
 import { HUB_NODE_NAMES } from './scenarios.js';
@@ -41,8 +41,6 @@ export class SimHubNodes {
 
   /** Starts PostgreSQL, a database proxy per node, then the nodes; stops what it started if one fails. */
   static async start(processes: ProcessCluster, seed: number): Promise<SimHubNodes> {
-    // Fails early, saying how to install PostgreSQL, before any process starts.
-    findPostgresBinDir();
     // Room for a node's pools twice over: a node cut by a hold keeps its old connections while it opens new ones.
     const server = await startPostgresServer({ database: 'shelfsync_sim', maxConnections: 100 });
     const proxies: TcpProxy[] = [];
