@@ -133,6 +133,13 @@ describe.skipIf(skipPgTests())('a hub on PostgreSQL (--database)', () => {
       interval: 50,
     });
     await burst.stop();
+    // The store's writes failed, so the hub reads the SKU again from the database when next asked: a
+    // reservation of it is refused with a 503 that says to retry, and a read is served or refused so, never a 500.
+    const auth = { authorization: `Bearer ${cluster.apiToken}` };
+    const reserved = await post(hub, '/v1/reservations', { sku, quantity: 1 }, 'dbcrash-reserve', auth);
+    expect([reserved.status, reserved.body.code]).toEqual([503, 'WRITE_CONFLICT']);
+    const ledger = await get(hub, `/v1/skus/${sku}/ledger`, auth);
+    expect(ledger.status === 200 || (ledger.status === 503 && ledger.body.code === 'WRITE_CONFLICT')).toBe(true);
     // Back, without restarting the hub: it reads again what the database holds, and the
     // store sends what it still has unacknowledged.
     await server.start();

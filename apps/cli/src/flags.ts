@@ -264,4 +264,10 @@ export const simFlags = {
   },
   dataDir: { flag: 'data', description: 'data directory of the run (default .data/sim/<scenario>-<seed>-<time>)' },
   report: { flag: 'report', description: 'where the JSON report goes (default <data>/report.json)' },
+  cluster: {
+    flag: 'cluster',
+    boolean: true,
+    description:
+      'three hub nodes on a PostgreSQL server the run starts (needs PostgreSQL installed); implied by hub-failover and db-partition',
+  },
 } satisfies Record<string, FlagSpec>;

@@ -3,6 +3,7 @@ import { problem, type Metrics, type RequestState } from '@shelfsync/edge';
 import { NotShardOwner, type PgHubDocuments } from '@shelfsync/hub-pg';
 import { ErrorCode, type ClusterSchema } from '@shelfsync/protocol';
 import { StorageWriteError } from '@shelfsync/storage';
+import { isConnectionFailure } from '@shelfsync/storage-pg';
 import { CommitConflict, type HubSync } from '@shelfsync/sync';
 import type { Middleware } from 'koa';
 import { hostname } from 'node:os';
@@ -14,7 +15,8 @@ import type { HubClusterNode } from './hub-records.js';
  * the SKU's shard lease is elsewhere or moving, or on PostgreSQL the database
  * did not take the commit) leaves as 503 WRITE_CONFLICT: a retry with the same
  * Idempotency-Key succeeds once the node has read the SKU again, the lease has
- * settled or the database is back.
+ * settled or the database is back. So does a read of the database that found it
+ * down or cut off (a SKU read again after a failed write): an outage, not a bug.
  */
 export function clusterProblems(cluster: HubClusterNode | null): Middleware<RequestState> {
   return async (_ctx, next) => {
@@ -22,7 +24,7 @@ export function clusterProblems(cluster: HubClusterNode | null): Middleware<Requ
       await next();
     } catch (error) {
       // On PostgreSQL a failed commit fails that write only: the node reads the SKU again and goes on.
-      const unstored = cluster !== null && error instanceof StorageWriteError;
+      const unstored = cluster !== null && (error instanceof StorageWriteError || isConnectionFailure(error));
       if (error instanceof NotShardOwner || error instanceof CommitConflict || unstored) {
         throw problem(ErrorCode.WriteConflict, `${error.message}; try again`);
       }

@@ -65,7 +65,7 @@ export const ErrorCode = {
   ReplicaNotReady: 'REPLICA_NOT_READY',
   /** Local storage failed to make a write durable: the write was not recorded, and the process takes no more. */
   StorageUnavailable: 'STORAGE_UNAVAILABLE',
-  /** A hub node could not write the SKU now (another node wrote first, its lease on the SKU moved, or its database did not take the commit); retry with the same Idempotency-Key. */
+  /** A hub node could not write the SKU now (another node wrote first, its lease on the SKU moved, its database did not take the commit, or did not answer when the SKU was read); retry with the same Idempotency-Key. */
   WriteConflict: 'WRITE_CONFLICT',
   /** The fault proxy registered for a store's link did not answer (it is not running, or not at that address). */
   FaultProxyUnavailable: 'FAULT_PROXY_UNAVAILABLE',

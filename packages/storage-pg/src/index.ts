@@ -1,3 +1,4 @@
+export { isConnectionFailure } from './connection-failure.js';
 export { decodeKey, encodeKey, prefixRange, SEPARATOR } from './key-codec.js';
 export {
   migrate,

@@ -141,6 +141,11 @@ export class ProcessCluster {
     return node.url;
   }
 
+  /** The port hub node `name` listens on, also while it is down (0: never started). */
+  hubNodePort(name: string): number {
+    return this.hubNodePorts.get(name) ?? 0;
+  }
+
   /** Every hub node started so far, as a store's `--hub` list: `ws://127.0.0.1:A,ws://127.0.0.1:B,...`. */
   hubNodeList(order: readonly string[] = [...this.hubNodePorts.keys()]): string {
     return order.map((name) => `ws://127.0.0.1:${this.hubNodePorts.get(name) ?? 0}`).join(',');

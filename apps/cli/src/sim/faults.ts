@@ -12,7 +12,9 @@ export interface AppliedFault {
 export type FaultTarget = Pick<
   SimCluster,
   'storeIds' | 'proxy' | 'allProxies' | 'killStore' | 'restartStore' | 'killHub' | 'restartHub' | 'restartStopped'
->;
+> &
+  /** Hub node faults: the cluster mode only. */
+  Partial<Pick<SimCluster, 'killNode' | 'restartNode' | 'cutDatabase' | 'restoreDatabase'>>;
 
 /**
  * The fault driver: applies a schedule's steps to the cluster when they fall
@@ -32,7 +34,7 @@ export class FaultDriver {
     schedule: readonly FaultStep[],
     private readonly cluster: FaultTarget,
     /** Sends a burst of requests at a process about to be killed: a store by index, or (null) the hub. */
-    private readonly beforeKill: (store: number | null) => Promise<void>,
+    private readonly beforeKill: (store: number | null, node?: number) => Promise<void>,
   ) {
     this.schedule = [...schedule].sort((a, b) => a.atMs - b.atMs);
   }
@@ -118,6 +120,40 @@ export class FaultDriver {
       case 'restart-hub':
         await this.cluster.restartHub();
         this.active.delete('hub');
+        return;
+      default:
+        await this.applyToNode(step);
+    }
+  }
+
+  private async applyToNode(step: Extract<FaultStep, { node: number }>): Promise<void> {
+    const { killNode, restartNode, cutDatabase, restoreDatabase } = this.cluster;
+    if (
+      killNode === undefined ||
+      restartNode === undefined ||
+      cutDatabase === undefined ||
+      restoreDatabase === undefined
+    )
+      throw new Error(`${step.fault} needs the cluster mode`);
+    const target = `hub node #${step.node}`;
+    switch (step.fault) {
+      case 'kill-node':
+        // As with the hub: killed in the middle of a burst of reservations asked of it.
+        await this.beforeKill(null, step.node);
+        await killNode.call(this.cluster, step.node);
+        this.active.set(target, 'killed');
+        return;
+      case 'restart-node':
+        await restartNode.call(this.cluster, step.node);
+        this.active.delete(target);
+        return;
+      case 'cut-db':
+        cutDatabase.call(this.cluster, step.node, step.mode);
+        this.active.set(target, `cut from the database (${step.mode})`);
+        return;
+      case 'restore-db':
+        restoreDatabase.call(this.cluster, step.node);
+        this.active.delete(target);
         return;
     }
   }

@@ -7,7 +7,7 @@ import type { Endpoints } from './workload.js';
 /** Every replica's final ledger of every SKU: the hub's under "hub", each store's under its id. */
 export type Replicas = Record<string, Record<string, FinalSku>>;
 
-/** Reads the final state from every replica: the hub, then each store, SKU by SKU. */
+/** Reads the final state from every replica: the hub (each node, in cluster mode), then each store, SKU by SKU. */
 export async function readReplicas(
   client: SimClient,
   endpoints: Endpoints,
@@ -23,7 +23,9 @@ export async function readReplicas(
     }
     return out;
   };
-  const replicas: Replicas = { hub: await read(endpoints.hubUrl, true) };
+  const replicas: Replicas = {};
+  for (const hub of endpoints.hubs ?? [{ name: 'hub', url: endpoints.hubUrl }])
+    replicas[hub.name] = await read(hub.url, true);
   for (const [i, id] of storeIds.entries()) replicas[id] = await read(endpoints.storeUrl(i), false);
   return replicas;
 }
@@ -47,7 +49,7 @@ export async function awaitConvergence(
   return { replicas, converged };
 }
 
-/** Whether every replica agrees with the first (the hub's) on every SKU either holds (`replicaAgrees`). */
+/** Whether every replica agrees with the first (the hub's, or the first node's) on every SKU either holds (`replicaAgrees`). */
 function agree(replicas: Replicas): boolean {
   const [reference = {}, ...others] = Object.values(replicas);
   return others.every((other) =>

@@ -1,6 +1,9 @@
 import { seededRandom } from '@shelfsync/protocol';
 import { z } from 'zod';
 
+/** The hub nodes of the cluster mode, in order: a fault step names a node by its index here. */
+export const HUB_NODE_NAMES = ['a', 'b', 'c'] as const;
+
 /**
  * A fault schedule: what happens to which store's link or process, and when.
  * Times are milliseconds from the start of the workload. Stores are named by
@@ -12,6 +15,11 @@ const At = z
   .min(0)
   .max(24 * 3_600_000);
 const StoreIndex = z.int().min(0).max(63);
+/** A hub node of the cluster mode, by index (0 = the first node, "a"). */
+const NodeIndex = z
+  .int()
+  .min(0)
+  .max(HUB_NODE_NAMES.length - 1);
 export const FaultStepSchema = z.discriminatedUnion('fault', [
   /** Silent partition: the store's connections stay open, no byte moves. */
   z.strictObject({ atMs: At, fault: z.literal('hold'), store: StoreIndex }),
@@ -42,6 +50,20 @@ export const FaultStepSchema = z.discriminatedUnion('fault', [
   /** kill -9 of the hub; it stays down until restarted (same port, same data). */
   z.strictObject({ atMs: At, fault: z.literal('kill-hub') }),
   z.strictObject({ atMs: At, fault: z.literal('restart-hub') }),
+  /** Cluster mode: kill -9 of one hub node; the others take its shards once its leases lapse. */
+  z.strictObject({ atMs: At, fault: z.literal('kill-node'), node: NodeIndex }),
+  z.strictObject({ atMs: At, fault: z.literal('restart-node'), node: NodeIndex }),
+  /**
+   * Cluster mode: one hub node loses PostgreSQL at its database proxy, loudly
+   * (reset: connections dropped, new ones refused) or silently (hold: no byte moves).
+   */
+  z.strictObject({
+    atMs: At,
+    fault: z.literal('cut-db'),
+    node: NodeIndex,
+    mode: z.enum(['reset', 'hold']).default('reset'),
+  }),
+  z.strictObject({ atMs: At, fault: z.literal('restore-db'), node: NodeIndex }),
 ]);
 export type FaultStep = z.infer<typeof FaultStepSchema>;
 
@@ -58,11 +80,21 @@ export const SCENARIOS = [
   'flapping',
   'crash-restart',
   'random',
+  'hub-failover',
+  'db-partition',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export function isScenarioName(value: string): value is ScenarioName {
   return (SCENARIOS as readonly string[]).includes(value);
+}
+
+/** Scenarios that need the cluster mode: three hub nodes on a PostgreSQL server of the run's own. */
+export const CLUSTER_SCENARIOS: readonly ScenarioName[] = ['hub-failover', 'db-partition'];
+
+/** Whether a schedule acts on hub nodes or their database, so needs the cluster mode. */
+export function needsCluster(steps: readonly FaultStep[]): boolean {
+  return steps.some((step) => 'node' in step);
 }
 
 /** What each named scenario does, for --help and the report. */
@@ -73,6 +105,9 @@ export const scenarioDescriptions: Readonly<Record<ScenarioName, string>> = {
   flapping: 'every store link flaps and lags (latency with jitter) from 10% to 80%',
   'crash-restart': 'stores and then the hub are killed (kill -9) and restarted from disk, one at a time',
   random: 'a seeded mix of every fault, at most one per store (and the hub) at a time',
+  'hub-failover':
+    'three hub nodes on PostgreSQL: one is killed (kill -9) at 20% and restarted at 50%, another at 60% and 85% (seeded)',
+  'db-partition': 'three hub nodes on PostgreSQL: one (seeded) is cut from the database at 25% and reconnected at 60%',
 };
 
 /** The schedule of a named scenario for `stores` stores over `durationMs`. */
@@ -120,6 +155,26 @@ export function scenarioSchedule(
       ];
     case 'random':
       return randomSchedule(seed, stores, d);
+    case 'hub-failover': {
+      const first = seed % HUB_NODE_NAMES.length;
+      const second = (first + 1 + (Math.floor(seed / HUB_NODE_NAMES.length) % 2)) % HUB_NODE_NAMES.length;
+      return [
+        // Each node stays down for a quarter of the run or more: past its leases' 4 s in a 20 s run.
+        { atMs: at(0.2), fault: 'kill-node', node: first },
+        { atMs: at(0.5), fault: 'restart-node', node: first },
+        { atMs: at(0.6), fault: 'kill-node', node: second },
+        { atMs: at(0.85), fault: 'restart-node', node: second },
+      ];
+    }
+    case 'db-partition': {
+      const node = seed % HUB_NODE_NAMES.length;
+      // Odd seeds cut silently: the node's queries hang instead of failing fast.
+      const mode = seed % 2 === 0 ? 'reset' : 'hold';
+      return [
+        { atMs: at(0.25), fault: 'cut-db', node, mode },
+        { atMs: at(0.6), fault: 'restore-db', node },
+      ];
+    }
   }
 }
 

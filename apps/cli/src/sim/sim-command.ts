@@ -1,10 +1,14 @@
 import type { Violation } from '@shelfsync/checker';
+import { findPostgresBinDir, postgresBinDirCandidates } from '@shelfsync/storage-pg/testing';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
+  CLUSTER_SCENARIOS,
   FaultScheduleFileSchema,
+  HUB_NODE_NAMES,
   SCENARIOS,
+  needsCluster,
   isScenarioName,
   scenarioDescriptions,
   scenarioSchedule,
@@ -27,6 +31,8 @@ export const SimOptionsSchema = z.object({
   overrideCap: z.coerce.number().int().min(0).max(1_000).default(0),
   dataDir: z.string().min(1).optional(),
   report: z.string().min(1).optional(),
+  /** Three hub nodes on PostgreSQL; implied by the cluster scenarios and by a schedule with hub node steps. */
+  cluster: z.boolean().default(false),
 });
 export type SimCommandOptions = z.infer<typeof SimOptionsSchema>;
 
@@ -64,6 +70,11 @@ export function resolveSchedule(options: SimCommandOptions): { name: string; des
     );
   }
   for (const step of parsed.data.steps) {
+    if ('node' in step && step.node >= HUB_NODE_NAMES.length) {
+      throw new SimInputError(
+        `${options.scenario}: a step names hub node ${step.node}, but the cluster has ${HUB_NODE_NAMES.length}`,
+      );
+    }
     if ('store' in step && step.store >= options.stores) {
       throw new SimInputError(
         `${options.scenario}: a step names store ${step.store}, but --stores is ${options.stores}`,
@@ -82,9 +93,33 @@ export function resolveSchedule(options: SimCommandOptions): { name: string; des
   };
 }
 
+/** Whether the run needs three hub nodes on PostgreSQL: asked for, a cluster scenario, or hub node steps in a file. */
+export function clusterMode(options: SimCommandOptions, steps: readonly FaultStep[]): boolean {
+  return (
+    options.cluster ||
+    (isScenarioName(options.scenario) && CLUSTER_SCENARIOS.includes(options.scenario)) ||
+    needsCluster(steps)
+  );
+}
+
+/** The cluster mode starts a PostgreSQL server of its own: without one installed, the run stops before anything starts. */
+export function requirePostgres(scenario: string, candidates: readonly string[] = postgresBinDirCandidates()): void {
+  try {
+    findPostgresBinDir(candidates);
+  } catch {
+    throw new SimInputError(
+      `${scenario} in cluster mode runs three hub nodes on a PostgreSQL server of its own, and PostgreSQL is not installed ` +
+        '(no initdb and postgres under `pg_config --bindir`, /usr/lib/postgresql/*/bin or PATH): ' +
+        'install it (Debian: apt-get install postgresql) and run again',
+    );
+  }
+}
+
 /** `shelfsync sim`: runs, prints a verdict, writes the JSON report; exit code 1 on any violation. */
 export async function runSimCommand(options: SimCommandOptions): Promise<number> {
   const schedule = resolveSchedule(options);
+  const cluster = clusterMode(options, schedule.steps);
+  if (cluster) requirePostgres(schedule.name);
   const dataDir = resolve(
     options.dataDir ??
       join('.data', 'sim', `${schedule.name.replace(/[^a-z0-9-]/gi, '_')}-${options.seed}-${Date.now()}`),
@@ -96,8 +131,9 @@ export async function runSimCommand(options: SimCommandOptions): Promise<number>
     else process.stderr.write(`${line}\n`);
   };
   process.stderr.write(
-    `shelfsync sim: ${schedule.name} (${schedule.description}), seed ${options.seed}, ${options.stores} stores, ${options.duration} s at ${options.rate} ops/s\n`,
+    `shelfsync sim: ${schedule.name} (${schedule.description}), seed ${options.seed}, ${options.stores} stores${cluster ? `, ${HUB_NODE_NAMES.length} hub nodes on PostgreSQL` : ''}, ${options.duration} s at ${options.rate} ops/s\n`,
   );
+  const stopOnSignal = stopProcessesOnSignal();
   const report = await runSimulation({
     scenario: schedule.name,
     description: schedule.description,
@@ -109,12 +145,32 @@ export async function runSimCommand(options: SimCommandOptions): Promise<number>
     skus: options.skus,
     overrideCap: options.overrideCap,
     dataDir,
+    cluster,
     progress: (line) => progress(line),
+    started: stopOnSignal,
   });
   if (tty) process.stderr.write('\n');
   writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`${formatVerdict(report, reportPath, options)}\n`);
   return report.verdict.ok ? 0 : 1;
+}
+
+/**
+ * Ctrl-C or SIGTERM stops every process the run started (stores, hub or
+ * nodes, PostgreSQL) before the simulator exits, instead of leaving them running.
+ */
+function stopProcessesOnSignal(): (stop: () => Promise<void>) => void {
+  let stop: (() => Promise<void>) | undefined;
+  const handler = (signal: NodeJS.Signals): void => {
+    process.stderr.write(`\nshelfsync sim: ${signal}, stopping the processes\n`);
+    const stopping = stop?.() ?? Promise.resolve();
+    void stopping.catch(() => undefined).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return (stopAll) => {
+    stop = stopAll;
+  };
 }
 
 // Keyed by the checker's names: a check added there does not compile until it is listed here.
@@ -168,7 +224,7 @@ export function formatVerdict(report: SimReport, reportPath: string, options: Si
       .slice(0, 20)
       .map((v) => `  violation (${v.check}${v.sku === undefined ? '' : `, ${v.sku}`}): ${v.detail}`),
     `verdict: ${report.verdict.ok ? 'PASS' : 'FAIL'}   report: ${reportPath}`,
-    `replay: npm run shelfsync -- sim --scenario ${options.scenario} --seed ${options.seed} --stores ${options.stores} --duration ${options.duration} --rate ${options.rate} --skus ${options.skus}${options.overrideCap > 0 ? ` --override-cap ${options.overrideCap}` : ''}`,
+    `replay: npm run shelfsync -- sim --scenario ${options.scenario} --seed ${options.seed} --stores ${options.stores} --duration ${options.duration} --rate ${options.rate} --skus ${options.skus}${options.overrideCap > 0 ? ` --override-cap ${options.overrideCap}` : ''}${options.cluster ? ' --cluster' : ''}`,
   ];
   return lines.join('\n');
 }

@@ -83,6 +83,9 @@ export class LinkCuts {
       case 'restart-hub':
         this.hubDown = false;
         return;
+      default:
+        // A hub node down or cut from its database: the stores move to the other nodes.
+        return;
     }
   }
 

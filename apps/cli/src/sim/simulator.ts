@@ -5,6 +5,7 @@ import { awaitConvergence, readReplicas } from './replicas.js';
 import type { FaultStep } from './scenarios.js';
 import { SimClient } from './sim-client.js';
 import { SimCluster } from './sim-cluster.js';
+import type { Takeover } from './sim-hub-nodes.js';
 import { serviceReport, type ServiceReport } from './sim-metrics.js';
 import { delay, waitFor } from './wait.js';
 import { INITIAL_UNITS, Workload, type Operation } from './workload.js';
@@ -22,8 +23,12 @@ export interface SimOptions {
   /** Manager override at every store and the hub (0: off); a tenth of the sales then ask for it. */
   readonly overrideCap: number;
   readonly dataDir: string;
+  /** Three hub nodes on a PostgreSQL server of the run's own (hub-failover, db-partition, --cluster). */
+  readonly cluster?: boolean;
   /** Called about once a second with a one-line status, and once at each phase. */
   readonly progress: (line: string) => void;
+  /** Called once the processes run, with what stops them all (for an interrupted run). */
+  readonly started?: (stop: () => Promise<void>) => void;
 }
 
 /** The run's settings as given, then what happened. */
@@ -33,6 +38,8 @@ export interface SimReport extends Pick<
 > {
   /** Each fault as applied: when (ms from the workload's start) and what. */
   readonly faults: readonly AppliedFault[];
+  /** Cluster mode: the hub nodes, and how long each downed node's shards took to be served by the others. */
+  readonly cluster?: { readonly nodes: readonly string[]; readonly takeovers: readonly Takeover[] };
   readonly operations: {
     readonly invoked: number;
     readonly byKind: Readonly<Record<string, { ok: number; fail: number; unknown: number }>>;
@@ -57,7 +64,8 @@ const MAX_IN_FLIGHT = 64;
 const QUIESCENCE_TIMEOUT_MS = 90_000;
 
 /**
- * A partition test with real processes: a hub and N stores, each store behind
+ * A partition test with real processes: a hub (or three hub nodes on
+ * PostgreSQL, in cluster mode) and N stores, each store behind
  * its own TCP fault proxy, a seeded workload through the stores' POS APIs and
  * the hub's reservation API, a seeded fault schedule, then a heal, a retry of
  * every unanswered operation under its idempotency key, and a Jepsen-style check
@@ -70,7 +78,9 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
     dataDir: options.dataDir,
     overrideCap: options.overrideCap,
     reservationTtlMs: RESERVATION_TTL_MS,
+    cluster: options.cluster === true,
   });
+  options.started?.(() => cluster.close());
   const { storeIds } = cluster;
   const client = new SimClient(cluster.apiToken);
   const workload = new Workload(
@@ -91,8 +101,8 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
     inFlight.add(tracked);
   };
   /** Sends a few operations at once without waiting for them; lets the requests reach the process, not their answers come back. */
-  const burst = async (store: number | null): Promise<void> => {
-    for (const op of workload.burst(store)) track(perform(op));
+  const burst = async (store: number | null, node?: number): Promise<void> => {
+    for (const op of workload.burst(store, node)) track(perform(op));
     await delay(2);
   };
   const faults = new FaultDriver(options.schedule, cluster, burst);
@@ -192,6 +202,9 @@ export async function runSimulation(options: SimOptions): Promise<SimReport> {
       overrideCap: options.overrideCap,
       schedule: options.schedule,
       faults: faults.applied,
+      ...(options.cluster === true
+        ? { cluster: { nodes: cluster.hubs.map((h) => h.name), takeovers: cluster.takeovers } }
+        : {}),
       operations: {
         invoked: recorder.operations.size,
         byKind,

@@ -26,6 +26,8 @@ export interface Reservation {
 /** Where the operations go: the hub, and each store by index. */
 export interface Endpoints {
   readonly hubUrl: string;
+  /** Every hub node (cluster mode): the hub's operations spread over them. Default: `hubUrl` alone. */
+  readonly hubs?: readonly { readonly name: string; readonly url: string }[];
   storeUrl(store: number): string;
 }
 
@@ -120,7 +122,7 @@ export class Workload {
     }
     if (r < 0.87) {
       const atStore = pick < 0.7 ? { storeId: storeIds[store] } : {};
-      return this.hubOp(id, 'reserve', sku, quantity, '/v1/reservations', { sku, quantity, ...atStore });
+      return this.hubOp(id, 'reserve', sku, quantity, '/v1/reservations', { sku, quantity, ...atStore }, i);
     }
     if (this.held.length === 0) return null;
     const [reservation] = this.held.splice(Math.floor(pick * this.held.length), 1);
@@ -132,22 +134,32 @@ export class Workload {
       kind,
       sku: reservation.sku,
       quantity: reservation.quantity,
-      url: `${this.endpoints.hubUrl}/v1/reservations/${reservation.id}/${kind}`,
+      // Another node than the one that made it, in cluster mode: the close is handed to the SKU's owner.
+      url: `${this.hubUrl(i + 1)}/v1/reservations/${reservation.id}/${kind}`,
       body: {},
       auth: true,
       reservation,
     };
   }
 
-  /** A few operations to send at once just before a kill: sales to store `store`, or (null) reservations at the hub. */
-  burst(store: number | null): Operation[] {
+  /**
+   * A few operations to send at once just before a kill: sales to store
+   * `store`, or (null) reservations at the hub (at hub node `node`, in cluster mode).
+   */
+  burst(store: number | null, node = 0): Operation[] {
     return Array.from({ length: 8 }, () => {
       const sku = this.skus[Math.floor(this.burstRandom() * this.skus.length)] as string;
       const id = `burst-${this.settings.seed}-${++this.bursts}`;
       return store === null
-        ? this.hubOp(id, 'reserve', sku, 1, '/v1/reservations', { sku, quantity: 1 })
+        ? this.hubOp(id, 'reserve', sku, 1, '/v1/reservations', { sku, quantity: 1 }, node)
         : this.storeOp(id, 'sell', sku, 1, store, '/v1/sales', { sku, quantity: 1 });
     });
+  }
+
+  /** The hub node the n-th hub operation goes to: round robin over the nodes (no draw, so the workload stays the same). */
+  private hubUrl(n: number): string {
+    const hubs = this.endpoints.hubs ?? [];
+    return hubs[n % Math.max(1, hubs.length)]?.url ?? this.endpoints.hubUrl;
   }
 
   private storeOp(
@@ -179,7 +191,8 @@ export class Workload {
     quantity: number,
     path: string,
     body: unknown,
+    n: number,
   ): Operation {
-    return { id, kind, sku, quantity, url: `${this.endpoints.hubUrl}${path}`, body, auth: true, key: id };
+    return { id, kind, sku, quantity, url: `${this.hubUrl(n)}${path}`, body, auth: true, key: id };
   }
 }
