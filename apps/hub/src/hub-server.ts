@@ -18,7 +18,7 @@ import {
   type Logger,
   type RequestState,
 } from '@shelfsync/edge';
-import { ErrorCode, SkuSchema, type StoreLinksSchema } from '@shelfsync/protocol';
+import { CloseCode, ErrorCode, SkuSchema, type StoreLinksSchema } from '@shelfsync/protocol';
 import { ChainActivity, StockBodies, StockEvents, StorefrontReads } from '@shelfsync/storefront';
 import { HubSync, type HubDocumentStore } from '@shelfsync/sync';
 import type { Context } from 'koa';
@@ -196,6 +196,11 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     trusted,
     verify: (token) => auth.admitStore(token),
     connect: (claims, transport, ws) => {
+      // A cluster node without a lease acknowledges nothing: the store tries its next node.
+      if (storeSessions?.admits() === false) {
+        transport.close(CloseCode.TryAgainLater.code, 'this hub node holds no shard lease: try another node');
+        return;
+      }
       const session = sync.connect(claims.sub, transport);
       if (session === null) return;
       // The session ends at the token's expiry, or at once when it is revoked (4401).
