@@ -65,7 +65,8 @@ async function measure(
     const sellers = stores.flatMap((url, s) =>
       Array.from({ length: IN_FLIGHT }, async (_, lane) => {
         for (let i = 0; selling; i++) {
-          const sku = SKUS[(s * 37 + lane * 11 + i) % SKUS.length];
+          // Each store sells the SKUs it received: a sale of another store's SKU would only be refused.
+          const sku = SKUS[s + STORES.length * ((lane * 11 + i) % Math.floor(SKUS.length / STORES.length))];
           const status = await post(`${url}/v1/sales`, { sku, quantity: 1 }, `s${s}-${lane}-${i}`);
           if (status === 201) sold++;
           else refused.set(status, (refused.get(status) ?? 0) + 1);
