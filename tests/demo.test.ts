@@ -2,20 +2,10 @@ import { CLI_ENTRY, missingPostgres } from '@shelfsync/cli';
 import { skipPgTests } from '@shelfsync/storage-pg/testing';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-
-/** A port whose next five are likely free too (the cluster demo takes six). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  return port > 65_000 ? port - 1_000 : port;
-}
+import { freePort } from './support/ports.js';
 
 /** `pid`'s parent and state from /proc; undefined once it is gone. A zombie holds nothing: it counts as gone. */
 function procStat(pid: number): { ppid: number; state: string } | undefined {

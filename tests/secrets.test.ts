@@ -1,20 +1,10 @@
 import { CLI_ENTRY } from '@shelfsync/cli';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-
-/** A port whose next three are likely free too (the demo's stores take them). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  return port > 65_000 ? port - 1_000 : port;
-}
+import { freePort } from './support/ports.js';
 
 /** The processes whose parent is `pid`, from /proc. */
 function childrenOf(pid: number): number[] {

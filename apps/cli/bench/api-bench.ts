@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcessCluster, metricSamples, metricSum } from '../src/index.js';
 import { runWrk, wrkAvailable, type WrkResult } from './wrk.js';
+import { postJson } from './post-json.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -62,15 +63,8 @@ export async function runApiBench(rate = 2_000, seconds = 10): Promise<BenchRow[
     const hub = await cluster.startHub();
     const stores: string[] = [];
     for (const id of STORES) stores.push((await cluster.startStore(id)).url);
-    const post = async (url: string, body: unknown, key: string): Promise<number> => {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': key },
-        body: JSON.stringify(body),
-      });
-      await res.arrayBuffer();
-      return res.status;
-    };
+    const post = async (url: string, body: unknown, key: string): Promise<number> =>
+      (await postJson(url, body, key)).status;
     for (const [i, sku] of SKUS.entries()) {
       await post(`${stores[i % stores.length] ?? ''}/v1/receipts`, { sku, quantity: 1_000_000 }, `in-${sku}`);
     }

@@ -1,6 +1,7 @@
 import autocannon from 'autocannon';
 import { metricSum } from '../src/index.js';
 import { HubNodes } from './hub-nodes.js';
+import { postJson } from './post-json.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -12,15 +13,8 @@ const STORES = ['north', 'central', 'south', 'east', 'west', 'harbour'];
 const IN_FLIGHT = 8;
 const SKUS = Array.from({ length: 200 }, (_, i) => `NODES-${String(i).padStart(3, '0')}`);
 
-async function post(url: string, body: unknown, key: string): Promise<number> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': key },
-    body: JSON.stringify(body),
-  });
-  await res.arrayBuffer();
-  return res.status;
-}
+const post = async (url: string, body: unknown, key: string): Promise<number> =>
+  (await postJson(url, body, key)).status;
 
 /** Store updates merged by every running node so far (`shelfsync_store_updates_merged_total`). */
 async function merged(nodes: HubNodes): Promise<number> {

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { HubNodes, percentile } from './hub-nodes.js';
+import { postJson } from './post-json.js';
 
 export interface BenchRow {
   readonly name: string;
@@ -34,7 +35,7 @@ export async function runFailoverBench(kills = 20): Promise<BenchRow[]> {
     const { cluster } = nodes;
     const store = await cluster.startStore('north', { hubUrl: cluster.hubNodeList(NODES) });
     for (const sku of SKUS) {
-      await post(`${store.url}/v1/receipts`, { sku, quantity: STOCK }, `in-${sku}`, {});
+      await postJson(`${store.url}/v1/receipts`, { sku, quantity: STOCK }, `in-${sku}`, {});
     }
     for (const sku of SKUS) await onlineAtLeast(nodes, sku, STOCK / 4);
     for (let round = 0; times.length < kills; round++) {
@@ -70,20 +71,6 @@ export async function runFailoverBench(kills = 20): Promise<BenchRow[]> {
   ];
 }
 
-async function post(
-  url: string,
-  body: unknown,
-  key: string,
-  headers: Record<string, string>,
-): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': key, ...headers },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-}
-
 /** Waits until node `a` shows at least `units` of `sku` in north's online escrow. */
 async function onlineAtLeast(nodes: HubNodes, sku: string, units: number): Promise<void> {
   const until = Date.now() + 60_000;
@@ -107,7 +94,7 @@ async function reserveUntilHeld(nodes: HubNodes, survivor: string, sku: string, 
   const auth = { authorization: `Bearer ${nodes.cluster.apiToken}` };
   const until = Date.now() + 60_000;
   for (;;) {
-    const answer = await post(`${nodes.url(survivor)}/v1/reservations`, { sku, quantity: 1 }, key, auth);
+    const answer = await postJson(`${nodes.url(survivor)}/v1/reservations`, { sku, quantity: 1 }, key, auth);
     if (answer.status === 201) return;
     if (answer.status !== 503 || Date.now() > until) {
       throw new Error(`reserving ${sku} after the kill answered ${answer.status}: ${JSON.stringify(answer.body)}`);

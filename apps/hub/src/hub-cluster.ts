@@ -23,14 +23,23 @@ export function clusterProblems(cluster: HubClusterNode | null): Middleware<Requ
     try {
       await next();
     } catch (error) {
-      // On PostgreSQL a failed commit fails that write only: the node reads the SKU again and goes on.
-      const unstored = cluster !== null && (error instanceof StorageWriteError || isConnectionFailure(error));
-      if (error instanceof NotShardOwner || error instanceof CommitConflict || unstored) {
+      if (error instanceof Error && passing(error, cluster)) {
         throw problem(ErrorCode.WriteConflict, `${error.message}; try again`);
       }
       throw error;
     }
   };
+}
+
+/**
+ * Whether `error` is a cluster's passing condition rather than a fault: the
+ * SKU's lease is elsewhere or moving, another node's change came first, or
+ * (on PostgreSQL, where a failed commit fails that write only and the node
+ * reads the SKU again) the database did not take a commit or could not be read.
+ */
+export function passing(error: unknown, cluster: HubClusterNode | null): boolean {
+  if (error instanceof NotShardOwner || error instanceof CommitConflict) return true;
+  return cluster !== null && (error instanceof StorageWriteError || isConnectionFailure(error));
 }
 
 type ClusterBody = z.infer<typeof ClusterSchema>;

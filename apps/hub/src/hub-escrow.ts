@@ -16,6 +16,7 @@ import type { HubObserver } from './hub-metrics.js';
 import type { HubClusterNode } from './hub-records.js';
 import { ownerRoute, type OwnerRoute } from './owner-route.js';
 import { storesOf } from './foreign-stores.js';
+import { passing } from './hub-cluster.js';
 
 /**
  * The escrow allocator and its rebalancing rounds. Every hub write goes
@@ -57,7 +58,11 @@ export function startEscrow(
     sweeping = true;
     allocator
       .sweep()
-      .catch((error: unknown) => log.error({ err: error }, 'rebalancing failed'))
+      .catch((error: unknown) =>
+        passing(error, cluster)
+          ? log.warn({ err: String(error) }, 'rebalancing failed')
+          : log.error({ err: error }, 'rebalancing failed'),
+      )
       .finally(() => (sweeping = false));
   }, config.escrowRebalanceMs);
   rebalanceTimer.unref();

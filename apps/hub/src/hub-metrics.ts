@@ -134,6 +134,7 @@ function logSyncEvent(log: Logger, peerLog: PeerLogLimiter, event: HubSyncEvent)
     case 'connected':
     case 'disconnected':
     case 'handshake':
+    case 'conflict':
       // A store with a valid token reconnecting in a loop is a peer too: its session lines share the bound.
       peerLog.info(`store:${event.storeId}`, { ...event }, event.type);
       return;

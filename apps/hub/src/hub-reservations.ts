@@ -8,6 +8,7 @@ import type { HubConfig } from './config.js';
 import type { HubObserver } from './hub-metrics.js';
 import type { HubClusterNode } from './hub-records.js';
 import { ownerRoute } from './owner-route.js';
+import { passing } from './hub-cluster.js';
 import { ClusterReservationDesk, LocalReservationDesk, type ReservationDesk } from './reservation-desk.js';
 
 export interface HubReservations {
@@ -45,7 +46,11 @@ export async function openHubReservations(
       activity.reservation('expired');
       log.info({ reservation: r.id, sku: r.sku, quantity: r.quantity }, 'reservation expired');
     },
-    onError: (error, what) => log.error({ err: error }, `${what} failed`),
+    // An expiry retried while the SKU's lease moves or the database is away is expected on a cluster.
+    onError: (error, what) =>
+      passing(error, cluster)
+        ? log.warn({ err: String(error) }, `${what} failed`)
+        : log.error({ err: error }, `${what} failed`),
     escrow: config.escrow === 'on',
     ...(cluster === null ? {} : { owns: (sku: Sku) => cluster.documents.ownsSku(sku) }),
   });

@@ -86,7 +86,7 @@ export class HubSession {
         .catch((error: unknown) => {
           if (error instanceof CommitConflict) {
             // Another hub node committed first: this node's copy is read again, and the store resyncs.
-            this.options.onEvent({ type: 'protocol-error', storeId, detail: `conflict: ${error.message}` });
+            this.options.onEvent({ type: 'conflict', storeId, detail: error.message });
             this.close(CloseCode.TryAgainLater);
             return;
           }

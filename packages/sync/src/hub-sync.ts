@@ -32,6 +32,8 @@ export type HubSyncEvent =
       readonly detail: string;
     }
   | { readonly type: 'protocol-error'; readonly storeId: StoreId; readonly detail: string }
+  /** A hub cluster: another node committed first; this node reads the SKU again and the store resyncs (1013). Not the store's fault. */
+  | { readonly type: 'conflict'; readonly storeId: StoreId; readonly detail: string }
   | { readonly type: 'slow-consumer'; readonly storeId: StoreId; readonly bufferedAmount: number }
   /** The session sent step 1s or top-ups faster than its budget allows, and was closed with RequestBudgetExceeded. */
   | { readonly type: 'budget-exceeded'; readonly storeId: StoreId; readonly budget: 'step1' | 'topup' }
