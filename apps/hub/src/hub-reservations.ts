@@ -57,26 +57,40 @@ export async function openHubReservations(
   const idempotency = new IdempotencyKeys(adapter);
   const local = new LocalReservationDesk(reservations, idempotency, (outcome) => activity.reservation(outcome));
   if (cluster === null) return { reservations, desk: local, idempotency, stop: () => reservations.stop() };
-  const unsubscribe = cluster.onLeaseChange(({ owned }) => {
-    if (!owned) {
-      const dropped = reservations.disown();
-      if (dropped > 0) log.info({ dropped }, 'held reservations left to the new owner of their SKUs');
-      return;
-    }
-    // Gains come in bursts: one scan serves every shard gained before it starts.
+  let stopped = false;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  // Gains come in bursts: one scan serves every shard gained before it starts. A scan that fails
+  // (the database away) is tried again, or the gained SKUs' reservations would never expire here.
+  const adopt = (): void => {
     reservations
       .adopt()
       .then((adopted) => adopted > 0 && log.info({ adopted }, 'held reservations adopted with their SKUs'))
-      .catch((error: unknown) => log.error({ err: error }, 'adopting held reservations failed'));
+      .catch((error: unknown) => {
+        log.warn({ err: String(error) }, 'adopting held reservations failed: trying again in 1 s');
+        if (stopped) return;
+        clearTimeout(retry);
+        retry = setTimeout(adopt, 1_000);
+        retry.unref();
+      });
+  };
+  const unsubscribe = cluster.onLeaseChange(({ owned }) => {
+    if (owned) {
+      adopt();
+      return;
+    }
+    const dropped = reservations.disown();
+    if (dropped > 0) log.info({ dropped }, 'held reservations left to the new owner of their SKUs');
   });
   // Leases taken between the first scan (in Reservations.open) and the subscription.
-  reservations.adopt().catch((error: unknown) => log.error({ err: error }, 'adopting held reservations failed'));
+  adopt();
   const desk = new ClusterReservationDesk(local, ownerRoute(cluster));
   return {
     reservations,
     desk,
     idempotency,
     stop: () => {
+      stopped = true;
+      clearTimeout(retry);
       unsubscribe();
       reservations.stop();
     },

@@ -87,7 +87,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   storage.onForeignChange?.((sku, update, change, doc) => sync.relay(sku, update, change, doc));
   const { allocator, stop: stopEscrow } = startEscrow(config, storage, sync, observe, log, records.cluster);
 
-  const { reservations, desk } = await openHubReservations(
+  const hubReservations = await openHubReservations(
     config,
     { adapter, sync, allocator, cluster: records.cluster, activity, observe },
     log,
@@ -106,7 +106,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
   const chainActivity = await openHubActivity(config, records.cluster, activity, log);
 
   const router = new Router<RequestState>();
-  reservationRoutes(router, desk, requireApiToken, (outcome) => {
+  reservationRoutes(router, hubReservations.desk, requireApiToken, (outcome) => {
     observe.reservation(outcome);
     activity.reservation(outcome);
   });
@@ -230,7 +230,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('hu
     storage,
     async close() {
       stockEvents.closeAll();
-      reservations.stop();
+      hubReservations.stop();
       auth.close();
       await storeSessions?.close();
       await chainActivity.close();

@@ -54,10 +54,12 @@ export async function openStoreSessionClaims(
   return {
     admits,
     admitted(storeId) {
-      sessions
-        .claim(storeId)
-        .catch((error: unknown) => log.warn({ err: error, storeId }, 'claiming a store session failed'));
-      return () => sessions.released(storeId);
+      const claimed = sessions.claim(storeId).catch((error: unknown) => {
+        log.warn({ err: error, storeId }, 'claiming a store session failed');
+        return undefined;
+      });
+      // Only this session's claim is released: a later session of the store here keeps its own.
+      return () => void claimed.then((claim) => claim !== undefined && sessions.released(storeId, claim));
     },
     close: async () => {
       stopWatching();

@@ -159,9 +159,11 @@ export class ClusterReservationDesk implements ReservationDesk {
     });
   }
 
-  reserve(input: ReservationRequest, key: string | undefined): Promise<DeskAnswer> {
+  async reserve(input: ReservationRequest, key: string | undefined): Promise<DeskAnswer> {
     if (this.route.owns(input.sku)) return this.local.reserve(input, key);
-    return this.handOver(input.sku, 'reserve', { input, key: key ?? null }, RESERVE_PATH);
+    const answer = await this.handOver(input.sku, 'reserve', { input, key: key ?? null }, RESERVE_PATH);
+    // Without a key of the caller's, a replay is the owner running the request again: nothing to tell.
+    return key === undefined ? { ...answer, replayed: false } : answer;
   }
 
   async close(id: string, to: 'confirmed' | 'cancelled'): Promise<DeskAnswer> {

@@ -57,6 +57,7 @@ import { ChangeFeed } from './change-feed.js';
 import type { ChangeListener, CommitChecks, PgChangeLogOptions } from './change-log-options.js';
 import { ChangeIndex } from './change-index.js';
 import { appendChange, ensureHead, latestChanges, type ChangeRow } from './change-rows.js';
+import { checkGuards } from './write-guards.js';
 
 const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 
@@ -164,6 +165,7 @@ export class PgChangeLog implements HubChangeLog {
       const transaction = inTransaction(this.pool, async (client) => {
         await this.options.fence?.check(client);
         await checks.check?.(client);
+        await checkGuards(client, this.options.namespace, extra);
         if (!isEmptyWrites(writes)) await applyWrites(client, this.options.namespace, writes);
         // Numbered last: the counter row stays locked, and other commits wait, only until COMMIT.
         return appendChange(client, this.log, sku, at, update, { node: this.node, claims: checks.claims ?? [] });

@@ -31,10 +31,15 @@ export interface StoreSessionsOptions {
 }
 
 const ClaimSchema = z.strictObject({ store: z.string().min(1), node: z.string().min(1), claim: z.int().min(1) });
+/** pg hands bigint columns over as strings. */
+const ClaimNumberSchema = z
+  .union([z.string().regex(/^\d+$/), z.number().int()])
+  .transform(Number)
+  .pipe(z.int().min(1));
 const RowSchema = z.object({
   store_id: z.string(),
   node: z.string(),
-  claim: z.union([z.string().regex(/^\d+$/), z.number().int()]).transform(Number),
+  claim: ClaimNumberSchema,
 });
 
 export class StoreSessions {
@@ -88,16 +93,19 @@ export class StoreSessions {
        RETURNING claim`,
       [this.cluster, storeId, this.options.node],
     );
-    const claim = Number(rows[0]?.claim ?? 0);
+    const claim = ClaimNumberSchema.parse(rows[0]?.claim);
     this.claims.set(storeId, Math.max(claim, this.claims.get(storeId) ?? 0));
     const payload = JSON.stringify({ store: storeId, node: this.options.node, claim });
     await this.held.pool.query('SELECT pg_notify($1, $2)', [this.channel, payload]);
     return claim;
   }
 
-  /** This node's session of `storeId` ended. */
-  released(storeId: string): void {
-    this.claims.delete(storeId);
+  /**
+   * This node's session of `storeId` that `claim` (what `claim` resolved with)
+   * admitted has ended; a later session of the store here keeps its own claim.
+   */
+  released(storeId: string, claim: number): void {
+    if (this.claims.get(storeId) === claim) this.claims.delete(storeId);
   }
 
   async close(): Promise<void> {

@@ -52,7 +52,7 @@ describe.skipIf(skipPgTests())('StoreSessions: one live session per store across
     const a = await node(url, 'node_a');
     const b = await node(url, 'node_b');
     await b.admit('north');
-    await a.admit('north');
+    const northOnA = await a.admit('north');
     await a.admit('south');
     await until('node b closes its north session', () => b.replaced.includes('north'));
     const pool = poolOn(url);
@@ -67,7 +67,9 @@ describe.skipIf(skipPgTests())('StoreSessions: one live session per store across
       await pool.end();
     }
     // Node a's north session ends; node b's later claim of north finds nothing to close there.
-    a.sessions.released('north');
+    // A release of an older session of north changes nothing; this session's own release does.
+    a.sessions.released('north', northOnA - 1);
+    a.sessions.released('north', northOnA);
     await b.admit('north');
     // Notifications arrive in commit order: once south is closed, node a has heard all of the above.
     await b.admit('south');

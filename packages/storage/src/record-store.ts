@@ -1,4 +1,4 @@
-import type { StorageAdapter, StorageKey, StorageWrite } from './storage-adapter.js';
+import type { GuardedWrite, StorageAdapter, StorageKey, StorageWrite } from './storage-adapter.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -27,5 +27,27 @@ export class RecordStore {
   /** The write that stores `value` at `key`, for an atomic `writeBatch`. */
   putWrite(key: StorageKey, value: unknown): StorageWrite {
     return { key, data: encoder.encode(JSON.stringify(value)) };
+  }
+
+  /**
+   * `putWrite`, holding only while the stored record (parsed with `schema`;
+   * undefined when absent or unreadable) passes `still` (`GuardedWrite`).
+   */
+  putWriteIf<T>(
+    key: StorageKey,
+    value: unknown,
+    schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } },
+    still: (stored: T | undefined) => boolean,
+  ): GuardedWrite {
+    const guard = (stored: Uint8Array | undefined): boolean => {
+      if (stored === undefined) return still(undefined);
+      try {
+        const parsed = schema.safeParse(JSON.parse(decoder.decode(stored)));
+        return still(parsed.success ? parsed.data : undefined);
+      } catch {
+        return still(undefined);
+      }
+    };
+    return { ...this.putWrite(key, value), guard };
   }
 }

@@ -17,6 +17,21 @@ export type StorageWrite =
   { readonly key: StorageKey; readonly data: Uint8Array } | { readonly key: StorageKey; readonly remove: true };
 
 /**
+ * A write that holds only while the record it replaces is as its writer last
+ * saw it: `guard` is asked about the stored bytes (undefined: none) inside the
+ * write's own transaction, the record locked, wherever several processes write
+ * the same records (the hub cluster's commit); the commit is refused if it
+ * answers false. A storage that only one process writes may skip the check.
+ */
+export type GuardedWrite = StorageWrite & { readonly guard: (stored: Uint8Array | undefined) => boolean };
+
+/** The guard of `write`, if it has one. */
+export function guardOf(write: StorageWrite): GuardedWrite['guard'] | undefined {
+  const guard = (write as Partial<GuardedWrite>).guard;
+  return typeof guard === 'function' ? guard : undefined;
+}
+
+/**
  * A write that failed to become durable. `recorded` says what a restart will find:
  * `no` (the disk holds none of it), `yes` (the write itself is durable; a write
  * that followed it, such as a compaction, failed) or `unknown` (part of it may be

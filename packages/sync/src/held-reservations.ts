@@ -68,8 +68,11 @@ export class HeldReservations {
 
   /** The close of `reservation` was not stored: it is held again while this node still writes its SKU. */
   restore(reservation: StoredReservation, owned: boolean): void {
-    if (owned) this.held.set(reservation.id, reservation);
-    else this.closed(reservation.id);
+    if (owned) {
+      this.held.set(reservation.id, reservation);
+      // Its timer may have fired while the close ran, finding it taken.
+      if (!this.timers.has(reservation.id)) this.schedule(reservation, reservation.expiresAt);
+    } else this.closed(reservation.id);
     this.settle(reservation.id);
   }
 

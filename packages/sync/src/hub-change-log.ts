@@ -16,6 +16,18 @@ export class CommitConflict extends Error {
   }
 }
 
+/**
+ * A commit refused because a record it guarded (`GuardedWrite`) no longer
+ * holds: another node changed it, or this node's own earlier commit of it
+ * landed though its answer was lost. The caller reads the record again.
+ */
+export class RecordChanged extends CommitConflict {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RecordChanged';
+  }
+}
+
 /** A change the hub committed: its number, and when (ms since the epoch). */
 export interface HubChange {
   readonly seq: number;

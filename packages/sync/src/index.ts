@@ -53,7 +53,13 @@ export {
   type StoreUpdateListener,
   type StoreUpdateOutcome,
 } from './hub-engine.js';
-export { CommitConflict, type CommitListener, type HubChange, type HubChangeLog } from './hub-change-log.js';
+export {
+  CommitConflict,
+  RecordChanged,
+  type CommitListener,
+  type HubChange,
+  type HubChangeLog,
+} from './hub-change-log.js';
 export type { HubDocumentStore } from './hub-documents.js';
 export {
   HubSync,

@@ -13,6 +13,7 @@ import {
 } from '@shelfsync/protocol';
 import { RecordStore, type StorageAdapter, type StorageWrite } from '@shelfsync/storage';
 import { HeldReservations } from './held-reservations.js';
+import { RecordChanged } from './hub-change-log.js';
 import type { HubAllocator } from './hub-allocator.js';
 import type { HubWriter } from './hub-engine.js';
 import {
@@ -253,12 +254,21 @@ export class Reservations {
 
   private async close(id: string, to: 'confirmed' | 'cancelled' | 'expired'): Promise<Result<Reservation>> {
     // A close still committing, or a node that just gained the SKU adopting its reservations, settles first.
-    const found = this.held.get(id) ?? (await this.held.settledFor(id).then(() => this.held.get(id)));
+    let found = this.held.get(id) ?? (await this.held.settledFor(id).then(() => this.held.get(id)));
     if (found === undefined) {
-      const stored = await this.get(id);
+      const stored = await this.records.get(key(id), StoredSchema);
       if (stored === undefined) return fail(ErrorCode.NotFound, `no reservation ${id}`);
-      if (stored.state === to) return ok(stored);
-      return fail(ErrorCode.ReservationClosed, `reservation ${id} is ${stored.state}`, { state: stored.state });
+      if (stored.state !== 'held') {
+        if (stored.state === to) return ok(view(stored));
+        return fail(ErrorCode.ReservationClosed, `reservation ${id} is ${stored.state}`, { state: stored.state });
+      }
+      // Held in the records, not here: made by a commit whose answer was lost, or before a failed close.
+      // The close's commit checks the record is still held, so taking it up again cannot close it twice.
+      if (!this.owned(stored.sku)) {
+        return fail(ErrorCode.WriteConflict, `${stored.sku} is written by another hub node now; try again`);
+      }
+      this.held.add(stored);
+      found = stored;
     }
     const closedAt = this.options.now();
     const outcome: { taken?: StoredReservation; closed?: StoredReservation } = {};
@@ -279,9 +289,18 @@ export class Reservations {
             quantity: current.quantity,
           };
         },
-        () => (outcome.closed === undefined ? [] : [this.records.putWrite(key(id), outcome.closed)]),
+        // Stored only while the record still says held: a close whose commit landed unanswered is never made twice.
+        () =>
+          outcome.closed === undefined
+            ? []
+            : [this.records.putWriteIf(key(id), outcome.closed, StoredSchema, (stored) => stored?.state === 'held')],
       );
     } catch (error) {
+      if (error instanceof RecordChanged && outcome.taken !== undefined) {
+        // Its record is no longer held (an earlier close of it landed unanswered): answer from the record.
+        this.held.closed(id);
+        return this.close(id, to);
+      }
       // Not stored (a lease moved, the database refused): held again while this node writes the SKU.
       if (outcome.taken !== undefined) this.held.restore(outcome.taken, this.owned(found.sku));
       throw error;
