@@ -51,7 +51,7 @@ export class Credentials {
   private readonly records: RecordStore;
 
   private constructor(
-    private readonly adapter: StorageAdapter,
+    adapter: StorageAdapter,
     private readonly configSecret: string,
     private readonly now: () => number,
   ) {
@@ -88,19 +88,14 @@ export class Credentials {
   reload(): Promise<boolean> {
     return this.serialized(async () => {
       let changed = false;
-      const decoder = new TextDecoder();
-      for (const chunk of await this.adapter.loadRange(KEY_PREFIX)) {
-        const record = parseRecord(KeyRecordSchema, decoder.decode(chunk.data));
-        const known = record === undefined ? undefined : this.keysById.get(record.kid);
-        if (record === undefined || (known !== undefined && (known.state === 'retired' || record.state === 'active'))) {
-          continue;
-        }
+      for (const record of await this.records.range(KEY_PREFIX, KeyRecordSchema)) {
+        const known = this.keysById.get(record.kid);
+        if (known !== undefined && (known.state === 'retired' || record.state === 'active')) continue;
         this.keysById.set(record.kid, record);
         changed = true;
       }
-      for (const chunk of await this.adapter.loadRange(NOT_BEFORE_PREFIX)) {
-        const record = parseRecord(NotBeforeSchema, decoder.decode(chunk.data));
-        if (record === undefined || record.notBefore <= (this.notBefore.get(record.storeId) ?? -1)) continue;
+      for (const record of await this.records.range(NOT_BEFORE_PREFIX, NotBeforeSchema)) {
+        if (record.notBefore <= (this.notBefore.get(record.storeId) ?? -1)) continue;
         this.notBefore.set(record.storeId, record.notBefore);
         changed = true;
       }
@@ -205,15 +200,6 @@ export class Credentials {
   private info(record: KeyRecord): KeyInfo {
     const { kid, source, state, addedAt, retiredAt } = record;
     return { kid, source, state, addedAt, retiredAt, verifies: this.secretOf(kid)?.state === 'active' };
-  }
-}
-
-function parseRecord<T>(schema: z.ZodType<T>, text: string): T | undefined {
-  try {
-    const parsed = schema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
   }
 }
 

@@ -3,7 +3,6 @@ import { ActivityShares } from '@shelfsync/hub-pg';
 import type { ChainSummary } from '@shelfsync/protocol';
 import { ActivityShareSchema, type ActivityShare, type ChainActivity } from '@shelfsync/storefront';
 import type { HubConfig } from './config.js';
-import { storesOf } from './foreign-stores.js';
 import type { HubClusterNode } from './hub-records.js';
 
 /** How often a node publishes its own reports and reads the others'. */
@@ -30,12 +29,9 @@ export async function openHubActivity(
   if (cluster === null || config.database === undefined) {
     return { summary: () => activity.summary(), close: () => Promise.resolve() };
   }
-  const { documents } = cluster;
-  const stopHearing = documents.onForeignChange((sku, update) => {
-    for (const storeId of storesOf(update, documents)) {
-      activity.onSyncEvent({ type: 'accepted', storeId, sku, bytes: update.byteLength });
-    }
-  });
+  const stopHearing = cluster.storeUpdates.listen((storeId, sku, update) =>
+    activity.onSyncEvent({ type: 'accepted', storeId, sku, bytes: update.byteLength }),
+  );
   const shares = await ActivityShares.open(config.database, {
     node: cluster.node,
     onError: (error) => log.warn({ err: error.message }, 'activity shares: a database connection failed'),
@@ -49,7 +45,7 @@ export async function openHubActivity(
     void (async () => {
       const share = JSON.stringify(activity.share());
       if (share !== published) {
-        await shares.publish(JSON.parse(share));
+        await shares.publish(share);
         published = share;
       }
       others = (await shares.others()).flatMap((stored) => {

@@ -15,7 +15,6 @@ import type { HubConfig } from './config.js';
 import type { HubObserver } from './hub-metrics.js';
 import type { HubClusterNode } from './hub-records.js';
 import { ownerRoute, type OwnerRoute } from './owner-route.js';
-import { storesOf } from './foreign-stores.js';
 import { passing } from './hub-cluster.js';
 
 /**
@@ -50,7 +49,12 @@ export function startEscrow(
   observe.watchAllocator(allocator);
   if (config.escrow !== 'on') return { allocator, stop: () => undefined };
   sync.useAllocator(cluster === null ? allocator : clusterHooks(allocator, cluster.documents, ownerRoute(cluster)));
-  if (cluster !== null) hearOtherNodes(allocator, cluster.documents, log);
+  // Store updates other nodes commit reach this allocator too: their sales, and the owner's rebalancing.
+  cluster?.storeUpdates.listen((storeId, sku) => {
+    allocator
+      .heard(storeId, sku)
+      .catch((error: unknown) => log.warn({ err: String(error), sku }, 'rebalancing failed'));
+  });
   let sweeping = false;
   const rebalanceTimer = setInterval(() => {
     // A round that outlasts the interval is not joined by another.
@@ -67,15 +71,6 @@ export function startEscrow(
   }, config.escrowRebalanceMs);
   rebalanceTimer.unref();
   return { allocator, stop: () => clearInterval(rebalanceTimer) };
-}
-
-/** Store updates other nodes commit reach this node's allocator too (their sales, and the owner's rebalancing). */
-function hearOtherNodes(allocator: HubAllocator, documents: PgHubDocuments, log: Logger): void {
-  documents.onForeignChange((sku, update) => {
-    for (const storeId of storesOf(update, documents)) {
-      allocator.heard(storeId, sku).catch((error: unknown) => log.warn({ err: error, sku }, 'rebalancing failed'));
-    }
-  });
 }
 
 /** How long a top-up waits for the owner's grant, and then for its node to relay it: within a store's patience. */

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { HubConfig } from './config.js';
+import { ForeignStoreUpdates } from './foreign-stores.js';
 
 /** The hub's records in PostgreSQL live under this namespace, shared by every node of the cluster. */
 const HUB_NAMESPACE = 'hub';
@@ -43,6 +44,8 @@ export interface HubClusterNode {
   readonly leases: ShardLeases;
   readonly documents: PgHubDocuments;
   readonly requests: OwnerRequests;
+  /** The store updates other nodes commit, each decoded once for every part that follows them. */
+  readonly storeUpdates: ForeignStoreUpdates;
   /** Calls `listener` with each lease change after the documents and requests have heard it; returns the unsubscribe. */
   onLeaseChange(listener: (change: LeaseChange) => void): () => void;
 }
@@ -128,6 +131,7 @@ export async function openHubRecords(config: HubConfig, metrics: Metrics, log: L
         leases,
         documents,
         requests,
+        storeUpdates: new ForeignStoreUpdates(documents),
         onLeaseChange(listener) {
           listeners.add(listener);
           return () => listeners.delete(listener);

@@ -51,6 +51,10 @@ function problemAnswer(
   };
 }
 
+/** The path of a confirm or cancel, as its problems name it. */
+const closeInstance = (id: string, to: 'confirmed' | 'cancelled'): string =>
+  `${RESERVE_PATH}/${id}/${to === 'confirmed' ? 'confirm' : 'cancel'}`;
+
 function resultAnswer(result: Result<Reservation>, instance: string): DeskAnswer {
   if (result.ok) return { status: 200, body: result.value, replayed: false };
   return { status: httpStatusByCode[result.error.code], body: toProblem(result.error, { instance }), replayed: false };
@@ -95,7 +99,7 @@ export class LocalReservationDesk implements ReservationDesk {
   }
 
   async close(id: string, to: 'confirmed' | 'cancelled'): Promise<DeskAnswer> {
-    const instance = `${RESERVE_PATH}/${id}/${to === 'confirmed' ? 'confirm' : 'cancel'}`;
+    const instance = closeInstance(id, to);
     return resultAnswer(
       await (to === 'confirmed' ? this.reservations.confirm(id) : this.reservations.cancel(id)),
       instance,
@@ -168,7 +172,7 @@ export class ClusterReservationDesk implements ReservationDesk {
 
   async close(id: string, to: 'confirmed' | 'cancelled'): Promise<DeskAnswer> {
     const found = await this.local.get(id);
-    const instance = `${RESERVE_PATH}/${id}/${to === 'confirmed' ? 'confirm' : 'cancel'}`;
+    const instance = closeInstance(id, to);
     if (found === undefined) return problemAnswer(ErrorCode.NotFound, `no reservation ${id}`, instance);
     if (this.route.owns(found.sku)) return this.local.close(id, to);
     return this.handOver(found.sku, 'close', { id, to }, instance);

@@ -38,12 +38,12 @@ export class ActivityShares {
     }
   }
 
-  /** Rewrites this node's row with `share` (JSON). */
-  async publish(share: unknown): Promise<void> {
+  /** Rewrites this node's row with `share`, a JSON text. */
+  async publish(share: string): Promise<void> {
     await this.held.pool.query(
       `INSERT INTO ${ACTIVITY_SHARES_TABLE} (cluster, node, share, updated_at) VALUES ($1, $2, $3, clock_timestamp())
        ON CONFLICT (cluster, node) DO UPDATE SET share = EXCLUDED.share, updated_at = EXCLUDED.updated_at`,
-      [this.cluster, this.options.node, JSON.stringify(share)],
+      [this.cluster, this.options.node, share],
     );
   }
 

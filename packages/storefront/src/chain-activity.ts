@@ -1,5 +1,13 @@
-import { computeStock } from '@shelfsync/core';
-import { ChainSummarySchema, storeAccount, type ChainSummary, type RefusalCause, type Sku } from '@shelfsync/protocol';
+import { computeStock, readAccount } from '@shelfsync/core';
+import {
+  ChainSummarySchema,
+  storeAccount,
+  storeWriter,
+  writerKey,
+  type ChainSummary,
+  type RefusalCause,
+  type Sku,
+} from '@shelfsync/protocol';
 import { z } from 'zod';
 import type { HubSyncEvent } from '@shelfsync/sync';
 import type * as Y from 'yjs';
@@ -75,7 +83,8 @@ export class ChainActivity {
     if (event.type !== 'accepted') return;
     this.read(event.sku, (doc) => {
       const key = `${event.sku}\u0000${event.storeId}`;
-      const total = computeStock(doc).accounts[storeAccount(event.storeId)]?.n ?? 0;
+      // One account read, not the whole document's stock: this runs for every store update the hub applies.
+      const total = readAccount(doc, writerKey(storeWriter(event.storeId)), storeAccount(event.storeId)).n;
       const before = this.committed.get(key);
       this.committed.delete(key);
       this.committed.set(key, total);

@@ -39,6 +39,24 @@ export class HeldReservations {
     return this.held.values();
   }
 
+  /**
+   * Units held by reservations of the same SKU and location made after
+   * `reservation` (ties broken by id): a deficit's risk falls on those first.
+   */
+  newerAt(reservation: StoredReservation): number {
+    let newer = 0;
+    for (const other of this.held.values()) {
+      if (other.sku !== reservation.sku || other.location !== reservation.location || other.id === reservation.id) {
+        continue;
+      }
+      const later =
+        other.createdAt > reservation.createdAt ||
+        (other.createdAt === reservation.createdAt && other.id > reservation.id);
+      if (later) newer += other.quantity;
+    }
+    return newer;
+  }
+
   /** Holds `reservation` and arms its expiry, unless it is held already. */
   add(reservation: StoredReservation): void {
     if (this.held.has(reservation.id)) return;

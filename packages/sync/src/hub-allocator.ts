@@ -85,8 +85,7 @@ export class HubAllocator {
 
   /** A store's update of `sku` was committed: learn its sales, then rebalance. */
   async accepted(storeId: StoreId, sku: Sku): Promise<void> {
-    const doc = await this.documents.open(sku);
-    this.demand.committed(sku, storeId, readAccount(doc, writerKey(storeWriter(storeId)), storeAccount(storeId)).n);
+    await this.learnSales(storeId, sku);
     await this.rebalance(storeId, sku);
   }
 
@@ -97,9 +96,14 @@ export class HubAllocator {
    * release already, so no other node asks again.
    */
   async heard(storeId: StoreId, sku: Sku): Promise<void> {
+    await this.learnSales(storeId, sku);
+    if (this.documents.ownsSku?.(sku) === true) await this.rebalance(storeId, sku);
+  }
+
+  /** The store's committed total of `sku`, as the demand it follows. */
+  private async learnSales(storeId: StoreId, sku: Sku): Promise<void> {
     const doc = await this.documents.open(sku);
     this.demand.committed(sku, storeId, readAccount(doc, writerKey(storeWriter(storeId)), storeAccount(storeId)).n);
-    if (this.documents.ownsSku?.(sku) === true) await this.rebalance(storeId, sku);
   }
 
   /**

@@ -70,7 +70,7 @@ export class Reservations {
   private readonly held: HeldReservations;
 
   private constructor(
-    private readonly adapter: StorageAdapter,
+    adapter: StorageAdapter,
     private readonly writer: HubWriter,
     private readonly escrow: ReservationEscrow,
     private readonly options: ReservationsOptions,
@@ -228,20 +228,8 @@ export class Reservations {
     return this.options.owns?.(sku) ?? true;
   }
 
-  private async loadStored(): Promise<StoredReservation[]> {
-    const decoder = new TextDecoder();
-    const found: StoredReservation[] = [];
-    for (const chunk of await this.adapter.loadRange(['reservation'])) {
-      let json: unknown;
-      try {
-        json = JSON.parse(decoder.decode(chunk.data));
-      } catch {
-        continue;
-      }
-      const parsed = StoredSchema.safeParse(json);
-      if (parsed.success) found.push(parsed.data);
-    }
-    return found;
+  private loadStored(): Promise<StoredReservation[]> {
+    return this.records.range(['reservation'], StoredSchema);
   }
 
   private expire(reservation: StoredReservation): void {
@@ -335,18 +323,7 @@ export class Reservations {
     if (rightsOf(doc, `store:${reservation.location}` as AccountId) >= 0) return answer;
     const atRisk = computeStock(doc).locations[reservation.location]?.reservationsAtRisk ?? 0;
     if (atRisk === 0) return answer;
-    let newer = 0;
-    for (const other of this.held.values()) {
-      if (other.sku !== reservation.sku || other.location !== reservation.location || other.id === reservation.id) {
-        continue;
-      }
-      if (
-        other.createdAt > reservation.createdAt ||
-        (other.createdAt === reservation.createdAt && other.id > reservation.id)
-      ) {
-        newer += other.quantity;
-      }
-    }
+    const newer = this.held.newerAt(reservation);
     return { ...answer, atRisk: newer < atRisk };
   }
 }
